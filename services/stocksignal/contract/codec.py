@@ -1,0 +1,131 @@
+"""What every codec offers, the Avro body work they share, and the factory.
+
+A codec turns ``(record_name, dict)`` into framed bytes and back. Two framings exist (spec
+section 8): Avro single-object encoding (the default, :mod:`.single_object`) and Confluent
+Schema Registry framing (:mod:`.registry`). Both write the same Avro binary body, validate
+records before writing, and hand out timestamps as int milliseconds.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Callable, Mapping, NamedTuple, Protocol
+
+from fastavro import schemaless_reader, schemaless_writer
+from fastavro.read import SchemaResolutionError
+
+from stocksignal.contract.errors import DecodeError, EncodeError, UnknownSchemaError
+from stocksignal.contract.schemas import SchemaSet, WriterSchema
+from stocksignal.contract.validation import compile_validator
+
+
+class Decoded(NamedTuple):
+    record_name: str  # short name, e.g. "OrderPlaced"
+    record: dict[str, Any]
+
+
+class Codec(Protocol):
+    def encode(self, record_name: str, record: Mapping[str, Any]) -> bytes:
+        """Frame and encode ``record``; :class:`EncodeError` names the offending field."""
+        ...
+
+    def decode(self, data: bytes) -> Decoded:
+        """Decode a framed value; raises :class:`DecodeError` or :class:`UnknownSchemaError`."""
+        ...
+
+
+class ReadPlan(NamedTuple):
+    """How to read one writer schema: resolved to the current reader when it is older."""
+
+    record_name: str
+    writer: dict
+    reader: dict | None  # None: the writer is the current schema, no resolution needed
+    label: str  # names the frame kind and schema in error messages, built once
+
+
+class AvroBodies:
+    """Avro binary bodies (no framing) for the records of one :class:`SchemaSet`."""
+
+    def __init__(self, schemas: SchemaSet):
+        self.schemas = schemas
+        self._writers: dict[str, tuple[WriterSchema, Callable[[Any], None]]] = {}
+
+    def writer(self, record_name: str) -> tuple[WriterSchema, Callable[[Any], None]]:
+        """The current schema of ``record_name`` and its validator, compiled once."""
+        found = self._writers.get(record_name)
+        if found is None:
+            if record_name not in self.schemas:
+                known = ", ".join(self.schemas.record_names)
+                raise EncodeError(f"unknown record {record_name!r}; known records: {known}")
+            ws = self.schemas.current(record_name)
+            found = self._writers[record_name] = (ws, compile_validator(ws.parsed))
+        return found
+
+    def write(self, record_name: str, record: Mapping[str, Any]) -> tuple[WriterSchema, bytes]:
+        ws, validate = self.writer(record_name)
+        validate(record)
+        buf = io.BytesIO()
+        try:
+            schemaless_writer(buf, ws.parsed, record)
+        except Exception as exc:  # e.g. a lone surrogate in a string: not valid UTF-8
+            raise EncodeError(f"{ws.record_name}: {type(exc).__name__}: {exc}") from exc
+        return ws, buf.getvalue()
+
+    def plan(self, ws: WriterSchema, label: str) -> ReadPlan:
+        if self.schemas.is_current(ws):
+            return ReadPlan(ws.record_name, ws.parsed, None, label)
+        current = self.schemas.current(ws.full_name).parsed
+        return ReadPlan(ws.record_name, ws.parsed, current, label)
+
+
+def read_body(data: bytes, offset: int, plan: ReadPlan) -> Decoded:
+    """Read the body at ``data[offset:]``; every byte must belong to the record."""
+    fo = io.BytesIO(data)
+    fo.seek(offset)
+    try:
+        record = schemaless_reader(fo, plan.writer, plan.reader)
+    except SchemaResolutionError as exc:
+        raise UnknownSchemaError(
+            f"{plan.label} ({plan.record_name}): the writer schema does not resolve to the "
+            f"reader schema: {exc}"
+        ) from exc
+    except Exception as exc:  # fastavro raises EOFError, IndexError, UnicodeDecodeError...
+        why = _why(exc, ran_out=fo.tell() >= len(data))
+        raise DecodeError(f"{plan.label}: {plan.record_name} body does not decode: {why}") from exc
+    end = fo.tell()
+    if end != len(data):
+        raise DecodeError(
+            f"{plan.label}: {len(data) - end} trailing byte(s) after the {plan.record_name} record "
+            f"(frame is {len(data)} bytes, the record ends at byte {end})"
+        )
+    return Decoded(plan.record_name, record)
+
+
+def _why(exc: Exception, ran_out: bool) -> str:
+    if isinstance(exc, EOFError) or ran_out:
+        return "truncated (the frame ends inside the record)"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a string is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+    if isinstance(exc, IndexError):
+        return "garbage (an enum or union index out of range, or a malformed varint)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def describe_length(data: bytes) -> str:
+    return "frame is empty (0 bytes)" if not data else f"frame is {len(data)} bytes"
+
+
+def make_codec(schema_registry_url: str = "", *, schemas: SchemaSet | None = None) -> Codec:
+    """The codec the settings ask for: Schema Registry framing when a URL is set.
+
+    ``mock://...`` URLs give confluent-kafka's in-memory registry (tests).
+    """
+    # Imported here because both codec modules import this one; the registry module also pulls
+    # in confluent-kafka's HTTP client (~0.2 s), which only registry deployments need.
+    if not schema_registry_url:
+        from stocksignal.contract.single_object import SingleObjectCodec
+
+        return SingleObjectCodec(schemas)
+    from stocksignal.contract.registry import RegistryCodec
+
+    return RegistryCodec.from_url(schema_registry_url, schemas)

@@ -1,0 +1,108 @@
+"""One settings object, read once from the environment by the composition root.
+
+Every knob stocksignal has is a field here, with its environment variable and default.
+Nothing else in the code base reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Mapping
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value that cannot be used."""
+
+
+def _env_name(name: str) -> str:
+    return {
+        "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
+        "redis_url": "REDIS_URL",
+    }.get(name, "STOCKSIGNAL_" + name.upper())
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- platform ---------------------------------------------------------------------
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    redis_url: str = "redis://127.0.0.1:16379/0"
+    # Confluent Schema Registry framing is used when set; Avro single-object otherwise.
+    schema_registry_url: str = ""
+
+    # --- topics -----------------------------------------------------------------------
+    input_partitions: int = 6
+    command_partitions: int = 6
+    output_partitions: int = 6
+    replication_factor: int = 1
+
+    # --- processor --------------------------------------------------------------------
+    app_id: str = "stocksignal"
+    store: str = "rocksdb"  # rocksdb | memory
+    state_dir: str = ".state"
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    # Duplicates of an input event (same event_id) within this window have no effect.
+    dedupe_window_ms: int = 7 * 24 * 3600 * 1000
+    # How often the hold-expiry timer looks for due holds.
+    expiry_tick_ms: int = 250
+    # Production default is Kafka's 45 s; tests that kill workers lower it.
+    session_timeout_ms: int = 45_000
+    heartbeat_interval_ms: int = 3_000
+    commit_interval_ms: int = 1_000
+    movement_history: int = 200
+
+    # --- adapters ---------------------------------------------------------------------
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    metrics_port: int = 9108
+    marketplace_channel: str = ""
+    marketplace_url: str = ""
+    marketplace_rate_per_s: float = 20.0
+    marketplace_batch_size: int = 100
+
+    log_level: str = "INFO"
+
+    extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Read every field from its environment variable, converting to the field's type."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            var = _env_name(f.name)
+            if var not in env:
+                continue
+            raw = env[var]
+            default = getattr(cls, f.name)
+            try:
+                if isinstance(default, bool):
+                    values[f.name] = raw.strip().lower() in {"1", "true", "yes", "on"}
+                elif isinstance(default, int):
+                    values[f.name] = int(raw)
+                elif isinstance(default, float):
+                    values[f.name] = float(raw)
+                else:
+                    values[f.name] = raw
+            except ValueError as exc:
+                raise SettingsError(f"{var}={raw!r}: expected {type(default).__name__}") from exc
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.store not in {"rocksdb", "memory"}:
+            raise SettingsError(f"STOCKSIGNAL_STORE={self.store!r}: expected rocksdb or memory")
+        for name in ("input_partitions", "command_partitions", "output_partitions"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{_env_name(name)} must be >= 1")
+        if self.dedupe_window_ms < 0:
+            raise SettingsError("STOCKSIGNAL_DEDUPE_WINDOW_MS must be >= 0")
+
+    @staticmethod
+    def env_var(name: str) -> str:
+        """The environment variable that sets field ``name``."""
+        return _env_name(name)
