@@ -31,6 +31,9 @@ class Settings:
     schema_registry_url: str = ""
 
     # --- topics -----------------------------------------------------------------------
+    # Prepended to every topic name (the contract's names are the default); lets tests and
+    # shared clusters run isolated copies side by side.
+    topic_prefix: str = ""
     input_partitions: int = 6
     command_partitions: int = 6
     output_partitions: int = 6
@@ -50,7 +53,11 @@ class Settings:
     session_timeout_ms: int = 45_000
     heartbeat_interval_ms: int = 3_000
     commit_interval_ms: int = 1_000
-    movement_history: int = 200
+    # Commands of this many recent commands per SKU are kept for the inspection API.
+    movement_history: int = 64
+    # Agents take up to batch_size events at once, waiting at most batch_wait_ms for more.
+    batch_size: int = 500
+    batch_wait_ms: int = 5
 
     # --- adapters ---------------------------------------------------------------------
     api_host: str = "127.0.0.1"
@@ -60,6 +67,31 @@ class Settings:
     marketplace_url: str = ""
     marketplace_rate_per_s: float = 20.0
     marketplace_batch_size: int = 100
+    # Every Redis key the adapters write starts with this, so several deployments (or test
+    # runs) can share one Redis without seeing each other's keys.
+    redis_prefix: str = "stocksignal:"
+    projector_group: str = "stocksignal-projector"
+    # One Redis pipeline round trip per batch: up to this many records...
+    projector_batch_size: int = 500
+    # ...or whatever arrived within this wait.
+    projector_batch_wait_ms: int = 50
+    # Token bucket: marketplace_rate_per_s requests/s on average, bursts of this many.
+    marketplace_burst: int = 5
+    marketplace_timeout_s: float = 5.0
+    # How long a change may wait to be coalesced with others into one request; changes to
+    # or from 0 do not wait.
+    marketplace_linger_ms: int = 200
+    marketplace_backoff_base_ms: int = 200
+    marketplace_backoff_max_ms: int = 30_000
+    # A Retry-After longer than this is cut to it (a broken header must not stall for days).
+    marketplace_retry_after_max_s: float = 600.0
+    # 0: retry transient failures until they succeed; else dead-letter after this many tries.
+    marketplace_max_attempts: int = 0
+    # Consuming pauses while this many SKUs wait to be pushed.
+    marketplace_max_pending: int = 50_000
+    marketplace_dlq_topic: str = "stocksignal.marketplace-sync.dlq.v1"
+    # Empty: "stocksignal-marketplace-sync.<channel>".
+    marketplace_group: str = ""
 
     log_level: str = "INFO"
 

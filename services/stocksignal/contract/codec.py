@@ -25,8 +25,13 @@ class Decoded(NamedTuple):
 
 
 class Codec(Protocol):
-    def encode(self, record_name: str, record: Mapping[str, Any]) -> bytes:
-        """Frame and encode ``record``; :class:`EncodeError` names the offending field."""
+    def encode(self, record_name: str, record: Mapping[str, Any], *, check: bool = True) -> bytes:
+        """Frame and encode ``record``; :class:`EncodeError` names the offending field.
+
+        ``check=False`` skips the field-by-field check for records built by our own code
+        from typed domain objects (the processor's hot path); fastavro still refuses records
+        it cannot write at all.
+        """
         ...
 
     def decode(self, data: bytes) -> Decoded:
@@ -61,9 +66,12 @@ class AvroBodies:
             found = self._writers[record_name] = (ws, compile_validator(ws.parsed))
         return found
 
-    def write(self, record_name: str, record: Mapping[str, Any]) -> tuple[WriterSchema, bytes]:
+    def write(
+        self, record_name: str, record: Mapping[str, Any], check: bool = True
+    ) -> tuple[WriterSchema, bytes]:
         ws, validate = self.writer(record_name)
-        validate(record)
+        if check:
+            validate(record)
         buf = io.BytesIO()
         try:
             schemaless_writer(buf, ws.parsed, record)

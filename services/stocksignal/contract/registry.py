@@ -59,8 +59,8 @@ class RegistryCodec:
         """The registry id of the current schema of ``record_name`` (registered if allowed)."""
         return int.from_bytes(self._header(record_name)[1:], "big")
 
-    def encode(self, record_name: str, record: Mapping[str, Any]) -> bytes:
-        _, body = self._bodies.write(record_name, record)  # validates and rejects unknown names
+    def encode(self, record_name: str, record: Mapping[str, Any], *, check: bool = True) -> bytes:
+        _, body = self._bodies.write(record_name, record, check)  # rejects unknown names
         return self._header(record_name) + body
 
     def decode(self, data: bytes) -> Decoded:

@@ -27,8 +27,8 @@ class SingleObjectCodec:
         self._bodies = AvroBodies(self.schemas)
         self._plans: dict[bytes, ReadPlan] = {}
 
-    def encode(self, record_name: str, record: Mapping[str, Any]) -> bytes:
-        ws, body = self._bodies.write(record_name, record)
+    def encode(self, record_name: str, record: Mapping[str, Any], *, check: bool = True) -> bytes:
+        ws, body = self._bodies.write(record_name, record, check)
         return MAGIC + ws.fingerprint + body
 
     def decode(self, data: bytes) -> Decoded:

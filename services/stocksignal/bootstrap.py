@@ -1,0 +1,179 @@
+"""The composition root: the one place that builds clients from :class:`Settings`.
+
+Services never construct Kafka, Redis or codec clients themselves; they receive them from the
+functions here (cosmicpython's ``bootstrap``). Nothing runs at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from stocksignal.settings import Settings
+
+
+def kafka_common(settings: Settings) -> dict[str, Any]:
+    return {"bootstrap.servers": settings.kafka_bootstrap_servers}
+
+
+def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    """confluent-kafka producer settings shared by every producer we run.
+
+    Idempotence keeps per-partition order across retries (the ordering of a SKU's dedupe
+    marker before its state relies on it); murmur2 keeps partitions in agreement with Faust
+    (see stocksignal.contract.partitioning).
+    """
+    from stocksignal.contract.partitioning import confluent_producer_config
+
+    base = {
+        **kafka_common(settings),
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "compression.type": "lz4",
+    }
+    return confluent_producer_config({**base, **overrides})
+
+
+def make_producer(settings: Settings, **overrides: Any):
+    from confluent_kafka import Producer
+
+    return Producer(producer_config(settings, **overrides))
+
+
+def consumer_config(settings: Settings, group_id: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        **kafka_common(settings),
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "isolation.level": "read_committed",
+        "session.timeout.ms": settings.session_timeout_ms,
+        "heartbeat.interval.ms": settings.heartbeat_interval_ms,
+        **overrides,
+    }
+
+
+def make_consumer(settings: Settings, group_id: str, **overrides: Any):
+    from confluent_kafka import Consumer
+
+    return Consumer(consumer_config(settings, group_id, **overrides))
+
+
+def make_admin(settings: Settings):
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient(kafka_common(settings))
+
+
+def make_redis(settings: Settings, **overrides: Any):
+    import redis
+
+    return redis.Redis.from_url(settings.redis_url, **overrides)
+
+
+def make_async_redis(settings: Settings, **overrides: Any):
+    import redis.asyncio
+
+    return redis.asyncio.Redis.from_url(settings.redis_url, **overrides)
+
+
+def make_codec(settings: Settings):
+    from stocksignal.contract import make_codec as _make_codec
+
+    return _make_codec(settings.schema_registry_url)
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings once; callers pass the result down."""
+    return Settings.from_env(environ)
+
+
+# --- adapters: projector, storefront API, marketplace sync (docs/adapters.md) ----------------
+
+
+# A frozen Redis must fail a request, not hang it forever (redis-py's default is no timeout).
+WORKER_REDIS_TIMEOUTS = {"socket_timeout": 5.0, "socket_connect_timeout": 5.0}
+# The storefront would rather answer 503 quickly than wait.
+API_REDIS_TIMEOUTS = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
+
+
+def adapter_keys(settings: Settings):
+    from stocksignal.adapters.keys import Keys
+
+    return Keys(settings.redis_prefix)
+
+
+def build_projector(settings: Settings, registry=None):
+    """The Redis projector with its own consumer group and a synchronous Redis client."""
+    from stocksignal.adapters.kafka_io import availability_topic
+    from stocksignal.adapters.projector import Projector
+    from stocksignal.adapters.projector_metrics import ProjectorMetrics
+
+    return Projector(
+        consumer=make_consumer(settings, settings.projector_group),
+        redis=make_redis(settings, decode_responses=True, **WORKER_REDIS_TIMEOUTS),
+        codec=make_codec(settings),
+        topic=availability_topic(settings),
+        keys=adapter_keys(settings),
+        metrics=ProjectorMetrics(registry),
+        batch_size=settings.projector_batch_size,
+        batch_wait_s=settings.projector_batch_wait_ms / 1000,
+    )
+
+
+def build_api(settings: Settings, registry=None):
+    """The storefront read API's aiohttp application (Redis only)."""
+    from stocksignal.adapters.api import make_app
+    from stocksignal.adapters.availability_reader import AvailabilityReader
+
+    redis = make_async_redis(settings, decode_responses=True, **API_REDIS_TIMEOUTS)
+    reader = AvailabilityReader(redis, adapter_keys(settings))
+    return make_app(reader, registry)
+
+
+def marketplace_group(settings: Settings) -> str:
+    return settings.marketplace_group or f"stocksignal-marketplace-sync.{settings.marketplace_channel}"
+
+
+def build_marketplace_sync(settings: Settings, session, registry=None):
+    """One channel's sync worker. ``session``: an aiohttp ClientSession made in the running loop.
+
+    Creates the worker's own dead-letter topic when it does not exist yet.
+    """
+    from stocksignal.adapters.kafka_io import availability_topic, ensure_topic
+    from stocksignal.adapters.marketplace.acked_store import AckedStore
+    from stocksignal.adapters.marketplace.backoff import Backoff
+    from stocksignal.adapters.marketplace.client import MarketplaceClient
+    from stocksignal.adapters.marketplace.config import check_marketplace_settings
+    from stocksignal.adapters.marketplace.dead_letters import DeadLetters
+    from stocksignal.adapters.marketplace.metrics import SyncMetrics
+    from stocksignal.adapters.marketplace.token_bucket import TokenBucket
+    from stocksignal.adapters.marketplace.worker import SyncConfig, SyncWorker
+
+    check_marketplace_settings(settings)
+    channel = settings.marketplace_channel
+    dlq_topic = settings.topic_prefix + settings.marketplace_dlq_topic
+    ensure_topic(make_admin(settings), dlq_topic, settings.output_partitions, settings.replication_factor)
+    config = SyncConfig(
+        channel_id=channel,
+        topic=availability_topic(settings),
+        batch_size=settings.marketplace_batch_size,
+        linger_s=settings.marketplace_linger_ms / 1000,
+        max_attempts=settings.marketplace_max_attempts,
+        max_pending=settings.marketplace_max_pending,
+    )
+    return SyncWorker(
+        config=config,
+        consumer=make_consumer(settings, marketplace_group(settings)),
+        codec=make_codec(settings),
+        acked=AckedStore(
+            make_async_redis(settings, decode_responses=True, **WORKER_REDIS_TIMEOUTS), adapter_keys(settings), channel
+        ),
+        client=MarketplaceClient(
+            session, settings.marketplace_url, settings.marketplace_timeout_s, settings.marketplace_retry_after_max_s
+        ),
+        dead_letters=DeadLetters(make_producer(settings), dlq_topic, channel),
+        bucket=TokenBucket(settings.marketplace_rate_per_s, settings.marketplace_burst),
+        backoff=Backoff(settings.marketplace_backoff_base_ms / 1000, settings.marketplace_backoff_max_ms / 1000),
+        metrics=SyncMetrics(channel, registry),
+    )

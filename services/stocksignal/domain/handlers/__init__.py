@@ -1,0 +1,1 @@
+"""One function per SKU command: ``handler(changeset, command) -> None``."""

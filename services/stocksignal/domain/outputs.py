@@ -1,0 +1,162 @@
+"""Output records (spec section 9) and the outcome of one command.
+
+Field names are exactly the spec's, so ``to_record()`` is what the codec encodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .state import SkuState
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    location_id: str
+    qty: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {"location_id": self.location_id, "qty": self.qty}
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationDecided:
+    decision_id: str
+    order_id: str
+    sku: str
+    channel_id: str
+    status: str
+    qty_requested: int
+    qty_reserved: int  # the line's open reservation after this decision
+    allocations: list[Allocation]  # the line's allocation after this decision, by location
+    reason: str | None
+    cause_event_id: str
+    decided_at: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "decision_id": self.decision_id,
+            "order_id": self.order_id,
+            "sku": self.sku,
+            "channel_id": self.channel_id,
+            "status": str(self.status),
+            "qty_requested": self.qty_requested,
+            "qty_reserved": self.qty_reserved,
+            "allocations": [a.to_record() for a in self.allocations],
+            "reason": None if self.reason is None else str(self.reason),
+            "cause_event_id": self.cause_event_id,
+            "decided_at": self.decided_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StockMoved:
+    movement_id: str
+    sku: str
+    location_id: str
+    bucket: str
+    delta: int
+    balance_after: int
+    reason: str
+    reason_detail: str | None
+    cause_event_id: str
+    cause_event_type: str
+    reference: str | None
+    occurred_at: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "movement_id": self.movement_id,
+            "sku": self.sku,
+            "location_id": self.location_id,
+            "bucket": str(self.bucket),
+            "delta": self.delta,
+            "balance_after": self.balance_after,
+            "reason": str(self.reason),
+            "reason_detail": self.reason_detail,
+            "cause_event_id": self.cause_event_id,
+            "cause_event_type": self.cause_event_type,
+            "reference": self.reference,
+            "occurred_at": self.occurred_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelAvailability:
+    channel_id: str
+    available: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {"channel_id": self.channel_id, "available": self.available}
+
+
+@dataclass(frozen=True, slots=True)
+class LocationStock:
+    location_id: str
+    on_hand: int
+    reserved: int
+    picked: int
+    damaged: int
+    quality_hold: int
+    pending_inspection: int
+    inbound: int
+    sellable: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "location_id": self.location_id,
+            "on_hand": self.on_hand,
+            "reserved": self.reserved,
+            "picked": self.picked,
+            "damaged": self.damaged,
+            "quality_hold": self.quality_hold,
+            "pending_inspection": self.pending_inspection,
+            "inbound": self.inbound,
+            "sellable": self.sellable,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityChanged:
+    sku: str
+    version: int
+    channels: list[ChannelAvailability]  # default + every configured channel, by channel_id
+    locations: list[LocationStock]  # every position of the SKU, by location_id
+    cause_event_id: str
+    cause_event_type: str
+    occurred_at: int
+    published_at: int = 0  # set by the processor when it publishes
+
+    def available(self, channel_id: str) -> int | None:
+        for ch in self.channels:
+            if ch.channel_id == channel_id:
+                return ch.available
+        return None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "sku": self.sku,
+            "version": self.version,
+            "channels": [c.to_record() for c in self.channels],
+            "locations": [loc.to_record() for loc in self.locations],
+            "cause_event_id": self.cause_event_id,
+            "cause_event_type": self.cause_event_type,
+            "occurred_at": self.occurred_at,
+            "published_at": self.published_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one command did to one SKU. ``state`` is the state to keep (maybe the same object)."""
+
+    state: SkuState
+    decisions: list[ReservationDecided]
+    movements: list[StockMoved]
+    availability: AvailabilityChanged | None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def has_outputs(self) -> bool:
+        return bool(self.decisions or self.movements or self.availability is not None)

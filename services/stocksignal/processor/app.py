@@ -1,0 +1,239 @@
+"""The Faust app: agents that route and apply, the expiry timer, the inspection API.
+
+``Processor(settings)`` builds everything from settings and clients handed in by the
+composition root; nothing here runs at import time. The agents are thin: Faust delivers an
+event, the :class:`Router` or :class:`Applier` does the work, and the event is acknowledged
+when the :class:`DeliveryTracker` says everything it wrote is in Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Callable
+
+import faust
+import orjson
+
+from stocksignal.contract import Codec, partition_for
+from stocksignal.contract import topics as catalogue
+from stocksignal.domain import command_to_dict, expire_holds
+from stocksignal.processor.applier import Applier, ApplierConfig
+from stocksignal.processor.delivery import PRODUCER_GUARANTEES, DeliveryTracker, Record
+from stocksignal.processor.envelope import Envelope, is_sku_key
+from stocksignal.processor.holds import HoldIndex
+from stocksignal.processor.metrics import ProcessorMetrics
+from stocksignal.processor.publisher import Publisher, output_topics
+from stocksignal.processor.router import InputRecord, Router, RouterConfig
+from stocksignal.processor.store import StateStore
+from stocksignal.processor.topology import COMMANDS, topic_name
+from stocksignal.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STATE_TABLE = "stock"
+ORDERS_TABLE = "orders"
+OTHER_INPUTS = (catalogue.PICKS, catalogue.SHIPMENTS, catalogue.RETURNS, catalogue.STOCK)
+
+
+def faust_app(settings: Settings) -> faust.App:
+    brokers = [f"kafka://{b.strip()}" for b in settings.kafka_bootstrap_servers.split(",")]
+    return faust.App(
+        settings.app_id,
+        broker=brokers,
+        store="rocksdb://" if settings.store == "rocksdb" else "memory://",
+        datadir=settings.state_dir,
+        autodiscover=False,
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        canonical_url=f"http://{settings.web_host}:{settings.web_port}",
+        topic_replication_factor=settings.replication_factor,
+        topic_partitions=settings.command_partitions,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_ms / 1000.0,
+        broker_heartbeat_interval=settings.heartbeat_interval_ms / 1000.0,
+        broker_commit_interval=settings.commit_interval_ms / 1000.0,
+        worker_redirect_stdouts=False,
+    )
+
+
+class Processor:
+    """One worker. ``producer_config`` comes from the composition root; ``partitions`` maps
+    each topic the processor writes to its partition count (read from the cluster)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        codec: Codec,
+        producer_config: dict,
+        partitions: dict[str, int],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        from confluent_kafka import Producer
+
+        self.settings = settings
+        self.clock = clock
+        self.metrics = ProcessorMetrics()
+        self.app = faust_app(settings)
+        self.tracker = DeliveryTracker(None, on_failure=self._on_delivery_failure)
+        self.tracker._producer = Producer(
+            {**producer_config, **PRODUCER_GUARANTEES, "error_cb": self.tracker.on_error}
+        )
+        self.command_topic = self._name(COMMANDS)
+        self.state_table = self._table(STATE_TABLE, settings.command_partitions)
+        self.orders_table = self._table(ORDERS_TABLE, settings.input_partitions)
+        self.state = StateStore(self.state_table, self.tracker)
+        self.orders = StateStore(self.orders_table, self.tracker)
+        self.holds = HoldIndex()
+        self.publisher = Publisher(codec, output_topics(self._name, partitions), self.metrics, clock)
+        self.tracker.on_ticket_done(self.publisher.observe_latency)
+        self.applier = Applier(
+            ApplierConfig(self.command_topic, settings.dedupe_window_ms, settings.movement_history),
+            self.state, self.tracker, self.publisher, self.holds, self.metrics, clock,
+        )
+        dlq = self._name(catalogue.DLQ)
+        self.router = Router(
+            RouterConfig(self.command_topic, settings.command_partitions, dlq, partitions[dlq]),
+            codec, self.orders, self.metrics,
+        )
+        self._wire()
+
+    # --- construction ----------------------------------------------------------------------
+
+    def _name(self, base: str) -> str:
+        return topic_name(self.settings, base)
+
+    def _table(self, name: str, partitions: int):
+        return self.app.Table(name, key_type=bytes, value_type=bytes, partitions=partitions)
+
+    def _raw_topic(self, *names: str):
+        return self.app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+    def _wire(self) -> None:
+        app = self.app
+        app.agent(self._raw_topic(self.command_topic), name="apply")(self._apply_agent)
+        app.agent(self._raw_topic(self._name(catalogue.ORDERS)), name="route-orders")(self._route_agent)
+        others = [self._name(t) for t in OTHER_INPUTS]
+        app.agent(self._raw_topic(*others), name="route-inputs")(self._route_agent)
+        app.agent(self._raw_topic(self._name(catalogue.CHANNELS)), name="route-channels")(self._route_agent)
+        app.task(self._serve_deliveries)
+        app.timer(1.0, name="checkpoint")(self._checkpoint)
+        app.timer(self.settings.expiry_tick_ms / 1000.0, name="hold-expiry")(self._expiry_tick)
+        self.metrics.bind_recovery(self._recovery_remaining, self.ready)
+        app.on_partitions_revoked.connect(self._on_revoked)
+        from stocksignal.processor.web import register_views
+
+        register_views(self)
+
+    # --- agents ----------------------------------------------------------------------------
+
+    async def _apply_agent(self, stream) -> None:
+        async for events in stream.take_events(self.settings.batch_size, within=self.settings.batch_wait_ms / 1000):
+            ticket = self._ticket_for(events)
+            for event in events:
+                msg = event.message
+                self.applier.handle_record(msg.partition, msg.offset, event.value, ticket)
+            self.publisher.flush()
+            ticket.seal()
+            self.tracker.poll()
+
+    async def _route_agent(self, stream) -> None:
+        bases = {self._name(t): t for t in (*OTHER_INPUTS, catalogue.ORDERS, catalogue.CHANNELS)}
+        async for events in stream.take_events(self.settings.batch_size, within=self.settings.batch_wait_ms / 1000):
+            ticket = self._ticket_for(events)
+            records = [self._input_record(event.message, bases) for event in events]
+            self.router.handle_batch(records, ticket)
+            ticket.seal()
+            self.tracker.poll()
+
+    @staticmethod
+    def _input_record(msg, bases: dict[str, str]) -> InputRecord:
+        return InputRecord(
+            msg.topic, bases[msg.topic], msg.partition, msg.offset,
+            int(round(msg.timestamp * 1000)), msg.key, msg.value, list(msg.headers or ()),
+        )
+
+    def _ticket_for(self, events):
+        """A ticket that acknowledges ``events`` to Faust once all they wrote is delivered.
+
+        The extra reference keeps Faust's own ack (after the loop body) from being the final
+        one. If processing raises, the ticket is never sealed: the events are never acked,
+        their offsets never committed, and the agent's crash stops the worker to replay them.
+        """
+        for event in events:
+            event.message.incref()
+
+        def ack_all() -> None:
+            for event in events:
+                event.ack()
+
+        sources = [(e.message.topic, e.message.partition, e.message.offset) for e in events]
+        return self.tracker.ticket(sources, on_done=ack_all)
+
+    async def _serve_deliveries(self) -> None:
+        await self.tracker.serve()
+
+    async def _checkpoint(self) -> None:
+        self.state.checkpoint()
+        self.orders.checkpoint()
+
+    def _on_delivery_failure(self, exc: Exception) -> None:
+        # Nothing after the failed record may be committed: stop, restart, replay.
+        asyncio.get_event_loop().create_task(self.app.crash(exc))
+
+    # --- hold expiry -----------------------------------------------------------------------
+
+    async def _expiry_tick(self) -> None:
+        if not self.ready():
+            return
+        active = self._active_command_partitions()
+        for partition in self.holds.indexed() - active:
+            self.holds.drop(partition)
+        for partition in active - self.holds.indexed():
+            self.holds.rebuild(partition, self._states(partition))
+        now = int(self.clock() * 1000)
+        for partition in active:
+            for sku in self.holds.due(partition, now):
+                self._append_expiry(partition, sku, now)
+
+    def _append_expiry(self, partition: int, sku: str, now: int) -> None:
+        key = sku.encode()
+        # The timer and the router must agree on the SKU's partition (design note 5).
+        assert partition_for(key, self.settings.command_partitions) == partition
+        command = expire_holds(sku, now, logged_at=now)
+        payload = orjson.dumps([command_to_dict(command)])  # a batch of one (batches.py)
+        self.tracker.send_now(Record(self.command_topic, partition, key, payload))
+        self.metrics.holds_expired_commands.inc()
+
+    def _states(self, partition: int):
+        for key, value in self.state.scan(partition):
+            if is_sku_key(key):
+                yield Envelope.from_bytes(value).state
+
+    def _active_command_partitions(self) -> set[int]:
+        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == self.command_topic}
+
+    async def _on_revoked(self, app, revoked, **kwargs) -> None:
+        for tp in revoked:
+            self.tracker.forget(tp.topic, tp.partition)
+            if tp.topic == self.command_topic:
+                self.holds.drop(tp.partition)
+                self.applier.forget(tp.partition)
+
+    # --- readiness -------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        app = self.app
+        recovery = app.tables.recovery
+        return bool(
+            recovery.completed.is_set() and not app.rebalancing and not recovery.in_recovery
+            and self.tracker.failure is None
+        )
+
+    def _recovery_remaining(self) -> int:
+        try:
+            return int(self.app.tables.recovery.active_remaining_total())
+        except Exception:  # before the first assignment there is nothing to count
+            return 0

@@ -1,0 +1,77 @@
+"""The processor's Prometheus metrics, in a registry of its own (one per processor instance)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+class ProcessorMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.events_in = Counter(
+            "stocksignal_events_in_total", "Input records consumed, by record type", ["event_type"], registry=r
+        )
+        self.commands_applied = Counter(
+            "stocksignal_commands_applied_total", "Per-SKU commands applied, by type", ["command"], registry=r
+        )
+        self.decisions = Counter(
+            "stocksignal_decisions_total", "Reservation decisions published, by status", ["status"], registry=r
+        )
+        self.dlq = Counter(
+            "stocksignal_dlq_records_total", "Input records sent to the DLQ, by reason", ["reason"], registry=r
+        )
+        self.duplicates = Counter(
+            "stocksignal_duplicates_dropped_total",
+            "Commands dropped as repeats of an event applied within the dedupe window",
+            ["event_type"],
+            registry=r,
+        )
+        self.replayed = Counter(
+            "stocksignal_commands_replayed_total",
+            "Commands seen again after a restart or rebalance (state already had them)",
+            registry=r,
+        )
+        self.availability_published = Counter(
+            "stocksignal_availability_published_total", "AvailabilityChanged records published", registry=r
+        )
+        self.movements = Counter(
+            "stocksignal_movements_total", "Ledger movements published, by reason", ["reason"], registry=r
+        )
+        self.notes = Counter(
+            "stocksignal_domain_notes_total",
+            "Notable domain events (default channel used, clamped, unreserved shipment, ...)",
+            ["note"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "stocksignal_output_latency_seconds",
+            "From the cause event's occurred_at to the AvailabilityChanged being acknowledged by Kafka",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.holds_expired_commands = Counter(
+            "stocksignal_expiry_commands_total", "ExpireHolds commands appended by the timer", registry=r
+        )
+        self.oversell_guard = Counter(
+            "stocksignal_oversell_guard_tripped_total",
+            "Times a position was found with reserved > on_hand or a negative bucket after a command",
+            registry=r,
+        )
+        self.recovery_remaining = Gauge(
+            "stocksignal_table_recovery_remaining_records",
+            "Changelog records left to restore before the worker is ready",
+            registry=r,
+        )
+        self.ready = Gauge("stocksignal_ready", "1 when tables are recovered and the worker is ready", registry=r)
+
+    def bind_recovery(self, remaining: Callable[[], int], ready: Callable[[], bool]) -> None:
+        self.recovery_remaining.set_function(remaining)
+        self.ready.set_function(lambda: 1.0 if ready() else 0.0)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

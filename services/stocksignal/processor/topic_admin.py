@@ -1,0 +1,82 @@
+"""Create the topic plan idempotently, and check it before the processor starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from stocksignal.processor.topology import TopicPlan
+
+
+class TopicsNotReady(RuntimeError):
+    """A topic the processor needs is missing or has the wrong partition count."""
+
+
+@dataclass(frozen=True)
+class TopicReport:
+    name: str
+    action: str  # created | exists | mismatch
+    detail: str = ""
+
+
+def _existing(admin, timeout: float) -> dict[str, int]:
+    metadata = admin.list_topics(timeout=timeout)
+    return {name: len(t.partitions) for name, t in metadata.topics.items() if t.error is None}
+
+
+def ensure_topics(admin, plans: Iterable[TopicPlan], replication: int = 1, timeout: float = 30.0) -> list[TopicReport]:
+    """Create every missing topic; report existing ones and partition-count mismatches.
+
+    Running it twice is harmless: existing topics are left as they are (a wrong partition
+    count is reported, never "fixed": repartitioning would move SKUs between partitions).
+    """
+    from confluent_kafka.admin import NewTopic
+
+    plans = list(plans)
+    existing = _existing(admin, timeout)
+    reports: list[TopicReport] = []
+    to_create = []
+    for p in plans:
+        if p.name not in existing:
+            to_create.append(NewTopic(p.name, p.partitions, replication, config=dict(p.config)))
+        elif existing[p.name] != p.partitions and p.strict_partitions:
+            reports.append(TopicReport(p.name, "mismatch", f"has {existing[p.name]} partitions, needs {p.partitions}"))
+        else:
+            reports.append(TopicReport(p.name, "exists", f"{existing[p.name]} partitions"))
+    if to_create:
+        futures = admin.create_topics(to_create, operation_timeout=timeout)
+        for name, future in futures.items():
+            reports.append(_creation_report(name, future, timeout))
+    order = {p.name: i for i, p in enumerate(plans)}
+    return sorted(reports, key=lambda r: order[r.name])
+
+
+def _creation_report(name: str, future, timeout: float) -> TopicReport:
+    from confluent_kafka import KafkaError, KafkaException
+
+    try:
+        future.result(timeout)
+    except KafkaException as exc:
+        # Another `topics create` raced us: the topic exists, which is what we wanted.
+        if exc.args and exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+            return TopicReport(name, "exists", "created concurrently")
+        raise
+    return TopicReport(name, "created")
+
+
+def verify_topics(admin, plans: Iterable[TopicPlan], timeout: float = 30.0) -> None:
+    """Raise :class:`TopicsNotReady` naming every missing or mis-partitioned topic."""
+    existing = _existing(admin, timeout)
+    problems = []
+    for p in plans:
+        if p.name not in existing:
+            problems.append(f"  {p.name}: missing")
+        elif p.strict_partitions and existing[p.name] != p.partitions:
+            problems.append(f"  {p.name}: has {existing[p.name]} partitions, needs {p.partitions}")
+    if problems:
+        raise TopicsNotReady(
+            "the processor cannot start, topics are not as it needs them:\n"
+            + "\n".join(problems)
+            + "\nrun `stocksignal topics create` (same settings) to create missing topics; a wrong"
+            " partition count needs a new topic or matching STOCKSIGNAL_*_PARTITIONS settings."
+        )
