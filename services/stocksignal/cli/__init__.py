@@ -1,0 +1,1 @@
+"""The ``stocksignal`` command: one module per command group, registered in :mod:`.main`."""

@@ -36,7 +36,8 @@ class Position:
 
     @property
     def sellable(self) -> int:
-        return max(0, self.on_hand - self.reserved)
+        free = self.on_hand - self.reserved  # not max(): this is the hottest line of the core
+        return free if free > 0 else 0
 
     def copy(self) -> Position:
         return Position(

@@ -135,6 +135,7 @@ class Processor:
             for event in events:
                 msg = event.message
                 self.applier.handle_record(msg.partition, msg.offset, event.value, ticket)
+            self.state.flush(ticket)
             self.publisher.flush()
             ticket.seal()
             self.tracker.poll()
@@ -145,6 +146,7 @@ class Processor:
             ticket = self._ticket_for(events)
             records = [self._input_record(event.message, bases) for event in events]
             self.router.handle_batch(records, ticket)
+            self.orders.flush(ticket)
             ticket.seal()
             self.tracker.poll()
 
@@ -221,6 +223,7 @@ class Processor:
             if tp.topic == self.command_topic:
                 self.holds.drop(tp.partition)
                 self.applier.forget(tp.partition)
+                self.state.discard(tp.partition)
 
     # --- readiness -------------------------------------------------------------------------
 

@@ -72,6 +72,7 @@ class ApplierConfig:
     command_topic: str
     dedupe_window_ms: int
     history_size: int
+    cache_size: int = 100_000  # decoded envelopes kept per partition
 
 
 class Applier:
@@ -93,6 +94,7 @@ class Applier:
         self.metrics = metrics
         self.clock = clock
         self._books: dict[int, BookEnvelope] = {}
+        self._cache: dict[int, dict[str, Envelope]] = {}
 
     def handle_record(self, partition: int, offset: int, payload: bytes, ticket: Ticket) -> None:
         """Apply every command of one command-topic record, in order."""
@@ -105,8 +107,9 @@ class Applier:
                 self._handle_sku(partition, pos, command, ticket)
 
     def forget(self, partition: int) -> None:
-        """The partition was revoked: drop what is cached of it."""
+        """The partition was revoked: drop what is cached of it (recovery may change it)."""
         self._books.pop(partition, None)
+        self._cache.pop(partition, None)
 
     # --- SKU commands ----------------------------------------------------------------------
 
@@ -117,14 +120,14 @@ class Applier:
             self._replay(partition, pos, cmd, env, mkey, ticket)
             return
         if self._is_duplicate(mkey, partition, pos, cmd.logged_at):
-            self.metrics.duplicates.labels(cmd.event_type).inc()
+            self.metrics.child(self.metrics.duplicates, cmd.event_type).inc()
             return
         book = self._book(partition).book
         outcome = apply(env.state if env else None, cmd, book)
         self._persist_and_publish(partition, pos, cmd, env, outcome, ticket, mkey)
-        self.metrics.commands_applied.labels(type(cmd).__name__).inc()
+        self.metrics.child(self.metrics.commands_applied, type(cmd).__name__).inc()
         for note in outcome.notes:
-            self.metrics.notes.labels(str(note)).inc()
+            self.metrics.child(self.metrics.notes, str(note)).inc()
 
     def _persist_and_publish(
         self,
@@ -143,14 +146,15 @@ class Applier:
         history_seq = env.history_seq if env else 0
         sku = outcome.state.sku
         if mkey is not None:
-            self.store.put(mkey, Marker(cmd.logged_at, pos).to_bytes(), partition, ticket)
+            self.store.put(mkey, Marker(cmd.logged_at, pos).to_bytes(), partition)
         if outcome.movements:
             movements = [r for name, r in records if name == "StockMoved"]
             slot = history_seq % self.config.history_size
-            self.store.put(history_key(sku, slot), orjson.dumps([pos, movements]), partition, ticket)
+            self.store.put(history_key(sku, slot), orjson.dumps([pos, movements]), partition)
             history_seq += 1
         new_env = Envelope(outcome.state, pos, outbox, history_seq)
-        self.store.put(sku_key(sku), new_env.to_bytes(), partition, ticket)
+        self.store.put(sku_key(sku), new_env.to_bytes(), partition)
+        self._remember(partition, sku, new_env)
         self.publisher.publish(records, ticket)
         self.holds.note(partition, outcome.state)
         self._guard(outcome)
@@ -167,8 +171,8 @@ class Applier:
         self, partition: int, pos: int, cmd: SkuCommand, env: Envelope, mkey: bytes, ticket: Ticket
     ) -> None:
         self.metrics.replayed.inc()
-        self.store.put(mkey, Marker(cmd.logged_at, pos).to_bytes(), partition, ticket)
-        self.store.put(sku_key(cmd.sku), env.to_bytes(), partition, ticket)
+        self.store.put(mkey, Marker(cmd.logged_at, pos).to_bytes(), partition)
+        self.store.put(sku_key(cmd.sku), env.to_bytes(), partition)
         self._reemit(env, pos, ticket)
         self.holds.note(partition, env.state)
 
@@ -199,21 +203,21 @@ class Applier:
         if pos <= benv.applied_pos:
             self.metrics.replayed.inc()
             self._reconcile_all(partition, pos, cmd, benv.book, benv.book, ticket)
-            self.store.put(book_key(partition), benv.to_bytes(), partition, ticket)
+            self.store.put(book_key(partition), benv.to_bytes(), partition)
             return
         mkey = marker_key(dedupe_key(cmd))
         if self._is_duplicate(mkey, partition, pos, cmd.logged_at):
-            self.metrics.duplicates.labels(cmd.event_type).inc()
+            self.metrics.child(self.metrics.duplicates, cmd.event_type).inc()
             return
         new_book = apply_channel_command(benv.book, cmd)
         self._reconcile_all(partition, pos, cmd, benv.book, new_book, ticket)
-        self.store.put(mkey, Marker(cmd.logged_at, pos).to_bytes(), partition, ticket)
+        self.store.put(mkey, Marker(cmd.logged_at, pos).to_bytes(), partition)
         # Written last: a crash before this line replays the command, and SKUs already
         # reconciled are recognised by their applied position.
         new = BookEnvelope(new_book, pos)
-        self.store.put(book_key(partition), new.to_bytes(), partition, ticket)
+        self.store.put(book_key(partition), new.to_bytes(), partition)
         self._books[partition] = new
-        self.metrics.commands_applied.labels(type(cmd).__name__).inc()
+        self.metrics.child(self.metrics.commands_applied, type(cmd).__name__).inc()
 
     def _reconcile_all(
         self,
@@ -227,10 +231,11 @@ class Applier:
         for key, value in list(self.store.scan(partition)):
             if not is_sku_key(key):
                 continue
-            env = Envelope.from_bytes(value)
+            sku = key.decode()
+            env = self._cache.get(partition, {}).get(sku) or Envelope.from_bytes(value)
             if env.applied_pos >= pos:
                 # Reconciled before a crash: make sure its snapshot and state are out.
-                self.store.put(key, value, partition, ticket)
+                self.store.put(key, value, partition)
                 self._reemit(env, pos, ticket)
                 continue
             outcome = reconcile(env.state, old, new, cmd)
@@ -240,8 +245,27 @@ class Applier:
     # --- loading ---------------------------------------------------------------------------
 
     def _envelope(self, sku: str, partition: int) -> Envelope | None:
+        """The SKU's envelope; decoded ones are kept (they are values, never mutated)."""
+        cache = self._cache.get(partition)
+        if cache is not None:
+            env = cache.get(sku)
+            if env is not None:
+                return env
         raw = self.store.get(sku_key(sku), partition)
-        return Envelope.from_bytes(raw) if raw is not None else None
+        if raw is None:
+            return None
+        env = Envelope.from_bytes(raw)
+        self._remember(partition, sku, env)
+        return env
+
+    def _remember(self, partition: int, sku: str, env: Envelope) -> None:
+        cache = self._cache.setdefault(partition, {})
+        if len(cache) >= self.config.cache_size:
+            # Evict the oldest tenth: cheap, and a best-seller is re-read at once.
+            for old in list(cache)[: max(1, self.config.cache_size // 10)]:
+                del cache[old]
+        cache.pop(sku, None)
+        cache[sku] = env
 
     def _book(self, partition: int) -> BookEnvelope:
         """The partition's channel book; cached, since only channel commands change it."""
@@ -254,8 +278,10 @@ class Applier:
 
     def _guard(self, outcome: Outcome) -> None:
         """Count (and log) any position that breaks the no-oversell invariant: must be 0."""
+        if outcome.availability is None:
+            return  # no bucket changed
         for location_id, p in outcome.state.positions.items():
-            if p.reserved > p.on_hand or min(p.to_list()) < 0:
+            if p.reserved > p.on_hand or p.on_hand < 0 or p.reserved < p.picked or p.picked < 0:
                 self.metrics.oversell_guard.inc()
                 log.error("invariant broken for %s at %s: %s", outcome.state.sku, location_id, p)
 

@@ -12,6 +12,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 class ProcessorMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self._children: dict = {}
         r = self.registry
         self.events_in = Counter(
             "stocksignal_events_in_total", "Input records consumed, by record type", ["event_type"], registry=r
@@ -68,6 +69,14 @@ class ProcessorMetrics:
             registry=r,
         )
         self.ready = Gauge("stocksignal_ready", "1 when tables are recovered and the worker is ready", registry=r)
+
+    def child(self, metric, label: str):
+        """``metric.labels(label)``, memoised: labels() costs microseconds on the hot path."""
+        key = (metric, label)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(label)
+        return found
 
     def bind_recovery(self, remaining: Callable[[], int], ready: Callable[[], bool]) -> None:
         self.recovery_remaining.set_function(remaining)

@@ -53,6 +53,7 @@ class Publisher:
         self.clock = clock
         self._latest: dict[str, tuple[dict[str, Any], Ticket]] = {}
         self._headers = {name: [("stocksignal.record", name.encode())] for name in _KEY_FIELD}
+        self._partitions: dict[tuple[str, bytes], int] = {}
 
     @staticmethod
     def records_of(outcome: Outcome, published_at: int) -> list[OutputRecord]:
@@ -90,13 +91,21 @@ class Publisher:
         value = self.codec.encode(name, record, check=False)
         key = record[_KEY_FIELD[name]].encode()
         topic = self.topics.for_record(name)
-        # The partitioner everyone uses (murmur2), computed here so every record has an
-        # explicit partition (delivery.py reports per partition).
-        partition = partition_for(key, self.topics.partitions[topic])
-        ticket.add(Record(topic, partition, key, value, self._headers[name]))
+        ticket.add(Record(topic, self._partition(topic, key), key, value, self._headers[name]))
         if name == "AvailabilityChanged":
             ticket.occurred.append(record["occurred_at"])
         self._count(name, record)
+
+    def _partition(self, topic: str, key: bytes) -> int:
+        """The partitioner everyone uses (murmur2), computed here so every record has an
+        explicit partition (delivery.py reports per partition); memoised, keys repeat."""
+        cache = self._partitions
+        found = cache.get((topic, key))
+        if found is None:
+            if len(cache) > 500_000:
+                cache.clear()
+            found = cache[(topic, key)] = partition_for(key, self.topics.partitions[topic])
+        return found
 
     def observe_latency(self, ticket: Ticket) -> None:
         """When a batch landed: how long from each snapshot's cause to now."""
@@ -108,9 +117,9 @@ class Publisher:
 
     def _count(self, name: str, record: dict[str, Any]) -> None:
         if name == "ReservationDecided":
-            self.metrics.decisions.labels(record["status"]).inc()
+            self.metrics.child(self.metrics.decisions, record["status"]).inc()
         elif name == "StockMoved":
-            self.metrics.movements.labels(record["reason"]).inc()
+            self.metrics.child(self.metrics.movements, record["reason"]).inc()
         else:
             self.metrics.availability_published.inc()
 

@@ -76,7 +76,7 @@ class Router:
     def _route(self, rec: InputRecord, ticket: Ticket) -> list[Command]:
         try:
             name, record = self._decode(rec)
-            self.metrics.events_in.labels(name).inc()
+            self.metrics.child(self.metrics.events_in, name).inc()
             validate(name, record)
             order = self._order(rec, name, record, ticket)
             commands = split(name, record, logged_at=rec.timestamp_ms, order=order)
@@ -108,7 +108,7 @@ class Router:
         if name == "OrderPlaced":
             ref = remember_order(record, known)
             if ref != known:
-                self.orders.put(key, orjson.dumps(ref.to_dict()), rec.partition, ticket)
+                self.orders.put(key, orjson.dumps(ref.to_dict()), rec.partition)
             return ref
         return known if needs_order(name, record) else None
 
@@ -117,13 +117,13 @@ class Router:
         was placed again with more SKUs in between (domain.split explains)."""
         ref = remember_fan_out(order, event_id)
         if ref is not order:
-            self.orders.put(order.order_id.encode(), orjson.dumps(ref.to_dict()), rec.partition, ticket)
+            self.orders.put(order.order_id.encode(), orjson.dumps(ref.to_dict()), rec.partition)
 
     def _send(self, partition: int, payload: bytes, ticket: Ticket) -> None:
         ticket.add(Record(self.config.command_topic, partition, None, payload))
 
     def _dead_letter(self, rec: InputRecord, reason: str, error: str, ticket: Ticket) -> None:
-        self.metrics.dlq.labels(str(reason)).inc()
+        self.metrics.child(self.metrics.dlq, str(reason)).inc()
         headers = dlq_headers(
             reason, error, topic=rec.topic, partition=rec.partition, offset=rec.offset, original=rec.headers
         )

@@ -26,12 +26,30 @@ def build_processor(settings: Settings):
     return Processor(settings, bootstrap.make_codec(settings), bootstrap.producer_config(settings), partitions)
 
 
+def tune_gc() -> None:
+    """Make the cyclic garbage collector cheap for a long-lived, allocation-heavy worker.
+
+    The hot path allocates many short-lived objects (commands, outcomes, records) while the
+    heap holds many long-lived ones (cached envelopes, Faust's and aiokafka's state); with
+    CPython's default thresholds (700, 10, 10) full collections over that heap cost the
+    worker ~40% of its throughput (measured: docs/performance.md). Our objects rarely form
+    cycles, so collecting less often is safe: start-up objects are frozen out of collection
+    and generation 0 is collected every 100,000 net allocations instead of 700.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
 def run_processor(settings: Settings) -> None:
     """Refuse to start when a topic is missing or mis-partitioned; else run a Faust worker."""
     import faust
 
     verify_topics(bootstrap.make_admin(settings), plan(settings))
     processor = build_processor(settings)
+    tune_gc()
     worker = faust.Worker(
         processor.app,
         loglevel=settings.log_level,

@@ -1,17 +1,24 @@
-"""A Faust table used as a partitioned key-value store with a fast changelog writer.
+"""A Faust table used as a partitioned key-value store, written back once per batch.
 
 Faust keeps the table's local store (RocksDB per partition, or a dict) and restores it from
-the changelog topic on assignment; that is what we use Faust's tables for. Writes, however,
-do not go through ``table[key] = value``: that path sends the changelog record through Faust's
-producer (~100 µs a record) and picks the partition from the "current event", which a batch
-of events does not have. We write the local store of an explicit partition and send the
-changelog record through the :class:`DeliveryTracker`, so it counts towards the input events'
-acknowledgement. The highest delivered changelog offset per partition is remembered and
-written to RocksDB as Faust's "persisted offset" by :meth:`checkpoint` (periodically), so
-recovery after a restart reads only what is newer.
+the changelog topic on assignment; that is what we use Faust's tables for. Writes do not go
+through ``table[key] = value``: that path sends each changelog record through Faust's
+producer (~100 µs a record) and takes the partition from the "current event", which a batch
+of events does not have. Instead writes are buffered for the batch being processed:
 
-This module is the only one that touches Faust store internals (``_dbs``, ``_key_index``,
-``data``); it is covered by the processor's integration tests against both store kinds.
+- reads see the batch's own writes first (read-your-writes);
+- :meth:`flush` writes the buffer to the local store (one RocksDB ``WriteBatch`` per
+  partition) and adds one changelog record per key — the key's *last* value — to the batch's
+  ticket, in the order the keys were last written. A SKU written many times in a batch costs
+  one record; and a key's record always follows the records written before its last write
+  (a dedupe marker before the envelope that counts it).
+
+The highest delivered changelog offset per partition is written to RocksDB as Faust's
+"persisted offset" by :meth:`checkpoint` (periodically), so recovery after a restart reads
+only what is newer.
+
+This module is the only one that touches Faust store internals (``_dbs``, ``data``,
+``_key_partition``); it is covered by the processor's integration tests against both store kinds.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from faust.types import TP
 
 from stocksignal.processor.delivery import DeliveryTracker, Record, Ticket
 
+_DELETED = object()
+
 
 class StateStore:
     def __init__(self, table, tracker: DeliveryTracker) -> None:
@@ -29,6 +38,9 @@ class StateStore:
         self._tracker = tracker
         self._delivered: dict[int, int] = {}  # changelog partition -> highest delivered offset
         self._topic: str | None = None
+        # (partition, key) -> value or _DELETED, in the order of each key's last write.
+        self._pending: dict[tuple[int, bytes], object] = {}
+        self._unwritten: dict[tuple[int, bytes], object] = {}  # not yet in the local store
 
     @property
     def changelog_topic(self) -> str:
@@ -47,14 +59,18 @@ class StateStore:
     # --- reads -----------------------------------------------------------------------------
 
     def get(self, key: bytes, partition: int) -> bytes | None:
-        """The value of ``key`` in ``partition`` (None when absent or not held here)."""
+        """The value of ``key`` in ``partition``, the batch's own writes included."""
+        pending = self._unwritten.get((partition, key))
+        if pending is not None:
+            return None if pending is _DELETED else pending  # type: ignore[return-value]
         data = self._data
         if self._rocksdb():
             return data._db_for_partition(partition).get(key)
         return data.data.get(key)
 
     def scan(self, partition: int) -> Iterator[tuple[bytes, bytes]]:
-        """Every (key, value) of one partition held locally (a snapshot for RocksDB)."""
+        """Every (key, value) of one partition held locally, the batch's writes included."""
+        self._write_local()
         data = self._data
         if self._rocksdb():
             db = data._dbs.get(partition)
@@ -72,26 +88,59 @@ class StateStore:
 
     # --- writes ----------------------------------------------------------------------------
 
-    def put(self, key: bytes, value: bytes, partition: int, ticket: Ticket) -> None:
-        """Write locally and to the changelog partition ``partition`` (the command's)."""
-        data = self._data
-        if self._rocksdb():
-            data._db_for_partition(partition).put(key, value)
-        else:
-            data.data[key] = value
-            data._key_partition[key] = partition
-        ticket.add(Record(self.changelog_topic, partition, key, value))
+    def put(self, key: bytes, value: bytes, partition: int) -> None:
+        self._buffer((partition, key), value)
 
-    def delete(self, key: bytes, partition: int, ticket: Ticket) -> None:
+    def delete(self, key: bytes, partition: int) -> None:
+        self._buffer((partition, key), _DELETED)
+
+    def _buffer(self, pk: tuple[int, bytes], value: object) -> None:
+        # pop first: a re-written key moves to the end (its record must follow earlier ones).
+        self._pending.pop(pk, None)
+        self._pending[pk] = value
+        self._unwritten[pk] = value
+
+    def flush(self, ticket: Ticket) -> None:
+        """Write the batch's buffer locally and queue its changelog records on ``ticket``."""
+        self._write_local()
+        topic = self.changelog_topic
+        for (partition, key), value in self._pending.items():
+            ticket.add(Record(topic, partition, key, None if value is _DELETED else value))  # type: ignore[arg-type]
+        self._pending.clear()
+
+    def _write_local(self) -> None:
+        if not self._unwritten:
+            return
         data = self._data
         if self._rocksdb():
-            db = data._dbs.get(partition)
-            if db is not None:
-                db.delete(key)
+            import rocksdict
+
+            batches: dict[int, rocksdict.WriteBatch] = {}
+            for (partition, key), value in self._unwritten.items():
+                wb = batches.get(partition)
+                if wb is None:
+                    wb = batches[partition] = rocksdict.WriteBatch(raw_mode=True)
+                if value is _DELETED:
+                    wb.delete(key)
+                else:
+                    wb.put(key, value)
+            for partition, wb in batches.items():
+                data._db_for_partition(partition).write(wb)
         else:
-            data.data.pop(key, None)
-            data._key_partition.pop(key, None)
-        ticket.add(Record(self.changelog_topic, partition, key, None))
+            for (partition, key), value in self._unwritten.items():
+                if value is _DELETED:
+                    data.data.pop(key, None)
+                    data._key_partition.pop(key, None)
+                else:
+                    data.data[key] = value
+                    data._key_partition[key] = partition
+        self._unwritten.clear()
+
+    def discard(self, partition: int) -> None:
+        """Forget buffered writes of a revoked partition (its events will be replayed)."""
+        for pk in [pk for pk in self._pending if pk[0] == partition]:
+            self._pending.pop(pk, None)
+            self._unwritten.pop(pk, None)
 
     # --- persisted offsets -----------------------------------------------------------------
 

@@ -1,0 +1,21 @@
+"""From an AvailabilityChanged record to one channel's value. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class ChannelChange:
+    sku: str
+    version: int
+    available: int
+    withdrawn: bool  # the record no longer lists the channel: 0, to withdraw what was pushed
+
+
+def channel_change(record: Mapping[str, Any], channel_id: str) -> ChannelChange:
+    for entry in record["channels"]:
+        if entry["channel_id"] == channel_id:
+            return ChannelChange(record["sku"], record["version"], entry["available"], False)
+    return ChannelChange(record["sku"], record["version"], 0, True)

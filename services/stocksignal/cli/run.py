@@ -1,0 +1,78 @@
+"""``stocksignal run ...``: the long-running processes, one command each."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import click
+from prometheus_client import CollectorRegistry
+
+from stocksignal import bootstrap
+from stocksignal.cli.common import load_settings, serve_metrics, stop_on_signals
+from stocksignal.settings import SettingsError
+
+METRICS_HELP = "Port of the Prometheus metrics server [default: STOCKSIGNAL_METRICS_PORT]; 0: none."
+
+
+@click.group()
+def run() -> None:
+    """Run one stocksignal process until SIGTERM or SIGINT."""
+
+
+@run.command()
+@click.option("--metrics-port", type=int, default=None, help=METRICS_HELP)
+def projector(metrics_port: int | None) -> None:
+    """Project inventory.availability.v1 into the Redis read model."""
+    settings = load_settings(metrics_port=metrics_port)
+    registry = CollectorRegistry()
+    worker = bootstrap.build_projector(settings, registry)
+    serve_metrics(settings.metrics_port, registry)
+    stop = stop_on_signals()
+    worker.run(stop.is_set)
+
+
+@run.command()
+@click.option("--host", default=None, help="Address to listen on [default: STOCKSIGNAL_API_HOST].")
+@click.option("--port", type=int, default=None, help="Port [default: STOCKSIGNAL_API_PORT].")
+def api(host: str | None, port: int | None) -> None:
+    """Serve the storefront read API (and its /metrics) from Redis."""
+    from aiohttp import web
+
+    settings = load_settings(api_host=host, api_port=port)
+    app = bootstrap.build_api(settings)
+    # access_log off: a log line per request costs more than the request itself.
+    web.run_app(app, host=settings.api_host, port=settings.api_port, access_log=None, print=None)
+
+
+@run.command("marketplace-sync")
+@click.option("--channel", default=None, help="The marketplace's channel_id [default: STOCKSIGNAL_MARKETPLACE_CHANNEL].")
+@click.option("--url", default=None, help="Endpoint the updates are POSTed to [default: STOCKSIGNAL_MARKETPLACE_URL].")
+@click.option("--metrics-port", type=int, default=None, help=METRICS_HELP)
+def marketplace_sync(channel: str | None, url: str | None, metrics_port: int | None) -> None:
+    """Push one marketplace channel's availability changes to its HTTP endpoint."""
+    from stocksignal.adapters.marketplace.worker import MarketplaceRefused
+
+    settings = load_settings(marketplace_channel=channel, marketplace_url=url, metrics_port=metrics_port)
+    try:
+        asyncio.run(_sync(settings))
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    except MarketplaceRefused as exc:
+        click.echo(f"stopped: {exc}", err=True)
+        sys.exit(2)
+
+
+async def _sync(settings) -> None:
+    import aiohttp
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    registry = CollectorRegistry()
+    async with aiohttp.ClientSession() as session:
+        worker = bootstrap.build_marketplace_sync(settings, session, registry)
+        serve_metrics(settings.metrics_port, registry)
+        await worker.run(stop)
