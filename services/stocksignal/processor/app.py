@@ -180,6 +180,25 @@ class Processor:
     async def _checkpoint(self) -> None:
         self.state.checkpoint()
         self.orders.checkpoint()
+        self._measure_lag()
+
+    def _measure_lag(self) -> None:
+        """Per topic: highwater minus committed offset over this worker's partitions."""
+        consumer = self.app.consumer
+        committed = consumer._committed_offset  # Faust's own record of what it committed
+        lag: dict[str, int] = {}
+        for tp in consumer.assignment():
+            try:
+                high = consumer.highwater(tp)
+            except Exception:  # not fetched from yet
+                continue
+            if high is None:
+                continue
+            done = committed.get(tp) or 0
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, high - done)
+        base = len(self.settings.topic_prefix)
+        for topic, value in lag.items():
+            self.metrics.consumer_lag.labels(topic[base:]).set(value)
 
     def _on_delivery_failure(self, exc: Exception) -> None:
         # Nothing after the failed record may be committed: stop, restart, replay.

@@ -68,6 +68,12 @@ class ProcessorMetrics:
             "Changelog records left to restore before the worker is ready",
             registry=r,
         )
+        self.consumer_lag = Gauge(
+            "stocksignal_consumer_lag_records",
+            "Records in the worker's assigned partitions not yet committed, by topic",
+            ["topic"],
+            registry=r,
+        )
         self.ready = Gauge("stocksignal_ready", "1 when tables are recovered and the worker is ready", registry=r)
 
     def child(self, metric, label: str):
