@@ -184,3 +184,15 @@ def test_inspection_api_explains_a_sku(proc_settings, workers, producer):
     assert w.get("/healthz")[0] == 200 and w.get("/readyz")[0] == 200
     metrics = w.get("/metrics")[1].decode()
     assert 'stocksignal_decisions_total{status="RESERVED"} 1.0' in metrics
+
+
+def test_a_corrupt_command_record_stops_the_worker_instead_of_skipping_it(proc_settings, workers, producer):
+    """The command topic is ours; a record there that cannot be applied is a bug or corruption.
+    Skipping it would silently lose stock changes, so the worker stops (exit 70) and a restart
+    replays from the last commit."""
+    w = workers()
+    step(w, producer, proc_settings, event("StockReceived", reference=None, location_id="WH-A", sku="SKU-C", qty=1))
+    producer.producer.produce(proc_settings.topic_prefix + "stocksignal.commands.v1", b"{not json", None, 0)
+    producer.flush()
+    assert w.proc.wait(30) == 70
+    assert "processing failed" in w.tail(200)

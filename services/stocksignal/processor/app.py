@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from typing import Callable
 
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 
 STATE_TABLE = "stock"
 ORDERS_TABLE = "orders"
+# Exit code of a worker that stopped because processing failed (a bug or a corrupt record):
+# restarting replays from the last commit; if it fails again, the log says where.
+EXIT_PROCESSING_FAILED = 70
 OTHER_INPUTS = (catalogue.PICKS, catalogue.SHIPMENTS, catalogue.RETURNS, catalogue.STOCK)
 
 
@@ -113,11 +117,12 @@ class Processor:
 
     def _wire(self) -> None:
         app = self.app
-        app.agent(self._raw_topic(self.command_topic), name="apply")(self._apply_agent)
-        app.agent(self._raw_topic(self._name(catalogue.ORDERS)), name="route-orders")(self._route_agent)
+        app.agent(self._raw_topic(self.command_topic), name="apply")(self._fatal_on_error(self._apply_agent))
+        route = self._fatal_on_error(self._route_agent)
+        app.agent(self._raw_topic(self._name(catalogue.ORDERS)), name="route-orders")(route)
         others = [self._name(t) for t in OTHER_INPUTS]
-        app.agent(self._raw_topic(*others), name="route-inputs")(self._route_agent)
-        app.agent(self._raw_topic(self._name(catalogue.CHANNELS)), name="route-channels")(self._route_agent)
+        app.agent(self._raw_topic(*others), name="route-inputs")(route)
+        app.agent(self._raw_topic(self._name(catalogue.CHANNELS)), name="route-channels")(route)
         app.task(self._serve_deliveries)
         app.timer(1.0, name="checkpoint")(self._checkpoint)
         app.timer(self.settings.expiry_tick_ms / 1000.0, name="hold-expiry")(self._expiry_tick)
@@ -128,6 +133,32 @@ class Processor:
         register_views(self)
 
     # --- agents ----------------------------------------------------------------------------
+
+    def _fatal_on_error(self, body):
+        """An exception while processing stops the worker.
+
+        Faust would restart the agent and carry on after the failed batch: its events never
+        acknowledged (so commits stall) and its half-done writes still buffered. Stopping
+        instead means a restart replays the batch from the last commit, which is safe.
+        """
+
+        async def agent(stream) -> None:
+            try:
+                await body(stream)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.critical("processing failed; stopping the worker so a restart replays the batch", exc_info=exc)
+                self._stop_hard(exc)
+                raise
+
+        agent.__name__ = body.__name__
+        return agent
+
+    def _stop_hard(self, exc: BaseException) -> None:
+        # No flush, no commit: exactly what a crash looks like, which the protocol is built for.
+        logging.shutdown()
+        os._exit(EXIT_PROCESSING_FAILED)
 
     async def _apply_agent(self, stream) -> None:
         async for events in stream.take_events(self.settings.batch_size, within=self.settings.batch_wait_ms / 1000):
@@ -202,7 +233,8 @@ class Processor:
 
     def _on_delivery_failure(self, exc: Exception) -> None:
         # Nothing after the failed record may be committed: stop, restart, replay.
-        asyncio.get_event_loop().create_task(self.app.crash(exc))
+        log.critical("a record could not be delivered; stopping the worker: %s", exc)
+        self._stop_hard(exc)
 
     # --- hold expiry -----------------------------------------------------------------------
 
