@@ -47,6 +47,13 @@ class Settings:
     web_port: int = 6066
     # Duplicates of an input event (same event_id) within this window have no effect.
     dedupe_window_ms: int = 7 * 24 * 3600 * 1000
+    # The router forgets an order's SKUs this long (log time) after it last saw the order.
+    order_retention_ms: int = 30 * 24 * 3600 * 1000
+    # How often (log time) expired dedupe markers and order memory are swept out.
+    janitor_every_ms: int = 3600 * 1000
+    # RocksDB memory per partition database: block cache, and each of two write buffers.
+    rocksdb_block_cache_mb: int = 16
+    rocksdb_write_buffer_mb: int = 8
     # How often the hold-expiry timer looks for due holds.
     expiry_tick_ms: int = 250
     # Production default is Kafka's 45 s; tests that kill workers lower it.

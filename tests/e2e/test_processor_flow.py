@@ -196,3 +196,26 @@ def test_a_corrupt_command_record_stops_the_worker_instead_of_skipping_it(proc_s
     producer.flush()
     assert w.proc.wait(30) == 70
     assert "processing failed" in w.tail(200)
+
+
+def test_markers_and_order_memory_expire_in_log_time(proc_settings, workers, producer):
+    """With a 2 s dedupe window, an event repeated 3 s later counts again, and the janitor
+    deletes the expired markers and the forgotten order (retention 2 s)."""
+    w = workers(dedupe_window_ms=2000, order_retention_ms=2000, janitor_every_ms=0)
+    s = proc_settings
+    receipt = event("StockReceived", reference=None, location_id="WH-A", sku="SKU-J", qty=1)
+    step(w, producer, s, receipt,
+         event("OrderPlaced", order_id="O-J", channel_id="web", hold_expires_at=None, lines=[{"sku": "SKU-J", "qty": 1}]))
+    time.sleep(3)
+    # Later events move log time on (the input records' timestamps are their log time).
+    step(w, producer, s, receipt,
+         event("OrderPlaced", order_id="O-K", channel_id="web", hold_expires_at=None, lines=[{"sku": "SKU-J", "qty": 1}]))
+    support.wait_quiescent(s, s.app_id)
+    assert w.metric("stocksignal_duplicates_dropped_total") == 0  # outside the window: applied
+    assert support.Published.read(s).latest["SKU-J"]["locations"][0]["on_hand"] == 2
+    assert w.metric("stocksignal_janitor_deleted_total") >= 2  # the first receipt's and order's markers, O-J
+    # O-J is forgotten: confirming it now is refused like an unknown order.
+    producer.send_all([event("OrderConfirmed", order_id="O-J")])
+    support.wait_quiescent(s, s.app_id)
+    dlq = support.read_topic(s, catalogue.DLQ)
+    assert [dict(h)["dlq.reason"].decode() for *_, h in dlq] == ["VALIDATION_ERROR"]

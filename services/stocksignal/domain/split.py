@@ -96,7 +96,12 @@ def _merge(lines: Iterable[Record], *fields: str) -> dict[str, tuple[int, ...]]:
 def split(
     record_name: str, record: Record, *, logged_at: int, order: OrderRef | None = None
 ) -> list[c.Command]:
-    """Per-SKU commands of one validated input event, ``command_id = f"{event_id}:{sku}"``.
+    """Per-SKU commands of one validated input event, ``command_id = f"{event_id}:{sku}@{logged_at}"``.
+
+    The log time is part of the id because an event repeated *after* the dedupe window is
+    applied again, as a new event: its outputs must not reuse the first application's ids,
+    or a consumer dropping repeats by id would drop them. A replay of the same input record
+    has the same log time, so the same ids.
 
     Channel events give one channel command (the processor broadcasts it to every partition).
     Raises :class:`UnknownOrderError` when an event that names only its order arrives for an
@@ -123,9 +128,10 @@ def split(
 def _per_sku(
     cls: type[c.SkuCommand], common: dict[str, Any], skus: Iterable[tuple[str, dict[str, Any]]]
 ) -> list[c.Command]:
-    event_id = common["event_id"]
+    prefix = f"{common['event_id']}:"
+    suffix = f"@{common['logged_at']}"
     return [
-        cls(command_id=f"{event_id}:{sku}", sku=sku, **common, **fields) for sku, fields in skus
+        cls(command_id=prefix + sku + suffix, sku=sku, **common, **fields) for sku, fields in skus
     ]
 
 

@@ -19,10 +19,12 @@ import orjson
 
 from stocksignal.contract import Codec, partition_for
 from stocksignal.contract import topics as catalogue
-from stocksignal.domain import command_to_dict, expire_holds
+from stocksignal.domain import command_to_dict, expire_holds, within_window
 from stocksignal.processor.applier import Applier, ApplierConfig
 from stocksignal.processor.delivery import PRODUCER_GUARANTEES, DeliveryTracker, Record
-from stocksignal.processor.envelope import Envelope, is_sku_key
+from stocksignal.processor.envelope import MARKER_PREFIX, Envelope, Marker, is_sku_key
+from stocksignal.processor.janitor import Janitor
+from stocksignal.processor.orders import OrderMemory, touched_at
 from stocksignal.processor.holds import HoldIndex
 from stocksignal.processor.metrics import ProcessorMetrics
 from stocksignal.processor.publisher import Publisher, output_topics
@@ -90,6 +92,16 @@ class Processor:
         self.orders_table = self._table(ORDERS_TABLE, settings.input_partitions)
         self.state = StateStore(self.state_table, self.tracker)
         self.orders = StateStore(self.orders_table, self.tracker)
+        window = settings.dedupe_window_ms
+        self.marker_janitor = Janitor(
+            self.state, MARKER_PREFIX,
+            lambda value, now: not within_window(Marker.from_bytes(value).logged_at, now, window),
+            settings.janitor_every_ms,
+        )
+        retention = settings.order_retention_ms
+        self.order_janitor = Janitor(
+            self.orders, b"", lambda value, now: now - touched_at(value) >= retention, settings.janitor_every_ms
+        )
         self.holds = HoldIndex()
         self.publisher = Publisher(codec, output_topics(self._name, partitions), self.metrics, clock)
         self.tracker.on_ticket_done(self.publisher.observe_latency)
@@ -100,7 +112,7 @@ class Processor:
         dlq = self._name(catalogue.DLQ)
         self.router = Router(
             RouterConfig(self.command_topic, settings.command_partitions, dlq, partitions[dlq]),
-            codec, self.orders, self.metrics,
+            codec, OrderMemory(self.orders), self.metrics,
         )
         self._wire()
 
@@ -110,7 +122,13 @@ class Processor:
         return topic_name(self.settings, base)
 
     def _table(self, name: str, partitions: int):
-        return self.app.Table(name, key_type=bytes, value_type=bytes, partitions=partitions)
+        # Bounded RocksDB memory per partition database (Faust's default block cache is 2 GiB).
+        options = {
+            "block_cache_size": self.settings.rocksdb_block_cache_mb * 1024 * 1024,
+            "write_buffer_size": self.settings.rocksdb_write_buffer_mb * 1024 * 1024,
+            "max_write_buffer_number": 2,
+        }
+        return self.app.Table(name, key_type=bytes, value_type=bytes, partitions=partitions, options=options)
 
     def _raw_topic(self, *names: str):
         return self.app.topic(*names, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
@@ -163,9 +181,14 @@ class Processor:
     async def _apply_agent(self, stream) -> None:
         async for events in stream.take_events(self.settings.batch_size, within=self.settings.batch_wait_ms / 1000):
             ticket = self._ticket_for(events)
+            partitions = set()
             for event in events:
                 msg = event.message
                 self.applier.handle_record(msg.partition, msg.offset, event.value, ticket)
+                partitions.add(msg.partition)
+            for p in partitions:
+                if n := self.marker_janitor.sweep(p, self.applier.log_time.get(p, 0)):
+                    self.metrics.child(self.metrics.janitor_deleted, "dedupe_marker").inc(n)
             self.state.flush(ticket)
             self.publisher.flush()
             ticket.seal()
@@ -177,6 +200,9 @@ class Processor:
             ticket = self._ticket_for(events)
             records = [self._input_record(event.message, bases) for event in events]
             self.router.handle_batch(records, ticket)
+            for p in {r.partition for r in records if r.base_topic == catalogue.ORDERS}:
+                if n := self.order_janitor.sweep(p, self.router.log_time.get(p, 0)):
+                    self.metrics.child(self.metrics.janitor_deleted, "order_memory").inc(n)
             self.orders.flush(ticket)
             ticket.seal()
             self.tracker.poll()
@@ -275,6 +301,9 @@ class Processor:
                 self.holds.drop(tp.partition)
                 self.applier.forget(tp.partition)
                 self.state.discard(tp.partition)
+                self.marker_janitor.forget(tp.partition)
+            elif tp.topic == self._name(catalogue.ORDERS):
+                self.order_janitor.forget(tp.partition)
 
     # --- readiness -------------------------------------------------------------------------
 

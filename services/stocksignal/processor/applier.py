@@ -95,12 +95,16 @@ class Applier:
         self.clock = clock
         self._books: dict[int, BookEnvelope] = {}
         self._cache: dict[int, dict[str, Envelope]] = {}
+        self.log_time: dict[int, int] = {}  # partition -> newest command log time seen
 
     def handle_record(self, partition: int, offset: int, payload: bytes, ticket: Ticket) -> None:
         """Apply every command of one command-topic record, in order."""
+        log_time = self.log_time.get(partition, 0)
         for index, d in enumerate(batches.decode(payload)):
             command = command_from_dict(d)
             pos = batches.position(offset, index)
+            if command.logged_at > log_time:
+                log_time = self.log_time[partition] = command.logged_at
             if isinstance(command, ChannelCommand):
                 self._handle_channel(partition, pos, command, ticket)
             else:

@@ -68,6 +68,12 @@ class ProcessorMetrics:
             "Changelog records left to restore before the worker is ready",
             registry=r,
         )
+        self.janitor_deleted = Counter(
+            "stocksignal_janitor_deleted_total",
+            "Expired entries deleted from the state tables, by kind (dedupe markers, order memory)",
+            ["kind"],
+            registry=r,
+        )
         self.consumer_lag = Gauge(
             "stocksignal_consumer_lag_records",
             "Records in the worker's assigned partitions not yet committed, by topic",

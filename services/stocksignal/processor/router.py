@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-import orjson
-
 from stocksignal.contract import Codec, CodecError, DlqReason, dlq_headers, partition_for
 from stocksignal.contract import topics as catalogue
 from stocksignal.domain import (
@@ -29,7 +27,7 @@ from stocksignal.domain import (
 from stocksignal.processor.batches import Batcher
 from stocksignal.processor.delivery import Record, Ticket
 from stocksignal.processor.metrics import ProcessorMetrics
-from stocksignal.processor.store import StateStore
+from stocksignal.processor.orders import OrderMemory
 
 
 @dataclass(frozen=True)
@@ -57,18 +55,21 @@ class Router:
         self,
         config: RouterConfig,
         codec: Codec,
-        orders: StateStore,
+        orders: OrderMemory,
         metrics: ProcessorMetrics,
     ) -> None:
         self.config = config
         self.codec = codec
         self.orders = orders
         self.metrics = metrics
+        self.log_time: dict[int, int] = {}  # orders partition -> newest log time seen
 
     def handle_batch(self, records: Sequence[InputRecord], ticket: Ticket) -> None:
         """Route input records in order; their commands leave as one record per partition."""
         batcher = Batcher(self.config.command_partitions)
         for rec in records:
+            if rec.base_topic == catalogue.ORDERS and rec.timestamp_ms > self.log_time.get(rec.partition, 0):
+                self.log_time[rec.partition] = rec.timestamp_ms
             for command in self._route(rec, ticket):
                 batcher.add(command)
         batcher.flush(lambda partition, payload: self._send(partition, payload, ticket))
@@ -102,13 +103,11 @@ class Router:
         """Remember each placed order's SKUs; look them up for events that name only the order."""
         if rec.base_topic != catalogue.ORDERS:
             return None
-        key = record["order_id"].encode()
-        raw = self.orders.get(key, rec.partition)
-        known = OrderRef.from_dict(orjson.loads(raw)) if raw is not None else None
+        known = self.orders.get(record["order_id"], rec.partition)
         if name == "OrderPlaced":
             ref = remember_order(record, known)
             if ref != known:
-                self.orders.put(key, orjson.dumps(ref.to_dict()), rec.partition)
+                self.orders.put(ref, rec.partition, rec.timestamp_ms)
             return ref
         return known if needs_order(name, record) else None
 
@@ -117,7 +116,7 @@ class Router:
         was placed again with more SKUs in between (domain.split explains)."""
         ref = remember_fan_out(order, event_id)
         if ref is not order:
-            self.orders.put(order.order_id.encode(), orjson.dumps(ref.to_dict()), rec.partition)
+            self.orders.put(ref, rec.partition, rec.timestamp_ms)
 
     def _send(self, partition: int, payload: bytes, ticket: Ticket) -> None:
         ticket.add(Record(self.config.command_topic, partition, None, payload))

@@ -86,6 +86,27 @@ class StateStore:
             if value is not None:
                 yield key, value
 
+    def scan_from(self, partition: int, start: bytes, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) of one partition with ``prefix``, in key order, from ``start`` on."""
+        self._write_local()
+        data = self._data
+        if self._rocksdb():
+            db = data._dbs.get(partition)
+            if db is None:
+                return
+            for key, value in db.items(from_key=start):
+                if not key.startswith(prefix):
+                    return
+                if key != data.offset_key:  # Faust's own bookkeeping key
+                    yield key, value
+            return
+        owners = data._key_partition
+        keys = sorted(k for k, p in owners.items() if p == partition and k.startswith(prefix) and k >= start)
+        for key in keys:
+            value = data.data.get(key)
+            if value is not None:
+                yield key, value
+
     # --- writes ----------------------------------------------------------------------------
 
     def put(self, key: bytes, value: bytes, partition: int) -> None:

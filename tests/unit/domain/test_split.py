@@ -38,7 +38,7 @@ def test_order_placed_gives_one_command_per_sku_merging_repeated_skus():
 
     assert commands == [
         PlaceLine(
-            command_id="e1:MUG",
+            command_id="e1:MUG@150",
             event_id="e1",
             event_type="OrderPlaced",
             occurred_at=100,
@@ -51,7 +51,7 @@ def test_order_placed_gives_one_command_per_sku_merging_repeated_skus():
             hold_expires_at=9_000,
         ),
         PlaceLine(
-            command_id="e1:CUP",
+            command_id="e1:CUP@150",
             event_id="e1",
             event_type="OrderPlaced",
             occurred_at=100,
@@ -86,8 +86,8 @@ def test_order_confirmed_fans_out_to_the_remembered_skus():
     commands = split("OrderConfirmed", record, logged_at=250, order=remember_order(PLACED))
 
     assert [(type(c), c.sku, c.command_id) for c in commands] == [
-        (ConfirmLine, "MUG", "e3:MUG"),
-        (ConfirmLine, "CUP", "e3:CUP"),
+        (ConfirmLine, "MUG", "e3:MUG@250"),
+        (ConfirmLine, "CUP", "e3:CUP@250"),
     ]
 
 
@@ -184,7 +184,7 @@ def test_stock_event_gives_one_command_for_its_sku():
     (command,) = split("TransferReceived", record, logged_at=2)
 
     assert isinstance(command, ReceiveTransfer)
-    assert (command.command_id, command.sku, command.qty_received) == ("e8:MUG", "MUG", 2)
+    assert (command.command_id, command.sku, command.qty_received) == ("e8:MUG@2", "MUG", 2)
 
 
 def test_channel_events_give_one_channel_command_without_a_sku():
