@@ -5,6 +5,7 @@
     python3 deploy/local/platformctl.py down   [kafka|redis ...]   stop what this script started
     python3 deploy/local/platformctl.py status [kafka|redis ...]   up/down and address of each
     python3 deploy/local/platformctl.py env    [--keep-set]        export lines for stocksignal
+    python3 deploy/local/platformctl.py tools  [promtool]          install missing test tools (as root)
 
 Standard library only: it runs before any virtualenv exists. Kafka's jars come from Maven
 (deploy/local/kafka/pom.xml) and are fetched once; redis-server comes from PATH (as root on
@@ -405,6 +406,79 @@ def _redis_server() -> str:
     return _require_tool("redis-server", "apt-get reported success but it is still missing")
 
 
+# --- tools the tests use ---------------------------------------------------------------------
+
+PROMTOOL_HINT = (
+    "Install Debian's `prometheus` package (sudo apt-get install --no-install-recommends "
+    "prometheus), which brings promtool; `sudo systemctl disable --now prometheus` if you do not "
+    "want its server running."
+)
+
+
+def _find_tool(name: str) -> str | None:
+    for candidate in (shutil.which(name), f"/usr/bin/{name}"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@contextlib.contextmanager
+def _no_service_starts():
+    """Forbid package scripts to start services while installing (policy-rc.d exit code 101).
+
+    Debian's prometheus package would start a Prometheus server on :9090 and enable it at boot;
+    we want its programs, not a running service. invoke-rc.d and deb-systemd-invoke both ask
+    /usr/sbin/policy-rc.d. An existing one (Docker images have one saying the same) is left alone.
+    """
+    policy = Path("/usr/sbin/policy-rc.d")
+    if policy.exists():
+        yield
+        return
+    policy.write_text("#!/bin/sh\n# Written by stocksignal's platformctl.py while it installs a tool.\nexit 101\n")
+    policy.chmod(0o755)
+    try:
+        yield
+    finally:
+        policy.unlink(missing_ok=True)
+
+
+def ensure_promtool() -> str | None:
+    """promtool's path, installing Debian's prometheus package as root when missing; else None.
+
+    The alert-rule tests (tests/integration/test_observability_rules.py) run promtool; they skip
+    without it, and fail under CI=true, so a missing promtool is reported here but not an error.
+    """
+    found = _find_tool("promtool")
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        print(f"promtool: not installed, so the Prometheus rule tests will skip. {PROMTOOL_HINT}")
+        return None
+    print("promtool: missing; installing Debian's prometheus package with apt-get (its service is not started)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    with _no_service_starts():
+        _run(["apt-get", "update", "-qq"], "apt-get update", env=env)
+        _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus"],
+             "apt-get install prometheus", env=env)
+    if Path("/run/systemd/system").is_dir() and shutil.which("systemctl"):
+        # Under systemd the package enables its unit for the next boot: undo that (and stop it,
+        # should a policy above have let it start). Nothing of ours keeps running.
+        subprocess.run(["systemctl", "disable", "--now", "prometheus"], stdin=subprocess.DEVNULL,
+                       capture_output=True, check=False)
+    return _require_tool("promtool", "apt-get reported success but it is still missing")
+
+
+TOOLS = {"promtool": ensure_promtool}
+
+
+def tools(names: list[str]) -> None:
+    unknown = set(names) - set(TOOLS)
+    if unknown:
+        raise PlatformError(f"unknown tool(s) {sorted(unknown)}: expected {', '.join(TOOLS)}")
+    for name in names or list(TOOLS):
+        TOOLS[name]()
+
+
 # --- Kafka -----------------------------------------------------------------------------------
 
 POM = HERE / "kafka" / "pom.xml"
@@ -614,12 +688,15 @@ def env(config: Config, keep_set: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["up", "down", "status", "env"])
-    parser.add_argument("services", nargs="*", help="kafka and/or redis (default: both)")
+    parser.add_argument("command", choices=["up", "down", "status", "env", "tools"])
+    parser.add_argument("services", nargs="*", help="kafka and/or redis (default: both); tools: promtool")
     parser.add_argument("--keep-set", action="store_true",
                         help="env: print a variable already set in the environment unchanged")
     args = parser.parse_args(argv)
     try:
+        if args.command == "tools":
+            tools(args.services)
+            return 0
         config = Config.from_env()
         services = config.services(args.services)
         if args.command == "up":

@@ -45,6 +45,9 @@ class Settings:
     state_dir: str = ".state"
     web_host: str = "127.0.0.1"
     web_port: int = 6066
+    # How other workers reach this one's web server (inspection API forwarding); empty:
+    # http://web_host:web_port. Set it when binding 0.0.0.0 in a container.
+    web_advertised_url: str = ""
     # Duplicates of an input event (same event_id) within this window have no effect.
     dedupe_window_ms: int = 7 * 24 * 3600 * 1000
     # The router forgets an order's SKUs this long (log time) after it last saw the order.

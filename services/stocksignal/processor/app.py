@@ -54,7 +54,8 @@ def faust_app(settings: Settings) -> faust.App:
         web_enabled=True,
         web_bind=settings.web_host,
         web_port=settings.web_port,
-        canonical_url=f"http://{settings.web_host}:{settings.web_port}",
+        # What other workers use to reach this one (table_route forwards requests there).
+        canonical_url=settings.web_advertised_url or f"http://{settings.web_host}:{settings.web_port}",
         topic_replication_factor=settings.replication_factor,
         topic_partitions=settings.command_partitions,
         consumer_auto_offset_reset="earliest",
@@ -240,11 +241,15 @@ class Processor:
         self._measure_lag()
 
     def _measure_lag(self) -> None:
-        """Per topic: highwater minus committed offset over this worker's partitions."""
+        """Per topic we consume: highwater minus committed offset over this worker's
+        partitions (table changelogs are read only during recovery: not lag)."""
         consumer = self.app.consumer
         committed = consumer._committed_offset  # Faust's own record of what it committed
         lag: dict[str, int] = {}
+        ours = self._consumed_topics()
         for tp in consumer.assignment():
+            if tp.topic not in ours:
+                continue
             try:
                 high = consumer.highwater(tp)
             except Exception:  # not fetched from yet
@@ -253,9 +258,13 @@ class Processor:
                 continue
             done = committed.get(tp) or 0
             lag[tp.topic] = lag.get(tp.topic, 0) + max(0, high - done)
-        base = len(self.settings.topic_prefix)
+        prefix = self.settings.topic_prefix
         for topic, value in lag.items():
-            self.metrics.consumer_lag.labels(topic[base:]).set(value)
+            self.metrics.consumer_lag.labels(topic.removeprefix(prefix)).set(value)
+
+    def _consumed_topics(self) -> set[str]:
+        bases = (*OTHER_INPUTS, catalogue.ORDERS, catalogue.CHANNELS, COMMANDS)
+        return {self._name(t) for t in bases}
 
     def _on_delivery_failure(self, exc: Exception) -> None:
         # Nothing after the failed record may be committed: stop, restart, replay.

@@ -61,7 +61,7 @@ from stocksignal.processor.envelope import (
 )
 from stocksignal.processor.holds import HoldIndex
 from stocksignal.processor.metrics import ProcessorMetrics
-from stocksignal.processor.publisher import Publisher
+from stocksignal.processor.publisher import AVAILABILITY, Publisher
 from stocksignal.processor.store import StateStore
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ class Applier:
         ticket: Ticket,
         mkey: bytes | None,
     ) -> None:
-        records = self.publisher.records_of(outcome, published_at=int(self.clock() * 1000))
+        records = self.publisher.encode(outcome, published_at=int(self.clock() * 1000))
         outbox = self._undelivered(partition, env)
         if records:
             outbox.append(OutboxEntry(pos, records))
@@ -152,7 +152,7 @@ class Applier:
         if mkey is not None:
             self.store.put(mkey, Marker(cmd.logged_at, pos).to_bytes(), partition)
         if outcome.movements:
-            movements = [r for name, r in records if name == "StockMoved"]
+            movements = [m.to_record() for m in outcome.movements]
             slot = history_seq % self.config.history_size
             self.store.put(history_key(sku, slot), orjson.dumps([pos, movements]), partition)
             history_seq += 1
@@ -185,9 +185,7 @@ class Applier:
         if entry is None:
             return  # pruned: its records were delivered before the entry was dropped
         current = env.state.version
-        records = [
-            r for r in entry.records if r[0] != "AvailabilityChanged" or r[1]["version"] == current
-        ]
+        records = [r for r in entry.records if r.kind != AVAILABILITY or r.version == current]
         self.publisher.publish(records, ticket)
 
     def _is_duplicate(self, mkey: bytes, partition: int, pos: int, logged_at: int) -> bool:

@@ -14,16 +14,24 @@ question for Kafka, Faust's table routing and the timers.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 
 from stocksignal.domain import ChannelBook, SkuState
+from stocksignal.processor.publisher import Encoded
 
 MARKER_PREFIX = b"\x00e\x00"
 BOOK_PREFIX = b"\x00b\x00"
 HISTORY_PREFIX = b"\x00h\x00"
+
+
+_HEAD = struct.Struct(">BqII")
+_COUNT = struct.Struct(">H")
+_ENTRY = struct.Struct(">qH")
+_REC = struct.Struct(">BqqH")
+_LEN = struct.Struct(">I")
 
 
 def sku_key(sku: str) -> bytes:
@@ -48,13 +56,10 @@ def is_sku_key(key: bytes) -> bool:
 
 @dataclass(slots=True)
 class OutboxEntry:
-    """The output records of one applied command, kept until they are surely delivered."""
+    """The encoded output records of one applied command, kept until surely delivered."""
 
     pos: int
-    records: list[list[Any]]  # [record_name, record dict]
-
-    def to_list(self) -> list[Any]:
-        return [self.pos, self.records]
+    records: list[Encoded]
 
 
 @dataclass(slots=True)
@@ -70,25 +75,48 @@ class Envelope:
                 return e
         return None
 
+    # Binary layout (version 1):
+    #   B version | q applied_pos | I history_seq | I len | state JSON | H entries
+    #   entry:  q pos | H records
+    #   record: B kind | q version | q occurred_at | H len | key | I len | Avro value
     def to_bytes(self) -> bytes:
-        return orjson.dumps(
-            {
-                "s": self.state.to_dict(),
-                "o": self.applied_pos,
-                "q": [e.to_list() for e in self.outbox],
-                "h": self.history_seq,
-            }
-        )
+        state = orjson.dumps(self.state.to_dict())
+        parts = [_HEAD.pack(1, self.applied_pos, self.history_seq, len(state)), state, _COUNT.pack(len(self.outbox))]
+        for e in self.outbox:
+            parts.append(_ENTRY.pack(e.pos, len(e.records)))
+            for r in e.records:
+                parts.append(_REC.pack(r.kind, r.version, r.occurred_at, len(r.key)))
+                parts.append(r.key)
+                parts.append(_LEN.pack(len(r.value)))
+                parts.append(r.value)
+        return b"".join(parts)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Envelope":
-        d = orjson.loads(data)
-        return cls(
-            SkuState.from_dict(d["s"]),
-            d["o"],
-            [OutboxEntry(o, r) for o, r in d["q"]],
-            d.get("h", 0),
-        )
+        version, applied_pos, history_seq, n = _HEAD.unpack_from(data, 0)
+        if version != 1:
+            raise ValueError(f"unknown envelope version {version}")
+        at = _HEAD.size
+        state = SkuState.from_dict(orjson.loads(data[at : at + n]))
+        at += n
+        (entries,) = _COUNT.unpack_from(data, at)
+        at += _COUNT.size
+        outbox = []
+        for _ in range(entries):
+            pos, count = _ENTRY.unpack_from(data, at)
+            at += _ENTRY.size
+            records = []
+            for _ in range(count):
+                kind, rversion, occurred_at, klen = _REC.unpack_from(data, at)
+                at += _REC.size
+                key = data[at : at + klen]
+                at += klen
+                (vlen,) = _LEN.unpack_from(data, at)
+                at += _LEN.size
+                records.append(Encoded(kind, key, data[at : at + vlen], rversion, occurred_at))
+                at += vlen
+            outbox.append(OutboxEntry(pos, records))
+        return cls(state, applied_pos, outbox, history_seq)
 
 
 @dataclass(slots=True)

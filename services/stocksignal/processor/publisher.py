@@ -1,10 +1,14 @@
-"""Turn outcomes into output records, encode them and send them to their topics."""
+"""Turn outcomes into encoded output records and send them to their topics.
+
+A record is encoded once, when the command is applied: the same bytes go into the SKU's
+outbox (so a replay re-sends byte-identical records) and to Kafka.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 from stocksignal.contract import Codec, partition_for
 from stocksignal.contract import topics as catalogue
@@ -12,14 +16,20 @@ from stocksignal.domain import Outcome
 from stocksignal.processor.delivery import Record, Ticket
 from stocksignal.processor.metrics import ProcessorMetrics
 
-# [record name, record dict]: what an outbox keeps and what publish() sends.
-OutputRecord = list[Any]
+DECISION, MOVEMENT, AVAILABILITY = 0, 1, 2
+_NAMES = {DECISION: "ReservationDecided", MOVEMENT: "StockMoved", AVAILABILITY: "AvailabilityChanged"}
 
-_KEY_FIELD = {
-    "ReservationDecided": "order_id",
-    "StockMoved": "sku",
-    "AvailabilityChanged": "sku",
-}
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """One output record, ready to send: its kind, key, Avro bytes, and (for availability)
+    its version and cause time."""
+
+    kind: int
+    key: bytes
+    value: bytes
+    version: int = 0
+    occurred_at: int = 0
 
 
 @dataclass(frozen=True)
@@ -31,12 +41,8 @@ class OutputTopics:
     movements: str
     partitions: dict[str, int]  # topic -> partition count, read from the cluster at start
 
-    def for_record(self, name: str) -> str:
-        return {
-            "AvailabilityChanged": self.availability,
-            "ReservationDecided": self.reservations,
-            "StockMoved": self.movements,
-        }[name]
+    def for_kind(self, kind: int) -> str:
+        return (self.reservations, self.movements, self.availability)[kind]
 
 
 class Publisher:
@@ -51,50 +57,54 @@ class Publisher:
         self.topics = topics
         self.metrics = metrics
         self.clock = clock
-        self._latest: dict[str, tuple[dict[str, Any], Ticket]] = {}
-        self._headers = {name: [("stocksignal.record", name.encode())] for name in _KEY_FIELD}
+        self._latest: dict[bytes, tuple[Encoded, Ticket]] = {}
+        self._headers = {kind: [("stocksignal.record", name.encode())] for kind, name in _NAMES.items()}
         self._partitions: dict[tuple[str, bytes], int] = {}
 
-    @staticmethod
-    def records_of(outcome: Outcome, published_at: int) -> list[OutputRecord]:
+    def encode(self, outcome: Outcome, published_at: int) -> list[Encoded]:
         """Decisions, then movements, then the availability snapshot (consumers see the why
-        before the number)."""
-        records: list[OutputRecord] = [["ReservationDecided", d.to_record()] for d in outcome.decisions]
-        records += [["StockMoved", m.to_record()] for m in outcome.movements]
-        if outcome.availability is not None:
-            snapshot = outcome.availability.to_record()
+        before the number). Our records come from typed domain objects: the codec's
+        field-by-field check is skipped."""
+        encode = self.codec.encode
+        out = []
+        for d in outcome.decisions:
+            out.append(Encoded(DECISION, d.order_id.encode(), encode("ReservationDecided", d.to_record(), check=False)))
+            self.metrics.child(self.metrics.decisions, str(d.status)).inc()
+        for m in outcome.movements:
+            out.append(Encoded(MOVEMENT, m.sku.encode(), encode("StockMoved", m.to_record(), check=False)))
+            self.metrics.child(self.metrics.movements, str(m.reason)).inc()
+        a = outcome.availability
+        if a is not None:
+            snapshot = a.to_record()
             snapshot["published_at"] = published_at
-            records.append(["AvailabilityChanged", snapshot])
-        return records
+            value = encode("AvailabilityChanged", snapshot, check=False)
+            out.append(Encoded(AVAILABILITY, a.sku.encode(), value, a.version, a.occurred_at))
+        return out
 
-    def publish(self, records: list[OutputRecord], ticket: Ticket) -> None:
+    def publish(self, records: list[Encoded], ticket: Ticket) -> None:
         """Send decisions and movements now; hold availability until :meth:`flush`.
 
         Within one batch only the newest snapshot per SKU is sent (the spec allows coalescing
         to the newest per SKU within a commit): a hot SKU's burst costs one record, not one
         per command. Versions stay strictly increasing; some are simply never published.
         """
-        for name, record in records:
-            if name == "AvailabilityChanged":
-                self._latest[record["sku"]] = (record, ticket)
+        for r in records:
+            if r.kind == AVAILABILITY:
+                self._latest[r.key] = (r, ticket)
             else:
-                self._send(name, record, ticket)
+                self._send(r, ticket)
 
     def flush(self) -> None:
         """Send the held availability snapshots (call before sealing the batch's ticket)."""
-        for record, ticket in self._latest.values():
-            self._send("AvailabilityChanged", record, ticket)
+        for r, ticket in self._latest.values():
+            self._send(r, ticket)
+            ticket.occurred.append(r.occurred_at)
+            self.metrics.availability_published.inc()
         self._latest.clear()
 
-    def _send(self, name: str, record: dict[str, Any], ticket: Ticket) -> None:
-        # Our records are built from typed domain objects: skip the field-by-field check.
-        value = self.codec.encode(name, record, check=False)
-        key = record[_KEY_FIELD[name]].encode()
-        topic = self.topics.for_record(name)
-        ticket.add(Record(topic, self._partition(topic, key), key, value, self._headers[name]))
-        if name == "AvailabilityChanged":
-            ticket.occurred.append(record["occurred_at"])
-        self._count(name, record)
+    def _send(self, r: Encoded, ticket: Ticket) -> None:
+        topic = self.topics.for_kind(r.kind)
+        ticket.add(Record(topic, self._partition(topic, r.key), r.key, r.value, self._headers[r.kind]))
 
     def _partition(self, topic: str, key: bytes) -> int:
         """The partitioner everyone uses (murmur2), computed here so every record has an
@@ -114,14 +124,6 @@ class Publisher:
             observe = self.metrics.latency.observe
             for occurred_at in ticket.occurred:
                 observe(max(0.0, now - occurred_at / 1000.0))
-
-    def _count(self, name: str, record: dict[str, Any]) -> None:
-        if name == "ReservationDecided":
-            self.metrics.child(self.metrics.decisions, record["status"]).inc()
-        elif name == "StockMoved":
-            self.metrics.child(self.metrics.movements, record["reason"]).inc()
-        else:
-            self.metrics.availability_published.inc()
 
 
 def output_topics(topic_name: Callable[[str], str], partitions: dict[str, int]) -> OutputTopics:

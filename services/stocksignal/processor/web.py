@@ -127,4 +127,6 @@ def register_views(proc: "Processor") -> None:
 
     @app.page("/metrics")
     async def metrics(web, request):
-        return web.bytes(proc.metrics.exposition(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+        # The full type (with the exposition format version) goes in a header: aiohttp refuses
+        # parameters in its content_type argument.
+        return web.bytes(proc.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
