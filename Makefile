@@ -17,7 +17,8 @@ with_platform = @if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] || [ -z "$$REDIS_URL" ]; 
 .PHONY: help venv up down status test demo schemas-check bench clean
 
 help:
-	@echo "make demo           start the local platform (the demo itself arrives with a later issue)"
+	@echo "make demo           a scripted day of a small shop through every service (docs/demo.md)"
+	@echo "make demo-stop      stop the demo's services (make down stops them too)"
 	@echo "make test           run the tests (PYTEST_ARGS='-k smoke' to select)"
 	@echo "make up|down|status start, stop or show the local Kafka and Redis"
 	@echo "make venv           create or refresh .venv"
@@ -37,17 +38,28 @@ up:
 	$(PLATFORM) up
 
 down:
+	-@$(DEMO_STOP) --quiet
 	$(PLATFORM) down
 
 status:
 	$(PLATFORM) status
 
 test: venv
+	@$(PLATFORM) tools
 	$(call with_platform,$(PY) -m pytest $(PYTEST_ARGS))
 
-demo: up
-	@echo "The local platform is up (make status). The stocksignal demo itself arrives with a"
-	@echo "later issue; for now 'make demo' only starts Kafka and Redis. 'make down' stops them."
+# The scripted day of docs/demo.md: the local platform, every service as a process, a check of
+# every number at the end. The services keep running (pid files in .local/demo/): `make demo-stop`
+# or `make down` stops them. DEMO_ARGS='--plain' for plain output, '--free-ports' for other ports.
+DEMO_ARGS ?=
+DEMO_STOP := PYTHONPATH=services python3 -m stocksignal.demo.stop
+
+demo: venv
+	$(call with_platform,$(PY) -m stocksignal.demo run $(DEMO_ARGS))
+
+.PHONY: demo-stop
+demo-stop:
+	@$(DEMO_STOP)
 
 schemas-check: venv
 	$(PY) -m stocksignal.contract.compat
@@ -56,5 +68,6 @@ bench: venv
 	$(call with_platform,$(PY) -m stocksignal.bench)
 
 clean:
+	-@$(DEMO_STOP) --quiet
 	-$(PLATFORM) down
 	rm -rf $(VENV) .local .state .pytest_cache .hypothesis

@@ -66,7 +66,7 @@ class Settings:
     # Commands of this many recent commands per SKU are kept for the inspection API.
     movement_history: int = 64
     # Agents take up to batch_size events at once, waiting at most batch_wait_ms for more.
-    batch_size: int = 500
+    batch_size: int = 2000
     batch_wait_ms: int = 5
 
     # --- adapters ---------------------------------------------------------------------

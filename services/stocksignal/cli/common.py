@@ -1,18 +1,60 @@
-"""What every long-running command needs: settings, logging, metrics, stop signals."""
+"""What every command needs: settings, logging, exit codes, metrics, stop signals, Kafka checks.
+
+Exit codes (docs/cli.md):
+
+==  ==========================================================================================
+0   success
+1   the command ran and something failed: bad input lines, an unknown SKU, a failed expectation
+2   usage: a bad option, argument or settings value (click's own code)
+3   a service did not answer: Kafka, Redis, the processor's inspection API, an HTTP endpoint
+4   topics are not as stocksignal needs them: missing (run ``stocksignal topics create``) or
+    with the wrong partition count
+==  ==========================================================================================
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import signal
+import socket
+import sys
 import threading
-from typing import Any
+import time
+from typing import Any, Iterable
 
 import click
 from prometheus_client import CollectorRegistry, start_http_server
 
 from stocksignal.bootstrap import settings_from_env
 from stocksignal.settings import Settings, SettingsError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+EXIT_TOPICS = 4
+
+# How long a short command waits for Kafka to answer before it says so (exit 3).
+KAFKA_TIMEOUT_S = 10.0
+
+
+class Failure(click.ClickException):
+    """The command ran, and what it was asked to do failed (exit 1)."""
+
+    exit_code = EXIT_FAILURE
+
+
+class Unavailable(click.ClickException):
+    """A service the command needs did not answer (exit 3)."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class TopicsNotReadyError(click.ClickException):
+    """Topics are missing or mis-partitioned (exit 4)."""
+
+    exit_code = EXIT_TOPICS
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -28,6 +70,78 @@ def load_settings(**overrides: Any) -> Settings:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     return settings
+
+
+def tool_settings(**overrides: Any) -> Settings:
+    """Settings for a short command (produce, tail, ...): logs only warnings and worse unless
+    STOCKSIGNAL_LOG_LEVEL asks for more detail (DEBUG)."""
+    settings = load_settings(**overrides)
+    level = logging.getLevelName(settings.log_level.upper())
+    logging.getLogger().setLevel(level if isinstance(level, int) and level < logging.INFO else logging.WARNING)
+    return settings
+
+
+def quiet_kafka_logger() -> logging.Logger:
+    """A logger for librdkafka's own messages: a refused connection is reported once, by us,
+    as exit code 3, rather than as a stream of librdkafka lines on stderr."""
+    logger = logging.getLogger("stocksignal.cli.librdkafka")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.CRITICAL)
+    return logger
+
+
+def kafka_client_overrides() -> dict[str, Any]:
+    return {"logger": quiet_kafka_logger()}
+
+
+def probe_kafka(settings: Settings, timeout: float = 3.0) -> None:
+    """:class:`Unavailable` at once when no bootstrap address accepts a TCP connection (before
+    librdkafka retries it, noisily, for the whole timeout)."""
+    problems = []
+    for address in settings.kafka_bootstrap_servers.split(","):
+        host, _, port = address.strip().rpartition(":")
+        host = host.strip("[]") or "localhost"
+        try:
+            socket.create_connection((host, int(port)), timeout=timeout).close()
+            return
+        except (OSError, ValueError) as exc:
+            problems.append(f"{address.strip()}: {exc}")
+    raise Unavailable(
+        f"Kafka does not answer at {settings.kafka_bootstrap_servers} ({'; '.join(problems)}); "
+        "is it running? (make up; KAFKA_BOOTSTRAP_SERVERS)"
+    )
+
+
+def existing_topics(settings: Settings, timeout: float = KAFKA_TIMEOUT_S) -> dict[str, int]:
+    """topic -> partition count of every topic on the cluster; :class:`Unavailable` when Kafka
+    does not answer within ``timeout``."""
+    from confluent_kafka import KafkaException
+
+    from stocksignal import bootstrap
+
+    probe_kafka(settings)
+    try:
+        metadata = bootstrap.make_admin(settings).list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise Unavailable(
+            f"Kafka at {settings.kafka_bootstrap_servers} does not answer ({exc.args[0] if exc.args else exc}); "
+            "is it running? (make up; KAFKA_BOOTSTRAP_SERVERS)"
+        ) from exc
+    return {name: len(t.partitions) for name, t in metadata.topics.items() if t.error is None}
+
+
+def require_topics(settings: Settings, names: Iterable[str], timeout: float = KAFKA_TIMEOUT_S) -> dict[str, int]:
+    """Partition counts of ``names`` (full names, prefix included); exit 4 naming the missing ones."""
+    existing = existing_topics(settings, timeout)
+    names = list(names)
+    missing = [n for n in names if n not in existing]
+    if missing:
+        prefix = f" (STOCKSIGNAL_TOPIC_PREFIX={settings.topic_prefix!r})" if settings.topic_prefix else ""
+        raise TopicsNotReadyError(
+            "missing topic(s): " + ", ".join(missing) + prefix
+            + "\nrun `stocksignal topics create` with the same settings to create them"
+        )
+    return {n: existing[n] for n in names}
 
 
 def serve_metrics(port: int, registry: CollectorRegistry, host: str = "0.0.0.0") -> None:
@@ -48,3 +162,48 @@ def stop_on_signals() -> threading.Event:
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
     return stop
+
+
+def stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def make_console(stderr: bool = False):
+    """A rich console; when not writing to a terminal, wide enough that tables never wrap (a
+    pipe or a file gets whole lines)."""
+    from rich.console import Console
+
+    terminal = stderr_is_terminal() if stderr else stdout_is_terminal()
+    return Console(highlight=False, stderr=stderr, width=None if terminal else 250)
+
+
+def wait_for_leaders(settings, names: list[str], timeout: float = 30.0) -> None:
+    """Until every partition of the new topics has a leader: "created" means usable at once."""
+    from stocksignal import bootstrap
+
+    if not names:
+        return
+    admin = bootstrap.make_admin(settings)
+    deadline = time.monotonic() + timeout
+    waiting = set(names)
+    while waiting and time.monotonic() < deadline:
+        topics = admin.list_topics(timeout=10).topics
+        for name in list(waiting):
+            t = topics.get(name)
+            if t is not None and t.error is None and t.partitions and all(
+                    p.error is None and p.leader >= 0 for p in t.partitions.values()):
+                waiting.discard(name)
+        if waiting:
+            time.sleep(0.1)
+    if waiting:
+        click.echo(f"Warning: no leader yet for every partition of {', '.join(sorted(waiting))}", err=True)

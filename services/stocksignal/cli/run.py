@@ -10,15 +10,53 @@ import click
 from prometheus_client import CollectorRegistry
 
 from stocksignal import bootstrap
-from stocksignal.cli.common import load_settings, serve_metrics, stop_on_signals
+from stocksignal.cli.common import (
+    EXIT_TOPICS,
+    EXIT_UNAVAILABLE,
+    load_settings,
+    probe_kafka,
+    serve_metrics,
+    stop_on_signals,
+)
 from stocksignal.settings import SettingsError
 
 METRICS_HELP = "Port of the Prometheus metrics server [default: STOCKSIGNAL_METRICS_PORT]; 0: none."
 
 
-@click.group()
+@click.group(short_help="Run a process: processor, projector, api, marketplace-sync.")
 def run() -> None:
     """Run one stocksignal process until SIGTERM or SIGINT."""
+
+
+@run.command(short_help="Run a processor worker.")
+@click.option("--web-host", default=None, help="Address of the inspection API [default: STOCKSIGNAL_WEB_HOST].")
+@click.option("--web-port", type=int, default=None, help="Port of the inspection API and /metrics [default: STOCKSIGNAL_WEB_PORT].")
+@click.option("--state-dir", default=None, help="Directory of the local state (RocksDB) [default: STOCKSIGNAL_STATE_DIR].")
+def processor(web_host: str | None, web_port: int | None, state_dir: str | None) -> None:
+    """Run one processor worker: route input events, decide, publish availability.
+
+    Refuses to start (exit 4) when a topic is missing or has the wrong partition count: run
+    `stocksignal topics create` first. Exit 3 when Kafka does not answer. The inspection API
+    (GET /skus/{sku}, /healthz, /readyz, /metrics) listens on --web-host:--web-port.
+    """
+    from confluent_kafka import KafkaException
+
+    from stocksignal.processor.runner import run_processor
+    from stocksignal.processor.topic_admin import TopicsNotReady
+
+    settings = load_settings(web_host=web_host, web_port=web_port, state_dir=state_dir)
+    try:
+        probe_kafka(settings)
+        run_processor(settings)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except TopicsNotReady as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_TOPICS)
+    except KafkaException as exc:
+        click.echo(f"Error: Kafka at {settings.kafka_bootstrap_servers} does not answer: {exc}", err=True)
+        sys.exit(EXIT_UNAVAILABLE)
 
 
 @run.command()

@@ -192,6 +192,7 @@ class Processor:
                     self.metrics.child(self.metrics.janitor_deleted, "dedupe_marker").inc(n)
             self.state.flush(ticket)
             self.publisher.flush()
+            self.metrics.flush_counts()
             ticket.seal()
             self.tracker.poll()
 
@@ -205,6 +206,7 @@ class Processor:
                 if n := self.order_janitor.sweep(p, self.router.log_time.get(p, 0)):
                     self.metrics.child(self.metrics.janitor_deleted, "order_memory").inc(n)
             self.orders.flush(ticket)
+            self.metrics.flush_counts()
             ticket.seal()
             self.tracker.poll()
 

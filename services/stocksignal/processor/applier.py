@@ -124,14 +124,14 @@ class Applier:
             self._replay(partition, pos, cmd, env, mkey, ticket)
             return
         if self._is_duplicate(mkey, partition, pos, cmd.logged_at):
-            self.metrics.child(self.metrics.duplicates, cmd.event_type).inc()
+            self.metrics.bump(self.metrics.duplicates, cmd.event_type)
             return
         book = self._book(partition).book
         outcome = apply(env.state if env else None, cmd, book)
         self._persist_and_publish(partition, pos, cmd, env, outcome, ticket, mkey)
-        self.metrics.child(self.metrics.commands_applied, type(cmd).__name__).inc()
+        self.metrics.bump(self.metrics.commands_applied, type(cmd).__name__)
         for note in outcome.notes:
-            self.metrics.child(self.metrics.notes, str(note)).inc()
+            self.metrics.bump(self.metrics.notes, str(note))
 
     def _persist_and_publish(
         self,
@@ -209,7 +209,7 @@ class Applier:
             return
         mkey = marker_key(dedupe_key(cmd))
         if self._is_duplicate(mkey, partition, pos, cmd.logged_at):
-            self.metrics.child(self.metrics.duplicates, cmd.event_type).inc()
+            self.metrics.bump(self.metrics.duplicates, cmd.event_type)
             return
         new_book = apply_channel_command(benv.book, cmd)
         self._reconcile_all(partition, pos, cmd, benv.book, new_book, ticket)
@@ -219,7 +219,7 @@ class Applier:
         new = BookEnvelope(new_book, pos)
         self.store.put(book_key(partition), new.to_bytes(), partition)
         self._books[partition] = new
-        self.metrics.child(self.metrics.commands_applied, type(cmd).__name__).inc()
+        self.metrics.bump(self.metrics.commands_applied, type(cmd).__name__)
 
     def _reconcile_all(
         self,

@@ -69,10 +69,10 @@ class Publisher:
         out = []
         for d in outcome.decisions:
             out.append(Encoded(DECISION, d.order_id.encode(), encode("ReservationDecided", d.to_record(), check=False)))
-            self.metrics.child(self.metrics.decisions, str(d.status)).inc()
+            self.metrics.bump(self.metrics.decisions, str(d.status))
         for m in outcome.movements:
             out.append(Encoded(MOVEMENT, m.sku.encode(), encode("StockMoved", m.to_record(), check=False)))
-            self.metrics.child(self.metrics.movements, str(m.reason)).inc()
+            self.metrics.bump(self.metrics.movements, str(m.reason))
         a = outcome.availability
         if a is not None:
             snapshot = a.to_record()
@@ -96,10 +96,12 @@ class Publisher:
 
     def flush(self) -> None:
         """Send the held availability snapshots (call before sealing the batch's ticket)."""
+        if not self._latest:
+            return
         for r, ticket in self._latest.values():
             self._send(r, ticket)
             ticket.occurred.append(r.occurred_at)
-            self.metrics.availability_published.inc()
+        self.metrics.availability_published.inc(len(self._latest))
         self._latest.clear()
 
     def _send(self, r: Encoded, ticket: Ticket) -> None:

@@ -77,7 +77,7 @@ class Router:
     def _route(self, rec: InputRecord, ticket: Ticket) -> list[Command]:
         try:
             name, record = self._decode(rec)
-            self.metrics.child(self.metrics.events_in, name).inc()
+            self.metrics.bump(self.metrics.events_in, name)
             validate(name, record)
             order = self._order(rec, name, record, ticket)
             commands = split(name, record, logged_at=rec.timestamp_ms, order=order)
@@ -122,7 +122,7 @@ class Router:
         ticket.add(Record(self.config.command_topic, partition, None, payload))
 
     def _dead_letter(self, rec: InputRecord, reason: str, error: str, ticket: Ticket) -> None:
-        self.metrics.child(self.metrics.dlq, str(reason)).inc()
+        self.metrics.bump(self.metrics.dlq, str(reason))
         headers = dlq_headers(
             reason, error, topic=rec.topic, partition=rec.partition, offset=rec.offset, original=rec.headers
         )

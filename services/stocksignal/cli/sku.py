@@ -1,0 +1,159 @@
+"""``stocksignal sku SKU``: why a SKU's numbers are what they are, from the processor itself.
+
+Asks the processor's inspection API (``GET /skus/{sku}`` and ``/skus/{sku}/movements``, routed
+to the worker that owns the SKU) and prints the buckets per location, each channel's
+available-to-sell with the rule that computed it, the open reservations, and the last
+movements of the ledger with their reasons.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any, Mapping
+
+import click
+
+from stocksignal.cli.common import Failure, Unavailable, make_console, tool_settings
+from stocksignal.cli.formatting import BUCKETS, fmt_ts
+
+RULE = "available = max(0, Σ sellable over the channel's locations − safety_stock);  sellable = max(0, on_hand − reserved)"
+
+
+def channel_rule(channel: Mapping[str, Any], positions: Mapping[str, Mapping[str, int]]) -> str:
+    """The channel's number as its computation: ``max(0, WH-BER 2 + WH-HAM 8 − 2) = 8``."""
+    terms = [f"{loc} {positions.get(loc, {}).get('sellable', 0)}" for loc in channel["locations"]]
+    total = " + ".join(terms) if terms else "0"
+    return f"max(0, {total} − {channel['safety_stock']}) = {channel['available']}"
+
+
+def fetch(base_url: str, path: str, timeout: float = 10.0) -> tuple[int, Any]:
+    """(status, parsed JSON) of a GET; :class:`Unavailable` when nothing answers."""
+    url = base_url.rstrip("/") + path
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        body = e.read()
+        try:
+            return e.code, json.loads(body)
+        except ValueError:
+            return e.code, {"error": "http_error", "detail": body.decode("utf-8", "replace")[:500]}
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise Unavailable(
+            f"the processor's inspection API does not answer at {base_url} ({reason}); is "
+            "`stocksignal run processor` running? (--url, STOCKSIGNAL_WEB_HOST/STOCKSIGNAL_WEB_PORT)"
+        ) from None
+
+
+@click.command(short_help="Explain a SKU's numbers (asks the processor).")
+@click.argument("sku_id", metavar="SKU")
+@click.option("--url", help="Base URL of a processor worker [default: http://STOCKSIGNAL_WEB_HOST:STOCKSIGNAL_WEB_PORT].")
+@click.option("--movements", "movement_count", type=click.IntRange(0, 1000), default=15, show_default=True,
+              help="How many of the last ledger movements to show.")
+@click.option("--json", "as_json", is_flag=True, help="The inspection API's answers as one JSON object.")
+def sku(sku_id: str, url: str | None, movement_count: int, as_json: bool) -> None:
+    """Explain a SKU: stock per location, available per channel with the rule, open
+    reservations with holds, and the last ledger movements with their reasons.
+
+    \b
+    Example:
+      stocksignal sku MUG-BLUE
+      stocksignal sku MUG-BLUE --json --movements 50
+
+    Exit 1 when the processor knows no such SKU, 3 when the processor does not answer.
+    """
+    settings = tool_settings()
+    base = url or f"http://{settings.web_host}:{settings.web_port}"
+    quoted = urllib.parse.quote(sku_id, safe="")
+    status, state = fetch(base, f"/skus/{quoted}")
+    if status == 404:
+        raise Failure(f"the processor knows no SKU {sku_id!r}: {state.get('detail', 'no event has touched it')}")
+    if status != 200:
+        raise Failure(f"GET /skus/{quoted} answered {status}: {state}")
+    movements: list[dict] = []
+    if movement_count:
+        status, answer = fetch(base, f"/skus/{quoted}/movements?limit={movement_count}")
+        if status != 200:
+            raise Failure(f"GET /skus/{quoted}/movements answered {status}: {answer}")
+        movements = answer["movements"]
+    if as_json:
+        click.echo(json.dumps({**state, "movements": movements}, indent=2))
+        return
+    render(state, movements, base)
+
+
+def render(state: Mapping[str, Any], movements: list[Mapping[str, Any]], base: str, console: Any = None) -> None:
+    from rich import box
+    from rich.table import Table
+
+    console = console or make_console()
+    positions = state["positions"]
+    console.print(
+        f"[bold]{state['sku']}[/]  version {state['version']} · command partition {state['partition']}"
+        f" · processor {base}"
+    )
+    console.print()
+
+    channels = Table(title="Available to sell, per channel", title_justify="left", box=box.SIMPLE_HEAD)
+    channels.add_column("channel")
+    channels.add_column("available", justify="right")
+    channels.add_column("why (sellable per location, in priority order, − safety stock)")
+    channels.add_column("config")
+    for channel_id, ch in state["channels"].items():
+        config = "configured" if ch["configured"] else (
+            "built-in: every location, lexical order" if channel_id == "default" else "not configured")
+        channels.add_row(channel_id, str(ch["available"]), channel_rule(ch, positions), config)
+    console.print(channels)
+    console.print(f"  [dim]{RULE}[/]")
+    console.print()
+
+    locations = Table(title="Stock per location", title_justify="left", box=box.SIMPLE_HEAD)
+    locations.add_column("location")
+    for bucket in (*BUCKETS, "sellable"):
+        locations.add_column(bucket, justify="right")
+    for loc, buckets in positions.items():
+        locations.add_row(loc, *(str(buckets.get(b, 0)) for b in (*BUCKETS, "sellable")))
+    console.print(locations)
+
+    reservations = state["open_reservations"]
+    if reservations:
+        table = Table(title="Open reservations (oldest first)", title_justify="left", box=box.SIMPLE_HEAD)
+        for col in ("order", "channel", "requested", "reserved", "shipped", "allocations", "picked", "hold"):
+            table.add_column(col, justify="right" if col in ("requested", "reserved", "shipped") else "left")
+        for r in reservations:
+            hold = f"hold until {fmt_ts(r['hold_expires_at'])}" if r["hold"] else "firm"
+            table.add_row(r["order_id"], r["channel_id"], str(r["qty_requested"]), str(r["qty_reserved"]),
+                          str(r["qty_shipped"]), _pairs(r["allocations"]), _pairs(r["picked"]), hold)
+        console.print(table)
+    else:
+        console.print("No open reservations.\n")
+
+    inbound = {loc: refs for loc, refs in state.get("inbound_by_reference", {}).items() if refs}
+    if inbound:
+        console.print("Inbound by reference: " + "; ".join(f"{loc}: {_pairs(refs)}" for loc, refs in inbound.items()))
+    transfers = state.get("transfers_in_flight") or {}
+    if transfers:
+        console.print("Transfers in flight: " + "; ".join(
+            f"{tid}: {t['qty']} {t['from']} -> {t['to']}" for tid, t in transfers.items()))
+    if inbound or transfers:
+        console.print()
+
+    if movements:
+        table = Table(title=f"Last {len(movements)} movements of the ledger (newest first)", title_justify="left",
+                      box=box.SIMPLE_HEAD)
+        for col in ("time", "location", "bucket", "delta", "balance", "reason", "detail / reference", "cause"):
+            table.add_column(col, justify="right" if col in ("delta", "balance") else "left")
+        for m in movements:
+            detail = " · ".join(x for x in (m.get("reason_detail"), m.get("reference") and f"ref {m['reference']}") if x)
+            table.add_row(fmt_ts(m["occurred_at"]), m["location_id"], m["bucket"], f"{m['delta']:+d}",
+                          str(m["balance_after"]), m["reason"], detail,
+                          f"{m['cause_event_type']} {m['cause_event_id']}")
+        console.print(table)
+
+
+def _pairs(mapping: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in mapping.items()) or "-"

@@ -1,0 +1,310 @@
+"""The scripted day of a small shop: what the demo sends, and what it expects to see.
+
+Pure data and small functions (no I/O): the demo's runner sends each step's events through
+the real topics and checks the expectations against what the processor *published*; a unit
+test replays the same script through the domain's in-memory reference model, so the
+expected numbers here cannot drift from the rules.
+
+The shop sells from two warehouses, Berlin (``WH-BER``) and Hamburg (``WH-HAM``), on two
+channels: its own web shop (Berlin first, then Hamburg, no safety stock) and a marketplace
+(Hamburg first, then Berlin, keeping 2 units of every SKU back as safety stock). Two SKUs:
+``LAMP-OAK`` (five left, and everybody wants one) and ``MUG-BLUE`` (the everyday item that
+meets every warehouse mishap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+BER, HAM = "WH-BER", "WH-HAM"
+WEBSHOP, MARKETPLACE, DEFAULT = "webshop", "marketplace", "default"
+LAMP, MUG = "LAMP-OAK", "MUG-BLUE"
+SKUS = (LAMP, MUG)
+CHANNELS = {
+    WEBSHOP: {"location_ids": [BER, HAM], "safety_stock": 0},
+    MARKETPLACE: {"location_ids": [HAM, BER], "safety_stock": 2},
+}
+RUSH_WEB = tuple(f"W-10{i:02d}" for i in range(1, 7))  # six web shoppers
+RUSH_MARKET = tuple(f"M-50{i:02d}" for i in range(1, 5))  # four marketplace shoppers
+LAMP_STOCK = 5
+
+Availability = dict[str, dict[str, int]]  # sku -> channel -> available
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One event of a step: the record name and its fields (common fields are added when sent)."""
+
+    name: str
+    fields: dict[str, Any]
+
+    def describe(self) -> str:
+        f = self.fields
+        if self.name == "ChannelConfigured":
+            return f"ChannelConfigured {f['channel_id']}: {' > '.join(f['location_ids'])}, safety stock {f['safety_stock']}"
+        if self.name == "OrderPlaced":
+            lines = ", ".join(f"{l['qty']} × {l['sku']}" for l in f["lines"])
+            return f"OrderPlaced {f['order_id']} on {f['channel_id']}: {lines}"
+        if self.name == "OrderCancelled":
+            return f"OrderCancelled {f['order_id']} ({f.get('reason') or 'no reason'})"
+        if self.name == "PickConfirmed":
+            lines = ", ".join(f"{l['sku']} picked {l['qty_picked']}, short {l.get('qty_short', 0)}" for l in f["lines"])
+            return f"PickConfirmed {f['order_id']} at {f['location_id']}: {lines}"
+        if self.name == "ReturnReceived":
+            lines = ", ".join(f"{l['qty']} × {l['sku']}" for l in f["lines"])
+            return f"ReturnReceived {f['return_id']} at {f['location_id']}: {lines}"
+        if self.name == "ReturnInspected":
+            lines = ", ".join(f"{l['sku']} restock {l['qty_restock']}, damaged {l['qty_damaged']}" for l in f["lines"])
+            return f"ReturnInspected {f['return_id']} at {f['location_id']}: {lines}"
+        if self.name == "InboundExpected":
+            return f"InboundExpected {f['qty']} × {f['sku']} at {f['location_id']} ({f['reference']})"
+        if self.name == "StockReceived":
+            return f"StockReceived {f['qty']} × {f['sku']} at {f['location_id']} ({f.get('reference') or 'no reference'})"
+        if self.name == "TransferDispatched":
+            return (f"TransferDispatched {f['transfer_id']}: {f['qty']} × {f['sku']} "
+                    f"{f['from_location_id']} -> {f['to_location_id']}")
+        if self.name == "TransferReceived":
+            return f"TransferReceived {f['transfer_id']}: {f['qty_received']} × {f['sku']} at {f['to_location_id']}"
+        if self.name == "StockCounted":
+            return f"StockCounted {f['sku']} at {f['location_id']}: {f['counted_qty']} in the bins"
+        return f"{self.name} {f}"
+
+    @property
+    def skus(self) -> set[str]:
+        if "sku" in self.fields:
+            return {self.fields["sku"]}
+        return {line["sku"] for line in self.fields.get("lines") or ()}
+
+
+@dataclass
+class Observed:
+    """What the runner has read back from the output topics, for steps that depend on it."""
+
+    decisions: list[Mapping[str, Any]] = field(default_factory=list)  # ReservationDecided records
+
+    def winners(self, sku: str, channel_id: str) -> list[str]:
+        """Order ids whose line of ``sku`` on ``channel_id`` was RESERVED, sorted."""
+        return sorted(
+            {d["order_id"] for d in self.decisions
+             if d["sku"] == sku and d["channel_id"] == channel_id and d["status"] == "RESERVED"}
+        )
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    clock: str  # the shop's time of day, for the story only
+    title: str
+    story: str
+    events: Callable[[Observed], Sequence[Sent]]
+    # Availability per channel of the SKUs this step changes, as published after it.
+    expect: Availability
+    # Extra checks on the decisions this step caused: (description, check(decisions) -> problem or None).
+    checks: tuple[tuple[str, Callable[[list[Mapping[str, Any]]], str | None]], ...] = ()
+    # Commands the processor applies for this step; None: one per SKU of each event.
+    commands: int | None = None
+
+
+def _static(*sent: Sent) -> Callable[[Observed], Sequence[Sent]]:
+    return lambda _observed: sent
+
+
+def _rush_orders() -> list[Sent]:
+    """Web and marketplace shoppers interleaved, all sent at once."""
+    orders = []
+    web, market = list(RUSH_WEB), list(RUSH_MARKET)
+    while web or market:
+        for queue, channel in ((web, WEBSHOP), (market, MARKETPLACE)):
+            if queue:
+                orders.append(Sent("OrderPlaced", {"order_id": queue.pop(0), "channel_id": channel,
+                                                   "lines": [{"sku": LAMP, "qty": 1}]}))
+    return orders
+
+
+def _rush_check(decisions: list[Mapping[str, Any]]) -> str | None:
+    reserved = [d for d in decisions if d["status"] == "RESERVED"]
+    rejected = [d for d in decisions if d["status"] == "REJECTED"]
+    units = sum(a["qty"] for d in reserved for a in d["allocations"])
+    if len(decisions) != len(RUSH_WEB) + len(RUSH_MARKET):
+        return f"expected {len(RUSH_WEB) + len(RUSH_MARKET)} decisions, saw {len(decisions)}"
+    if units != LAMP_STOCK or len(reserved) != LAMP_STOCK:
+        return f"expected exactly {LAMP_STOCK} units reserved, saw {units} in {len(reserved)} decisions"
+    if any(d["reason"] != "INSUFFICIENT_STOCK" for d in rejected):
+        return "a rejection without reason INSUFFICIENT_STOCK"
+    return None
+
+
+def _cancel_first_web_winner(observed: Observed) -> Sequence[Sent]:
+    winners = observed.winners(LAMP, WEBSHOP)
+    if not winners:
+        raise RuntimeError("no web shop order won a lamp in the rush; nothing to cancel")
+    return (Sent("OrderCancelled", {"order_id": winners[0], "lines": None, "reason": "customer changed their mind"}),)
+
+
+def _released(decisions: list[Mapping[str, Any]]) -> str | None:
+    statuses = [d["status"] for d in decisions]
+    return None if statuses == ["RELEASED"] else f"expected one RELEASED decision, saw {statuses}"
+
+
+def _reallocated(decisions: list[Mapping[str, Any]]) -> str | None:
+    if len(decisions) != 1:
+        return f"expected one decision, saw {len(decisions)}"
+    d = decisions[0]
+    alloc = {a["location_id"]: a["qty"] for a in d["allocations"]}
+    if d["status"] != "REALLOCATED" or alloc != {BER: 2, HAM: 2}:
+        return f"expected REALLOCATED with {{WH-BER: 2, WH-HAM: 2}}, saw {d['status']} {alloc}"
+    return None
+
+
+def channel_events() -> list[Sent]:
+    return [Sent("ChannelConfigured", {"channel_id": c, **cfg}) for c, cfg in CHANNELS.items()]
+
+
+def steps() -> list[Step]:
+    """The day, in order. ``expect`` lists every channel of each SKU the step changes."""
+    return [
+        Step(
+            "inbound", "06:00", "Two purchase orders are announced",
+            "The supplier's advance ship notices arrive: PO-7001 brings 10 blue mugs and 2 oak lamps to "
+            "Berlin, PO-7002 6 mugs and 3 lamps to Hamburg. Inbound units are on their way, not on the "
+            "shelf: nothing can be sold yet.",
+            _static(
+                Sent("InboundExpected", {"reference": "PO-7001", "location_id": BER, "sku": MUG, "qty": 10}),
+                Sent("InboundExpected", {"reference": "PO-7002", "location_id": HAM, "sku": MUG, "qty": 6}),
+                Sent("InboundExpected", {"reference": "PO-7001", "location_id": BER, "sku": LAMP, "qty": 2}),
+                Sent("InboundExpected", {"reference": "PO-7002", "location_id": HAM, "sku": LAMP, "qty": 3}),
+            ),
+            {MUG: {DEFAULT: 0, WEBSHOP: 0, MARKETPLACE: 0}, LAMP: {DEFAULT: 0, WEBSHOP: 0, MARKETPLACE: 0}},
+        ),
+        Step(
+            "receipts", "08:00", "Deliveries arrive at both warehouses",
+            "Both trucks are unloaded: the units move from inbound to on hand and can be sold. The "
+            "marketplace sees 2 fewer of each SKU: its safety stock.",
+            _static(
+                Sent("StockReceived", {"reference": "PO-7001", "location_id": BER, "sku": MUG, "qty": 10}),
+                Sent("StockReceived", {"reference": "PO-7002", "location_id": HAM, "sku": MUG, "qty": 6}),
+                Sent("StockReceived", {"reference": "PO-7001", "location_id": BER, "sku": LAMP, "qty": 2}),
+                Sent("StockReceived", {"reference": "PO-7002", "location_id": HAM, "sku": LAMP, "qty": 3}),
+            ),
+            {MUG: {DEFAULT: 16, WEBSHOP: 16, MARKETPLACE: 14}, LAMP: {DEFAULT: 5, WEBSHOP: 5, MARKETPLACE: 3}},
+        ),
+        Step(
+            "rush", "12:00", "Lunchtime rush: 10 shoppers, 5 lamps",
+            "A newsletter goes out. Six web shop customers and four marketplace customers order the oak "
+            "lamp within the same moment. Every order for the SKU is decided one after another: exactly "
+            "5 are reserved, the rest are rejected; the marketplace stops selling while 2 are still free.",
+            lambda _o: _rush_orders(),
+            {LAMP: {DEFAULT: 0, WEBSHOP: 0, MARKETPLACE: 0}},
+            (("exactly the 5 lamps are reserved, the other 5 orders rejected", _rush_check),),
+        ),
+        Step(
+            "cancel", "12:20", "A cancellation",
+            "The first web shop customer who got a lamp cancels. The lamp is free again: the web shop "
+            "shows 1, the marketplace still 0 (one lamp is inside its safety stock of 2).",
+            _cancel_first_web_winner,
+            {LAMP: {DEFAULT: 1, WEBSHOP: 1, MARKETPLACE: 0}},
+            (("the cancelled line is RELEASED", _released),),
+        ),
+        Step(
+            "order", "13:00", "An order for 4 mugs",
+            "Order W-2001 on the web shop wants 4 blue mugs; Berlin comes first for the web shop, so "
+            "all 4 are reserved there.",
+            _static(Sent("OrderPlaced", {"order_id": "W-2001", "channel_id": WEBSHOP,
+                                         "lines": [{"sku": MUG, "qty": 4}]})),
+            {MUG: {DEFAULT: 12, WEBSHOP: 12, MARKETPLACE: 10}},
+        ),
+        Step(
+            "short-pick", "14:00", "A short pick, re-allocated to Hamburg",
+            "The Berlin picker finds only 2 of the 4 mugs. The 2 missing mugs leave Berlin's books, and "
+            "the order's other 2 units are re-allocated to Hamburg: the customer still gets 4.",
+            _static(Sent("PickConfirmed", {"order_id": "W-2001", "location_id": BER,
+                                           "lines": [{"sku": MUG, "qty_picked": 2, "qty_short": 2}]})),
+            {MUG: {DEFAULT: 10, WEBSHOP: 10, MARKETPLACE: 8}},
+            (("W-2001 is REALLOCATED: 2 in Berlin, 2 in Hamburg", _reallocated),),
+        ),
+        Step(
+            "return", "15:00", "A return arrives",
+            "Two mugs of yesterday's order W-0917 come back to Hamburg. Returned units wait for "
+            "inspection and are not sellable: availability does not move.",
+            _static(Sent("ReturnReceived", {"return_id": "R-3001", "order_id": "W-0917", "location_id": HAM,
+                                            "lines": [{"sku": MUG, "qty": 2}]})),
+            {MUG: {DEFAULT: 10, WEBSHOP: 10, MARKETPLACE: 8}},
+        ),
+        Step(
+            "inspect", "15:30", "The return is inspected: one restocked, one damaged",
+            "One mug is as new and goes back on the shelf; the other is chipped and is booked as damaged, "
+            "never sellable.",
+            _static(Sent("ReturnInspected", {"return_id": "R-3001", "location_id": HAM,
+                                             "lines": [{"sku": MUG, "qty_restock": 1, "qty_damaged": 1}]})),
+            {MUG: {DEFAULT: 11, WEBSHOP: 11, MARKETPLACE: 9}},
+        ),
+        Step(
+            "dispatch", "16:00", "A transfer leaves Berlin",
+            "3 mugs go from Berlin to Hamburg by truck. On the road they are inbound at Hamburg, which "
+            "never counts as available.",
+            _static(Sent("TransferDispatched", {"transfer_id": "T-4001", "from_location_id": BER,
+                                                "to_location_id": HAM, "sku": MUG, "qty": 3})),
+            {MUG: {DEFAULT: 8, WEBSHOP: 8, MARKETPLACE: 6}},
+        ),
+        Step(
+            "arrive", "17:00", "The transfer arrives in Hamburg",
+            "All 3 mugs arrive and are on hand in Hamburg: sellable again.",
+            _static(Sent("TransferReceived", {"transfer_id": "T-4001", "to_location_id": HAM, "sku": MUG,
+                                              "qty_received": 3})),
+            {MUG: {DEFAULT: 11, WEBSHOP: 11, MARKETPLACE: 9}},
+        ),
+        Step(
+            "count", "17:30", "A cycle count corrects a drift",
+            "Berlin counts its bins: 2 mugs, where the books expected 3 (2 more are picked and waiting "
+            "for W-2001's shipment). The count wins: on hand becomes 2 counted + 2 picked = 4.",
+            _static(Sent("StockCounted", {"location_id": BER, "sku": MUG, "counted_qty": 2})),
+            {MUG: {DEFAULT: 10, WEBSHOP: 10, MARKETPLACE: 8}},
+        ),
+    ]
+
+
+#: What every channel shows at the end of the day.
+FINAL_AVAILABILITY: Availability = {
+    LAMP: {DEFAULT: 1, MARKETPLACE: 0, WEBSHOP: 1},
+    MUG: {DEFAULT: 10, MARKETPLACE: 8, WEBSHOP: 10},
+}
+#: MUG-BLUE's buckets at the end of the day (LAMP-OAK's split between the warehouses depends on
+#: which shoppers won the rush, so only its totals are fixed: FINAL_LAMP_TOTALS).
+FINAL_MUG_POSITIONS: dict[str, dict[str, int]] = {
+    BER: {"on_hand": 4, "reserved": 2, "picked": 2, "damaged": 0, "quality_hold": 0, "pending_inspection": 0,
+          "inbound": 0, "sellable": 2},
+    HAM: {"on_hand": 10, "reserved": 2, "picked": 0, "damaged": 1, "quality_hold": 0, "pending_inspection": 0,
+          "inbound": 0, "sellable": 8},
+}
+FINAL_LAMP_TOTALS = {"on_hand": 5, "reserved": 4, "sellable": 1}
+#: What the marketplace stub must have been told last (the marketplace channel's available).
+FINAL_MARKETPLACE = {sku: FINAL_AVAILABILITY[sku][MARKETPLACE] for sku in SKUS}
+
+
+def expected_commands(sent: Sequence[Sent], command_partitions: int) -> int:
+    """How many per-SKU commands the processor applies for ``sent`` (channel events are broadcast
+    to every command partition; an order-wide cancellation reaches the order's SKUs: one here)."""
+    n = 0
+    for s in sent:
+        if s.name.startswith("Channel"):
+            n += command_partitions
+        elif s.name == "OrderCancelled" and s.fields.get("lines") is None:
+            n += 1
+        else:
+            n += len(s.skus)
+    return n
+
+
+def expected_decisions(sent: Sequence[Sent]) -> int:
+    """How many ReservationDecided records ``sent`` causes for certain: one per placed line, one
+    per cancelled line (an order-wide cancellation: one here), one per short-picked line."""
+    n = 0
+    for s in sent:
+        if s.name == "OrderPlaced":
+            n += len({line["sku"] for line in s.fields["lines"]})
+        elif s.name == "OrderCancelled":
+            n += 1 if s.fields.get("lines") is None else len({line["sku"] for line in s.fields["lines"]})
+        elif s.name == "PickConfirmed":
+            n += sum(1 for line in s.fields["lines"] if line.get("qty_short"))
+    return n

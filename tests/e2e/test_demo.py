@@ -1,0 +1,65 @@
+"""``make demo`` end to end: the scripted day against the session's Kafka and Redis.
+
+The demo runs as ``make demo`` runs it (a process, every service a process of its own), with
+an isolated topic prefix, its own run directory and free ports, in plain output; it must exit
+0 with every expectation met, leave its services running and answering, and stop them all on
+``stop``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+import uuid
+
+import pytest
+
+from stocksignal.demo import procs, script
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+DEMO = [sys.executable, "-m", "stocksignal.demo"]
+
+
+def test_the_demo_plays_the_day_and_meets_every_expectation(kafka_bootstrap, redis_url, tmp_path):
+    run_dir = tmp_path / "demo"
+    prefix = f"t{uuid.uuid4().hex[:8]}.demo."
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "REDIS_URL": redis_url,
+           "STOCKSIGNAL_TOPIC_PREFIX": ""}
+    try:
+        result = subprocess.run(
+            [*DEMO, "run", "--plain", "--free-ports", "--run-dir", str(run_dir), "--topic-prefix", prefix],
+            env=env, capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL,
+        )
+        out = result.stdout
+        assert result.returncode == 0, f"{out[-6000:]}\n{result.stderr[-3000:]}"
+        assert "expectations met" in out and "FAIL" not in out
+        for step in script.steps():
+            assert f"· {step.title} ---" in out
+        # What the demo shows comes from the topics: the rush's decisions, the short pick's ledger.
+        assert out.count(f" {script.LAMP} RESERVED 1/1 ") == script.LAMP_STOCK
+        assert "MUG-BLUE@WH-HAM RESERVED +2 -> 2  REALLOCATION" in out
+        assert "storefront API /availability/MUG-BLUE: default 10 · marketplace 8 · webshop 10" in out
+
+        # The services keep running, and say the same as the last screen.
+        status = subprocess.run([*DEMO, "status", "--run-dir", str(run_dir)], env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert status.returncode == 0, status.stdout
+        state = procs.read_state(run_dir)
+        assert state["topic_prefix"] == prefix
+        with urllib.request.urlopen(f"{state['urls']['api']}/availability/{script.MUG}", timeout=5) as r:
+            assert json.loads(r.read())["channels"] == script.FINAL_AVAILABILITY[script.MUG]
+        with urllib.request.urlopen(f"{state['urls']['stub']}/state", timeout=5) as r:
+            pushed = json.loads(r.read())["channels"][script.MARKETPLACE]
+        assert {sku: v["available"] for sku, v in pushed.items()} == script.FINAL_MARKETPLACE
+        env_file = (run_dir / "env").read_text()
+        assert f"export STOCKSIGNAL_TOPIC_PREFIX={prefix}" in env_file
+    finally:
+        stop = subprocess.run([*DEMO, "stop", "--run-dir", str(run_dir), "--purge"], env=env, capture_output=True,
+                              text=True, timeout=120)
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+    assert procs.running(run_dir) == {}
+    assert procs.pid_files(run_dir) == []
