@@ -55,6 +55,27 @@ def lag(consumer: Any, partitions: Iterable[TopicPartition]) -> dict[int, int]:
     return result
 
 
+# Errors a healthy cluster returns for a moment (a new topic's leaders being elected, a
+# broker restarting): retry them, never crash on them.
+_TRANSIENT = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError.REQUEST_TIMED_OUT,
+    KafkaError._TIMED_OUT,
+    KafkaError._TRANSPORT,
+    KafkaError._ALL_BROKERS_DOWN,
+    KafkaError._WAIT_COORD,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.NOT_COORDINATOR,
+}
+
+
+def is_transient(exc: KafkaException) -> bool:
+    err = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+    return err is not None and not err.fatal() and (err.retriable() or err.code() in _TRANSIENT)
+
+
 def end_offsets(consumer: Any, topic: str, timeout: float = 10.0) -> dict[int, int]:
     """partition -> end offset of every partition that has (or had) records."""
     metadata = consumer.list_topics(topic, timeout=timeout).topics[topic]

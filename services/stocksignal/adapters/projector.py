@@ -61,7 +61,7 @@ class Projector:
         self.replay_started: set[int] = set()
         self.pending: list[Message] = []  # consumed, not yet in Redis (kept across Redis errors)
         self.next_check = 0.0
-        self.redis_retry_s = 0.1
+        self.retry_s = 0.1
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -78,20 +78,26 @@ class Projector:
     def step_safely(self) -> None:
         try:
             self.step()
-            self.redis_retry_s = 0.1
+            self.retry_s = 0.1
         except RedisError as exc:
             self.metrics.redis_errors.inc()
-            log.warning("Redis failed (%s); retrying in %.1fs with the batch kept", exc, self.redis_retry_s)
-            self._wait_for_redis()
+            log.warning("Redis failed (%s); retrying in %.1fs with the batch kept", exc, self.retry_s)
+            self._back_off()
+        except KafkaException as exc:
+            if not kafka_io.is_transient(exc):
+                raise
+            # e.g. a new topic whose leaders are still being elected: the batch is kept.
+            log.warning("Kafka not ready (%s); retrying in %.1fs", exc, self.retry_s)
+            self._back_off()
 
-    def _wait_for_redis(self) -> None:
+    def _back_off(self) -> None:
         # Poll with fetching paused: keeps the group membership and serves rebalances (which may
         # take partitions, and their pending records, away) without taking more records.
         assignment = self.consumer.assignment()
         self.consumer.pause(assignment)
-        self.consumer.poll(self.redis_retry_s)
+        self.consumer.poll(self.retry_s)
         self.consumer.resume(self.consumer.assignment())
-        self.redis_retry_s = min(self.redis_retry_s * 2, 5.0)
+        self.retry_s = min(self.retry_s * 2, 5.0)
 
     # --- one step --------------------------------------------------------------------------
 
