@@ -152,7 +152,9 @@ def assert_matches_model(pub: Published, exp: Expected) -> None:
         assert pub.movements[k] == m, f"movement {k} differs"
     assert pub.latest.keys() == exp.latest.keys(), "SKUs with availability differ"
     for sku, snap in exp.latest.items():
-        assert without_published_at(pub.latest[sku]) == without_published_at(snap), f"availability of {sku} differs"
+        assert without_published_at(pub.latest[sku]) == without_published_at(snap), (
+            f"availability of {sku} differs:\n{pub.latest[sku]}\n{snap}"
+        )
     assert_ledger_explains(pub)
     assert_never_oversold(pub)
 

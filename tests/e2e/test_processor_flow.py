@@ -219,3 +219,21 @@ def test_markers_and_order_memory_expire_in_log_time(proc_settings, workers, pro
     support.wait_quiescent(s, s.app_id)
     dlq = support.read_topic(s, catalogue.DLQ)
     assert [dict(h)["dlq.reason"].decode() for *_, h in dlq] == ["VALIDATION_ERROR"]
+
+
+def test_the_in_memory_store_option_decides_the_same(proc_settings, workers, producer):
+    """STOCKSIGNAL_STORE=memory (tests, experiments) goes through the same table code paths."""
+    w = workers(store="memory")
+    s = proc_settings
+    step(w, producer, s, event("ChannelConfigured", channel_id="web", location_ids=["WH-A", "WH-B"], safety_stock=1),
+         event("StockReceived", reference=None, location_id="WH-A", sku="SKU-M", qty=3),
+         event("StockReceived", reference=None, location_id="WH-B", sku="SKU-M", qty=2))
+    step(w, producer, s, event("OrderPlaced", order_id="O-M", channel_id="web", hold_expires_at=None,
+                               lines=[{"sku": "SKU-M", "qty": 4}]))
+    step(w, producer, s, event("ChannelConfigured", channel_id="web", location_ids=["WH-B"], safety_stock=0))
+    support.wait_quiescent(s, s.app_id)
+    pub = support.Published.read(s)
+    support.assert_matches_model(pub, support.expected_from_log(s))
+    assert [d["status"] for d in pub.decisions.values()] == ["RESERVED"]
+    # web now sells WH-B only, with no safety stock: 2 on hand - 1 reserved there.
+    assert {c["channel_id"]: c["available"] for c in pub.latest["SKU-M"]["channels"]} == {"default": 1, "web": 1}

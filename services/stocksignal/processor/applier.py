@@ -55,6 +55,7 @@ from stocksignal.processor.envelope import (
     OutboxEntry,
     book_key,
     history_key,
+    channel_marker_key,
     is_sku_key,
     marker_key,
     sku_key,
@@ -207,7 +208,7 @@ class Applier:
             self._reconcile_all(partition, pos, cmd, benv.book, benv.book, ticket)
             self.store.put(book_key(partition), benv.to_bytes(), partition)
             return
-        mkey = marker_key(dedupe_key(cmd))
+        mkey = channel_marker_key(partition, dedupe_key(cmd))
         if self._is_duplicate(mkey, partition, pos, cmd.logged_at):
             self.metrics.bump(self.metrics.duplicates, cmd.event_type)
             return

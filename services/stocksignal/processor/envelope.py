@@ -4,6 +4,7 @@ Keys (all in the one state table, so all in one changelog partition, in write or
 
 - ``sku``                      -> :class:`Envelope` (the SKU's state + what was last applied)
 - ``NUL e NUL sku NUL event``  -> :class:`Marker` (dedupe: this event was applied at that position)
+- ``NUL e NUL NUL p NUL event`` -> :class:`Marker` of a channel command in partition ``p``
 - ``NUL b NUL partition``      -> :class:`BookEnvelope` (the partition's channel book)
 - ``NUL h NUL sku NUL slot``   -> the movements of one recent command (inspection history)
 
@@ -40,6 +41,12 @@ def sku_key(sku: str) -> bytes:
 
 def marker_key(dedupe_key: str) -> bytes:
     return MARKER_PREFIX + dedupe_key.encode()
+
+
+def channel_marker_key(partition: int, dedupe_key: str) -> bytes:
+    """A broadcast channel command has one marker per partition: the partition is in the key,
+    so stores that keep all partitions in one map (the memory store) keep them apart too."""
+    return MARKER_PREFIX + b"\x00" + str(partition).encode() + dedupe_key.encode()
 
 
 def book_key(partition: int) -> bytes:

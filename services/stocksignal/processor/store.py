@@ -70,21 +70,7 @@ class StateStore:
 
     def scan(self, partition: int) -> Iterator[tuple[bytes, bytes]]:
         """Every (key, value) of one partition held locally, the batch's writes included."""
-        self._write_local()
-        data = self._data
-        if self._rocksdb():
-            db = data._dbs.get(partition)
-            if db is None:
-                return
-            for key, value in db.items():
-                if key != data.offset_key:
-                    yield key, value
-            return
-        owners = data._key_partition
-        for key in [k for k, p in owners.items() if p == partition]:
-            value = data.data.get(key)
-            if value is not None:
-                yield key, value
+        return self.scan_from(partition, b"", b"")
 
     def scan_from(self, partition: int, start: bytes, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """(key, value) of one partition with ``prefix``, in key order, from ``start`` on."""
