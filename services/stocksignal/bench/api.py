@@ -223,9 +223,9 @@ async def run(args: argparse.Namespace) -> int:
     print(f"target: p99 <= {TARGET_P99_MS:g} ms from the due time: {verdict} (p99 {p99:.3f} ms)")
     print(f"ratio api/baseline (from due time): p50 x{api_samples.percentile(0.5) / base_samples.percentile(0.5):.2f}, "
           f"p99 x{p99 / base_samples.percentile(0.99):.2f}")
-    argv = " ".join(sys.argv[1:])
-    print(f"reproduce: REDIS_URL={settings.redis_url} python -m stocksignal.bench.api {argv}".rstrip())
-    return 0
+    print(f"reproduce: REDIS_URL={settings.redis_url} python -m stocksignal.bench.api "
+          f"--rate {args.rate:g} --duration {args.duration:g} --skus {args.skus}")
+    return 0 if verdict == "met" else 1
 
 
 def main(argv: list[str] | None = None) -> int:
