@@ -95,6 +95,9 @@ ROWS = [
         Panel("Domain notes", [
             (f"sum by (note) (rate(stocksignal_domain_notes_total[{RATE}]))", "{{note}}"),
         ], unit="ops", description="Notable domain events: default channel used, clamped values, ..."),
+        Panel("Expired state swept", [
+            (f"sum by (kind) (increase(stocksignal_janitor_deleted_total[{RATE}]))", "{{kind}}"),
+        ], description="Dedupe markers past the dedupe window and forgotten order memory deleted from the tables."),
     ]),
     Row("Redis projector", [
         Panel("Projector writes and stale writes refused", [
