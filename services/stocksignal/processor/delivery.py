@@ -236,12 +236,3 @@ class DeliveryTracker:
         while True:
             self._producer.poll(0)
             await asyncio.sleep(interval)
-
-    async def flush(self, timeout: float = 30.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while len(self._producer) > 0:
-            self._producer.poll(0.01)
-            if loop.time() > deadline:
-                raise DeliveryFailed(f"{len(self._producer)} records still undelivered after {timeout}s")
-            await asyncio.sleep(0)

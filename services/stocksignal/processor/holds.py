@@ -60,10 +60,3 @@ class HoldIndex:
                 del holds.scheduled[sku]
                 skus.append(sku)
         return skus
-
-    def retry(self, partition: int, sku: str, due: int) -> None:
-        """Put a SKU back (its expiry command could not be sent)."""
-        holds = self._partitions.get(partition)
-        if holds is not None and sku not in holds.scheduled:
-            holds.scheduled[sku] = due
-            heapq.heappush(holds.heap, (due, sku))
