@@ -144,6 +144,10 @@ class Settings:
         if self.dedupe_window_ms < 0:
             raise SettingsError("STOCKSIGNAL_DEDUPE_WINDOW_MS must be >= 0")
 
+    def to_env(self) -> dict[str, str]:
+        """The environment that makes a child process read exactly these settings."""
+        return {_env_name(f.name): str(getattr(self, f.name)) for f in fields(self) if f.name != "extra"}
+
     @staticmethod
     def env_var(name: str) -> str:
         """The environment variable that sets field ``name``."""

@@ -42,16 +42,6 @@ def isolated_settings(base: Settings, **overrides) -> Settings:
     return replace(base, **values)
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes a child process read exactly these settings."""
-    env = {}
-    for name in Settings.__dataclass_fields__:
-        if name == "extra":
-            continue
-        env[Settings.env_var(name)] = str(getattr(settings, name))
-    return env
-
-
 @dataclass
 class Worker:
     """One processor worker process."""
@@ -66,7 +56,7 @@ class Worker:
         return f"http://{self.settings.web_host}:{self.settings.web_port}"
 
     def start(self) -> "Worker":
-        env = {**os.environ, **settings_env(self.settings), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **self.settings.to_env(), "PYTHONUNBUFFERED": "1"}
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "stocksignal.processor"], env=env, stdout=log, stderr=subprocess.STDOUT,

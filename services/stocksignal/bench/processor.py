@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 

@@ -154,15 +154,6 @@ def metric_sum(text: str, names: tuple[str, ...]) -> float:
     return total
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The environment that makes a child process read exactly these settings."""
-    env = {}
-    for name in Settings.__dataclass_fields__:
-        if name != "extra":
-            env[Settings.env_var(name)] = str(getattr(settings, name))
-    return env
-
-
 def cli_path() -> str:
     """How to call the ``stocksignal`` command from the current directory."""
     script_path = Path(sys.executable).parent / "stocksignal"
@@ -336,7 +327,7 @@ class Demo:
 
     def start_services(self) -> None:
         s, p = self.settings, self.ports
-        env = {**os.environ, **settings_env(s), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **s.to_env(), "PYTHONUNBUFFERED": "1"}
         cli = [sys.executable, "-m", "stocksignal.cli.main"]
         commands = {
             "stub-marketplace": [sys.executable, "-m", "stocksignal.demo.stub_marketplace", "--port", str(p.stub)],

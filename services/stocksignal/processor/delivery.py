@@ -141,7 +141,6 @@ class DeliveryTracker:
         self._listeners: dict[str, Callable[[int, int], None]] = {}
         self._on_done: list[Callable[[Ticket], None]] = []
         self.failure: Exception | None = None
-        self.sent = 0
 
     # --- tickets ---------------------------------------------------------------------------
 
@@ -184,7 +183,6 @@ class DeliveryTracker:
             except BufferError:
                 # librdkafka's queue is full: serve callbacks until there is room.
                 self._producer.poll(0.05)
-        self.sent += 1
 
     def _delivered(self, msg) -> None:
         fn = self._listeners.get(msg.topic())

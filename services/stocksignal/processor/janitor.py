@@ -40,7 +40,6 @@ class Janitor:
         self.every_ms = every_ms
         self.slice_keys = slice_keys
         self._sweeps: dict[int, _Sweep] = {}
-        self.deleted = 0
 
     def sweep(self, partition: int, now_ms: int) -> int:
         """Advance the partition's sweep by one slice; returns how many keys were deleted."""
@@ -61,7 +60,6 @@ class Janitor:
         sweep.cursor = next_key
         if next_key is None:
             sweep.finished_at = now_ms
-        self.deleted += len(doomed)
         return len(doomed)
 
     def forget(self, partition: int) -> None:

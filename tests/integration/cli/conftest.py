@@ -30,7 +30,7 @@ def cli(cli_settings: Settings) -> Callable[..., Result]:
     """``cli("tail", "movements", env={...})``: the command run in-process with the settings' env."""
 
     def invoke(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
-        full_env = {**harness.settings_env(cli_settings), **(env or {})}
+        full_env = {**cli_settings.to_env(), **(env or {})}
         return CliRunner().invoke(main, list(args), env=full_env, input=input, catch_exceptions=False)
 
     return invoke
@@ -48,7 +48,7 @@ def processor(with_topics: Settings, tmp_path: Path) -> Iterator[harness.Worker]
     """A processor worker started as ``stocksignal run processor``, ready."""
     settings = replace(with_topics, state_dir=str(tmp_path / "state"), web_port=harness.free_port())
     worker = harness.Worker(settings, tmp_path / "processor.log")
-    env = {**os.environ, **harness.settings_env(settings), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
     log = open(worker.log_path, "ab")
     worker.proc = subprocess.Popen([sys.executable, "-m", "stocksignal.cli.main", "run", "processor"], env=env,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -13,7 +13,6 @@ from dataclasses import replace
 import pytest
 
 from stocksignal import bootstrap
-from stocksignal.bench import harness
 from stocksignal.cli.kafka_read import read_all
 from stocksignal.contract import partition_for
 from stocksignal.contract import topics as catalogue
@@ -51,7 +50,7 @@ def test_topics_check_names_missing_topics(cli):
 
 
 def test_run_processor_without_topics_exits_4_and_says_what_to_do(cli_settings, tmp_path):
-    env = {**os.environ, **harness.settings_env(replace(cli_settings, state_dir=str(tmp_path / "s")))}
+    env = {**os.environ, **replace(cli_settings, state_dir=str(tmp_path / "s")).to_env()}
     result = subprocess.run([sys.executable, "-m", "stocksignal.cli.main", "run", "processor"], env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 4, result.stderr
