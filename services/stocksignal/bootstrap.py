@@ -88,6 +88,124 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings.from_env(environ)
 
 
+# --- the processor (docs/processor.md) ----------------------------------------------------
+
+
+def processor_consumer_config(settings: Settings, advertised_url: str) -> dict[str, Any]:
+    """The worker's group member: read_committed, offsets committed only in transactions.
+
+    ``range`` assigns every topic's partitions evenly across workers (route and apply work
+    both scale out); the client id carries the worker's URL for the inspection API.
+    """
+    from stocksignal.processor.ownership import client_id
+
+    return consumer_config(
+        settings,
+        settings.app_id,
+        **{
+            "client.id": client_id(advertised_url),
+            "partition.assignment.strategy": "range",
+            "enable.auto.offset.store": False,
+            "max.poll.interval.ms": settings.max_poll_interval_ms,
+            # The second hop (command topic) waits for the fetch, so keep it short.
+            "fetch.wait.max.ms": 10,
+            "queued.max.messages.kbytes": 16384,
+        },
+    )
+
+
+def processor_producer_config(settings: Settings, transactional_id: str) -> dict[str, Any]:
+    return producer_config(
+        settings,
+        **{
+            "transactional.id": transactional_id,
+            "transaction.timeout.ms": settings.transaction_timeout_ms,
+            "linger.ms": 2,
+            "batch.num.messages": 10000,
+            # A transaction's AddOffsetsToTxn is refused (CONCURRENT_TRANSACTIONS) while the
+            # previous commit completes; librdkafka's 100 ms default retry backoff would add
+            # 100 ms to every commit.
+            "retry.backoff.ms": 10,
+            # The worker reads its own command and changelog records back: compressing them
+            # costs CPU on both sides of a loopback/LAN hop for little gain.
+            "compression.type": "none",
+        },
+    )
+
+
+def build_processor(settings: Settings):
+    """One processor worker: runtime (consumer, transactional producer, stores) and its
+    inspection API, from settings. Refuses (TopicsNotReady) when a topic is missing."""
+    from confluent_kafka import Consumer, Producer
+
+    from stocksignal.contract import topics as catalogue
+    from stocksignal.processor import topology
+    from stocksignal.processor.applier import Applier, ApplierConfig
+    from stocksignal.processor.metrics import ProcessorMetrics
+    from stocksignal.processor.ownership import Owners
+    from stocksignal.processor.ports import ChangelogReader, GroupConsumer, TxnProducer
+    from stocksignal.processor.publisher import Publisher, output_topics
+    from stocksignal.processor.restore import Restorer
+    from stocksignal.processor.router import Router, RouterConfig
+    from stocksignal.processor.runtime import Runtime, RuntimeConfig
+    from stocksignal.processor.store import StoreFactory, instance_id
+    from stocksignal.processor.topic_admin import partition_counts, topic_ids, verify_topics
+    from stocksignal.processor.web import Inspection, WebServer, make_app
+    from stocksignal.processor.worker import ProcessorWorker, lock_state_dir
+
+    admin = make_admin(settings)
+    plans = topology.plan(settings)
+    verify_topics(admin, plans)
+    partitions = partition_counts(admin)
+    name = lambda base: topology.topic_name(settings, base)  # noqa: E731
+    stock_changelog = topology.changelog_topic(settings, topology.STOCK_STORE)
+    orders_changelog = topology.changelog_topic(settings, topology.ORDERS_STORE)
+    lock = lock_state_dir(settings.state_dir, settings.app_id)
+    instance = settings.instance_id or instance_id(settings.state_dir, settings.app_id)
+    url = settings.web_advertised_url or f"http://{settings.web_host}:{settings.web_port}"
+    metrics = ProcessorMetrics()
+    codec = make_codec(settings)
+    command_topic = name(topology.COMMANDS)
+    dlq = name(catalogue.DLQ)
+    publisher = Publisher(codec, output_topics(name, partitions), metrics, send=None)
+    router = Router(RouterConfig(command_topic, settings.command_partitions, dlq, partitions[dlq]), codec, metrics)
+    applier = Applier(ApplierConfig(settings.dedupe_window_ms, settings.movement_history, settings.state_cache_mb),
+                      publisher, metrics)
+    reader = Consumer(consumer_config(settings, f"{settings.app_id}-restore", **{"enable.partition.eof": True}))
+    restorer = Restorer(ChangelogReader(reader), topic_ids(admin, [stock_changelog, orders_changelog]),
+                        settings.store_max_checkpoint_age_ms)
+    inputs = {name(t.name): t.name for t in catalogue.list_topics(catalogue.Role.INPUT)}
+    config = RuntimeConfig(
+        command_topic=command_topic,
+        command_partitions=settings.command_partitions,
+        inputs=inputs,
+        orders_topic=name(catalogue.ORDERS),
+        stock_changelog=stock_changelog,
+        orders_changelog=orders_changelog,
+        commit_interval_ms=settings.commit_interval_ms,
+        buffered_records_per_partition=settings.buffered_records_per_partition,
+        max_task_idle_ms=settings.max_task_idle_ms,
+        expiry_tick_ms=settings.expiry_tick_ms,
+        dedupe_window_ms=settings.dedupe_window_ms,
+        order_retention_ms=settings.order_retention_ms,
+        janitor_every_ms=settings.janitor_every_ms,
+    )
+    stores = StoreFactory(settings.store, settings.state_dir, settings.app_id,
+                          settings.rocksdb_block_cache_mb, settings.rocksdb_write_buffer_mb)
+    txn_id = f"{settings.app_id}-{instance}"
+    runtime = Runtime(
+        config,
+        GroupConsumer(Consumer(processor_consumer_config(settings, url))),
+        TxnProducer(lambda: Producer(processor_producer_config(settings, txn_id))),
+        restorer, stores, router, applier, publisher, metrics,
+    )
+    inspection = Inspection(runtime, Owners(admin, settings.app_id, command_topic), settings.command_partitions,
+                            settings.movement_history, url)
+    web = WebServer(make_app(inspection, metrics, lambda: None if runtime.failure is None else str(runtime.failure)),
+                    settings.web_host, settings.web_port)
+    return ProcessorWorker(runtime, web, lock)
+
+
 # --- adapters: projector, storefront API, marketplace sync (docs/adapters.md) ----------------
 
 

@@ -43,6 +43,10 @@ class Settings:
     app_id: str = "stocksignal"
     store: str = "rocksdb"  # rocksdb | memory
     state_dir: str = ".state"
+    # Identifies this worker's state directory to Kafka (its transactional id is
+    # "<app_id>-<instance_id>"); empty: a random id kept in the state directory. Two workers
+    # running at once must never share one.
+    instance_id: str = ""
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     # How other workers reach this one's web server (inspection API forwarding); empty:
@@ -54,20 +58,34 @@ class Settings:
     order_retention_ms: int = 30 * 24 * 3600 * 1000
     # How often (log time) expired dedupe markers and order memory are swept out.
     janitor_every_ms: int = 3600 * 1000
-    # RocksDB memory per partition database: block cache, and each of two write buffers.
-    rocksdb_block_cache_mb: int = 16
-    rocksdb_write_buffer_mb: int = 8
+    # RocksDB memory shared by all of a worker's stores: block cache and memtables, MiB.
+    rocksdb_block_cache_mb: int = 64
+    rocksdb_write_buffer_mb: int = 64
+    # Decoded SKU states kept in memory per worker (an estimate in MiB; docs/processor.md).
+    state_cache_mb: int = 64
     # How often the hold-expiry timer looks for due holds.
     expiry_tick_ms: int = 250
     # Production default is Kafka's 45 s; tests that kill workers lower it.
     session_timeout_ms: int = 45_000
     heartbeat_interval_ms: int = 3_000
-    commit_interval_ms: int = 1_000
+    max_poll_interval_ms: int = 300_000
+    # A transaction commits this often (wall time): the floor of end-to-end latency, twice
+    # (route, then apply), and the unit of work lost to a crash.
+    commit_interval_ms: int = 100
+    # The broker aborts a transaction left open longer than this (a paused or dead worker's):
+    # until then its partitions' readers wait. Must not exceed the broker's
+    # transaction.max.timeout.ms.
+    transaction_timeout_ms: int = 10_000
+    # Routing waits at most this long for an input partition that has records not fetched
+    # yet, so a backlog is decided in record-timestamp order across topics.
+    max_task_idle_ms: int = 1_000
+    # Records fetched and waiting per partition before the partition is paused.
+    buffered_records_per_partition: int = 2_000
+    # A local store whose checkpoint is older than this is wiped and restored (the changelog
+    # may have compacted a tombstone away meanwhile); below the changelog's 24 h retention.
+    store_max_checkpoint_age_ms: int = 12 * 3600 * 1000
     # Commands of this many recent commands per SKU are kept for the inspection API.
     movement_history: int = 64
-    # Agents take up to batch_size events at once, waiting at most batch_wait_ms for more.
-    batch_size: int = 2000
-    batch_wait_ms: int = 5
 
     # --- adapters ---------------------------------------------------------------------
     api_host: str = "127.0.0.1"
@@ -143,6 +161,10 @@ class Settings:
                 raise SettingsError(f"{_env_name(name)} must be >= 1")
         if self.dedupe_window_ms < 0:
             raise SettingsError("STOCKSIGNAL_DEDUPE_WINDOW_MS must be >= 0")
+        if not 0 < self.commit_interval_ms < self.transaction_timeout_ms:
+            raise SettingsError(
+                "STOCKSIGNAL_COMMIT_INTERVAL_MS must be > 0 and below STOCKSIGNAL_TRANSACTION_TIMEOUT_MS"
+            )
 
     def to_env(self) -> dict[str, str]:
         """The environment that makes a child process read exactly these settings."""

@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from stocksignal import bootstrap
 from stocksignal.contract import topics as catalogue
@@ -24,41 +24,43 @@ from stocksignal.processor.topology import COMMANDS
 from stocksignal.settings import Settings
 
 
-def _consumer(settings: Settings) -> Consumer:
+def _consumer(settings: Settings, **overrides) -> Consumer:
     return Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap_servers,
+        **bootstrap.kafka_common(settings),
         "group.id": "e2e-reader",
         "enable.auto.commit": False,
         "isolation.level": "read_committed",
+        **overrides,
     })
 
 
 def read_topic(settings: Settings, base: str) -> list[tuple[int, int, Any, bytes | None, list]]:
-    """Every record of a topic, from the beginning to the current end: (p, offset, key, value, headers)."""
+    """Every committed record of a topic, from the beginning to its end as read_committed
+    sees it (a transaction marker ends each transaction, so the end is found by the
+    consumer's end-of-partition event, not by record offsets): (p, offset, key, value, headers)."""
     topic = settings.topic_prefix + base
-    c = _consumer(settings)
+    c = _consumer(settings, **{"enable.partition.eof": True})
     try:
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {}
         assign = []
         for p in parts:
             low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
             if high > low:
-                ends[p] = high
                 assign.append(TopicPartition(topic, p, low))
         out = []
         if not assign:
             return out
         c.assign(assign)
         done: set[int] = set()
-        deadline = time.monotonic() + 60
-        while len(done) < len(ends) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 120
+        while len(done) < len(assign):
+            assert time.monotonic() < deadline, f"reading {topic}: no end after 120 s"
             for m in c.consume(1000, 1.0):
                 if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        done.add(m.partition())
                     continue
                 out.append((m.partition(), m.offset(), m.key(), m.value(), m.headers() or []))
-                if m.offset() >= ends[m.partition()] - 1:
-                    done.add(m.partition())
         return sorted(out, key=lambda r: (r[0], r[1]))
     finally:
         c.close()
@@ -186,7 +188,8 @@ def wait_quiescent(settings: Settings, group: str, timeout: float = 180.0, stabl
     from stocksignal.processor.topology import plan
 
     admin = bootstrap.make_admin(settings)
-    topics = [p.name for p in plan(settings) if not p.name.endswith(("availability.v1", "reservations.v1", "movements.v1", "dlq.v1"))]
+    topics = [p.name for p in plan(settings)
+              if not p.name.endswith(("availability.v1", "reservations.v1", "movements.v1", "dlq.v1", "-changelog"))]
     c = _consumer(settings)
     deadline = time.monotonic() + timeout
     caught_up_since = None

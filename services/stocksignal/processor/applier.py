@@ -1,35 +1,30 @@
-"""Apply one command from the command topic: load, skip if applied, decide, persist, publish.
+"""Apply the commands of one command-topic partition: load, skip, dedupe, decide, write.
 
-The order of steps for one command at (partition, position) is the commit protocol (a
-command's position is its record's offset and its index in the record, see batches.py):
+For one command at (partition, position) — a position is the record's offset and the
+command's index in it (batches.py) — in this order:
 
-1. **Load** the SKU's envelope (state, applied position, outbox) from the state table.
-2. **Skip a replay.** ``position <= applied position`` means the state already holds this command
-   (we crashed, or lost the partition, after persisting it). Re-persist the envelope and the
-   marker (the changelog may lack them if only the local store got them), re-emit the
-   command's outbox entry if it is still there, and stop.
-3. **Drop a duplicate.** A dedupe marker for ``(sku, event_id)`` written by *another* position
-   within the window means a producer or router repeat: no effect.
+1. **Load** the SKU's envelope (state and applied position) from the partition's store.
+2. **Skip what is applied.** ``position <= applied position``: the state already holds this
+   command. Under transactions this happens only when a command record is read again after
+   a commit that fell inside it (a channel change reconciles its partition over several
+   transactions, see :class:`Reconcile`).
+3. **Drop a duplicate.** A dedupe marker for ``(sku, event_id)`` written by *another*
+   position within the window means a producer sent the event twice: no effect.
 4. **Decide** with the pure core: ``apply(state, command, book)``.
-5. **Persist** to the state table (local store + changelog, same partition, in this order):
-   the dedupe marker, the history slot, then the envelope with the new state, this position and
-   an outbox holding this command's records plus entries that may not be delivered yet.
-6. **Publish** the records (ReservationDecided, StockMoved, AvailabilityChanged).
-7. **Acknowledge**: the event's ticket completes when every record of steps 5-6 is in Kafka;
-   only then does Faust get the ack, and only acked offsets are committed (delivery.py).
+5. **Write**, into the open transaction: the dedupe marker, a history slot, the hold index
+   key, the envelope; the decisions and movements are produced at once, the availability
+   snapshot is held until the commit (the newest per SKU wins).
 
-An outbox entry is dropped once its record's offset is below the partition's low watermark
-(no record caused by that offset or an earlier one is still in flight): so after a crash, every command whose records might
-be missing is either re-applied (state behind) or finds its entry in the outbox (state ahead).
-Availability is re-emitted only if it is the SKU's current version, so the compacted topic
-never goes backwards (design note 4).
+Nothing here commits: the runtime commits the transaction with the consumed offsets, and
+only then do the writes reach the local store (store.py).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import orjson
@@ -37,8 +32,8 @@ import orjson
 from stocksignal.domain import (
     ChannelBook,
     ChannelCommand,
-    Outcome,
     SkuCommand,
+    SkuState,
     apply,
     apply_channel_command,
     command_from_dict,
@@ -47,256 +42,271 @@ from stocksignal.domain import (
     within_window,
 )
 from stocksignal.processor import batches
-from stocksignal.processor.delivery import DeliveryTracker, Ticket
 from stocksignal.processor.envelope import (
     BookEnvelope,
     Envelope,
     Marker,
-    OutboxEntry,
     book_key,
-    history_key,
     channel_marker_key,
+    history_key,
     is_sku_key,
     marker_key,
     sku_key,
 )
 from stocksignal.processor.holds import HoldIndex
 from stocksignal.processor.metrics import ProcessorMetrics
-from stocksignal.processor.publisher import AVAILABILITY, Publisher
-from stocksignal.processor.store import StateStore
+from stocksignal.processor.publisher import Publisher
+from stocksignal.processor.store import PartitionStore
 
 log = logging.getLogger(__name__)
+
+RECONCILE_SLICE = 2000  # SKUs a channel change reconciles per step
 
 
 @dataclass(frozen=True)
 class ApplierConfig:
-    command_topic: str
     dedupe_window_ms: int
     history_size: int
-    cache_size: int = 100_000  # decoded envelopes kept per partition
+    cache_mb: int = 64
+
+
+class EnvelopeCache:
+    """Decoded envelopes of recently used SKUs, bounded in (estimated) bytes for the worker.
+
+    A decoded state costs several times its JSON (Python objects); the estimate below was
+    measured on the bench mix (docs/processor.md, "Memory"). Values are never mutated, so a
+    cached envelope is safe to share; it is dropped whenever its transaction may not commit.
+    """
+
+    OBJECT_FACTOR = 6
+    OVERHEAD = 400
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[tuple[int, str], tuple[Envelope, int]] = OrderedDict()
+
+    def get(self, partition: int, sku: str) -> Envelope | None:
+        found = self._entries.get((partition, sku))
+        if found is None:
+            return None
+        self._entries.move_to_end((partition, sku))
+        return found[0]
+
+    def put(self, partition: int, sku: str, env: Envelope, raw_len: int) -> None:
+        key = (partition, sku)
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.bytes -= old[1]
+        size = self.OVERHEAD + self.OBJECT_FACTOR * raw_len
+        self._entries[key] = (env, size)
+        self.bytes += size
+        while self.bytes > self.max_bytes and self._entries:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self.bytes -= dropped
+
+    def drop_partition(self, partition: int) -> None:
+        for key in [k for k in self._entries if k[0] == partition]:
+            self.bytes -= self._entries.pop(key)[1]
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass
+class Reconcile:
+    """A channel change being applied to every SKU of a partition, a slice per step."""
+
+    pos: int
+    command: ChannelCommand
+    old: ChannelBook
+    new: ChannelBook
+    cursor: bytes = b"\x01"  # SKU keys are printable: everything from here on
+
+
+@dataclass
+class PartitionState:
+    """What the applier keeps of one command partition while it is assigned."""
+
+    store: PartitionStore
+    holds: HoldIndex
+    book: BookEnvelope
+    log_time: int = 0
+    reconcile: Reconcile | None = None
+
+    @classmethod
+    def load(cls, store: PartitionStore) -> "PartitionState":
+        raw = store.get(book_key(store.partition))
+        book = BookEnvelope.from_bytes(raw) if raw is not None else BookEnvelope(ChannelBook())
+        return cls(store, HoldIndex.load(store), book)
+
+
+@dataclass
+class RecordCursor:
+    """A command record being applied: its commands and how far we got."""
+
+    offset: int
+    commands: list[dict[str, Any]]
+    index: int = 0
+    done: bool = field(default=False)
 
 
 class Applier:
     def __init__(
         self,
         config: ApplierConfig,
-        store: StateStore,
-        tracker: DeliveryTracker,
         publisher: Publisher,
-        holds: HoldIndex,
         metrics: ProcessorMetrics,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
-        self.store = store
-        self.tracker = tracker
         self.publisher = publisher
-        self.holds = holds
         self.metrics = metrics
         self.clock = clock
-        self._books: dict[int, BookEnvelope] = {}
-        self._cache: dict[int, dict[str, Envelope]] = {}
-        self.log_time: dict[int, int] = {}  # partition -> newest command log time seen
+        self.cache = EnvelopeCache(config.cache_mb << 20)
 
-    def handle_record(self, partition: int, offset: int, payload: bytes, ticket: Ticket) -> None:
-        """Apply every command of one command-topic record, in order."""
-        log_time = self.log_time.get(partition, 0)
-        for index, d in enumerate(batches.decode(payload)):
-            command = command_from_dict(d)
-            pos = batches.position(offset, index)
-            if command.logged_at > log_time:
-                log_time = self.log_time[partition] = command.logged_at
+    def advance(self, ps: PartitionState, cursor: RecordCursor) -> None:
+        """Apply the record's commands from where the cursor stands; returns when the record
+        is done, or when a channel change has reconciled one slice (call again)."""
+        partition = ps.store.partition
+        if ps.reconcile is not None:
+            if not self._reconcile_slice(ps):
+                return
+            cursor.index += 1
+        commands = cursor.commands
+        while cursor.index < len(commands):
+            command = command_from_dict(commands[cursor.index])
+            pos = batches.position(cursor.offset, cursor.index)
+            if command.logged_at > ps.log_time:
+                ps.log_time = command.logged_at
             if isinstance(command, ChannelCommand):
-                self._handle_channel(partition, pos, command, ticket)
+                if self._start_channel(ps, pos, command) and not self._reconcile_slice(ps):
+                    return
             else:
-                self._handle_sku(partition, pos, command, ticket)
-
-    def forget(self, partition: int) -> None:
-        """The partition was revoked: drop what is cached of it (recovery may change it)."""
-        self._books.pop(partition, None)
-        self._cache.pop(partition, None)
+                self._apply_sku(ps, partition, pos, command)
+            cursor.index += 1
+        cursor.done = True
 
     # --- SKU commands ----------------------------------------------------------------------
 
-    def _handle_sku(self, partition: int, pos: int, cmd: SkuCommand, ticket: Ticket) -> None:
-        env = self._envelope(cmd.sku, partition)
-        mkey = marker_key(dedupe_key(cmd))
+    def _apply_sku(self, ps: PartitionState, partition: int, pos: int, cmd: SkuCommand) -> None:
+        env = self.envelope(ps.store, cmd.sku)
         if env is not None and pos <= env.applied_pos:
-            self._replay(partition, pos, cmd, env, mkey, ticket)
+            self.metrics.replayed.inc()
             return
-        if self._is_duplicate(mkey, partition, pos, cmd.logged_at):
+        mkey = marker_key(dedupe_key(cmd))
+        if self._is_duplicate(ps.store, mkey, pos, cmd.logged_at):
             self.metrics.bump(self.metrics.duplicates, cmd.event_type)
             return
-        book = self._book(partition).book
-        outcome = apply(env.state if env else None, cmd, book)
-        self._persist_and_publish(partition, pos, cmd, env, outcome, ticket, mkey)
+        before = env.state if env else None
+        outcome = apply(before, cmd, ps.book.book)
+        ps.store.put(mkey, Marker(cmd.logged_at, pos).to_bytes())
+        self._write(ps, partition, pos, env, outcome)
         self.metrics.bump(self.metrics.commands_applied, type(cmd).__name__)
         for note in outcome.notes:
             self.metrics.bump(self.metrics.notes, str(note))
 
-    def _persist_and_publish(
-        self,
-        partition: int,
-        pos: int,
-        cmd: SkuCommand | ChannelCommand,
-        env: Envelope | None,
-        outcome: Outcome,
-        ticket: Ticket,
-        mkey: bytes | None,
-    ) -> None:
-        records = self.publisher.encode(outcome, published_at=int(self.clock() * 1000))
-        outbox = self._undelivered(partition, env)
-        if records:
-            outbox.append(OutboxEntry(pos, records))
+    def _write(self, ps: PartitionState, partition: int, pos: int, env: Envelope | None, outcome) -> None:
+        store = ps.store
+        state = outcome.state
         history_seq = env.history_seq if env else 0
-        sku = outcome.state.sku
-        if mkey is not None:
-            self.store.put(mkey, Marker(cmd.logged_at, pos).to_bytes(), partition)
         if outcome.movements:
             movements = [m.to_record() for m in outcome.movements]
             slot = history_seq % self.config.history_size
-            self.store.put(history_key(sku, slot), orjson.dumps([pos, movements]), partition)
+            store.put(history_key(state.sku, slot), orjson.dumps([pos, movements]))
             history_seq += 1
-        new_env = Envelope(outcome.state, pos, outbox, history_seq)
-        self.store.put(sku_key(sku), new_env.to_bytes(), partition)
-        self._remember(partition, sku, new_env)
-        self.publisher.publish(records, ticket)
-        self.holds.note(partition, outcome.state)
-        self._guard(outcome)
+        new_env = Envelope(state, pos, history_seq)
+        raw = new_env.to_bytes()
+        store.put(sku_key(state.sku), raw)
+        self.cache.put(partition, state.sku, new_env, len(raw))
+        ps.holds.note(store, env.state if env else None, state)
+        self.publisher.publish(outcome, published_at=int(self.clock() * 1000))
+        self._guard(state, outcome.availability is not None)
 
-    def _undelivered(self, partition: int, env: Envelope | None) -> list[OutboxEntry]:
-        if env is None or not env.outbox:
-            return []
-        low = self.tracker.low_watermark(self.config.command_topic, partition)
-        if low is None:
-            return []
-        return [e for e in env.outbox if batches.offset_of(e.pos) >= low]
-
-    def _replay(
-        self, partition: int, pos: int, cmd: SkuCommand, env: Envelope, mkey: bytes, ticket: Ticket
-    ) -> None:
-        self.metrics.replayed.inc()
-        self.store.put(mkey, Marker(cmd.logged_at, pos).to_bytes(), partition)
-        self.store.put(sku_key(cmd.sku), env.to_bytes(), partition)
-        self._reemit(env, pos, ticket)
-        self.holds.note(partition, env.state)
-
-    def _reemit(self, env: Envelope, pos: int, ticket: Ticket) -> None:
-        entry = env.entry(pos)
-        if entry is None:
-            return  # pruned: its records were delivered before the entry was dropped
-        current = env.state.version
-        records = [r for r in entry.records if r.kind != AVAILABILITY or r.version == current]
-        self.publisher.publish(records, ticket)
-
-    def _is_duplicate(self, mkey: bytes, partition: int, pos: int, logged_at: int) -> bool:
-        raw = self.store.get(mkey, partition)
+    def _is_duplicate(self, store: PartitionStore, mkey: bytes, pos: int, logged_at: int) -> bool:
+        raw = store.get(mkey)
         if raw is None:
             return False
         marker = Marker.from_bytes(raw)
-        # The same position is this very command (its marker landed, its state did not).
-        return marker.pos != pos and within_window(
-            marker.logged_at, logged_at, self.config.dedupe_window_ms
-        )
+        # The same position is this very command (read again after a failure).
+        return marker.pos != pos and within_window(marker.logged_at, logged_at, self.config.dedupe_window_ms)
 
     # --- channel commands (broadcast: one per partition) -----------------------------------
 
-    def _handle_channel(self, partition: int, pos: int, cmd: ChannelCommand, ticket: Ticket) -> None:
-        benv = self._book(partition)
-        if pos <= benv.applied_pos:
+    def _start_channel(self, ps: PartitionState, pos: int, cmd: ChannelCommand) -> bool:
+        """Begin reconciling a channel change; False when it is applied or a duplicate."""
+        if pos <= ps.book.applied_pos:
             self.metrics.replayed.inc()
-            self._reconcile_all(partition, pos, cmd, benv.book, benv.book, ticket)
-            self.store.put(book_key(partition), benv.to_bytes(), partition)
-            return
-        mkey = channel_marker_key(partition, dedupe_key(cmd))
-        if self._is_duplicate(mkey, partition, pos, cmd.logged_at):
+            return False
+        mkey = channel_marker_key(ps.store.partition, dedupe_key(cmd))
+        if self._is_duplicate(ps.store, mkey, pos, cmd.logged_at):
             self.metrics.bump(self.metrics.duplicates, cmd.event_type)
-            return
-        new_book = apply_channel_command(benv.book, cmd)
-        self._reconcile_all(partition, pos, cmd, benv.book, new_book, ticket)
-        self.store.put(mkey, Marker(cmd.logged_at, pos).to_bytes(), partition)
-        # Written last: a crash before this line replays the command, and SKUs already
-        # reconciled are recognised by their applied position.
-        new = BookEnvelope(new_book, pos)
-        self.store.put(book_key(partition), new.to_bytes(), partition)
-        self._books[partition] = new
-        self.metrics.bump(self.metrics.commands_applied, type(cmd).__name__)
+            return False
+        ps.reconcile = Reconcile(pos, cmd, ps.book.book, apply_channel_command(ps.book.book, cmd))
+        return True
 
-    def _reconcile_all(
-        self,
-        partition: int,
-        pos: int,
-        cmd: ChannelCommand,
-        old: ChannelBook,
-        new: ChannelBook,
-        ticket: Ticket,
-    ) -> None:
-        for key, value in list(self.store.scan(partition)):
-            if not is_sku_key(key):
+    def _reconcile_slice(self, ps: PartitionState) -> bool:
+        """Republish one slice of SKUs under the new configuration; True when all are done
+        (then the book itself is written, last: a failure before that re-runs the change, and
+        SKUs already reconciled are known by their applied position)."""
+        rec = ps.reconcile
+        assert rec is not None
+        store, partition = ps.store, ps.store.partition
+        items = store.scan(b"", rec.cursor, RECONCILE_SLICE + 1)
+        for key, raw in items[:RECONCILE_SLICE]:
+            if not is_sku_key(key) or Envelope.applied_pos_of(raw) >= rec.pos:
                 continue
-            sku = key.decode()
-            env = self._cache.get(partition, {}).get(sku) or Envelope.from_bytes(value)
-            if env.applied_pos >= pos:
-                # Reconciled before a crash: make sure its snapshot and state are out.
-                self.store.put(key, value, partition)
-                self._reemit(env, pos, ticket)
-                continue
-            outcome = reconcile(env.state, old, new, cmd)
+            env = self.envelope(store, key.decode())
+            assert env is not None
+            outcome = reconcile(env.state, rec.old, rec.new, rec.command)
             if outcome.availability is not None:
-                self._persist_and_publish(partition, pos, cmd, env, outcome, ticket, None)
+                self._write(ps, partition, rec.pos, env, outcome)
+        if len(items) > RECONCILE_SLICE:
+            rec.cursor = items[RECONCILE_SLICE][0]
+            return False
+        mkey = channel_marker_key(partition, dedupe_key(rec.command))
+        store.put(mkey, Marker(rec.command.logged_at, rec.pos).to_bytes())
+        ps.book = BookEnvelope(rec.new, rec.pos)
+        store.put(book_key(partition), ps.book.to_bytes())
+        ps.reconcile = None
+        self.metrics.bump(self.metrics.commands_applied, type(rec.command).__name__)
+        return True
 
     # --- loading ---------------------------------------------------------------------------
 
-    def _envelope(self, sku: str, partition: int) -> Envelope | None:
-        """The SKU's envelope; decoded ones are kept (they are values, never mutated)."""
-        cache = self._cache.get(partition)
-        if cache is not None:
-            env = cache.get(sku)
-            if env is not None:
-                return env
-        raw = self.store.get(sku_key(sku), partition)
+    def envelope(self, store: PartitionStore, sku: str) -> Envelope | None:
+        """The SKU's envelope, the open transaction's writes included."""
+        partition = store.partition
+        env = self.cache.get(partition, sku)
+        if env is not None:
+            return env
+        raw = store.get(sku_key(sku))
         if raw is None:
             return None
         env = Envelope.from_bytes(raw)
-        self._remember(partition, sku, env)
+        self.cache.put(partition, sku, env, len(raw))
         return env
 
-    def _remember(self, partition: int, sku: str, env: Envelope) -> None:
-        cache = self._cache.setdefault(partition, {})
-        if len(cache) >= self.config.cache_size:
-            # Evict the oldest tenth: cheap, and a best-seller is re-read at once.
-            for old in list(cache)[: max(1, self.config.cache_size // 10)]:
-                del cache[old]
-        cache.pop(sku, None)
-        cache[sku] = env
-
-    def _book(self, partition: int) -> BookEnvelope:
-        """The partition's channel book; cached, since only channel commands change it."""
-        cached = self._books.get(partition)
-        if cached is None:
-            raw = self.store.get(book_key(partition), partition)
-            cached = BookEnvelope.from_bytes(raw) if raw is not None else BookEnvelope(ChannelBook())
-            self._books[partition] = cached
-        return cached
-
-    def _guard(self, outcome: Outcome) -> None:
+    def _guard(self, state: SkuState, changed: bool) -> None:
         """Count (and log) any position that breaks the no-oversell invariant: must be 0."""
-        if outcome.availability is None:
-            return  # no bucket changed
-        for location_id, p in outcome.state.positions.items():
+        if not changed:
+            return
+        for location_id, p in state.positions.items():
             if p.reserved > p.on_hand or p.on_hand < 0 or p.reserved < p.picked or p.picked < 0:
                 self.metrics.oversell_guard.inc()
-                log.error("invariant broken for %s at %s: %s", outcome.state.sku, location_id, p)
+                log.error("invariant broken for %s at %s: %s", state.sku, location_id, p)
 
 
-def history(
-    store: StateStore, env: Envelope, sku: str, partition: int, history_size: int, limit: int
-) -> list[dict[str, Any]]:
+def history(store: PartitionStore, env: Envelope, sku: str, history_size: int, limit: int) -> list[dict[str, Any]]:
     """The SKU's recent movements, newest first (from the history slots)."""
-    entries = []
+    entries: list[dict[str, Any]] = []
     first = max(0, env.history_seq - history_size)
     for seq in range(env.history_seq - 1, first - 1, -1):
-        raw = store.get(history_key(sku, seq % history_size), partition)
+        raw = store.get(history_key(sku, seq % history_size))
         if raw is None:
             continue
         _, movements = orjson.loads(raw)

@@ -7,32 +7,31 @@ Keys (all in the one state table, so all in one changelog partition, in write or
 - ``NUL e NUL NUL p NUL event`` -> :class:`Marker` of a channel command in partition ``p``
 - ``NUL b NUL partition``      -> :class:`BookEnvelope` (the partition's channel book)
 - ``NUL h NUL sku NUL slot``   -> the movements of one recent command (inspection history)
+- ``NUL H NUL sku``            -> the SKU's next hold expiry (only while it has open holds), so a
+  newly assigned partition indexes its holds without reading every SKU
 
 SKUs and event ids are printable (validation), so a NUL-prefixed key never collides with a SKU,
 and a SKU's envelope key is exactly the command topic's key: "who owns this SKU" is the same
-question for Kafka, Faust's table routing and the timers.
+question for Kafka, the inspection API and the timers.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import orjson
 
 from stocksignal.domain import ChannelBook, SkuState
-from stocksignal.processor.publisher import Encoded
 
 MARKER_PREFIX = b"\x00e\x00"
 BOOK_PREFIX = b"\x00b\x00"
 HISTORY_PREFIX = b"\x00h\x00"
+HOLD_PREFIX = b"\x00H\x00"
 
 
-_HEAD = struct.Struct(">BqII")
-_COUNT = struct.Struct(">H")
-_ENTRY = struct.Struct(">qH")
-_REC = struct.Struct(">BqqH")
-_LEN = struct.Struct(">I")
+_HEAD = struct.Struct(">BqII")  # version 1
+_HEAD2 = struct.Struct(">BqI")
 
 
 def sku_key(sku: str) -> bytes:
@@ -57,73 +56,48 @@ def history_key(sku: str, slot: int) -> bytes:
     return HISTORY_PREFIX + sku.encode() + b"\x00" + str(slot).encode()
 
 
+def hold_key(sku: str) -> bytes:
+    return HOLD_PREFIX + sku.encode()
+
+
 def is_sku_key(key: bytes) -> bool:
     return not key.startswith(b"\x00")
 
 
 @dataclass(slots=True)
-class OutboxEntry:
-    """The encoded output records of one applied command, kept until surely delivered."""
-
-    pos: int
-    records: list[Encoded]
-
-
-@dataclass(slots=True)
 class Envelope:
+    """A SKU's state and the command-log position of the last command applied to it.
+
+    The position lets a command record be resumed part-way: a channel change reconciles a
+    partition's SKUs over several transactions, and a command record whose offset is not yet
+    committed is read again after a failure; commands at or below ``applied_pos`` are skipped.
+    """
+
     state: SkuState
-    applied_pos: int = -1  # command-log position of the last command applied to this SKU
-    outbox: list[OutboxEntry] = field(default_factory=list)
+    applied_pos: int = -1
     history_seq: int = 0  # commands with movements so far (slot = seq % history size)
 
-    def entry(self, pos: int) -> OutboxEntry | None:
-        for e in self.outbox:
-            if e.pos == pos:
-                return e
-        return None
-
-    # Binary layout (version 1):
-    #   B version | q applied_pos | I history_seq | I len | state JSON | H entries
-    #   entry:  q pos | H records
-    #   record: B kind | q version | q occurred_at | H len | key | I len | Avro value
+    # Binary layout (version 2):  B version | q applied_pos | I history_seq | state JSON
+    # Version 1 (the Faust runtime's) had an outbox after the state; it is read and dropped.
     def to_bytes(self) -> bytes:
-        state = orjson.dumps(self.state.to_dict())
-        parts = [_HEAD.pack(1, self.applied_pos, self.history_seq, len(state)), state, _COUNT.pack(len(self.outbox))]
-        for e in self.outbox:
-            parts.append(_ENTRY.pack(e.pos, len(e.records)))
-            for r in e.records:
-                parts.append(_REC.pack(r.kind, r.version, r.occurred_at, len(r.key)))
-                parts.append(r.key)
-                parts.append(_LEN.pack(len(r.value)))
-                parts.append(r.value)
-        return b"".join(parts)
+        return _HEAD2.pack(2, self.applied_pos, self.history_seq) + orjson.dumps(self.state.to_dict())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Envelope":
-        version, applied_pos, history_seq, n = _HEAD.unpack_from(data, 0)
-        if version != 1:
-            raise ValueError(f"unknown envelope version {version}")
-        at = _HEAD.size
-        state = SkuState.from_dict(orjson.loads(data[at : at + n]))
-        at += n
-        (entries,) = _COUNT.unpack_from(data, at)
-        at += _COUNT.size
-        outbox = []
-        for _ in range(entries):
-            pos, count = _ENTRY.unpack_from(data, at)
-            at += _ENTRY.size
-            records = []
-            for _ in range(count):
-                kind, rversion, occurred_at, klen = _REC.unpack_from(data, at)
-                at += _REC.size
-                key = data[at : at + klen]
-                at += klen
-                (vlen,) = _LEN.unpack_from(data, at)
-                at += _LEN.size
-                records.append(Encoded(kind, key, data[at : at + vlen], rversion, occurred_at))
-                at += vlen
-            outbox.append(OutboxEntry(pos, records))
-        return cls(state, applied_pos, outbox, history_seq)
+        version = data[0]
+        if version == 2:
+            _, applied_pos, history_seq = _HEAD2.unpack_from(data, 0)
+            return cls(SkuState.from_dict(orjson.loads(data[_HEAD2.size :])), applied_pos, history_seq)
+        if version == 1:
+            _, applied_pos, history_seq, n = _HEAD.unpack_from(data, 0)
+            state = orjson.loads(data[_HEAD.size : _HEAD.size + n])
+            return cls(SkuState.from_dict(state), applied_pos, history_seq)
+        raise ValueError(f"unknown envelope version {version}")
+
+    @staticmethod
+    def applied_pos_of(data: bytes) -> int:
+        """The applied position without decoding the state (a reconcile skips done SKUs)."""
+        return _HEAD2.unpack_from(data, 0)[1] if data[0] == 2 else _HEAD.unpack_from(data, 0)[1]
 
 
 @dataclass(slots=True)

@@ -1,62 +1,63 @@
-"""Which SKUs have holds coming due, per partition, so a timer tick costs O(due holds).
+"""Which SKUs of a command partition have holds coming due, so a timer tick costs O(due holds).
 
-The index is in memory only: it is rebuilt from the state table when a partition is assigned
-and kept current by the applier after every command. Entries can go stale (a hold confirmed or
-cancelled); a stale entry costs one no-op ``ExpireHolds`` command at most, because only the
+Each SKU with open holds has a small index key in the partition's store (``NUL H NUL sku`` ->
+its next expiry), written with its state; a newly assigned partition builds its heap from
+those keys alone, without reading every SKU. The heap can hold stale entries (a hold confirmed
+or cancelled); a stale entry costs one no-op ``ExpireHolds`` command at most, because only the
 expiry recorded as the SKU's current one is acted on.
 """
 
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
 
 from stocksignal.domain import SkuState
-
-
-@dataclass
-class _PartitionHolds:
-    heap: list[tuple[int, str]] = field(default_factory=list)
-    scheduled: dict[str, int] = field(default_factory=dict)  # sku -> next expiry we will act on
+from stocksignal.processor.envelope import HOLD_PREFIX, hold_key
+from stocksignal.processor.store import PartitionStore
 
 
 class HoldIndex:
+    """The due-hold heap of one command partition."""
+
     def __init__(self) -> None:
-        self._partitions: dict[int, _PartitionHolds] = {}
+        self._heap: list[tuple[int, str]] = []
+        self._scheduled: dict[str, int] = {}  # sku -> next expiry we will act on
 
-    def note(self, partition: int, state: SkuState) -> None:
-        """Record the SKU's next hold expiry after a command changed (or re-confirmed) it."""
-        holds = self._partitions.get(partition)
-        if holds is None:
-            return  # not (yet) indexed: the rebuild on assignment will find it
-        due = state.next_hold_expiry()
+    @classmethod
+    def load(cls, store: PartitionStore) -> "HoldIndex":
+        index = cls()
+        for key, value in store.scan(HOLD_PREFIX):
+            index._schedule(key[len(HOLD_PREFIX):].decode(), int(value))
+        return index
+
+    def note(self, store: PartitionStore, before: SkuState | None, after: SkuState) -> None:
+        """Record the SKU's next hold expiry after a command; persist it if it changed."""
+        due = after.next_hold_expiry()
+        old = before.next_hold_expiry() if before is not None else None
+        if due != old:
+            if due is None:
+                store.delete(hold_key(after.sku))
+            else:
+                store.put(hold_key(after.sku), b"%d" % due)
         if due is None:
-            holds.scheduled.pop(state.sku, None)
-        elif holds.scheduled.get(state.sku) != due:
-            holds.scheduled[state.sku] = due
-            heapq.heappush(holds.heap, (due, state.sku))
+            self._scheduled.pop(after.sku, None)
+        elif self._scheduled.get(after.sku) != due:
+            self._schedule(after.sku, due)
 
-    def rebuild(self, partition: int, states) -> None:
-        """Index a newly assigned partition from its SKU states."""
-        self._partitions[partition] = _PartitionHolds()
-        for state in states:
-            self.note(partition, state)
+    def _schedule(self, sku: str, due: int) -> None:
+        self._scheduled[sku] = due
+        heapq.heappush(self._heap, (due, sku))
 
-    def drop(self, partition: int) -> None:
-        self._partitions.pop(partition, None)
-
-    def indexed(self) -> set[int]:
-        return set(self._partitions)
-
-    def due(self, partition: int, now_ms: int) -> list[str]:
-        """SKUs of ``partition`` with a hold due at ``now_ms``; each is handed out once."""
-        holds = self._partitions.get(partition)
-        if holds is None:
-            return []
+    def due(self, now_ms: int) -> list[str]:
+        """SKUs with a hold due at ``now_ms``; each is handed out once."""
+        heap, scheduled = self._heap, self._scheduled
         skus: list[str] = []
-        while holds.heap and holds.heap[0][0] <= now_ms:
-            due, sku = heapq.heappop(holds.heap)
-            if holds.scheduled.get(sku) == due:
-                del holds.scheduled[sku]
+        while heap and heap[0][0] <= now_ms:
+            due, sku = heapq.heappop(heap)
+            if scheduled.get(sku) == due:
+                del scheduled[sku]
                 skus.append(sku)
         return skus
+
+    def __len__(self) -> int:
+        return len(self._scheduled)

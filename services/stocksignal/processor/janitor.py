@@ -1,14 +1,14 @@
 """Forgetting what is no longer needed, a slice at a time, in log time.
 
 - **Dedupe markers** older than the dedupe window: a marker that old no longer counts as a
-  repeat (``within_window``), so deleting it changes no decision; it only bounds the table.
+  repeat (``within_window``), so deleting it changes no decision; it only bounds the store.
 - **Order memory** not touched for ``order_retention_ms``.
 
 A sweep of one partition walks its keys of one kind in order, at most ``slice_keys`` per
 call, remembering where it stopped; a finished sweep starts again ``every_ms`` (log time)
-later. Deletions are ordinary table writes (local store + changelog tombstone), so the
-changelog stays as small as the live state. Time is the partition's newest log time, never
-the wall clock.
+later. Deletions are ordinary writes of the open transaction (a changelog tombstone each), so
+the changelog stays as small as the live state. Time is the partition's newest log time,
+never the wall clock.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from stocksignal.processor.store import StateStore
+from stocksignal.processor.store import PartitionStore
 
 
 @dataclass
@@ -28,35 +28,29 @@ class _Sweep:
 class Janitor:
     def __init__(
         self,
-        store: StateStore,
         prefix: bytes,
         expired: Callable[[bytes, int], bool],
         every_ms: int,
         slice_keys: int = 2000,
     ) -> None:
-        self.store = store
         self.prefix = prefix
         self.expired = expired  # (value, now_ms) -> bool
         self.every_ms = every_ms
         self.slice_keys = slice_keys
         self._sweeps: dict[int, _Sweep] = {}
 
-    def sweep(self, partition: int, now_ms: int) -> int:
-        """Advance the partition's sweep by one slice; returns how many keys were deleted."""
-        sweep = self._sweeps.setdefault(partition, _Sweep())
+    def sweep(self, store: PartitionStore, now_ms: int) -> int:
+        """Advance the store's sweep by one slice; returns how many keys were deleted."""
+        sweep = self._sweeps.setdefault(store.partition, _Sweep())
         if sweep.cursor is None:
             if sweep.finished_at is not None and now_ms - sweep.finished_at < self.every_ms:
                 return 0
             sweep.cursor = self.prefix
-        doomed, next_key = [], None
-        for i, (key, value) in enumerate(self.store.scan_from(partition, sweep.cursor, self.prefix)):
-            if i == self.slice_keys:
-                next_key = key
-                break
-            if self.expired(value, now_ms):
-                doomed.append(key)
+        items = store.scan(self.prefix, sweep.cursor, self.slice_keys + 1)
+        next_key = items[self.slice_keys][0] if len(items) > self.slice_keys else None
+        doomed = [key for key, value in items[: self.slice_keys] if self.expired(value, now_ms)]
         for key in doomed:
-            self.store.delete(key, partition)
+            store.delete(key)
         sweep.cursor = next_key
         if next_key is None:
             sweep.finished_at = now_ms

@@ -25,7 +25,10 @@ class ProcessorMetrics:
             "stocksignal_decisions_total", "Reservation decisions published, by status", ["status"], registry=r
         )
         self.dlq = Counter(
-            "stocksignal_dlq_records_total", "Input records sent to the DLQ, by reason", ["reason"], registry=r
+            "stocksignal_dlq_records_total",
+            "Input records sent to the DLQ, by reason and input topic",
+            ["reason", "topic"],
+            registry=r,
         )
         self.duplicates = Counter(
             "stocksignal_duplicates_dropped_total",
@@ -52,7 +55,7 @@ class ProcessorMetrics:
         )
         self.latency = Histogram(
             "stocksignal_output_latency_seconds",
-            "From the cause event's occurred_at to the AvailabilityChanged being acknowledged by Kafka",
+            "From the cause event's occurred_at to the commit of the transaction carrying its AvailabilityChanged",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
@@ -82,6 +85,35 @@ class ProcessorMetrics:
             registry=r,
         )
         self.ready = Gauge("stocksignal_ready", "1 when tables are recovered and the worker is ready", registry=r)
+        self.transactions = Counter(
+            "stocksignal_transactions_total",
+            "Transactions ended, by outcome (committed, aborted, fenced: the broker refused a stale writer)",
+            ["outcome"],
+            registry=r,
+        )
+        self.commit_seconds = Histogram(
+            "stocksignal_commit_seconds",
+            "Time to commit one transaction (flush, send offsets, commit)",
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
+            registry=r,
+        )
+        self.restoring_partitions = Gauge(
+            "stocksignal_restoring_partitions", "Store partitions being restored from their changelog", registry=r
+        )
+        self.restored_records = Counter(
+            "stocksignal_restored_records_total", "Changelog records restored into local stores", registry=r
+        )
+        self.store_wipes = Counter(
+            "stocksignal_store_wipes_total",
+            "Local stores wiped because their checkpoint was missing or did not match the changelog",
+            registry=r,
+        )
+        self.rebalances = Counter(
+            "stocksignal_rebalances_total", "Partition assignments received from the consumer group", registry=r
+        )
+        self.assigned_partitions = Gauge(
+            "stocksignal_assigned_partitions", "Partitions assigned to this worker, by topic", ["topic"], registry=r
+        )
 
     def bump(self, metric, label: str, n: int = 1) -> None:
         """Count now, publish at :meth:`flush_counts`: a labelled ``inc()`` costs microseconds
@@ -89,17 +121,21 @@ class ProcessorMetrics:
         key = (metric, label)
         self._pending[key] = self._pending.get(key, 0) + n
 
+    def dead_lettered(self, reason: str, topic: str) -> None:
+        key = (self.dlq, reason, topic)
+        self._pending[key] = self._pending.get(key, 0) + 1
+
     def flush_counts(self) -> None:
         pending, self._pending = self._pending, {}
-        for (metric, label), n in pending.items():
-            self.child(metric, label).inc(n)
+        for (metric, *labels), n in pending.items():
+            self.child(metric, *labels).inc(n)
 
-    def child(self, metric, label: str):
-        """``metric.labels(label)``, memoised: labels() costs microseconds on the hot path."""
-        key = (metric, label)
+    def child(self, metric, *labels: str):
+        """``metric.labels(*labels)``, memoised: labels() costs microseconds on the hot path."""
+        key = (metric, *labels)
         found = self._children.get(key)
         if found is None:
-            found = self._children[key] = metric.labels(label)
+            found = self._children[key] = metric.labels(*labels)
         return found
 
     def bind_recovery(self, remaining: Callable[[], int], ready: Callable[[], bool]) -> None:

@@ -1,7 +1,9 @@
-"""Turn outcomes into encoded output records and send them to their topics.
+"""Turn outcomes into encoded output records, inside the worker's open transaction.
 
-A record is encoded once, when the command is applied: the same bytes go into the SKU's
-outbox (so a replay re-sends byte-identical records) and to Kafka.
+Decisions and movements are produced at once (librdkafka sends them while the worker goes
+on); the availability snapshot of a SKU is held until the transaction commits and only the
+newest one per SKU is produced (docs/contract.md allows coalescing within a commit): a hot
+SKU's burst costs one record, versions stay strictly increasing, some are never published.
 """
 
 from __future__ import annotations
@@ -12,24 +14,15 @@ from typing import Callable
 
 from stocksignal.contract import Codec, partition_for
 from stocksignal.contract import topics as catalogue
-from stocksignal.domain import Outcome
-from stocksignal.processor.delivery import Record, Ticket
+from stocksignal.domain import AvailabilityChanged, Outcome
 from stocksignal.processor.metrics import ProcessorMetrics
 
-DECISION, MOVEMENT, AVAILABILITY = 0, 1, 2
-_NAMES = {DECISION: "ReservationDecided", MOVEMENT: "StockMoved", AVAILABILITY: "AvailabilityChanged"}
+Send = Callable[[str, int, bytes | None, bytes | None, list | None], None]
 
-
-@dataclass(frozen=True, slots=True)
-class Encoded:
-    """One output record, ready to send: its kind, key, Avro bytes, and (for availability)
-    its version and cause time."""
-
-    kind: int
-    key: bytes
-    value: bytes
-    version: int = 0
-    occurred_at: int = 0
+_HEADERS = {
+    name: [("stocksignal.record", name.encode())]
+    for name in ("ReservationDecided", "StockMoved", "AvailabilityChanged")
+}
 
 
 @dataclass(frozen=True)
@@ -41,91 +34,80 @@ class OutputTopics:
     movements: str
     partitions: dict[str, int]  # topic -> partition count, read from the cluster at start
 
-    def for_kind(self, kind: int) -> str:
-        return (self.reservations, self.movements, self.availability)[kind]
-
 
 class Publisher:
-    def __init__(
-        self,
-        codec: Codec,
-        topics: OutputTopics,
-        metrics: ProcessorMetrics,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, codec: Codec, topics: OutputTopics, metrics: ProcessorMetrics, send: Send,
+                 clock: Callable[[], float] = time.time) -> None:
         self.codec = codec
         self.topics = topics
         self.metrics = metrics
+        self.send = send
         self.clock = clock
-        self._latest: dict[bytes, tuple[Encoded, Ticket]] = {}
-        self._headers = {kind: [("stocksignal.record", name.encode())] for kind, name in _NAMES.items()}
+        self._held: dict[str, tuple[AvailabilityChanged, int]] = {}
+        self._flushed: list[int] = []  # occurred_at of the snapshots of the open transaction
         self._partitions: dict[tuple[str, bytes], int] = {}
 
-    def encode(self, outcome: Outcome, published_at: int) -> list[Encoded]:
-        """Decisions, then movements, then the availability snapshot (consumers see the why
-        before the number). Our records come from typed domain objects: the codec's
+    def publish(self, outcome: Outcome, published_at: int) -> None:
+        """Decisions, then movements (consumers see the why before the number); the snapshot
+        is held for :meth:`flush`. Our records come from typed domain objects: the codec's
         field-by-field check is skipped."""
-        encode = self.codec.encode
-        out = []
-        for d in outcome.decisions:
-            out.append(Encoded(DECISION, d.order_id.encode(), encode("ReservationDecided", d.to_record(), check=False)))
-            self.metrics.bump(self.metrics.decisions, str(d.status))
-        for m in outcome.movements:
-            out.append(Encoded(MOVEMENT, m.sku.encode(), encode("StockMoved", m.to_record(), check=False)))
-            self.metrics.bump(self.metrics.movements, str(m.reason))
+        encode, send, metrics = self.codec.encode, self.send, self.metrics
+        if outcome.decisions:
+            topic = self.topics.reservations
+            headers = _HEADERS["ReservationDecided"]
+            for d in outcome.decisions:
+                key = d.order_id.encode()
+                send(topic, self._partition(topic, key), key, encode("ReservationDecided", d.to_record(), check=False), headers)
+                metrics.bump(metrics.decisions, str(d.status))
+        if outcome.movements:
+            topic = self.topics.movements
+            headers = _HEADERS["StockMoved"]
+            key = outcome.state.sku.encode()
+            partition = self._partition(topic, key)
+            for m in outcome.movements:
+                send(topic, partition, key, encode("StockMoved", m.to_record(), check=False), headers)
+                metrics.bump(metrics.movements, str(m.reason))
         a = outcome.availability
         if a is not None:
-            snapshot = a.to_record()
-            snapshot["published_at"] = published_at
-            value = encode("AvailabilityChanged", snapshot, check=False)
-            out.append(Encoded(AVAILABILITY, a.sku.encode(), value, a.version, a.occurred_at))
-        return out
-
-    def publish(self, records: list[Encoded], ticket: Ticket) -> None:
-        """Send decisions and movements now; hold availability until :meth:`flush`.
-
-        Within one batch only the newest snapshot per SKU is sent (the spec allows coalescing
-        to the newest per SKU within a commit): a hot SKU's burst costs one record, not one
-        per command. Versions stay strictly increasing; some are simply never published.
-        """
-        for r in records:
-            if r.kind == AVAILABILITY:
-                self._latest[r.key] = (r, ticket)
-            else:
-                self._send(r, ticket)
+            self._held[a.sku] = (a, published_at)
 
     def flush(self) -> None:
-        """Send the held availability snapshots (call before sealing the batch's ticket)."""
-        if not self._latest:
+        """Produce the held snapshots (the newest per SKU); called just before the commit."""
+        if not self._held:
             return
-        for r, ticket in self._latest.values():
-            self._send(r, ticket)
-            ticket.occurred.append(r.occurred_at)
-        self.metrics.availability_published.inc(len(self._latest))
-        self._latest.clear()
+        encode, topic = self.codec.encode, self.topics.availability
+        headers = _HEADERS["AvailabilityChanged"]
+        for a, published_at in self._held.values():
+            snapshot = a.to_record()
+            snapshot["published_at"] = published_at
+            key = a.sku.encode()
+            self.send(topic, self._partition(topic, key), key, encode("AvailabilityChanged", snapshot, check=False), headers)
+            self._flushed.append(a.occurred_at)
+        self.metrics.availability_published.inc(len(self._held))
+        self._held.clear()
 
-    def _send(self, r: Encoded, ticket: Ticket) -> None:
-        topic = self.topics.for_kind(r.kind)
-        ticket.add(Record(topic, self._partition(topic, r.key), r.key, r.value, self._headers[r.kind]))
+    def committed(self) -> None:
+        """The transaction committed: its snapshots are now visible to read_committed readers."""
+        if self._flushed:
+            now = self.clock()
+            observe = self.metrics.latency.observe
+            for occurred_at in self._flushed:
+                observe(max(0.0, now - occurred_at / 1000.0))
+            self._flushed.clear()
+
+    def aborted(self) -> None:
+        self._held.clear()
+        self._flushed.clear()
 
     def _partition(self, topic: str, key: bytes) -> int:
-        """The partitioner everyone uses (murmur2), computed here so every record has an
-        explicit partition (delivery.py reports per partition); memoised, keys repeat."""
+        """The partitioner everyone uses (murmur2), memoised: keys repeat."""
         cache = self._partitions
         found = cache.get((topic, key))
         if found is None:
-            if len(cache) > 500_000:
+            if len(cache) > 200_000:
                 cache.clear()
             found = cache[(topic, key)] = partition_for(key, self.topics.partitions[topic])
         return found
-
-    def observe_latency(self, ticket: Ticket) -> None:
-        """When a batch landed: how long from each snapshot's cause to now."""
-        if ticket.occurred:
-            now = self.clock()
-            observe = self.metrics.latency.observe
-            for occurred_at in ticket.occurred:
-                observe(max(0.0, now - occurred_at / 1000.0))
 
 
 def output_topics(topic_name: Callable[[str], str], partitions: dict[str, int]) -> OutputTopics:

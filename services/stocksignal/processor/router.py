@@ -1,21 +1,24 @@
 """Route one input record: decode, check, split into per-SKU commands, or send it to the DLQ.
 
 All of a SKU's commands go to one partition of the command topic (murmur2 of the SKU, the
-same partitioner Faust and every producer use), packed per partition (batches.py). Channel
-commands are broadcast: one copy to every partition, so each partition decides with the
-configuration in its own log (design note 1). A bad record goes to the DLQ with its original key, value and headers plus the
-spec's ``dlq.*`` headers, and nothing else happens for it.
+partitioner every producer and the inspection API use), packed per partition (batches.py).
+Channel commands are broadcast: one copy to every partition, so each partition decides with
+the configuration in its own log (docs/processor.md, "Stages"). A bad record goes to the DLQ
+with its original key, value and headers plus the ``dlq.*`` headers of docs/contract.md, and
+nothing else happens for it.
+
+Everything the router writes (commands, DLQ copies, order memory) goes into the worker's open
+transaction, together with the input offset: a record is routed exactly once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Mapping
 
 from stocksignal.contract import Codec, CodecError, DlqReason, dlq_headers, partition_for
 from stocksignal.contract import topics as catalogue
 from stocksignal.domain import (
-    Command,
     OrderRef,
     ValidationError,
     needs_order,
@@ -25,21 +28,10 @@ from stocksignal.domain import (
     validate,
 )
 from stocksignal.processor.batches import Batcher
-from stocksignal.processor.delivery import Record, Ticket
 from stocksignal.processor.metrics import ProcessorMetrics
 from stocksignal.processor.orders import OrderMemory
 
-
-@dataclass(frozen=True)
-class InputRecord:
-    topic: str  # the real topic name (with any prefix)
-    base_topic: str  # the contract's name of it
-    partition: int
-    offset: int
-    timestamp_ms: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
+Send = Callable[[str, int, bytes | None, bytes | None, list | None], None]
 
 
 @dataclass(frozen=True)
@@ -51,84 +43,83 @@ class RouterConfig:
 
 
 class Router:
-    def __init__(
-        self,
-        config: RouterConfig,
-        codec: Codec,
-        orders: OrderMemory,
-        metrics: ProcessorMetrics,
-    ) -> None:
+    def __init__(self, config: RouterConfig, codec: Codec, metrics: ProcessorMetrics,
+                 key_error: Callable[[str, str, Mapping, bytes | None], str | None] | None = None) -> None:
         self.config = config
         self.codec = codec
-        self.orders = orders
         self.metrics = metrics
-        self.log_time: dict[int, int] = {}  # orders partition -> newest log time seen
+        self._key_error = key_error
+        self._carried = {t.name: t.records for t in catalogue.list_topics(catalogue.Role.INPUT)}
 
-    def handle_batch(self, records: Sequence[InputRecord], ticket: Ticket) -> None:
-        """Route input records in order; their commands leave as one record per partition."""
-        batcher = Batcher(self.config.command_partitions)
-        for rec in records:
-            if rec.base_topic == catalogue.ORDERS and rec.timestamp_ms > self.log_time.get(rec.partition, 0):
-                self.log_time[rec.partition] = rec.timestamp_ms
-            for command in self._route(rec, ticket):
-                batcher.add(command)
-        batcher.flush(lambda partition, payload: self._send(partition, payload, ticket))
-
-    def _route(self, rec: InputRecord, ticket: Ticket) -> list[Command]:
+    def route(self, msg, base_topic: str, orders: OrderMemory | None, batcher: Batcher, send: Send) -> int:
+        """Route one record; its commands join ``batcher``. Returns the record's log time."""
+        logged_at = msg.timestamp()[1]
         try:
-            name, record = self._decode(rec)
+            name, record = self._decode(msg, base_topic)
             self.metrics.bump(self.metrics.events_in, name)
             validate(name, record)
-            order = self._order(rec, name, record, ticket)
-            commands = split(name, record, logged_at=rec.timestamp_ms, order=order)
+            if self._key_error is not None:
+                problem = self._key_error(base_topic, name, record, msg.key())
+                if problem is not None:
+                    raise ValidationError([problem])
+            order = self._order(orders, name, record, logged_at)
+            commands = split(name, record, logged_at=logged_at, order=order)
             if order is not None and needs_order(name, record):
-                self._remember_fan_out(rec, order, record["event_id"], ticket)
-            return commands
+                self._remember_fan_out(orders, order, record["event_id"], logged_at)
+            for command in commands:
+                batcher.add(command)
         except CodecError as exc:
-            self._dead_letter(rec, exc.dlq_reason, str(exc), ticket)
+            self._dead_letter(msg, base_topic, exc.dlq_reason, str(exc), send)
         except ValidationError as exc:
-            self._dead_letter(rec, DlqReason.VALIDATION_ERROR, str(exc), ticket)
-        return []
+            self._dead_letter(msg, base_topic, DlqReason.VALIDATION_ERROR, str(exc), send)
+        return logged_at
 
-    def _decode(self, rec: InputRecord) -> tuple[str, dict]:
-        if rec.value is None:
+    def _decode(self, msg, base_topic: str) -> tuple[str, dict]:
+        value = msg.value()
+        if value is None:
             raise _NoValue()
-        name, record = self.codec.decode(rec.value)
-        carried = catalogue.topic(rec.base_topic).records
+        name, record = self.codec.decode(value)
+        carried = self._carried[base_topic]
         if name not in carried:
-            raise ValidationError([f"record: {name} does not belong on {rec.base_topic} (it carries {', '.join(carried)})"])
+            raise ValidationError([f"record: {name} does not belong on {base_topic} (it carries {', '.join(carried)})"])
         return name, record
 
-    def _order(self, rec: InputRecord, name: str, record: Mapping, ticket: Ticket) -> OrderRef | None:
+    @staticmethod
+    def _order(orders: OrderMemory | None, name: str, record: Mapping, logged_at: int) -> OrderRef | None:
         """Remember each placed order's SKUs; look them up for events that name only the order."""
-        if rec.base_topic != catalogue.ORDERS:
+        if orders is None:
             return None
-        known = self.orders.get(record["order_id"], rec.partition)
+        known = orders.get(record["order_id"])
         if name == "OrderPlaced":
             ref = remember_order(record, known)
             if ref != known:
-                self.orders.put(ref, rec.partition, rec.timestamp_ms)
+                orders.put(ref, logged_at)
             return ref
         return known if needs_order(name, record) else None
 
-    def _remember_fan_out(self, rec: InputRecord, order: OrderRef, event_id: str, ticket: Ticket) -> None:
+    @staticmethod
+    def _remember_fan_out(orders: OrderMemory, order: OrderRef, event_id: str, logged_at: int) -> None:
         """A replay of this order-level event must reach the same SKUs, even if the order
         was placed again with more SKUs in between (domain.split explains)."""
         ref = remember_fan_out(order, event_id)
         if ref is not order:
-            self.orders.put(ref, rec.partition, rec.timestamp_ms)
+            orders.put(ref, logged_at)
 
-    def _send(self, partition: int, payload: bytes, ticket: Ticket) -> None:
-        ticket.add(Record(self.config.command_topic, partition, None, payload))
+    def flush(self, batcher: Batcher, send: Send) -> None:
+        """Send the batched commands: one record per command partition (at most 500 commands)."""
+        topic = self.config.command_topic
+        batcher.flush(lambda partition, payload: send(topic, partition, None, payload, None))
 
-    def _dead_letter(self, rec: InputRecord, reason: str, error: str, ticket: Ticket) -> None:
-        self.metrics.bump(self.metrics.dlq, str(reason))
+    def _dead_letter(self, msg, base_topic: str, reason: str, error: str, send: Send) -> None:
+        self.metrics.dead_lettered(str(reason), base_topic)
         headers = dlq_headers(
-            reason, error, topic=rec.topic, partition=rec.partition, offset=rec.offset, original=rec.headers
+            reason, error, topic=msg.topic(), partition=msg.partition(), offset=msg.offset(),
+            original=msg.headers() or (),
         )
+        key = msg.key()
         # The DLQ is keyed by the original key; a keyless record goes to partition 0.
-        partition = partition_for(rec.key, self.config.dlq_partitions) if rec.key else 0
-        ticket.add(Record(self.config.dlq_topic, partition, rec.key, rec.value, headers))
+        partition = partition_for(key, self.config.dlq_partitions) if key else 0
+        send(self.config.dlq_topic, partition, key, msg.value(), headers)
 
 
 class _NoValue(CodecError):
@@ -138,3 +129,4 @@ class _NoValue(CodecError):
 
     def __init__(self) -> None:
         super().__init__("record has no value (null/tombstone); an input event is required")
+

@@ -1,169 +1,337 @@
-"""A Faust table used as a partitioned key-value store, written back once per batch.
+"""Partition-local state: a committed store (RocksDB or a dict) under a transaction overlay.
 
-Faust keeps the table's local store (RocksDB per partition, or a dict) and restores it from
-the changelog topic on assignment; that is what we use Faust's tables for. Writes do not go
-through ``table[key] = value``: that path sends each changelog record through Faust's
-producer (~100 µs a record) and takes the partition from the "current event", which a batch
-of events does not have. Instead writes are buffered for the batch being processed:
+Reads see the open transaction's own writes first. Writes go to the overlay only, and the
+overlay *is* the transaction's changelog: at commit the runtime produces one changelog
+record per key (its last value), and once the transaction has committed the overlay is
+written to the local store in one atomic batch together with the changelog offset it brings
+the store to (the checkpoint). So the local store only ever holds committed state and always
+knows which changelog offset it reflects; an aborted transaction is forgotten by dropping the
+overlay. docs/processor.md ("State") explains why this spares the wipe-after-crash that Kafka
+Streams needs under exactly-once.
 
-- reads see the batch's own writes first (read-your-writes);
-- :meth:`flush` writes the buffer to the local store (one RocksDB ``WriteBatch`` per
-  partition) and adds one changelog record per key — the key's *last* value — to the batch's
-  ticket, in the order the keys were last written. A SKU written many times in a batch costs
-  one record; and a key's record always follows the records written before its last write
-  (a dedupe marker before the envelope that counts it).
-
-The highest delivered changelog offset per partition is written to RocksDB as Faust's
-"persisted offset" by :meth:`checkpoint` (periodically), so recovery after a restart reads
-only what is newer.
-
-This module is the only one that touches Faust store internals (``_dbs``, ``data``,
-``_key_partition``); it is covered by the processor's integration tests against both store kinds.
+A store's checkpoint lives inside the store (key ``NUL NUL checkpoint``), written in the same
+batch as the data it describes: the two can never disagree, whatever kills the process.
 """
 
 from __future__ import annotations
 
-from typing import Iterator
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
 
-from faust.types import TP
+import orjson
 
-from stocksignal.processor.delivery import DeliveryTracker, Record, Ticket
+CHECKPOINT_KEY = b"\x00\x00checkpoint"
+# Bumped whenever the meaning of stored values changes: a store of another layout is wiped.
+LAYOUT = 2
 
 _DELETED = object()
 
 
-class StateStore:
-    def __init__(self, table, tracker: DeliveryTracker) -> None:
-        self._table = table
-        self._tracker = tracker
-        self._delivered: dict[int, int] = {}  # changelog partition -> highest delivered offset
-        self._topic: str | None = None
-        # (partition, key) -> value or _DELETED, in the order of each key's last write.
-        self._pending: dict[tuple[int, bytes], object] = {}
-        self._unwritten: dict[tuple[int, bytes], object] = {}  # not yet in the local store
+class StoreLocked(RuntimeError):
+    """Another process holds this state directory (two workers must not share one)."""
 
-    @property
-    def changelog_topic(self) -> str:
-        if self._topic is None:
-            self._topic = self._table.changelog_topic.get_topic_name()
-            self._tracker.listen(self._topic, self._on_delivered)
-        return self._topic
 
-    @property
-    def _data(self):
-        return self._table.data
+@dataclass(frozen=True)
+class Checkpoint:
+    """The changelog position a local store reflects: every committed record before
+    ``offset`` of ``changelog`` (identified by its topic id, so a re-created topic of the same
+    name never matches) is in the store."""
 
-    def _rocksdb(self) -> bool:
-        return hasattr(self._data, "_dbs")
+    changelog: str
+    topic_id: str
+    offset: int
+    written_at_ms: int
+    layout: int = LAYOUT
 
-    # --- reads -----------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(
+            {"c": self.changelog, "id": self.topic_id, "o": self.offset, "t": self.written_at_ms, "l": self.layout}
+        )
 
-    def get(self, key: bytes, partition: int) -> bytes | None:
-        """The value of ``key`` in ``partition``, the batch's own writes included."""
-        pending = self._unwritten.get((partition, key))
-        if pending is not None:
-            return None if pending is _DELETED else pending  # type: ignore[return-value]
-        data = self._data
-        if self._rocksdb():
-            return data._db_for_partition(partition).get(key)
-        return data.data.get(key)
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Checkpoint":
+        d = orjson.loads(data)
+        return cls(d["c"], d["id"], d["o"], d["t"], d["l"])
 
-    def scan(self, partition: int) -> Iterator[tuple[bytes, bytes]]:
-        """Every (key, value) of one partition held locally, the batch's writes included."""
-        return self.scan_from(partition, b"", b"")
 
-    def scan_from(self, partition: int, start: bytes, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        """(key, value) of one partition with ``prefix``, in key order, from ``start`` on."""
-        self._write_local()
-        data = self._data
-        if self._rocksdb():
-            db = data._dbs.get(partition)
-            if db is None:
+class PartitionStore:
+    """One partition's state; subclasses keep the committed part."""
+
+    def __init__(self, name: str, partition: int) -> None:
+        self.name = name
+        self.partition = partition
+        self.overlay: dict[bytes, object] = {}
+
+    # --- reads (overlay first) ---------------------------------------------------------------
+
+    def get(self, key: bytes) -> bytes | None:
+        value = self.overlay.get(key)
+        if value is not None:
+            return None if value is _DELETED else value  # type: ignore[return-value]
+        return self._get(key)
+
+    def committed(self, key: bytes) -> bytes | None:
+        """The committed value only (the inspection API reads this, from its own thread)."""
+        return self._get(key)
+
+    def scan(self, prefix: bytes = b"", start: bytes = b"", limit: int = 1 << 62) -> list[tuple[bytes, bytes]]:
+        """Up to ``limit`` (key, value) pairs with ``prefix`` from ``start`` on, in key order,
+        the overlay merged in. Materialised, so no iterator outlives a commit."""
+        start = max(start, prefix)
+        pending = sorted(k for k in self.overlay if k.startswith(prefix) and k >= start)
+        out: list[tuple[bytes, bytes]] = []
+        committed = self._scan(start, prefix)
+        ck, cv = next(committed, (None, None))
+        i = 0
+        while len(out) < limit:
+            ok = pending[i] if i < len(pending) else None
+            if ok is None and ck is None:
+                break
+            if ck is None or (ok is not None and ok <= ck):
+                value = self.overlay[ok]
+                if value is not _DELETED:
+                    out.append((ok, value))  # type: ignore[arg-type]
+                i += 1
+                if ck == ok:
+                    ck, cv = next(committed, (None, None))
+                continue
+            if ck != CHECKPOINT_KEY:
+                out.append((ck, cv))  # type: ignore[arg-type]
+            ck, cv = next(committed, (None, None))
+        return out
+
+    # --- writes (overlay only) ---------------------------------------------------------------
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self.overlay[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self.overlay[key] = _DELETED
+
+    def changes(self) -> Iterable[tuple[bytes, bytes | None]]:
+        """The open transaction's changelog: each written key once, with its last value."""
+        for key, value in self.overlay.items():
+            yield key, None if value is _DELETED else value  # type: ignore[misc]
+
+    def commit(self, checkpoint: Checkpoint | None) -> None:
+        """The transaction committed: make its writes (and the new checkpoint) local."""
+        changes = list(self.changes())
+        if checkpoint is not None:
+            changes.append((CHECKPOINT_KEY, checkpoint.to_bytes()))
+        if changes:
+            self._write(changes)
+        self.overlay.clear()
+
+    def discard(self) -> None:
+        """The transaction aborted: forget its writes."""
+        self.overlay.clear()
+
+    def restore(self, records: list[tuple[bytes, bytes | None]], checkpoint: Checkpoint) -> None:
+        """Write changelog records read back from Kafka (committed ones only) and advance the
+        checkpoint past them, in one batch."""
+        self._write([*records, (CHECKPOINT_KEY, checkpoint.to_bytes())])
+
+    def checkpoint(self) -> Checkpoint | None:
+        raw = self._get(CHECKPOINT_KEY)
+        if raw is None:
+            return None
+        try:
+            return Checkpoint.from_bytes(raw)
+        except (ValueError, KeyError, TypeError):
+            return None  # unreadable: treated as missing, so the store is wiped
+
+    # --- for subclasses ----------------------------------------------------------------------
+
+    def _get(self, key: bytes) -> bytes | None:
+        raise NotImplementedError
+
+    def _scan(self, start: bytes, prefix: bytes):
+        raise NotImplementedError
+
+    def _write(self, changes: list[tuple[bytes, bytes | None]]) -> None:
+        raise NotImplementedError
+
+    def wipe(self) -> None:
+        """Empty the store (its checkpoint is missing or does not match the changelog)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class MemoryStore(PartitionStore):
+    """A dict per partition: nothing survives the process, so every start restores fully."""
+
+    def __init__(self, name: str, partition: int) -> None:
+        super().__init__(name, partition)
+        self.data: dict[bytes, bytes] = {}
+
+    def _get(self, key: bytes) -> bytes | None:
+        return self.data.get(key)
+
+    def _scan(self, start: bytes, prefix: bytes):
+        for key in sorted(k for k in self.data if k >= start):
+            if not key.startswith(prefix):
                 return
-            for key, value in db.items(from_key=start):
-                if not key.startswith(prefix):
-                    return
-                if key != data.offset_key:  # Faust's own bookkeeping key
-                    yield key, value
-            return
-        owners = data._key_partition
-        keys = sorted(k for k, p in owners.items() if p == partition and k.startswith(prefix) and k >= start)
-        for key in keys:
-            value = data.data.get(key)
-            if value is not None:
-                yield key, value
+            yield key, self.data[key]
 
-    # --- writes ----------------------------------------------------------------------------
+    def _write(self, changes: list[tuple[bytes, bytes | None]]) -> None:
+        data = self.data
+        for key, value in changes:
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
 
-    def put(self, key: bytes, value: bytes, partition: int) -> None:
-        self._buffer((partition, key), value)
+    def wipe(self) -> None:
+        self.data.clear()
+        self.overlay.clear()
 
-    def delete(self, key: bytes, partition: int) -> None:
-        self._buffer((partition, key), _DELETED)
 
-    def _buffer(self, pk: tuple[int, bytes], value: object) -> None:
-        # pop first: a re-written key moves to the end (its record must follow earlier ones).
-        self._pending.pop(pk, None)
-        self._pending[pk] = value
-        self._unwritten[pk] = value
+class RocksStore(PartitionStore):
+    """RocksDB through rocksdict, one database per partition.
 
-    def flush(self, ticket: Ticket) -> None:
-        """Write the batch's buffer locally and queue its changelog records on ``ticket``."""
-        self._write_local()
-        topic = self.changelog_topic
-        for (partition, key), value in self._pending.items():
-            ticket.add(Record(topic, partition, key, None if value is _DELETED else value))  # type: ignore[arg-type]
-        self._pending.clear()
+    The write-ahead log is off: each batch (data plus checkpoint) is atomic, and a flush
+    persists a prefix of batches, so after a crash the database is at some earlier checkpoint
+    that still matches its data, and the restore reads on from there.
+    """
 
-    def _write_local(self) -> None:
-        if not self._unwritten:
-            return
-        data = self._data
-        if self._rocksdb():
-            import rocksdict
+    def __init__(self, name: str, partition: int, path: Path, resources: "RocksResources") -> None:
+        super().__init__(name, partition)
+        self.path = path
+        self._resources = resources
+        self._db = self._open()
 
-            batches: dict[int, rocksdict.WriteBatch] = {}
-            for (partition, key), value in self._unwritten.items():
-                wb = batches.get(partition)
-                if wb is None:
-                    wb = batches[partition] = rocksdict.WriteBatch(raw_mode=True)
-                if value is _DELETED:
-                    wb.delete(key)
-                else:
-                    wb.put(key, value)
-            for partition, wb in batches.items():
-                data._db_for_partition(partition).write(wb)
-        else:
-            for (partition, key), value in self._unwritten.items():
-                if value is _DELETED:
-                    data.data.pop(key, None)
-                    data._key_partition.pop(key, None)
-                else:
-                    data.data[key] = value
-                    data._key_partition[key] = partition
-        self._unwritten.clear()
+    def _open(self):
+        import rocksdict
 
-    def discard(self, partition: int) -> None:
-        """Forget buffered writes of a revoked partition (its events will be replayed)."""
-        for pk in [pk for pk in self._pending if pk[0] == partition]:
-            self._pending.pop(pk, None)
-            self._unwritten.pop(pk, None)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = rocksdict.Rdict(str(self.path), self._resources.options())
+        except Exception as exc:  # rocksdict raises a bare Exception for a held LOCK
+            if "lock" in str(exc).lower():
+                raise StoreLocked(
+                    f"state directory {self.path} is in use by another process: give every worker its own "
+                    "STOCKSIGNAL_STATE_DIR"
+                ) from exc
+            raise
+        db.set_write_options(self._resources.write_options())
+        return db
 
-    # --- persisted offsets -----------------------------------------------------------------
+    def _get(self, key: bytes) -> bytes | None:
+        return self._db.get(key)
 
-    def _on_delivered(self, partition: int, offset: int) -> None:
-        if offset > self._delivered.get(partition, -1):
-            self._delivered[partition] = offset
+    def _scan(self, start: bytes, prefix: bytes):
+        for key, value in self._db.items(from_key=start):
+            if not key.startswith(prefix):
+                return
+            yield key, value
 
-    def checkpoint(self) -> None:
-        """Record, per partition still held, the highest changelog offset delivered so far."""
-        data = self._data
-        if not self._rocksdb():
-            self._delivered.clear()
-            return
-        topic = self.changelog_topic
-        delivered, self._delivered = self._delivered, {}
-        for partition, offset in delivered.items():
-            # A revoked partition's database is closed; writing would reopen it.
-            if partition in data._dbs:
-                data.set_persisted_offset(TP(topic, partition), offset)
+    def _write(self, changes: list[tuple[bytes, bytes | None]]) -> None:
+        import rocksdict
+
+        wb = rocksdict.WriteBatch(raw_mode=True)
+        for key, value in changes:
+            if value is None:
+                wb.delete(key)
+            else:
+                wb.put(key, value)
+        self._db.write(wb)
+
+    def wipe(self) -> None:
+        import rocksdict
+
+        self._db.close()
+        rocksdict.Rdict.destroy(str(self.path), self._resources.options())
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.overlay.clear()
+        self._db = self._open()
+
+    def close(self) -> None:
+        try:
+            self._db.flush()  # a clean stop restores nothing next time
+        finally:
+            self._db.close()
+
+
+class RocksResources:
+    """Memory shared by every RocksDB of a worker: one block cache and one memtable budget,
+    so memory is bounded per worker (docs/processor.md, "Memory"), not per partition."""
+
+    def __init__(self, block_cache_mb: int, write_buffer_mb: int) -> None:
+        import rocksdict
+
+        self._cache = rocksdict.Cache(block_cache_mb << 20)
+        self._wbm = rocksdict.WriteBufferManager(write_buffer_mb << 20, False)
+        self._write_buffer = max(1, write_buffer_mb // 4) << 20
+
+    def options(self):
+        import rocksdict
+
+        o = rocksdict.Options(raw_mode=True)
+        o.create_if_missing(True)
+        table = rocksdict.BlockBasedOptions()
+        table.set_block_cache(self._cache)
+        table.set_bloom_filter(10, False)
+        o.set_block_based_table_factory(table)
+        o.set_write_buffer_manager(self._wbm)
+        o.set_write_buffer_size(self._write_buffer)
+        o.set_max_write_buffer_number(2)
+        o.set_max_background_jobs(2)
+        o.set_keep_log_file_num(2)
+        return o
+
+    @staticmethod
+    def write_options():
+        import rocksdict
+
+        w = rocksdict.WriteOptions()
+        w.disable_wal = True
+        return w
+
+
+class StoreFactory:
+    """Opens partition stores under ``state_dir/<app_id>/`` (created when missing)."""
+
+    def __init__(self, kind: str, state_dir: str, app_id: str, block_cache_mb: int, write_buffer_mb: int) -> None:
+        self.kind = kind
+        self.root = Path(state_dir) / app_id
+        self._lock = threading.Lock()
+        self._resources = RocksResources(block_cache_mb, write_buffer_mb) if kind == "rocksdb" else None
+
+    def open(self, name: str, partition: int) -> PartitionStore:
+        if self._resources is None:
+            return MemoryStore(name, partition)
+        with self._lock:
+            return RocksStore(name, partition, self.root / f"{name}-{partition}", self._resources)
+
+
+def instance_id(state_dir: str, app_id: str) -> str:
+    """A stable id for this worker's state directory (its transactional id is built from it).
+
+    Kept in the directory, so a restarted worker has the same transactional id and its
+    ``init_transactions`` aborts whatever its previous life left open, at once instead of after
+    the transaction timeout.
+    """
+    import uuid
+
+    root = Path(state_dir) / app_id
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "instance-id"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        value = uuid.uuid4().hex[:12]
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(value + "\n")
+        os.replace(tmp, path)
+        return value
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)

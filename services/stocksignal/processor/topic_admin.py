@@ -80,3 +80,16 @@ def verify_topics(admin, plans: Iterable[TopicPlan], timeout: float = 30.0) -> N
             + "\nrun `stocksignal topics create` (same settings) to create missing topics; a wrong"
             " partition count needs a new topic or matching STOCKSIGNAL_*_PARTITIONS settings."
         )
+
+
+def topic_ids(admin, names: Iterable[str], timeout: float = 30.0) -> dict[str, str]:
+    """Each topic's id: a local store's checkpoint names it, so a topic deleted and created
+    again under the same name never passes for the one the store was restored from."""
+    from confluent_kafka import TopicCollection
+
+    futures = admin.describe_topics(TopicCollection(list(names)), request_timeout=timeout)
+    return {name: str(f.result(timeout).topic_id) for name, f in futures.items()}
+
+
+def partition_counts(admin, timeout: float = 30.0) -> dict[str, int]:
+    return _existing(admin, timeout)

@@ -13,6 +13,12 @@ from stocksignal.settings import Settings
 
 COMMANDS = "stocksignal.commands.v1"
 DAY_MS = 24 * 3600 * 1000
+# The processor's two stores and the changelog topic each is restored from.
+STOCK_STORE = "stock"
+ORDERS_STORE = "orders"
+# How long a changelog keeps a tombstone: a local store whose checkpoint is older than this
+# may have missed a deletion that compaction has since removed, so it is wiped (store.py).
+CHANGELOG_DELETE_RETENTION_MS = DAY_MS
 
 
 @dataclass(frozen=True)
@@ -30,8 +36,17 @@ def topic_name(settings: Settings, base: str) -> str:
     return settings.topic_prefix + base
 
 
+def changelog_topic(settings: Settings, store: str) -> str:
+    """The compacted topic a store is restored from: ``<prefix><app_id>-<store>-changelog``."""
+    return f"{settings.topic_prefix}{settings.app_id}-{store}-changelog"
+
+
 def _compacted() -> dict[str, str]:
     return {"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"}
+
+
+def _changelog() -> dict[str, str]:
+    return {**_compacted(), "delete.retention.ms": str(CHANGELOG_DELETE_RETENTION_MS)}
 
 
 def _retained(days: int) -> dict[str, str]:
@@ -39,7 +54,7 @@ def _retained(days: int) -> dict[str, str]:
 
 
 def plan(settings: Settings) -> list[TopicPlan]:
-    """All topics, in a stable order: inputs, internal commands, outputs, DLQ."""
+    """All topics, in a stable order: inputs, internal commands, changelogs, outputs, DLQ."""
     plans: list[TopicPlan] = []
     for t in catalogue.list_topics():
         if t.role is catalogue.Role.INPUT:
@@ -50,6 +65,10 @@ def plan(settings: Settings) -> list[TopicPlan]:
     plans.append(
         TopicPlan(topic_name(settings, COMMANDS), settings.command_partitions, _retained(command_days))
     )
+    # A store partition is restored from the same partition number of its changelog, so the
+    # changelogs have exactly the partitions of the topics whose state they keep.
+    plans.append(TopicPlan(changelog_topic(settings, STOCK_STORE), settings.command_partitions, _changelog()))
+    plans.append(TopicPlan(changelog_topic(settings, ORDERS_STORE), settings.input_partitions, _changelog()))
     for t in catalogue.list_topics():
         if t.role is catalogue.Role.OUTPUT:
             config = _compacted() if t.compacted else _retained(7)

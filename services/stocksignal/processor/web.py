@@ -1,15 +1,18 @@
 """The inspection API: why a SKU's number is what it is, plus health, readiness and metrics.
 
-``/skus/{sku}`` and ``/skus/{sku}/movements`` are routed with Faust's ``table_route`` to the
-worker that owns the SKU: the state table is keyed by the bare SKU, so its owner is the owner
-of the SKU's command-topic partition.
+Served by every worker, from a thread of its own (aiohttp), reading committed state only:
+what the worker's stores hold after their last commit. Any worker answers for any SKU: a
+request for a SKU whose command partition another worker owns is forwarded to that worker,
+found in the consumer group's description (each worker's client id carries its advertised
+URL, see ownership.py).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from prometheus_client import CONTENT_TYPE_LATEST
+import asyncio
+import logging
+import threading
+from typing import TYPE_CHECKING, Any, Callable
 
 from stocksignal.contract import partition_for
 from stocksignal.domain import BUCKET_FIELDS, ChannelBook, SkuState
@@ -17,9 +20,14 @@ from stocksignal.processor.applier import history
 from stocksignal.processor.envelope import BookEnvelope, Envelope, book_key, sku_key
 
 if TYPE_CHECKING:
-    from stocksignal.processor.app import Processor
+    from stocksignal.processor.metrics import ProcessorMetrics
+    from stocksignal.processor.ownership import Owners
+    from stocksignal.processor.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 MAX_MOVEMENTS = 1000
+FORWARDED = "X-Stocksignal-Forwarded"
 
 
 def explain(state: SkuState, book: ChannelBook, env: Envelope, partition: int) -> dict[str, Any]:
@@ -70,63 +78,180 @@ def explain(state: SkuState, book: ChannelBook, env: Envelope, partition: int) -
     }
 
 
-def register_views(proc: "Processor") -> None:
-    app = proc.app
-    table = proc.state_table
-    partitions = proc.settings.command_partitions
+class Inspection:
+    """What the handlers ask; reads the runtime's ``serving`` stores (committed values)."""
 
-    def load(sku: str) -> tuple[Envelope, BookEnvelope, int] | None:
-        partition = partition_for(sku, partitions)
-        raw = proc.state.get(sku_key(sku), partition)
-        if raw is None:
+    def __init__(self, runtime: "Runtime", owners: "Owners", partitions: int, history_size: int,
+                 self_url: str) -> None:
+        self.runtime = runtime
+        self.owners = owners
+        self.partitions = partitions
+        self.history_size = history_size
+        self.self_url = self_url
+
+    def local(self, sku: str):
+        """(envelope, book, partition, store) when this worker serves the SKU, else None."""
+        partition = partition_for(sku, self.partitions)
+        store = self.runtime.serving.get(partition)
+        if store is None:
             return None
-        book_raw = proc.state.get(book_key(partition), partition)
+        raw = store.committed(sku_key(sku))
+        book_raw = store.committed(book_key(partition))
         book = BookEnvelope.from_bytes(book_raw) if book_raw else BookEnvelope(ChannelBook())
-        return Envelope.from_bytes(raw), book, partition
+        env = Envelope.from_bytes(raw) if raw is not None else None
+        return env, book, partition, store
 
-    def not_found(web, sku: str):
-        return web.json({"error": "unknown_sku", "sku": sku, "detail": f"no event has touched SKU {sku!r}"}, status=404)
+    def owner_url(self, sku: str) -> str | None:
+        url = self.owners.url_of(partition_for(sku, self.partitions))
+        return None if url == self.self_url else url
 
-    @app.page("/skus/{sku}")
-    @app.table_route(table=table, match_info="sku")
-    async def get_sku(web, request, sku: str):
-        loaded = load(sku)
-        if loaded is None:
-            return not_found(web, sku)
-        env, benv, partition = loaded
-        return web.json(explain(env.state, benv.book, env, partition))
 
-    @app.page("/skus/{sku}/movements")
-    @app.table_route(table=table, match_info="sku")
-    async def get_movements(web, request, sku: str):
+def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Callable[[], str | None]):
+    from aiohttp import ClientSession, ClientTimeout, web
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    routes = web.RouteTableDef()
+
+    def error(status: int, code: str, detail: str) -> web.Response:
+        return web.json_response({"error": code, "detail": detail}, status=status)
+
+    async def forward(request: web.Request, sku: str) -> web.Response | None:
+        if request.headers.get(FORWARDED):
+            return None  # one hop only: the owner we were sent to does not own it (moving)
+        url = await asyncio.get_running_loop().run_in_executor(None, inspection.owner_url, sku)
+        if url is None:
+            return None
+        try:
+            async with ClientSession(timeout=ClientTimeout(total=5)) as session:
+                async with session.get(url + request.path_qs, headers={FORWARDED: "1"}) as r:
+                    return web.Response(body=await r.read(), status=r.status, content_type="application/json")
+        except (OSError, asyncio.TimeoutError) as exc:
+            log.warning("forwarding %s to its owner failed: %s", request.path, exc)
+            return None
+
+    async def owned(request: web.Request, sku: str):
+        try:
+            found = inspection.local(sku)
+        except Exception as exc:  # the store is being closed or wiped by a rebalance
+            log.info("reading %s: %s", sku, exc)
+            found = None
+        if found is not None:
+            return found, None
+        forwarded = await forward(request, sku)
+        if forwarded is not None:
+            return None, forwarded
+        return None, error(503, "not_ready", "the SKU's partition is moving between workers or restoring; retry")
+
+    def not_found(sku: str) -> web.Response:
+        return error(404, "unknown_sku", f"no event has touched SKU {sku!r}")
+
+    @routes.get("/skus/{sku}")
+    async def get_sku(request: web.Request) -> web.Response:
+        sku = request.match_info["sku"]
+        found, response = await owned(request, sku)
+        if response is not None:
+            return response
+        env, book, partition, _ = found
+        if env is None:
+            return not_found(sku)
+        return web.json_response(explain(env.state, book.book, env, partition))
+
+    @routes.get("/skus/{sku}/movements")
+    async def get_movements(request: web.Request) -> web.Response:
+        sku = request.match_info["sku"]
         try:
             limit = int(request.query.get("limit", "50"))
         except ValueError:
-            return web.json({"error": "bad_request", "detail": "limit must be an integer"}, status=400)
+            return error(400, "bad_request", "limit must be an integer")
         if not 1 <= limit <= MAX_MOVEMENTS:
-            return web.json({"error": "bad_request", "detail": f"limit must be in 1..{MAX_MOVEMENTS}"}, status=400)
-        loaded = load(sku)
-        if loaded is None:
-            return not_found(web, sku)
-        env, _, partition = loaded
-        movements = history(proc.state, env, sku, partition, proc.settings.movement_history, limit)
-        return web.json({"sku": sku, "movements": movements, "newest_first": True})
+            return error(400, "bad_request", f"limit must be in 1..{MAX_MOVEMENTS}")
+        found, response = await owned(request, sku)
+        if response is not None:
+            return response
+        env, _, _, store = found
+        if env is None:
+            return not_found(sku)
+        movements = _Committed(store).history(env, sku, inspection.history_size, limit)
+        return web.json_response({"sku": sku, "movements": movements, "newest_first": True})
 
-    @app.page("/healthz")
-    async def healthz(web, request):
-        failure = proc.tracker.failure
-        if failure is not None:
-            return web.json({"status": "failing", "detail": str(failure)}, status=500)
-        return web.json({"status": "ok"})
+    @routes.get("/healthz")
+    async def healthz(request: web.Request) -> web.Response:
+        problem = healthy()
+        if problem is not None:
+            return web.json_response({"status": "failing", "detail": problem}, status=500)
+        return web.json_response({"status": "ok"})
 
-    @app.page("/readyz")
-    async def readyz(web, request):
-        if proc.ready():
-            return web.json({"status": "ready"})
-        return web.json({"status": "not_ready", "detail": "recovering tables or rebalancing"}, status=503)
+    @routes.get("/readyz")
+    async def readyz(request: web.Request) -> web.Response:
+        if inspection.runtime.ready():
+            return web.json_response({"status": "ready"})
+        remaining = inspection.runtime.restorer.remaining()
+        return web.json_response(
+            {"status": "not_ready", "detail": "joining the group or restoring stores", "restore_remaining_records": remaining},
+            status=503,
+        )
 
-    @app.page("/metrics")
-    async def metrics(web, request):
+    @routes.get("/metrics")
+    async def metrics_view(request: web.Request) -> web.Response:
         # The full type (with the exposition format version) goes in a header: aiohttp refuses
         # parameters in its content_type argument.
-        return web.bytes(proc.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.add_routes(routes)
+    return app
+
+
+class _Committed:
+    """A store seen through its committed values only (history reads several keys)."""
+
+    def __init__(self, store) -> None:
+        self._store = store
+
+    def get(self, key: bytes):
+        return self._store.committed(key)
+
+    def history(self, env: Envelope, sku: str, history_size: int, limit: int):
+        return history(self, env, sku, history_size, limit)  # type: ignore[arg-type]
+
+
+class WebServer:
+    """Runs an aiohttp app on a thread of its own until :meth:`stop`."""
+
+    def __init__(self, app, host: str, port: int) -> None:
+        self.app, self.host, self.port = app, host, port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._serve, name="inspection-api", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait(30)
+        if self._error is not None:
+            raise self._error
+
+    def _serve(self) -> None:
+        from aiohttp import web
+
+        loop = self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        runner = web.AppRunner(self.app, access_log=None)
+        try:
+            loop.run_until_complete(runner.setup())
+            loop.run_until_complete(web.TCPSite(runner, self.host, self.port).start())
+        except BaseException as exc:  # a busy port: reported to start()
+            self._error = exc
+            self._started.set()
+            return
+        self._started.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)

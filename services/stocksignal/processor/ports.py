@@ -1,0 +1,188 @@
+"""The processor's ports to Kafka: thin classes over confluent-kafka that the runtime calls.
+
+The runtime (runtime.py) talks only to these three classes, never to confluent-kafka
+directly, so its commit, abort and restore logic can be unit-tested with fakes that subclass
+them (tests/unit/processor/). Each method is one confluent-kafka call; the classes add no
+behaviour of their own beyond naming what the runtime needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Sequence
+
+Offsets = dict[tuple[str, int], int]  # (topic, partition) -> next offset to read
+
+
+def _tp(topic: str, partition: int, offset: int | None = None):
+    from confluent_kafka import TopicPartition
+
+    return TopicPartition(topic, partition) if offset is None else TopicPartition(topic, partition, offset)
+
+
+class GroupConsumer:
+    """The worker's member of the consumer group (read_committed, manual commits)."""
+
+    def __init__(self, consumer) -> None:
+        self._c = consumer
+
+    def subscribe(self, topics: Sequence[str], on_assign: Callable, on_revoke: Callable, on_lost: Callable) -> None:
+        def assigned(_consumer, partitions) -> None:
+            on_assign([(p.topic, p.partition) for p in partitions])
+
+        def revoked(_consumer, partitions) -> None:
+            on_revoke([(p.topic, p.partition) for p in partitions])
+
+        def lost(_consumer, partitions) -> None:
+            on_lost([(p.topic, p.partition) for p in partitions])
+
+        self._c.subscribe(list(topics), on_assign=assigned, on_revoke=revoked, on_lost=lost)
+
+    def consume(self, max_records: int, timeout_s: float) -> list:
+        return self._c.consume(max_records, timeout_s)
+
+    def committed(self, partitions: Iterable[tuple[str, int]], timeout_s: float) -> Offsets:
+        """Committed offsets (librdkafka asks with RequireStable under read_committed, so an
+        offset a pending transaction is committing is waited for, never read stale);
+        partitions without a committed offset are absent."""
+        tps = [_tp(t, p) for t, p in partitions]
+        out: Offsets = {}
+        for tp in self._c.committed(tps, timeout=timeout_s):
+            if tp.error is not None:
+                from confluent_kafka import KafkaException
+
+                raise KafkaException(tp.error)
+            if tp.offset >= 0:
+                out[(tp.topic, tp.partition)] = tp.offset
+        return out
+
+    def assign(self, offsets: Offsets) -> None:
+        self._c.assign([_tp(t, p, o) for (t, p), o in offsets.items()])
+
+    def unassign(self) -> None:
+        self._c.unassign()
+
+    def seek(self, topic: str, partition: int, offset: int) -> None:
+        self._c.seek(_tp(topic, partition, offset))
+
+    def pause(self, partitions: Iterable[tuple[str, int]]) -> None:
+        tps = [_tp(t, p) for t, p in partitions]
+        if tps:
+            self._c.pause(tps)
+
+    def resume(self, partitions: Iterable[tuple[str, int]]) -> None:
+        tps = [_tp(t, p) for t, p in partitions]
+        if tps:
+            self._c.resume(tps)
+
+    def lagging(self, topic: str, partition: int, position: int | None) -> bool:
+        """Whether the partition has records in Kafka beyond ``position`` (the next offset the
+        worker will process; negative or None: unknown), by what librdkafka last saw in a
+        fetch response. Unknown counts as lagging: the caller waits a bounded time."""
+        tp = _tp(topic, partition)
+        try:
+            low, high = self._c.get_watermark_offsets(tp, cached=True)
+        except Exception:
+            return True
+        if high < 0:
+            return True  # no fetch response yet
+        consumed = self._c.position([tp])[0].offset
+        if consumed >= 0:  # librdkafka's own position also steps over transaction markers
+            position = consumed
+        elif position is None or position < 0:
+            position = low
+        return position < high
+
+    def positions(self, partitions: Iterable[tuple[str, int]]) -> Offsets:
+        """librdkafka's position of each partition: after the last record it handed out, and
+        after any transaction marker that followed it (negative: nothing handed out yet)."""
+        tps = [_tp(t, p) for t, p in partitions]
+        if not tps:
+            return {}
+        return {(tp.topic, tp.partition): tp.offset for tp in self._c.position(tps)}
+
+    def group_metadata(self) -> Any:
+        return self._c.consumer_group_metadata()
+
+    def close(self) -> None:
+        self._c.close()
+
+
+class TxnProducer:
+    """The worker's transactional producer: one transaction per commit interval."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._p = make()
+
+    def init(self, timeout_s: float) -> None:
+        self._p.init_transactions(timeout_s)
+
+    def renew(self, timeout_s: float) -> None:
+        """After a fatal error the producer is unusable: a new one with the same
+        transactional id fences the old and aborts its open transaction."""
+        try:
+            self._p.flush(0)
+        except Exception:
+            pass
+        self._p = self._make()
+        self._p.init_transactions(timeout_s)
+
+    def begin(self) -> None:
+        self._p.begin_transaction()
+
+    def produce(self, topic: str, partition: int, key: bytes | None, value: bytes | None,
+                headers=None, on_delivery: Callable | None = None) -> None:
+        produce = self._p.produce
+        while True:
+            try:
+                if on_delivery is None:
+                    produce(topic, value, key, partition, headers=headers)
+                else:
+                    produce(topic, value, key, partition, headers=headers, on_delivery=on_delivery)
+                return
+            except BufferError:
+                # librdkafka's queue is full: serve delivery reports until there is room.
+                self._p.poll(0.05)
+
+    def send_offsets(self, offsets: Offsets, group_metadata: Any, timeout_s: float) -> None:
+        tps = [_tp(t, p, o) for (t, p), o in offsets.items()]
+        self._p.send_offsets_to_transaction(tps, group_metadata, timeout_s)
+
+    def commit(self, timeout_s: float) -> None:
+        self._p.commit_transaction(timeout_s)
+
+    def abort(self, timeout_s: float) -> None:
+        # Flush first: an abort right after the transaction's first records can fail with a
+        # fatal INVALID_TXN_STATE (librdkafka#4849); once they are delivered it cannot.
+        self._p.flush(timeout_s)
+        self._p.abort_transaction(timeout_s)
+
+    def poll(self, timeout_s: float = 0.0) -> int:
+        return self._p.poll(timeout_s)
+
+    def close(self, timeout_s: float) -> None:
+        self._p.flush(timeout_s)
+
+
+class ChangelogReader:
+    """A consumer outside the group that reads changelog partitions back (read_committed):
+    aborted records, a zombie's among them, are never restored."""
+
+    def __init__(self, consumer) -> None:
+        self._c = consumer
+
+    def assign(self, offsets: Offsets) -> None:
+        self._c.assign([_tp(t, p, o) for (t, p), o in offsets.items()])
+
+    def unassign(self) -> None:
+        self._c.unassign()
+
+    def consume(self, max_records: int, timeout_s: float) -> list:
+        return self._c.consume(max_records, timeout_s)
+
+    def end_offset(self, topic: str, partition: int, timeout_s: float) -> tuple[int, int]:
+        """(low, end) of a changelog partition; the end is where a restore stops."""
+        return self._c.get_watermark_offsets(_tp(topic, partition), timeout=timeout_s)
+
+    def close(self) -> None:
+        self._c.close()

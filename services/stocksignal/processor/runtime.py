@@ -1,0 +1,660 @@
+"""The processor's runtime: one group consumer, one transactional producer, one loop.
+
+Every loop runs the commit protocol of docs/processor.md, in this order:
+
+1. **Poll** the group consumer (rebalance callbacks run inside this call).
+2. **Buffer** each record in its partition's task; pause a partition whose buffer is full,
+   resume it when the buffer has drained to half.
+3. **Restore** one slice of every partition whose store is behind its changelog.
+4. **Route** buffered input records in record-timestamp order across all the worker's input
+   partitions, waiting (at most ``max_task_idle_ms``) for a partition that is known to have
+   records not yet fetched; commands are batched per command partition.
+5. **Apply** buffered command records of each command partition, in offset order.
+6. **Tick**: append an ``ExpireHolds`` command for each SKU of an owned partition whose hold
+   is due, carrying the time it was decided at.
+7. **Sweep** a slice of expired dedupe markers and order memory (log time).
+8. **Commit**, once ``commit_interval_ms`` has passed since the transaction began (or it
+   holds ``max_transaction_records``): produce the held availability snapshots and every
+   store's changelog records (one per key written), send the consumed offsets with the
+   group's metadata, commit the transaction; then write each store's changes and its new
+   checkpoint locally, in one batch.
+
+Everything a loop writes (commands, outputs, DLQ copies, changelog records) goes into one
+transaction with the offsets it consumed: it all becomes visible to read_committed readers
+together, or not at all. A worker that was paused past its session timeout is a zombie: its
+next ``send_offsets``/``commit`` is refused by the broker (fenced) and nothing it wrote is ever
+visible. On any failed commit the transaction is aborted and every task restarts from Kafka:
+committed offsets, and stores restored from their checkpoints (which only committed writes
+ever reach). A processing error (a bug, a corrupt command record) aborts and raises
+:class:`ProcessingError`: the worker exits 70 and a restart resumes from the last commit.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import orjson
+
+from stocksignal.domain import command_to_dict, expire_holds
+from stocksignal.processor import batches
+from stocksignal.processor.applier import Applier, PartitionState, RecordCursor
+from stocksignal.processor.batches import Batcher
+from stocksignal.processor.envelope import MARKER_PREFIX, Marker
+from stocksignal.processor.janitor import Janitor
+from stocksignal.processor.metrics import ProcessorMetrics
+from stocksignal.processor.orders import OrderMemory, touched_at
+from stocksignal.processor.ports import GroupConsumer, Offsets, TxnProducer
+from stocksignal.processor.publisher import Publisher
+from stocksignal.processor.restore import Restorer
+from stocksignal.processor.router import Router
+from stocksignal.processor.store import Checkpoint, PartitionStore, StoreFactory
+from stocksignal.processor.tasks import CommandTask, InputTask, Task
+
+log = logging.getLogger(__name__)
+
+OFFSET_BEGINNING = -2  # librdkafka's logical offset: the partition's first record
+
+
+class ProcessingError(RuntimeError):
+    """Deciding failed (a bug or a corrupt command record): the worker must stop (exit 70)."""
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    command_topic: str
+    command_partitions: int
+    inputs: dict[str, str]  # real input topic name -> the contract's name
+    orders_topic: str  # real name of the orders topic (its partitions keep order memory)
+    stock_changelog: str
+    orders_changelog: str
+    commit_interval_ms: int = 100
+    max_transaction_records: int = 50_000
+    poll_records: int = 2000
+    poll_timeout_ms: int = 20
+    buffered_records_per_partition: int = 2000
+    max_task_idle_ms: int = 1000
+    expiry_tick_ms: int = 250
+    dedupe_window_ms: int = 7 * 24 * 3600 * 1000
+    order_retention_ms: int = 30 * 24 * 3600 * 1000
+    janitor_every_ms: int = 3600 * 1000
+    kafka_timeout_s: float = 30.0
+    # Work per loop: keeps a loop short, so the poll, the timers and the commit interval are
+    # served while a backlog drains (a command record holds up to 500 commands).
+    route_records_per_loop: int = 2000
+    apply_records_per_loop: int = 4
+
+    @property
+    def topics(self) -> list[str]:
+        return [*self.inputs, self.command_topic]
+
+
+@dataclass
+class _Txn:
+    open: bool = False
+    started: float = 0.0
+    records: int = 0
+    epoch: int = 0  # the assignment it began under: never committed under another
+    last_changelog: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+class Runtime:
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        consumer: GroupConsumer,
+        producer: TxnProducer,
+        restorer: Restorer,
+        stores: StoreFactory,
+        router: Router,
+        applier: Applier,
+        publisher: Publisher,
+        metrics: ProcessorMetrics,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.consumer = consumer
+        self.producer = producer
+        self.restorer = restorer
+        self.stores = stores
+        self.router = router
+        self.applier = applier
+        self.publisher = publisher
+        self.metrics = metrics
+        self.clock = clock
+        self.monotonic = monotonic
+        self.tasks: dict[tuple[str, int], Task] = {}
+        self.inputs: list[InputTask] = []
+        self.commands: list[CommandTask] = []
+        self._open_stores: dict[tuple[str, int], PartitionStore] = {}
+        # What the inspection API may read (from its own thread): ready command partitions'
+        # stores, replaced as a whole whenever it changes.
+        self.serving: dict[int, PartitionStore] = {}
+        self._txn = _Txn()
+        self._batcher = Batcher(config.command_partitions)
+        self._next_tick = 0.0
+        self._next_marker_check = 0.0
+        self.assigned_once = False
+        self._epoch = 0  # bumped by every assignment change
+        self.failure: BaseException | None = None
+        window = config.dedupe_window_ms
+        self._marker_janitor = Janitor(
+            MARKER_PREFIX, lambda v, now: now - Marker.from_bytes(v).logged_at >= window, config.janitor_every_ms
+        )
+        retention = config.order_retention_ms
+        self._order_janitor = Janitor(b"", lambda v, now: now - touched_at(v) >= retention, config.janitor_every_ms)
+        publisher.send = self._send
+        metrics.bind_recovery(self.restorer.remaining, self.ready)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.producer.init(self.config.kafka_timeout_s)
+        self.consumer.subscribe(self.config.topics, self._on_assign, self._on_revoke, self._on_lost)
+
+    def run(self, stop: Callable[[], bool]) -> None:
+        """Loop until ``stop()``; then commit what is open and leave the group."""
+        self.start()
+        try:
+            while not stop():
+                self.step()
+            self._commit()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        try:
+            self.consumer.close()  # leaves the group: the partitions move at once
+        finally:
+            for store in self._open_stores.values():
+                store.close()
+            self._open_stores.clear()
+            self.producer.close(self.config.kafka_timeout_s)
+
+    def ready(self) -> bool:
+        return self.assigned_once and self.failure is None and all(t.ready for t in self.tasks.values())
+
+    # --- one loop ----------------------------------------------------------------------------
+
+    def step(self) -> None:
+        busy = any(t.buffer for t in self.tasks.values()) or self.restorer.restoring()
+        timeout = 0.0 if busy else self.config.poll_timeout_ms / 1000
+        records = self.consumer.consume(self.config.poll_records, timeout)  # 1. poll
+        self._buffer(records)  # 2. buffer
+        self._flow_control()
+        self._restore()  # 3. restore
+        from confluent_kafka import KafkaException
+
+        try:
+            self._route()  # 4. route
+            self._apply()  # 5. apply
+            self._tick()  # 6. timers
+            self._sweep()  # 7. janitors
+        except KafkaException as exc:  # the producer refused a record: the transaction is lost
+            self._abort(exc)
+            return
+        except ProcessingError:
+            raise
+        except Exception as exc:  # a bug or a corrupt command record: never skip past it
+            self._abort(None, restart=False)
+            raise ProcessingError(f"processing failed: {exc!r}") from exc
+        self.metrics.flush_counts()
+        if self._commit_due():  # 8. commit
+            self._commit()
+
+    def _buffer(self, records: list) -> None:
+        tasks = self.tasks
+        for m in records:
+            err = m.error()
+            if err is not None:
+                self._consumer_error(err)
+                continue
+            task = tasks.get((m.topic(), m.partition()))
+            if task is not None:
+                task.buffer.append(m)
+                task.empty_since = None
+
+    def _consumer_error(self, err) -> None:
+        if err.fatal():
+            raise ProcessingError(f"fatal consumer error: {err}")
+        log.warning("consumer: %s", err)
+
+    def _flow_control(self) -> None:
+        limit = self.config.buffered_records_per_partition
+        pause, resume = [], []
+        for t in self.tasks.values():
+            n = len(t.buffer)
+            if not t.paused and n >= limit:
+                t.paused = True
+                pause.append(t.tp)
+            elif t.paused and n <= limit // 2:
+                t.paused = False
+                resume.append(t.tp)
+        self.consumer.pause(pause)
+        self.consumer.resume(resume)
+
+    # --- 3. restore --------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        if not self.restorer.restoring():
+            self.metrics.restoring_partitions.set(0)
+            return
+        before = self.restorer.remaining()
+        for store in self.restorer.step():
+            task = self._task_of_store(store)
+            if task is not None:
+                self._store_ready(task)
+        self.metrics.restored_records.inc(max(0, before - self.restorer.remaining()))
+        self.metrics.restoring_partitions.set(self.restorer.restoring())
+
+    def _task_of_store(self, store: PartitionStore) -> Task | None:
+        for t in self.tasks.values():
+            if t.store is store:
+                return t
+        return None
+
+    def _store_ready(self, task: Task) -> None:
+        assert task.store is not None
+        if isinstance(task, CommandTask):
+            task.state = PartitionState.load(task.store)
+        elif isinstance(task, InputTask):
+            task.orders = OrderMemory(task.store)
+        task.ready = True
+        self._index_tasks()
+
+    # --- 4. route ----------------------------------------------------------------------------
+
+    def _route(self) -> None:
+        tasks = self.inputs
+        if not tasks or not all(t.ready for t in tasks):
+            return  # an orders partition is restoring: routing anything else would reorder
+        now = self.monotonic()
+        for t in tasks:
+            if not t.buffer and self._waiting_for(t, now):
+                return
+        heap = [(t.buffer[0].timestamp()[1], i, t) for i, t in enumerate(tasks) if t.buffer]
+        if not heap:
+            return
+        heapq.heapify(heap)
+        self._begin()
+        route, batcher, send = self.router.route, self._batcher, self._send
+        budget = self.config.route_records_per_loop
+        while heap and budget > 0:
+            budget -= 1
+            _, i, t = heap[0]
+            msg = t.buffer.popleft()
+            logged_at = route(msg, t.base, t.orders, batcher, send)
+            if logged_at > t.log_time:
+                t.log_time = logged_at
+            t.next_offset = msg.offset() + 1
+            t.dirty = True
+            if t.buffer:
+                heapq.heapreplace(heap, (t.buffer[0].timestamp()[1], i, t))
+            else:
+                heapq.heappop(heap)
+                if self._waiting_for(t, now):
+                    break
+        self.router.flush(batcher, send)
+
+    def _waiting_for(self, t: InputTask, now: float) -> bool:
+        """Whether routing must wait for ``t``, whose buffer is empty: it has records in
+        Kafka that are not fetched yet (or we do not know yet), and has not been waited for
+        longer than ``max_task_idle_ms``."""
+        position = t.next_offset if t.next_offset is not None else t.start
+        if not self.consumer.lagging(t.topic, t.partition, position):
+            t.empty_since = None
+            return False
+        if t.empty_since is None:
+            t.empty_since = now
+        return (now - t.empty_since) * 1000 < self.config.max_task_idle_ms
+
+    # --- 5. apply ----------------------------------------------------------------------------
+
+    def _apply(self) -> None:
+        limit = self.config.apply_records_per_loop
+        for t in self.commands:
+            if not t.ready or not (t.buffer or t.cursor):
+                continue
+            self._begin()
+            state = t.state
+            assert state is not None
+            for _ in range(limit):
+                if t.cursor is None:
+                    if not t.buffer:
+                        break
+                    msg = t.buffer.popleft()
+                    t.cursor = RecordCursor(msg.offset(), batches.decode(msg.value()))
+                self.applier.advance(state, t.cursor)
+                t.dirty = True
+                if not t.cursor.done:
+                    break  # a channel change reconciles a slice per loop
+                t.next_offset = t.cursor.offset + 1
+                t.cursor = None
+            t.log_time = state.log_time
+
+    # --- 6. timers ---------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        now = self.monotonic()
+        if now < self._next_tick:
+            return
+        self._next_tick = now + self.config.expiry_tick_ms / 1000
+        now_ms = int(self.clock() * 1000)
+        for t in self.commands:
+            if not t.ready or t.state is None:
+                continue
+            skus = t.state.holds.due(now_ms)
+            if not skus:
+                continue
+            self._begin()
+            # The command carries the time it was decided at: a replay decides the same.
+            payload = orjson.dumps([command_to_dict(expire_holds(s, now_ms, logged_at=now_ms)) for s in skus])
+            self._send(self.config.command_topic, t.partition, None, payload, None)
+            self.metrics.holds_expired_commands.inc(len(skus))
+
+    # --- 7. janitors -------------------------------------------------------------------------
+
+    def _sweep(self) -> None:
+        for t in self.commands:
+            if t.ready and t.store is not None and t.cursor is None:
+                if n := self._marker_janitor.sweep(t.store, t.log_time):
+                    self._begin()
+                    self.metrics.child(self.metrics.janitor_deleted, "dedupe_marker").inc(n)
+        for t in self.inputs:
+            if t.ready and t.store is not None:
+                if n := self._order_janitor.sweep(t.store, t.log_time):
+                    self._begin()
+                    self.metrics.child(self.metrics.janitor_deleted, "order_memory").inc(n)
+
+    # --- 8. transactions ---------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        txn = self._txn
+        if not txn.open:
+            self.producer.begin()
+            txn.open = True
+            txn.started = self.monotonic()
+            txn.records = 0
+            txn.epoch = self._epoch
+
+    def _send(self, topic: str, partition: int, key: bytes | None, value: bytes | None, headers) -> None:
+        self.producer.produce(topic, partition, key, value, headers)
+        self._txn.records += 1
+
+    def _commit_due(self) -> bool:
+        txn = self._txn
+        if not txn.open:
+            return self._markers_passed()
+        if txn.records >= self.config.max_transaction_records:
+            return True
+        return (self.monotonic() - txn.started) * 1000 >= self.config.commit_interval_ms
+
+    def _commit(self, restart_on_abort: bool = True) -> bool:
+        """Steps 8a-8e; False when the transaction had to be aborted."""
+        txn = self._txn
+        if not txn.open:
+            return True
+        started = self.monotonic()
+        if txn.epoch != self._epoch:
+            self._abort(None, restart=restart_on_abort)  # begun under an assignment we lost
+            return False
+        try:
+            self.publisher.flush()  # 8a: the newest snapshot per SKU
+            changed = self._produce_changelogs()  # 8b: one record per key written
+            offsets = self._offsets()
+            if offsets:  # 8c: the consumed offsets, with the member's generation
+                self._retrying(lambda: self.producer.send_offsets(
+                    offsets, self.consumer.group_metadata(), self.config.kafka_timeout_s))
+            self._retrying(lambda: self.producer.commit(self.config.kafka_timeout_s))  # 8d
+        except Exception as exc:
+            self._abort(exc, restart=restart_on_abort)
+            return False
+        self.producer.poll(0)  # serve delivery reports: the changelog offsets checkpointed
+        now_ms = int(self.clock() * 1000)
+        for store, topic in changed:  # 8e: local stores catch up, with their checkpoints
+            last = txn.last_changelog.get((topic, store.partition))
+            cp = None if last is None else Checkpoint(topic, self.restorer.topic_ids[topic], last + 1, now_ms)
+            store.commit(cp)
+        for tp, offset in offsets.items():
+            self.tasks[tp].committed = offset
+        for t in self.tasks.values():
+            t.dirty = False
+        txn.open = False
+        txn.last_changelog.clear()
+        self.publisher.committed()
+        self.metrics.transactions.labels("committed").inc()
+        self.metrics.commit_seconds.observe(self.monotonic() - started)
+        return True
+
+    def _produce_changelogs(self) -> list[tuple[PartitionStore, str]]:
+        changed = []
+        for t in self.tasks.values():
+            store = t.store
+            if store is None or not store.overlay:
+                continue
+            topic = self._changelog_of(t)
+            partition = store.partition
+            changes = list(store.changes())
+            last = len(changes) - 1
+            for i, (key, value) in enumerate(changes):
+                callback = self._changelog_delivered(topic, partition) if i == last else None
+                self.producer.produce(topic, partition, key, value, None, callback)
+            changed.append((store, topic))
+        return changed
+
+    def _changelog_delivered(self, topic: str, partition: int):
+        def delivered(err, msg) -> None:
+            if err is None:
+                self._txn.last_changelog[(topic, partition)] = msg.offset()
+        return delivered
+
+    def _changelog_of(self, task: Task) -> str:
+        return self.config.stock_changelog if isinstance(task, CommandTask) else self.config.orders_changelog
+
+    def _offsets(self) -> Offsets:
+        out: Offsets = {}
+        dirty = [t for t in self.tasks.values() if t.dirty]
+        idle = [t.tp for t in dirty if not t.buffer and getattr(t, "cursor", None) is None]
+        positions = self.consumer.positions(idle)
+        for t in dirty:
+            offset = t.commit_offset()
+            # A partition processed to its end is committed at librdkafka's position, which
+            # steps over the transaction marker after the last record: lag reads 0, not 1.
+            offset = max(offset if offset is not None else -1, positions.get(t.tp, -1))
+            if offset >= 0:
+                out[t.tp] = offset
+        return out
+
+    def _markers_passed(self) -> bool:
+        """While idle, now and then: if librdkafka stepped over a transaction marker after
+        a partition's last processed record, commit that position (an offsets-only
+        transaction), so committed offsets reach the end of what was processed."""
+        now = self.monotonic()
+        if now < self._next_marker_check:
+            return False
+        self._next_marker_check = now + self.config.commit_interval_ms / 1000
+        idle = [t for t in self.tasks.values()
+                if t.ready and t.committed is not None and not t.buffer and getattr(t, "cursor", None) is None]
+        positions = self.consumer.positions(t.tp for t in idle)
+        moved = [t for t in idle if positions.get(t.tp, -1) > t.committed]
+        for t in moved:
+            t.next_offset = positions[t.tp]
+            t.dirty = True
+        if moved:
+            self._begin()
+        return bool(moved)
+
+    def _retrying(self, call: Callable[[], Any], attempts: int = 5, also_timeouts: bool = False) -> Any:
+        """``call()``, again while it fails with a retriable error (``also_timeouts``: or a
+        time-out, which is how a committed-offset fetch says a transaction still holds it)."""
+        from confluent_kafka import KafkaError, KafkaException
+
+        for attempt in range(attempts):
+            try:
+                return call()
+            except KafkaException as exc:
+                err = exc.args[0]
+                again = err.retriable() or (also_timeouts and err.code() == KafkaError._TIMED_OUT)
+                if not again or attempt == attempts - 1:
+                    raise
+                log.warning("transaction call failed, retrying: %s", err)
+                time.sleep(0.1 * (attempt + 1))
+
+    def _abort(self, exc: BaseException | None, restart: bool = True) -> None:
+        """Abort the open transaction and (``restart``) start every task again from what
+        Kafka committed."""
+        from confluent_kafka import KafkaException
+
+        err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+        fenced = err is not None and _is_fencing(err)
+        if exc is not None:
+            log.warning("transaction %s: %s", "fenced" if fenced else "aborted", exc)
+        self.metrics.transactions.labels("fenced" if fenced else "aborted").inc()
+        if err is not None and err.fatal():
+            self.producer.renew(self.config.kafka_timeout_s)
+        elif self._txn.open:
+            try:
+                self.producer.abort(self.config.kafka_timeout_s)
+            except KafkaException as abort_exc:
+                log.warning("abort failed (%s): starting a new producer", abort_exc)
+                self.producer.renew(self.config.kafka_timeout_s)
+        self._txn = _Txn()
+        self._forget_uncommitted()
+        if restart:
+            self._restart_tasks()
+
+    def _forget_uncommitted(self) -> None:
+        """Drop everything the aborted transaction left in memory: held snapshots, batched
+        commands, decoded states it wrote, store overlays."""
+        self._batcher = Batcher(self.config.command_partitions)
+        self.publisher.aborted()
+        self.applier.cache.clear()
+        for t in self.tasks.values():
+            if t.store is not None:
+                t.store.discard()
+
+    # --- assignment --------------------------------------------------------------------------
+
+    def _on_assign(self, partitions: list[tuple[str, int]]) -> None:
+        self._epoch += 1
+        self.metrics.rebalances.inc()
+        offsets = self._starting_offsets(partitions)
+        self.consumer.assign(offsets)
+        self._create_tasks(offsets)
+        for tp in [tp for tp in self._open_stores if tp not in self._store_owners()]:
+            self._open_stores.pop(tp).close()
+        self.assigned_once = True
+        self._count_assigned()
+
+    def _on_revoke(self, partitions: list[tuple[str, int]]) -> None:
+        # The generation is still ours: what was processed is committed before the
+        # partitions move, so the next owner starts exactly where we stopped.
+        self._commit(restart_on_abort=False)
+        self._epoch += 1
+        self._drop_tasks(partitions)
+
+    def _on_lost(self, partitions: list[tuple[str, int]]) -> None:
+        # We were out of the group (paused past the session timeout, say): someone else may
+        # own these partitions already. Nothing of the open transaction may become visible.
+        self._epoch += 1
+        if self._txn.open:
+            self._abort(None, restart=False)
+        self._drop_tasks(partitions)
+
+    def _starting_offsets(self, partitions: Iterable[tuple[str, int]]) -> Offsets:
+        """Committed offsets (waited for while a transaction commits some), else explicitly
+        the partition's first record."""
+        partitions = list(partitions)
+        committed = self._retrying(lambda: self.consumer.committed(partitions, self.config.kafka_timeout_s),
+                                   attempts=4, also_timeouts=True)
+        return {tp: committed.get(tp, OFFSET_BEGINNING) for tp in partitions}
+
+    def _create_tasks(self, offsets: Offsets) -> None:
+        cfg = self.config
+        for (topic, partition), start in offsets.items():
+            if topic == cfg.command_topic:
+                task: Task = CommandTask(topic, partition, start)
+                task.store = self._store("stock", cfg.stock_changelog, partition)
+                task.ready = False
+                self.restorer.start(task.store, cfg.stock_changelog)
+            else:
+                task = InputTask(topic, partition, start, base=cfg.inputs[topic])
+                if topic == cfg.orders_topic:
+                    task.store = self._store("orders", cfg.orders_changelog, partition)
+                    task.ready = False
+                    self.restorer.start(task.store, cfg.orders_changelog)
+            if start >= 0:
+                task.committed = start
+            self.tasks[(topic, partition)] = task
+        self._index_tasks()
+
+    def _store(self, name: str, changelog: str, partition: int) -> PartitionStore:
+        key = (changelog, partition)
+        store = self._open_stores.get(key)
+        if store is None:
+            store = self._open_stores[key] = self.stores.open(name, partition)
+        store.discard()
+        return store
+
+    def _store_owners(self) -> set[tuple[str, int]]:
+        return {(self._changelog_of(t), t.partition) for t in self.tasks.values() if t.store is not None}
+
+    def _drop_tasks(self, partitions: Iterable[tuple[str, int]]) -> None:
+        for tp in partitions:
+            task = self.tasks.pop(tp, None)
+            if task is None:
+                continue
+            if task.store is not None:
+                task.store.discard()
+                self.restorer.cancel(self._changelog_of(task), task.partition)
+            if isinstance(task, CommandTask):
+                self.applier.cache.drop_partition(task.partition)
+                self._marker_janitor.forget(task.partition)
+            elif task.store is not None:
+                self._order_janitor.forget(task.partition)
+        self._index_tasks()
+        self._count_assigned()
+
+    def _restart_tasks(self) -> None:
+        """After an abort: drop what every task holds in memory and start it again from the
+        committed offsets and its store's checkpoint."""
+        partitions = list(self.tasks)
+        self._drop_tasks(partitions)
+        self.restorer.cancel_all()
+        if not partitions:
+            return
+        offsets = self._starting_offsets(partitions)
+        for (topic, partition), offset in offsets.items():
+            self.consumer.seek(topic, partition, offset)
+        self._create_tasks(offsets)
+
+    def _index_tasks(self) -> None:
+        self.inputs = [t for t in self.tasks.values() if isinstance(t, InputTask)]
+        self.commands = sorted((t for t in self.tasks.values() if isinstance(t, CommandTask)), key=lambda t: t.partition)
+        self.serving = {t.partition: t.store for t in self.commands if t.ready and t.store is not None}
+
+    def _count_assigned(self) -> None:
+        counts: dict[str, int] = {}
+        for topic, _ in self.tasks:
+            counts[topic] = counts.get(topic, 0) + 1
+        for topic in self.config.topics:
+            self.metrics.assigned_partitions.labels(topic).set(counts.get(topic, 0))
+
+
+def _is_fencing(err) -> bool:
+    """Errors by which the broker refuses a writer that is no longer the owner."""
+    from confluent_kafka import KafkaError
+
+    fencing = {
+        KafkaError._FENCED,
+        KafkaError.PRODUCER_FENCED,
+        KafkaError.INVALID_PRODUCER_EPOCH,
+        KafkaError.ILLEGAL_GENERATION,
+        KafkaError.UNKNOWN_MEMBER_ID,
+        KafkaError.FENCED_INSTANCE_ID,
+    }
+    return err.code() in fencing
