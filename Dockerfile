@@ -38,14 +38,16 @@ LABEL org.opencontainers.image.title="stocksignal" \
       org.opencontainers.image.licenses="Apache-2.0"
 
 # STOCKSIGNAL_STATE_DIR: the processor's RocksDB state; mount a volume there (see
-# docker-compose.yml). The web and API hosts listen on every interface inside a container
-# (their defaults are 127.0.0.1).
+# docker-compose.yml). The web, API and metrics hosts listen on every interface inside a
+# container (their defaults are 127.0.0.1); without tokens the API and the inspection API then
+# refuse to start unless STOCKSIGNAL_ALLOW_UNAUTHENTICATED=true (docs/operations.md#http-security).
 ENV PATH=/opt/stocksignal/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     STOCKSIGNAL_STATE_DIR=/var/lib/stocksignal/state \
     STOCKSIGNAL_WEB_HOST=0.0.0.0 \
-    STOCKSIGNAL_API_HOST=0.0.0.0
+    STOCKSIGNAL_API_HOST=0.0.0.0 \
+    STOCKSIGNAL_METRICS_HOST=0.0.0.0
 
 COPY --from=build /opt/stocksignal /opt/stocksignal
 

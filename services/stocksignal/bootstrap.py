@@ -128,11 +128,22 @@ def build_api(settings: Settings, registry=None):
 
     redis = make_async_redis(settings, decode_responses=True, **API_REDIS_TIMEOUTS)
     reader = AvailabilityReader(redis, adapter_keys(settings))
-    return make_app(reader, registry)
+    digests = settings.token_digests("api_tokens_sha256")
+    return make_app(reader, registry, digests, serve_metrics=settings.api_metrics_port == 0)
 
 
 def marketplace_group(settings: Settings) -> str:
     return settings.marketplace_group or f"stocksignal-marketplace-sync.{settings.marketplace_channel}"
+
+
+def marketplace_session(settings: Settings):
+    """The sync worker's aiohttp ClientSession: verifying TLS with the configured CA bundle.
+    Make it inside the running loop (``async with``)."""
+    import aiohttp
+
+    from stocksignal.adapters.marketplace.tls import ssl_context
+
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl_context(settings)))
 
 
 def build_marketplace_sync(settings: Settings, session, registry=None):
@@ -142,6 +153,7 @@ def build_marketplace_sync(settings: Settings, session, registry=None):
     """
     from stocksignal.adapters.kafka_io import availability_topic, ensure_topic
     from stocksignal.adapters.marketplace.acked_store import AckedStore
+    from stocksignal.adapters.marketplace.auth import make_auth
     from stocksignal.adapters.marketplace.backoff import Backoff
     from stocksignal.adapters.marketplace.client import MarketplaceClient
     from stocksignal.adapters.marketplace.config import check_marketplace_settings
@@ -170,7 +182,8 @@ def build_marketplace_sync(settings: Settings, session, registry=None):
             make_async_redis(settings, decode_responses=True, **WORKER_REDIS_TIMEOUTS), adapter_keys(settings), channel
         ),
         client=MarketplaceClient(
-            session, settings.marketplace_url, settings.marketplace_timeout_s, settings.marketplace_retry_after_max_s
+            session, settings.marketplace_url, settings.marketplace_timeout_s, settings.marketplace_retry_after_max_s,
+            auth=make_auth(settings),
         ),
         dead_letters=DeadLetters(make_producer(settings), dlq_topic, channel),
         bucket=TokenBucket(settings.marketplace_rate_per_s, settings.marketplace_burst),
