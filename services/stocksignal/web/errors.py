@@ -84,13 +84,12 @@ class _JsonErrorHandler(web_protocol.RequestHandler):
 
     def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
-        plain = super().handle_error(request, status, exc, message)  # logs, checks nothing was sent
+        # aiohttp's own version logs the failure and raises if a response was already sent;
+        # only its plain-text body is replaced (its message may quote the client's bytes).
+        super().handle_error(request, status, exc, message)
         text = INTERNAL_MESSAGE if status >= 500 else "the request is not valid HTTP or exceeds a limit"
         response = error_response(status, error_code(status), text)
-        if status == 400 and message:
-            log.debug("refused a malformed request: %s", message)
         response.force_close()
-        del plain
         return response
 
 
