@@ -14,15 +14,13 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/stocksignal
 WORKDIR /src
-# pyproject.toml names README.md as the readme, so the build needs it.
-COPY pyproject.toml README.md ./
+# pyproject.toml names README.md as the readme, so the build needs it. setup.py copies the
+# Avro schemas (schemas/, outside the package) into the wheel as package data
+# (stocksignal/contract/avsc/), where an installed package finds them.
+COPY pyproject.toml setup.py MANIFEST.in README.md ./
 COPY services/ services/
+COPY schemas/ schemas/
 RUN /opt/stocksignal/bin/pip install .
-# The Avro schemas live in schemas/ at the repository root, outside the package. An installed
-# package looks for them as package data first (stocksignal.contract.schemas.schema_dir():
-# stocksignal/contract/avsc/*.avsc, with archived writer schemas in avsc/history/), so they
-# are copied there.
-COPY schemas/ /opt/stocksignal/lib/python3.11/site-packages/stocksignal/contract/avsc/
 # Fail the build, not the first start, when the schemas are not found or do not load.
 RUN /opt/stocksignal/bin/python -c "\
 from stocksignal.contract.schemas import schema_dir; \
@@ -40,14 +38,16 @@ LABEL org.opencontainers.image.title="stocksignal" \
       org.opencontainers.image.licenses="Apache-2.0"
 
 # STOCKSIGNAL_STATE_DIR: the processor's RocksDB state; mount a volume there (see
-# docker-compose.yml). The web and API hosts listen on every interface inside a container
-# (their defaults are 127.0.0.1).
+# docker-compose.yml). The web, API and metrics hosts listen on every interface inside a
+# container (their defaults are 127.0.0.1); without tokens the API and the inspection API then
+# refuse to start unless STOCKSIGNAL_ALLOW_UNAUTHENTICATED=true (docs/operations.md#http-security).
 ENV PATH=/opt/stocksignal/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     STOCKSIGNAL_STATE_DIR=/var/lib/stocksignal/state \
     STOCKSIGNAL_WEB_HOST=0.0.0.0 \
-    STOCKSIGNAL_API_HOST=0.0.0.0
+    STOCKSIGNAL_API_HOST=0.0.0.0 \
+    STOCKSIGNAL_METRICS_HOST=0.0.0.0
 
 COPY --from=build /opt/stocksignal /opt/stocksignal
 

@@ -139,6 +139,7 @@ def build_processor(settings: Settings):
     from confluent_kafka import Consumer, Producer
 
     from stocksignal.contract import topics as catalogue
+    from stocksignal.contract.keys import key_error
     from stocksignal.processor import topology
     from stocksignal.processor.applier import Applier, ApplierConfig
     from stocksignal.processor.metrics import ProcessorMetrics
@@ -168,7 +169,8 @@ def build_processor(settings: Settings):
     command_topic = name(topology.COMMANDS)
     dlq = name(catalogue.DLQ)
     publisher = Publisher(codec, output_topics(name, partitions), metrics, send=None)
-    router = Router(RouterConfig(command_topic, settings.command_partitions, dlq, partitions[dlq]), codec, metrics)
+    router = Router(RouterConfig(command_topic, settings.command_partitions, dlq, partitions[dlq]), codec, metrics,
+                    key_error)
     applier = Applier(ApplierConfig(settings.dedupe_window_ms, settings.movement_history, settings.state_cache_mb),
                       publisher, metrics)
     reader = Consumer(consumer_config(settings, f"{settings.app_id}-restore", **{"enable.partition.eof": True}))
@@ -201,8 +203,9 @@ def build_processor(settings: Settings):
     )
     inspection = Inspection(runtime, Owners(admin, settings.app_id, command_topic), settings.command_partitions,
                             settings.movement_history, url)
-    web = WebServer(make_app(inspection, metrics, lambda: None if runtime.failure is None else str(runtime.failure)),
-                    settings.web_host, settings.web_port)
+    healthy = lambda: None if runtime.failure is None else str(runtime.failure)  # noqa: E731
+    app = make_app(inspection, metrics, healthy, settings.token_digests("web_tokens_sha256"))
+    web = WebServer(app, settings.web_host, settings.web_port)
     return ProcessorWorker(runtime, web, lock)
 
 
@@ -246,11 +249,22 @@ def build_api(settings: Settings, registry=None):
 
     redis = make_async_redis(settings, decode_responses=True, **API_REDIS_TIMEOUTS)
     reader = AvailabilityReader(redis, adapter_keys(settings))
-    return make_app(reader, registry)
+    digests = settings.token_digests("api_tokens_sha256")
+    return make_app(reader, registry, digests, serve_metrics=settings.api_metrics_port == 0)
 
 
 def marketplace_group(settings: Settings) -> str:
     return settings.marketplace_group or f"stocksignal-marketplace-sync.{settings.marketplace_channel}"
+
+
+def marketplace_session(settings: Settings):
+    """The sync worker's aiohttp ClientSession: verifying TLS with the configured CA bundle.
+    Make it inside the running loop (``async with``)."""
+    import aiohttp
+
+    from stocksignal.adapters.marketplace.tls import ssl_context
+
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ssl_context(settings)))
 
 
 def build_marketplace_sync(settings: Settings, session, registry=None):
@@ -260,6 +274,7 @@ def build_marketplace_sync(settings: Settings, session, registry=None):
     """
     from stocksignal.adapters.kafka_io import availability_topic, ensure_topic
     from stocksignal.adapters.marketplace.acked_store import AckedStore
+    from stocksignal.adapters.marketplace.auth import make_auth
     from stocksignal.adapters.marketplace.backoff import Backoff
     from stocksignal.adapters.marketplace.client import MarketplaceClient
     from stocksignal.adapters.marketplace.config import check_marketplace_settings
@@ -288,7 +303,8 @@ def build_marketplace_sync(settings: Settings, session, registry=None):
             make_async_redis(settings, decode_responses=True, **WORKER_REDIS_TIMEOUTS), adapter_keys(settings), channel
         ),
         client=MarketplaceClient(
-            session, settings.marketplace_url, settings.marketplace_timeout_s, settings.marketplace_retry_after_max_s
+            session, settings.marketplace_url, settings.marketplace_timeout_s, settings.marketplace_retry_after_max_s,
+            auth=make_auth(settings),
         ),
         dead_letters=DeadLetters(make_producer(settings), dlq_topic, channel),
         bucket=TokenBucket(settings.marketplace_rate_per_s, settings.marketplace_burst),

@@ -15,6 +15,18 @@ class SettingsError(ValueError):
     """An environment variable holds a value that cannot be used."""
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def _boolean(raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in _TRUE | _FALSE:
+        return text in _TRUE
+    # A typo must not silently turn a safety switch off (or on).
+    raise ValueError(raw)
+
+
 def _env_name(name: str) -> str:
     return {
         "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
@@ -121,6 +133,32 @@ class Settings:
     # Empty: "stocksignal-marketplace-sync.<channel>".
     marketplace_group: str = ""
 
+    # --- HTTP edges (docs/operations.md#http-security) -------------------------------------
+    # SHA-256 hex digests of the bearer tokens the storefront API accepts, comma-separated
+    # (several at once for rotation); empty: no authentication, allowed on loopback only.
+    api_tokens_sha256: str = ""
+    # The same for the processor's inspection API.
+    web_tokens_sha256: str = ""
+    # Lets a server without tokens listen beyond loopback (a private network or a proxy
+    # protects it); without it such a server refuses to start.
+    allow_unauthenticated: bool = False
+    # Address of every separate /metrics server (projector, sync worker, API when moved).
+    metrics_host: str = "127.0.0.1"
+    # 0: the storefront API serves /metrics on its own port (behind its tokens); else on this
+    # port of metrics_host, without authentication.
+    api_metrics_port: int = 0
+    # Outbound authentication of the sync worker: none, bearer, api-key or hmac-sha256
+    # (docs/adapters.md#authentication-and-tls); the secret is the token, key or HMAC key.
+    marketplace_auth: str = "none"
+    marketplace_secret: str = field(default="", repr=False)
+    marketplace_api_key_header: str = "X-API-Key"
+    # Sent with HMAC signatures so the marketplace knows which key signed (may be empty).
+    marketplace_key_id: str = ""
+    # PEM file of the CAs that may sign the marketplace's certificate; empty: the system's.
+    marketplace_ca_bundle: str = ""
+    # Plain http:// endpoints are refused unless this is set (a local stub, a test).
+    marketplace_allow_http: bool = False
+
     log_level: str = "INFO"
 
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -140,7 +178,7 @@ class Settings:
             default = getattr(cls, f.name)
             try:
                 if isinstance(default, bool):
-                    values[f.name] = raw.strip().lower() in {"1", "true", "yes", "on"}
+                    values[f.name] = _boolean(raw)
                 elif isinstance(default, int):
                     values[f.name] = int(raw)
                 elif isinstance(default, float):
@@ -148,7 +186,8 @@ class Settings:
                 else:
                     values[f.name] = raw
             except ValueError as exc:
-                raise SettingsError(f"{var}={raw!r}: expected {type(default).__name__}") from exc
+                kind = "true or false" if isinstance(default, bool) else type(default).__name__
+                raise SettingsError(f"{var}={raw!r}: expected {kind}") from exc
         settings = cls(**values)  # type: ignore[arg-type]
         settings.validate()
         return settings
@@ -165,6 +204,22 @@ class Settings:
             raise SettingsError(
                 "STOCKSIGNAL_COMMIT_INTERVAL_MS must be > 0 and below STOCKSIGNAL_TRANSACTION_TIMEOUT_MS"
             )
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise SettingsError(f"STOCKSIGNAL_LOG_LEVEL={self.log_level!r}: expected one of {', '.join(LOG_LEVELS)}")
+        for name in ("api_port", "web_port", "metrics_port", "api_metrics_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise SettingsError(f"{_env_name(name)}={getattr(self, name)}: expected a port, 0 to 65535")
+        self.token_digests("api_tokens_sha256")
+        self.token_digests("web_tokens_sha256")
+
+    def token_digests(self, name: str) -> tuple[str, ...]:
+        """The bearer-token digests of setting ``name``, checked (SettingsError names it)."""
+        from stocksignal.web.tokens import TokenConfigError, parse_digests
+
+        try:
+            return parse_digests(getattr(self, name), _env_name(name))
+        except TokenConfigError as exc:
+            raise SettingsError(str(exc)) from None
 
     def to_env(self) -> dict[str, str]:
         """The environment that makes a child process read exactly these settings."""

@@ -43,7 +43,8 @@ class Services:
         self.api_port, self.stub_port = harness.free_port(), harness.free_port()
 
     def start(self, name: str, *argv: str) -> None:
-        env = {**os.environ, **self.settings.to_env(), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **self.settings.to_env(), "PYTHONUNBUFFERED": "1",
+               "STOCKSIGNAL_MARKETPLACE_ALLOW_HTTP": "true"}  # the stub marketplace is plain HTTP
         log = open(self.tmp / f"{name}.log", "ab")
         self.procs.append(subprocess.Popen([sys.executable, "-m", *argv], env=env, stdout=log, stderr=subprocess.STDOUT))
 

@@ -1,4 +1,4 @@
-"""One partitioner everywhere (design note 5), checked against a real broker.
+"""One partitioner everywhere (docs/contract.md#partitioning), checked against a real broker.
 
 The router computes command partitions with ``partition_for``; producers of the input topics
 use librdkafka's ``murmur2_random``; Faust (aiokafka) routes inspection requests and writes

@@ -1,13 +1,16 @@
 """The storefront read API (aiohttp), served from the Redis read model only.
 
 Never a silent zero: an unknown SKU or channel is a 404 that says so, and while the read model
-is being rebuilt a missing SKU is a 503 (it may simply not be loaded yet), not a 404.
+is being rebuilt a missing SKU is a 503 (it may simply not be loaded yet), not a 404. Errors
+have the one JSON shape of :mod:`stocksignal.web.errors`; with token digests every path but
+the probes needs a bearer token (:mod:`stocksignal.web.auth`).
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
 
 import orjson
 from aiohttp import web
@@ -18,9 +21,15 @@ from stocksignal.adapters.api_requests import BadRequest, parse_batch, parse_get
 from stocksignal.adapters.availability_reader import AvailabilityReader, ChannelValue
 from stocksignal.adapters.openapi import document
 from stocksignal.adapters.snapshot import Availability
+from stocksignal.web.auth import bearer_middleware
+from stocksignal.web.errors import error_middleware, error_response
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 REBUILD_RETRY_AFTER_S = "1"
+# Clients learn that the read model is down, not where it lives (the log says that).
+REDIS_DOWN = "the read model does not answer; retry shortly"
 
 
 class ApiError(Exception):
@@ -29,7 +38,7 @@ class ApiError(Exception):
         self.status, self.error, self.message, self.headers, self.extra = status, error, message, headers, extra
 
     def response(self) -> web.Response:
-        return json_response({"error": self.error, "message": self.message, **self.extra}, self.status, self.headers)
+        return error_response(self.status, self.error, self.message, self.headers, **self.extra)
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -124,7 +133,8 @@ class AvailabilityApi:
             await self.reader.ping()
             rebuilding = await self.reader.rebuilding()
         except RedisError as exc:
-            return json_response({"status": "unavailable", "message": f"Redis does not answer: {exc}"}, 503)
+            log.warning("readiness: Redis does not answer: %s", exc)
+            return error_response(503, "redis_unavailable", REDIS_DOWN)
         return json_response({"status": "ready", "read_model": "rebuilding" if rebuilding else "ready"})
 
 
@@ -133,22 +143,22 @@ def _route_label(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-def middlewares(metrics: ApiMetrics) -> list[Any]:
-    @web.middleware
-    async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except BadRequest as exc:
-            return ApiError(400, "bad_request", str(exc)).response()
-        except ApiError as exc:
-            return exc.response()
-        except RedisError as exc:
-            return ApiError(503, "redis_unavailable", f"Redis does not answer: {exc}").response()
-        except web.HTTPMethodNotAllowed as exc:
-            message = f"{request.method} is not allowed here; allowed: {', '.join(sorted(exc.allowed_methods))}"
-            return ApiError(405, "method_not_allowed", message, headers={"Allow": ",".join(sorted(exc.allowed_methods))}).response()
-        except web.HTTPNotFound:
-            return ApiError(404, "not_found", f"no such endpoint: {request.path} (see /openapi.json)").response()
+@web.middleware
+async def api_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The API's own refusals; everything else is left to the shared error middleware."""
+    try:
+        return await handler(request)
+    except BadRequest as exc:
+        return ApiError(400, "bad_request", str(exc)).response()
+    except ApiError as exc:
+        return exc.response()
+    except RedisError as exc:
+        log.warning("%s %s: Redis does not answer: %s", request.method, request.path, exc)
+        return ApiError(503, "redis_unavailable", REDIS_DOWN).response()
+
+
+def middlewares(metrics: ApiMetrics, digests: Iterable[str] = ()) -> list[Any]:
+    """Outermost first: measured sees every answer (401s, 404s and 500s included)."""
 
     @web.middleware
     async def measured(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -159,10 +169,18 @@ def middlewares(metrics: ApiMetrics) -> list[Any]:
         metrics.requests.labels(route, str(response.status)).inc()
         return response
 
-    return [measured, errors_as_json]
+    auth = [bearer_middleware(digests)] if digests else []
+    return [measured, error_middleware, *auth, api_errors]
 
 
-def make_app(reader: AvailabilityReader, registry: CollectorRegistry | None = None) -> web.Application:
+def make_app(
+    reader: AvailabilityReader,
+    registry: CollectorRegistry | None = None,
+    digests: Iterable[str] = (),
+    serve_metrics: bool = True,
+) -> web.Application:
+    """``digests``: bearer-token SHA-256 digests (none: open); ``serve_metrics``: /metrics here
+    (False when it has a port of its own)."""
     metrics = ApiMetrics(registry or CollectorRegistry())
     api = AvailabilityApi(reader)
     openapi_body = orjson.dumps(document())
@@ -176,13 +194,14 @@ def make_app(reader: AvailabilityReader, registry: CollectorRegistry | None = No
     async def close_redis(app: web.Application) -> None:
         await reader.redis.aclose()
 
-    app = web.Application(middlewares=middlewares(metrics))
+    app = web.Application(middlewares=middlewares(metrics, tuple(digests)))
     # The batch route first: GET /availability/batch is the SKU "batch", POST is the batch.
     app.router.add_post("/availability/batch", api.batch)
     app.router.add_get("/availability/{sku}", api.get_one)
     app.router.add_get("/healthz", api.healthz)
     app.router.add_get("/readyz", api.readyz)
-    app.router.add_get("/metrics", prometheus)
+    if serve_metrics:
+        app.router.add_get("/metrics", prometheus)
     app.router.add_get("/openapi.json", openapi)
     app.on_cleanup.append(close_redis)
     return app

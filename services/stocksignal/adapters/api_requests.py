@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 import orjson
 
 MAX_BATCH = 1000
-MAX_ID_LENGTH = 128  # the contract's rule for ids (spec section 7)
+MAX_ID_LENGTH = 128  # the contract's rule for ids (docs/semantics.md#validation)
 GET_PARAMS = ("channel", "include")
 INCLUDES = ("locations",)
 BATCH_FIELDS = ("skus", "channel")

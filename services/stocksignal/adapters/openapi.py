@@ -28,8 +28,9 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "error": {
                 "type": "string",
-                "enum": ["bad_request", "unknown_sku", "unknown_channel", "rebuilding",
-                         "redis_unavailable", "not_found", "method_not_allowed"],
+                "description": "A stable code: bad_request, unauthorized, not_found, method_not_allowed, "
+                               "payload_too_large, unknown_sku, unknown_channel, rebuilding, redis_unavailable, "
+                               "internal_error; other statuses use their HTTP reason in snake_case",
             },
             "message": {"type": "string", "description": "What is wrong, for a human"},
             "sku": _ID,
@@ -111,7 +112,9 @@ SCHEMAS: dict[str, Any] = {
 }
 
 _REBUILDING = _error("The SKU is not in the read model while it is being rebuilt; retry (see Retry-After)")
-_REDIS_DOWN = "Redis does not answer"
+_REDIS_DOWN = "the read model (Redis) does not answer"
+_UNAUTHORIZED = _error("No valid bearer token (only when the API is configured with tokens; "
+                       "the answer carries WWW-Authenticate: Bearer)")
 
 
 def document() -> dict[str, Any]:
@@ -139,6 +142,7 @@ def document() -> dict[str, Any]:
                         "200": _json({"oneOf": [_ref("ChannelAvailability"), _ref("SkuAvailability")]},
                                      "ChannelAvailability with channel, SkuAvailability without"),
                         "400": _error("A bad parameter; the message says which"),
+                        "401": _UNAUTHORIZED,
                         "404": _error("Unknown SKU (error=unknown_sku) or unknown channel for a known SKU "
                                       "(error=unknown_channel, with known_channels)"),
                         "503": _error(f"Rebuilding (error=rebuilding) or {_REDIS_DOWN} (error=redis_unavailable)"),
@@ -153,18 +157,21 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "200": _json(_ref("BatchResponse"), "Values of the known SKUs; the unknown ones listed"),
                         "400": _error("A bad body; the message says what is wrong"),
+                        "401": _UNAUTHORIZED,
+                        "413": _error("A body over 1 MiB"),
                         "503": _error(f"Rebuilding with SKUs missing, or {_REDIS_DOWN}"),
                     },
                 }
             },
             "/healthz": {
                 "get": {"operationId": "health", "summary": "The process answers",
-                        "responses": {"200": _json(_ref("Health"), "Alive")}}
+                        "responses": {"200": _json(_ref("Health"), "Alive")}, "security": []}
             },
             "/readyz": {
                 "get": {"operationId": "ready", "summary": "Redis answers",
                         "responses": {"200": _json(_ref("Health"), "Ready; read_model says if a rebuild runs"),
-                                      "503": _json(_ref("Health"), _REDIS_DOWN)}}
+                                      "503": _error(f"Not ready: {_REDIS_DOWN} (error=redis_unavailable)")},
+                        "security": []}
             },
             "/metrics": {
                 "get": {"operationId": "metrics", "summary": "Prometheus metrics",
@@ -176,5 +183,11 @@ def document() -> dict[str, Any]:
                         "responses": {"200": _json({"type": "object"}, "OpenAPI 3 document")}}
             },
         },
-        "components": {"schemas": SCHEMAS},
+        # Applies only when tokens are configured (docs/operations.md#http-security).
+        "security": [{"bearerAuth": []}],
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "description": "a token whose SHA-256 is in STOCKSIGNAL_API_TOKENS_SHA256"}},
+        },
     }

@@ -24,7 +24,7 @@ import time
 from typing import Any, Iterable
 
 import click
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from stocksignal.bootstrap import settings_from_env
 from stocksignal.settings import Settings, SettingsError
@@ -144,11 +144,15 @@ def require_topics(settings: Settings, names: Iterable[str], timeout: float = KA
     return {n: existing[n] for n in names}
 
 
-def serve_metrics(port: int, registry: CollectorRegistry, host: str = "0.0.0.0") -> None:
-    """Prometheus text on http://host:port/metrics; port 0 serves nothing."""
-    if port:
-        start_http_server(port, addr=host, registry=registry)
-        logging.getLogger(__name__).info("metrics on :%d/metrics", port)
+def serve_metrics(settings: Settings, registry: CollectorRegistry, port: int | None = None):
+    """Prometheus text on http://STOCKSIGNAL_METRICS_HOST:port/metrics (``port`` defaults to
+    STOCKSIGNAL_METRICS_PORT); port 0 serves nothing (None returned)."""
+    from stocksignal.web.metrics_server import MetricsServer
+
+    port = settings.metrics_port if port is None else port
+    if not port:
+        return None
+    return MetricsServer(settings.metrics_host, port, registry).start()
 
 
 def stop_on_signals() -> threading.Event:

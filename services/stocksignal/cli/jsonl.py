@@ -13,7 +13,9 @@ are the record's fields::
 - Timestamp fields (``occurred_at``, ``hold_expires_at``, ``expected_at``) take epoch
   milliseconds, an ISO 8601 time with a UTC offset (``2025-06-01T09:30:00+02:00``, ``...Z``),
   ``"now"``, or an offset from now: ``"+15m"``, ``"-2h"``, ``"+30s"``, ``"+1d"``.
-- Every line is checked with the domain's ``validate`` (spec section 7) and then by the
+- Lines are UTF-8 (:func:`decode_line`): a line that is not is a :class:`BadLine`; a byte
+  order mark at the start of a line is ignored and reported.
+- Every line is checked with the domain's ``validate`` (docs/semantics.md#validation) and then by the
   codec, which refuses unknown fields and wrong types; a bad line is a :class:`BadLine` with
   its number and every reason, never an exception.
 """
@@ -104,6 +106,26 @@ def parse_timestamp(value: Any, now_ms: int) -> int:
     if parsed.tzinfo is None:
         raise ValueError(f"{value!r} has no UTC offset: add 'Z' or '+01:00' (a time without one is ambiguous)")
     return int(parsed.timestamp() * 1000)
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def decode_line(raw: bytes, number: int) -> tuple[str, BadLine | None] | BadLine:
+    """(text, note) of a line read as bytes, or a :class:`BadLine` when it is not UTF-8.
+
+    A UTF-8 byte order mark (editors on Windows write one) is not part of the JSON: it is
+    dropped, and the note says so, so the line is still produced.
+    """
+    note = None
+    if raw.startswith(BOM):
+        raw = raw[len(BOM):]
+        note = BadLine(number, "a UTF-8 byte order mark (EF BB BF) was ignored; save the file without it")
+    try:
+        return raw.decode("utf-8"), note
+    except UnicodeDecodeError as exc:
+        return BadLine(number, f"not UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}; "
+                               "save the file as UTF-8")
 
 
 def parse_line(text: str, number: int, defaults: Defaults) -> Event | BadLine | None:

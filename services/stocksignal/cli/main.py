@@ -6,6 +6,8 @@ group in COMMAND_GROUPS. ``python -m stocksignal.cli.main`` works too.
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from stocksignal.cli.channels import channels
@@ -14,16 +16,36 @@ from stocksignal.cli.produce import produce
 from stocksignal.cli.run import run
 from stocksignal.cli.sku import sku
 from stocksignal.cli.tail import tail
+from stocksignal.cli.token import token
 from stocksignal.cli.topics import topics
 
-COMMAND_GROUPS: tuple[click.Command, ...] = (topics, run, channels, produce, tail, sku, demo)
+COMMAND_GROUPS: tuple[click.Command, ...] = (topics, run, channels, produce, tail, sku, token, demo)
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, not the user's input or environment
+
+
+class InternalError(click.ClickException):
+    exit_code = EXIT_INTERNAL
 
 
 class InOrder(click.Group):
-    """Lists commands in the order they were added (the order a user meets them), not A-Z."""
+    """Lists commands in the order they were added (the order a user meets them), not A-Z,
+    and turns an unexpected exception into one line on stderr instead of a traceback."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            # Every expected failure has its own exit code (docs/cli.md#exit-codes); this is a
+            # bug. The traceback goes to the log, shown with STOCKSIGNAL_LOG_LEVEL=DEBUG.
+            logging.getLogger("stocksignal.cli").debug("unexpected failure", exc_info=True)
+            raise InternalError(
+                f"unexpected {type(exc).__name__}: {exc} (a bug; STOCKSIGNAL_LOG_LEVEL=DEBUG shows where)"
+            ) from None
 
 
 @click.group(cls=InOrder, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -42,13 +64,14 @@ def main() -> None:
       make demo                                       all of it, scripted (docs/demo.md)
 
     Settings come from environment variables (KAFKA_BOOTSTRAP_SERVERS, REDIS_URL and
-    STOCKSIGNAL_*, e.g. STOCKSIGNAL_TOPIC_PREFIX; see stocksignal.settings); options
-    override them.
+    STOCKSIGNAL_*, e.g. STOCKSIGNAL_TOPIC_PREFIX; every one is in docs/operations.md,
+    "Configuration reference"); options override them. The event contract is
+    docs/contract.md.
 
     \b
-    Exit codes: 0 ok, 1 failed (bad input, unknown SKU, failed check), 2 usage,
-    3 a service does not answer (Kafka, Redis, the processor), 4 topics missing or
-    mis-partitioned.
+    Exit codes: 0 ok, 1 failed (bad input, unknown SKU, failed check), 2 usage (a bad
+    option, argument or setting, a port in use), 3 a service does not answer (Kafka,
+    Redis, the processor), 4 topics missing or mis-partitioned, 70 an internal error.
     """
 
 

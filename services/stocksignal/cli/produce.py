@@ -7,7 +7,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import IO, Iterator
+from typing import BinaryIO, Iterator
 
 import click
 
@@ -20,7 +20,16 @@ from stocksignal.cli.common import (
     stderr_is_terminal,
     tool_settings,
 )
-from stocksignal.cli.jsonl import DEFAULT_SOURCE, INPUT_RECORDS, BadLine, Defaults, Event, encode, parse_line
+from stocksignal.cli.jsonl import (
+    DEFAULT_SOURCE,
+    INPUT_RECORDS,
+    BadLine,
+    Defaults,
+    Event,
+    decode_line,
+    encode,
+    parse_line,
+)
 
 # A file at least this big gets a progress bar (when stderr is a terminal).
 PROGRESS_MIN_BYTES = 256 * 1024
@@ -32,6 +41,7 @@ class Report:
     produced: Counter = field(default_factory=Counter)  # record name -> events delivered
     topics: dict[str, str] = field(default_factory=dict)  # record name -> topic
     bad: list[BadLine] = field(default_factory=list)
+    notes: list[BadLine] = field(default_factory=list)  # reported, but the line was produced
     filled: Counter = field(default_factory=Counter)  # field -> lines it was filled on
     undelivered: int = 0
 
@@ -52,7 +62,7 @@ def produce(file: str, source: str, dry_run: bool, progress: bool | None) -> Non
 
     \b
     One event per line, a JSON object whose "type" is the event and whose other
-    members are its fields (spec section 9):
+    members are its fields (the records of docs/contract.md#records):
       {"type": "StockReceived", "sku": "MUG-BLUE", "location_id": "WH-BER", "qty": 10}
       {"type": "OrderPlaced", "order_id": "W-1", "channel_id": "webshop",
        "lines": [{"sku": "MUG-BLUE", "qty": 2}]}
@@ -62,7 +72,8 @@ def produce(file: str, source: str, dry_run: bool, progress: bool | None) -> Non
     - event_id (random UUID), occurred_at (now) and source (--source) are filled in
       when absent; the summary says on how many lines.
     - Times: epoch ms, ISO 8601 with an offset, "now", or "+15m" / "-2h" / "+1d".
-    - Blank lines and lines starting with # are skipped.
+    - Blank lines and lines starting with # are skipped. Lines must be UTF-8: a line that
+      is not is reported and skipped; a byte order mark is reported and ignored.
     - Every line is validated (the domain's rules, then the Avro codec). A bad line is
       reported with its number and reason; every good line is still produced.
 
@@ -80,7 +91,14 @@ def produce(file: str, source: str, dry_run: bool, progress: bool | None) -> Non
     show_progress = progress if progress is not None else (stderr_is_terminal() and (size is None or size >= PROGRESS_MIN_BYTES))
     sender = None if dry_run else _Sender(settings, report)
     try:
-        for text, number in _with_progress(stream, size, show_progress, file):
+        for raw, number in _with_progress(stream, size, show_progress, file):
+            text = decode_line(raw, number)
+            if isinstance(text, BadLine):
+                report.bad.append(text)
+                continue
+            text, note = text
+            if note is not None:
+                report.notes.append(note)
             parsed = parse_line(text, number, defaults)
             if parsed is None:
                 continue
@@ -99,7 +117,7 @@ def produce(file: str, source: str, dry_run: bool, progress: bool | None) -> Non
             else:
                 sender.send(parsed, names[parsed.record_name], value)
     finally:
-        if stream is not sys.stdin:
+        if stream is not sys.stdin.buffer:
             stream.close()
         if sender is not None:
             sender.finish()
@@ -139,17 +157,18 @@ class _Sender:
         self.report.undelivered = self.producer.flush(FLUSH_TIMEOUT_S)
 
 
-def _open(file: str) -> tuple[IO[str], int | None]:
+def _open(file: str) -> tuple[BinaryIO, int | None]:
+    """Bytes, not text: each line is decoded on its own, so one bad line cannot stop the rest."""
     if file == "-":
-        return sys.stdin, None
+        return sys.stdin.buffer, None
     try:
-        stream = open(file, encoding="utf-8", newline="")
+        stream = open(file, "rb")
     except OSError as exc:
         raise click.BadParameter(f"cannot read {file}: {exc.strerror}", param_hint="FILE") from exc
     return stream, os.fstat(stream.fileno()).st_size
 
 
-def _with_progress(stream: IO[str], size: int | None, show: bool, label: str) -> Iterator[tuple[str, int]]:
+def _with_progress(stream: BinaryIO, size: int | None, show: bool, label: str) -> Iterator[tuple[bytes, int]]:
     """(line, line number), advancing a progress bar by bytes read when ``show``."""
     if not show:
         for number, text in enumerate(stream, start=1):
@@ -164,7 +183,7 @@ def _with_progress(stream: IO[str], size: int | None, show: bool, label: str) ->
         task = bar.add_task("stdin" if label == "-" else label, total=size)
         for number, text in enumerate(stream, start=1):
             yield text, number
-            bar.advance(task, len(text.encode("utf-8")) if size else 1)
+            bar.advance(task, len(text) if size else 1)
 
 
 def _print_report(report: Report, file: str, dry_run: bool, source: str) -> None:
@@ -181,5 +200,5 @@ def _print_report(report: Report, file: str, dry_run: bool, source: str) -> None
     for field_name in ("event_id", "occurred_at", "source"):
         if report.filled[field_name]:
             click.echo(f"  filled in {field_name} on {report.filled[field_name]} line(s): {notes[field_name]}")
-    for bad in sorted(report.bad, key=lambda b: b.line):
-        click.echo(f"{bad}", err=True)
+    for line in sorted(report.bad + report.notes, key=lambda b: b.line):
+        click.echo(f"{line}", err=True)

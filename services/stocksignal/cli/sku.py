@@ -19,6 +19,8 @@ import click
 from stocksignal.cli.common import Failure, Unavailable, make_console, tool_settings
 from stocksignal.cli.formatting import BUCKETS, fmt_ts
 
+MAX_ID_LENGTH = 128
+
 RULE = "available = max(0, Σ sellable over the channel's locations − safety_stock);  sellable = max(0, on_hand − reserved)"
 
 
@@ -27,6 +29,24 @@ def channel_rule(channel: Mapping[str, Any], positions: Mapping[str, Mapping[str
     terms = [f"{loc} {positions.get(loc, {}).get('sellable', 0)}" for loc in channel["locations"]]
     total = " + ".join(terms) if terms else "0"
     return f"max(0, {total} − {channel['safety_stock']}) = {channel['available']}"
+
+
+def check_sku(sku_id: str) -> None:
+    """The contract's rule for ids (docs/semantics.md#validation), before asking anyone."""
+    if not 1 <= len(sku_id) <= MAX_ID_LENGTH or not sku_id.isprintable():
+        raise click.BadParameter(f"{sku_id!r}: a SKU is 1 to {MAX_ID_LENGTH} printable characters", param_hint="SKU")
+
+
+def check_url(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    try:
+        parts.port  # noqa: B018  (raises ValueError for a port that is no number or out of range)
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(f"{url!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:6066)",
+                                 param_hint="--url")
+    return url
 
 
 def fetch(base_url: str, path: str, timeout: float = 10.0) -> tuple[int, Any]:
@@ -67,7 +87,8 @@ def sku(sku_id: str, url: str | None, movement_count: int, as_json: bool) -> Non
     Exit 1 when the processor knows no such SKU, 3 when the processor does not answer.
     """
     settings = tool_settings()
-    base = url or f"http://{settings.web_host}:{settings.web_port}"
+    check_sku(sku_id)
+    base = check_url(url) if url else f"http://{settings.web_host}:{settings.web_port}"
     quoted = urllib.parse.quote(sku_id, safe="")
     status, state = fetch(base, f"/skus/{quoted}")
     if status == 404:

@@ -1,7 +1,7 @@
 """What every codec offers, the Avro body work they share, and the factory.
 
-A codec turns ``(record_name, dict)`` into framed bytes and back. Two framings exist (spec
-section 8): Avro single-object encoding (the default, :mod:`.single_object`) and Confluent
+A codec turns ``(record_name, dict)`` into framed bytes and back. Two framings exist
+(docs/contract.md#framing): Avro single-object encoding (the default, :mod:`.single_object`) and Confluent
 Schema Registry framing (:mod:`.registry`). Both write the same Avro binary body, validate
 records before writing, and hand out timestamps as int milliseconds.
 """

@@ -200,7 +200,7 @@ def _short(name: str) -> str:
 
 
 def _same_name(w: dict, r: dict) -> bool:
-    # The spec matches named types by unqualified name, or by a reader alias.
+    # Avro's resolution rules match named types by unqualified name, or by a reader alias.
     aliases = {_short(a) for a in r.get("aliases", ())}
     return _short(w["name"]) == _short(r["name"]) or _short(w["name"]) in aliases
 

@@ -1,4 +1,4 @@
-"""Dead-letter queue headers and reasons (spec section 7).
+"""Dead-letter queue headers and reasons (docs/contract.md#bad-input-and-the-dlq).
 
 A record that cannot be decoded, has an unknown schema, or breaks a rule is copied to
 ``inventory.dlq.v1`` with its original key, value and headers, plus the headers below.

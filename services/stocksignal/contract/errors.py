@@ -1,6 +1,6 @@
 """The contract's exceptions.
 
-Decoding errors carry the DLQ reason the spec (section 7) asks for, so the processor can route
+Decoding errors carry the DLQ reason of docs/contract.md#bad-input-and-the-dlq, so the processor can route
 a bad record with ``except CodecError as exc: ... exc.dlq_reason`` and nothing else.
 """
 

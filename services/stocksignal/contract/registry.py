@@ -1,4 +1,4 @@
-"""Confluent Schema Registry framing, used when a registry URL is configured (spec section 8).
+"""Confluent Schema Registry framing, used when a registry URL is configured (docs/contract.md#framing).
 
     00 | 4-byte big-endian schema id | Avro body
 

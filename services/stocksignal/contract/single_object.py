@@ -1,4 +1,4 @@
-"""Avro single-object encoding, the default framing (spec section 8).
+"""Avro single-object encoding, the default framing (docs/contract.md#framing).
 
     C3 01 | 8-byte little-endian CRC-64-AVRO fingerprint of the writer schema | Avro body
 

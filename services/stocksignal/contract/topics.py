@@ -1,4 +1,5 @@
-"""The topic catalogue: every topic of the spec, its key, its records, its role.
+"""The topic catalogue: every topic of the contract, its key, its records, its role
+(docs/contract.md#topics-and-keys).
 
 The one place that binds a record to a topic and a key. Producers call
 :func:`topic_for_record` and :func:`key_for`; consumers check a decoded record against

@@ -254,6 +254,7 @@ class Demo:
             projector_group=f"{tag}-projector",
             marketplace_channel=script.MARKETPLACE,
             marketplace_url=f"http://127.0.0.1:{ports.stub}/updates",
+            marketplace_allow_http=True,  # the demo's stub marketplace, on loopback
             marketplace_group=f"{tag}-sync-{script.MARKETPLACE}",
             marketplace_linger_ms=50,
             projector_batch_wait_ms=20,

@@ -1,4 +1,4 @@
-"""Channels, the partition's channel book, and available-to-sell (spec sections 1 and 2)."""
+"""Channels, the partition's channel book, and available-to-sell (docs/semantics.md, stock positions and channels)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def default_channel(positions: Mapping[str, Position]) -> Channel:
 
 @dataclass(frozen=True, slots=True)
 class ChannelBook:
-    """The configured channels of one command-topic partition (design note 1).
+    """The configured channels of one command-topic partition (docs/processor.md#stages: channel commands reach every partition).
 
     Treated as immutable: ``with_channel``/``without`` return a new book, so a state decided
     under one book can never see a later configuration.

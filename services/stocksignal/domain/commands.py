@@ -2,7 +2,7 @@
 
 Every command carries the input event it came from (``event_id``, ``event_type``), the
 event's business time (``occurred_at``) and its log time (``logged_at``). Decisions read time
-only from these fields, so replaying the log replays the decisions (spec section 6).
+only from these fields, so replaying the log replays the decisions (docs/semantics.md#ids-replay-and-repeats).
 """
 
 from __future__ import annotations

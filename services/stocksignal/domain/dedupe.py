@@ -1,4 +1,4 @@
-"""Keys and windows for dropping repeated input events (spec section 6, design note 3).
+"""Keys and windows for dropping repeated input events (docs/semantics.md#ids-replay-and-repeats).
 
 Markers live outside the per-SKU state and expire after a window measured in *log* time, so
 their number is bounded by the window, not by how popular a SKU is.

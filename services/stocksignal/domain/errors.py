@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class ValidationError(ValueError):
-    """An input record breaks a rule of spec section 7; ``problems`` name each path and rule."""
+    """An input record breaks a rule of docs/semantics.md#validation; ``problems`` name each path and rule."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = list(problems)

@@ -1,4 +1,4 @@
-"""Open order lines: what each line has reserved where (spec section 3).
+"""Open order lines: what each line has reserved where (docs/semantics.md#order-lines-reservations-and-holds).
 
 A line is open while it holds a reservation; a line whose reservation reaches 0 (shipped,
 released, expired or shorted to nothing) is closed and removed from the SKU's state.

@@ -1,6 +1,6 @@
-"""Output records (spec section 9) and the outcome of one command.
+"""Output records (docs/contract.md#records) and the outcome of one command.
 
-Field names are exactly the spec's, so ``to_record()`` is what the codec encodes.
+Field names are exactly the contract's, so ``to_record()`` is what the codec encodes.
 """
 
 from __future__ import annotations

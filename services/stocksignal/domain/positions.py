@@ -1,4 +1,4 @@
-"""A stock position: the buckets of one SKU at one location (spec section 1)."""
+"""A stock position: the buckets of one SKU at one location (docs/semantics.md#stock-positions-and-available-to-sell)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .symbols import Bucket
 
-# Bucket symbol -> Position attribute, in the spec's order (also the serialised order).
+# Bucket symbol -> Position attribute, in the contract's order (also the serialised order).
 BUCKET_FIELDS: dict[Bucket, str] = {
     Bucket.ON_HAND: "on_hand",
     Bucket.RESERVED: "reserved",

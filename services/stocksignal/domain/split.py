@@ -1,6 +1,6 @@
 """Turning one validated input event into per-SKU commands (and remembering orders' SKUs).
 
-``split`` is pure: the router keeps the :class:`OrderRef` of each order (design note 2) and
+``split`` is pure: the router keeps the :class:`OrderRef` of each order (docs/processor.md#stages) and
 passes it in for the events that name only the order. The router must also be replay-safe:
 an ``OrderConfirmed`` replayed after the order was placed again with a new SKU must fan out
 to the SKUs it reached the first time, no more. So the OrderRef remembers, per such event,

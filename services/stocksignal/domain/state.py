@@ -10,7 +10,7 @@ from .positions import Position
 
 # How many recently completed business keys (applied shipments, received transfers) a SKU
 # remembers to recognise repeats that arrive under a new event id. A constant bound keeps a
-# best-selling SKU's state small (design note 3); the dedupe window is the primary guard.
+# best-selling SKU's state small (docs/semantics.md#ids-replay-and-repeats); the dedupe window is the primary guard.
 RECENT_KEYS = 32
 
 

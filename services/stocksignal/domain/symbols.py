@@ -1,4 +1,4 @@
-"""The spec's enum symbols (section 9) and the metric notes an outcome can carry.
+"""The contract's enum symbols (docs/contract.md#records) and the metric notes an outcome can carry.
 
 ``StrEnum`` members *are* strings, so records built from them encode as the plain symbols.
 """

@@ -1,4 +1,4 @@
-"""The rules of spec section 7 (and a few more), checked before anything is split or applied.
+"""The rules of docs/semantics.md#validation, checked before anything is split or applied.
 
 ``validate`` collects every problem of a record, each naming its path, so the DLQ message
 says everything that is wrong at once.

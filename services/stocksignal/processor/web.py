@@ -106,14 +106,17 @@ class Inspection:
         return None if url == self.self_url else url
 
 
-def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Callable[[], str | None]):
+def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Callable[[], str | None],
+             token_digests: tuple[str, ...] = ()):
+    """The inspection app: the JSON error shape of every stocksignal server and, with token
+    digests, bearer authentication (``/healthz`` and ``/readyz`` stay open for probes)."""
     from aiohttp import ClientSession, ClientTimeout, web
     from prometheus_client import CONTENT_TYPE_LATEST
 
-    routes = web.RouteTableDef()
+    from stocksignal.web.errors import error_response as error
+    from stocksignal.web.server import secure
 
-    def error(status: int, code: str, detail: str) -> web.Response:
-        return web.json_response({"error": code, "detail": detail}, status=status)
+    routes = web.RouteTableDef()
 
     async def forward(request: web.Request, sku: str) -> web.Response | None:
         if request.headers.get(FORWARDED):
@@ -122,8 +125,11 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
         if url is None:
             return None
         try:
+            headers = {FORWARDED: "1"}
+            if "Authorization" in request.headers:  # the owner checks the same tokens
+                headers["Authorization"] = request.headers["Authorization"]
             async with ClientSession(timeout=ClientTimeout(total=5)) as session:
-                async with session.get(url + request.path_qs, headers={FORWARDED: "1"}) as r:
+                async with session.get(url + request.path_qs, headers=headers) as r:
                     return web.Response(body=await r.read(), status=r.status, content_type="application/json")
         except (OSError, asyncio.TimeoutError) as exc:
             log.warning("forwarding %s to its owner failed: %s", request.path, exc)
@@ -178,7 +184,7 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
     async def healthz(request: web.Request) -> web.Response:
         problem = healthy()
         if problem is not None:
-            return web.json_response({"status": "failing", "detail": problem}, status=500)
+            return error(500, "failing", problem)
         return web.json_response({"status": "ok"})
 
     @routes.get("/readyz")
@@ -186,10 +192,8 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
         if inspection.runtime.ready():
             return web.json_response({"status": "ready"})
         remaining = inspection.runtime.restorer.remaining()
-        return web.json_response(
-            {"status": "not_ready", "detail": "joining the group or restoring stores", "restore_remaining_records": remaining},
-            status=503,
-        )
+        return error(503, "not_ready", "joining the consumer group or restoring stores",
+                     restore_remaining_records=remaining)
 
     @routes.get("/metrics")
     async def metrics_view(request: web.Request) -> web.Response:
@@ -199,7 +203,7 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
 
     app = web.Application()
     app.add_routes(routes)
-    return app
+    return secure(app, token_digests)
 
 
 class _Committed:
@@ -232,14 +236,12 @@ class WebServer:
             raise self._error
 
     def _serve(self) -> None:
-        from aiohttp import web
+        from stocksignal.web.server import start_site
 
         loop = self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        runner = web.AppRunner(self.app, access_log=None)
         try:
-            loop.run_until_complete(runner.setup())
-            loop.run_until_complete(web.TCPSite(runner, self.host, self.port).start())
+            runner = loop.run_until_complete(start_site(self.app, self.host, self.port))
         except BaseException as exc:  # a busy port: reported to start()
             self._error = exc
             self._started.set()

@@ -242,6 +242,8 @@ class Received:
     fault: str
     updates: list[dict[str, Any]]
     idempotency_key: str | None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
 
 
 class StubMarketplace:
@@ -255,8 +257,9 @@ class StubMarketplace:
     and the client still listens (a timed-out request counts as never applied).
     """
 
-    def __init__(self, port: int, slow_s: float = 2.0) -> None:
+    def __init__(self, port: int, slow_s: float = 2.0, ssl_context: Any = None) -> None:
         self.port = port
+        self.ssl_context = ssl_context  # an ssl.SSLContext: serve HTTPS
         self.slow_s = slow_s
         self.faults: list[str] = []
         self.reject: set[str] = set()
@@ -270,7 +273,7 @@ class StubMarketplace:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/stock"
+        return f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}/stock"
 
     def start(self) -> None:
         self._thread.start()
@@ -287,24 +290,26 @@ class StubMarketplace:
         app.router.add_post("/stock", self._handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self.ssl_context).start()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()
-        body = orjson.loads(await request.read())
+        raw = await request.read()
+        body = orjson.loads(raw)
+        seen = (dict(request.headers), raw)
         with self.lock:
             fault = self.faults.pop(0) if self.faults else ""
         updates = body["updates"]
         key = request.headers.get("Idempotency-Key")
         status, headers = 200, {}
         if fault == "drop":
-            self._log(arrived, None, fault, [], key)
+            self._log(arrived, None, fault, [], key, seen)
             request.transport.close()
             return web.Response(status=200)  # never reaches the client
         if fault == "slow":
             await asyncio.sleep(self.slow_s)
             if request.transport is None or request.transport.is_closing():
-                self._log(arrived, None, fault, [], key)
+                self._log(arrived, None, fault, [], key, seen)
                 return web.Response(status=200)
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
@@ -322,13 +327,14 @@ class StubMarketplace:
         elif self.reject & {u["sku"] for u in updates}:
             status = 422
         accepted = updates if 200 <= status < 300 else []
-        self._log(arrived, status, fault, accepted, key)
+        self._log(arrived, status, fault, accepted, key, seen)
         return web.json_response({"accepted": len(accepted)}, status=status, headers=headers)
 
     def _log(self, arrived: float, status: int | None, fault: str, accepted: list[dict[str, Any]],
-             key: str | None) -> None:
+             key: str | None, seen: tuple[dict[str, str], bytes]) -> None:
+        headers, raw = seen
         with self.lock:
-            self.requests.append(Received(arrived, status, fault, accepted, key))
+            self.requests.append(Received(arrived, status, fault, accepted, key, headers, raw))
 
     # --- what the tests look at ----------------------------------------------------------
 

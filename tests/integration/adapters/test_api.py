@@ -30,9 +30,9 @@ def seed(dep: Deployment, *records: dict[str, Any], rebuilding: dict[int, int] |
     claim_rebuild(client, keys, client.info("server")["run_id"], rebuilding or {})
 
 
-def call(dep: Deployment, scenario: Callable[[ClientSession], Awaitable[Any]]) -> Any:
+def call(dep: Deployment, scenario: Callable[[ClientSession], Awaitable[Any]], **settings: str) -> Any:
     async def run() -> Any:
-        async with TestServer(build_api(dep.settings())) as server:
+        async with TestServer(build_api(dep.settings(**settings))) as server:
             async with ClientSession(base_url=str(server.make_url(""))) as client:
                 return await scenario(client)
 
@@ -174,9 +174,15 @@ def test_health_readiness_and_a_dead_redis(private_deployment, private_redis: Pr
 
     (s1, _, b1), (s2, _, b2), (s3, _, _), (s4, _, b4) = call(dep, scenario)
     assert (s1, b1["read_model"]) == (200, "ready")
-    assert (s2, b2["status"]) == (503, "unavailable")
+    assert (s2, b2["error"]) == (503, "redis_unavailable")
     assert s3 == 200, "alive, even without Redis"
     assert (s4, b4["error"]) == (503, "redis_unavailable")
+    # Clients learn that the read model is down, not where Redis lives.
+    host, port = dep.redis_url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    for body in (b2, b4):
+        assert body["message"] == "the read model does not answer; retry shortly"
+        assert host not in orjson.dumps(body).decode() and port not in orjson.dumps(body).decode()
+    assert_documented("/readyz", "get", 503, b2)
 
 
 def test_openapi_metrics_and_unknown_routes(deployment):
@@ -199,3 +205,43 @@ def test_openapi_metrics_and_unknown_routes(deployment):
     assert (s3, wrong["error"]) == (405, "method_not_allowed") and "GET" in h3["Allow"]
     assert 'stocksignal_api_requests_total{route="/availability/{sku}",status="200"} 1.0' in metrics
     assert "stocksignal_api_request_seconds_bucket" in metrics
+
+
+def test_with_tokens_every_path_but_the_probes_needs_one(deployment):
+    from stocksignal.web.tokens import hash_token
+
+    seed(deployment, availability("A", 1, {"default": 5}))
+    old, new = "old-token-" + "x" * 40, "new-token-" + "y" * 40
+
+    async def scenario(client):
+        bearer = {"Authorization": f"Bearer {new}"}
+        answers = []
+        for method, path, headers in [("GET", "/availability/A", {}), ("POST", "/availability/batch", {}),
+                                      ("GET", "/metrics", {}), ("GET", "/openapi.json", {}),
+                                      ("GET", "/availability/A", {"Authorization": "Bearer wrong"}),
+                                      ("GET", "/availability/A", bearer), ("GET", "/availability/A",
+                                      {"Authorization": f"Bearer {old}"}), ("GET", "/healthz", {}),
+                                      ("GET", "/readyz", {})]:
+            async with client.request(method, path, headers=headers) as resp:
+                answers.append((resp.status, resp.headers.get("WWW-Authenticate"), await resp.read()))
+        async with client.get("/metrics", headers=bearer) as resp:
+            metrics = await resp.text()
+        return answers, metrics
+
+    digests = f"{hash_token(old)},{hash_token(new)}"
+    answers, metrics = call(deployment, scenario, STOCKSIGNAL_API_TOKENS_SHA256=digests)
+    for status, challenge, body in answers[:5]:
+        assert status == 401 and challenge.startswith('Bearer realm="stocksignal"')
+        assert orjson.loads(body)["error"] == "unauthorized"
+        assert_documented("/availability/{sku}", "get", 401, orjson.loads(body))
+    assert [a[0] for a in answers[5:]] == [200, 200, 200, 200], "both tokens during a rotation; probes open"
+    assert 'stocksignal_api_requests_total{route="/availability/{sku}",status="401"} 2.0' in metrics
+
+
+def test_metrics_can_move_to_a_port_of_their_own(deployment):
+    async def scenario(client):
+        async with client.get("/metrics") as resp:
+            return resp.status, orjson.loads(await resp.read())
+
+    status, body = call(deployment, scenario, STOCKSIGNAL_API_METRICS_PORT="9999")
+    assert (status, body["error"]) == (404, "not_found"), "not on the API's port any more"

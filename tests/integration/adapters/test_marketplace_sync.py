@@ -19,6 +19,7 @@ CHANNEL = "mkt"
 def sync_env(dep: Deployment, stub: StubMarketplace, **overrides: str) -> dict[str, str]:
     settings = {
         "STOCKSIGNAL_MARKETPLACE_URL": stub.url,
+        "STOCKSIGNAL_MARKETPLACE_ALLOW_HTTP": "true",  # the stub is plain HTTP (HTTPS: test_marketplace_tls.py)
         "STOCKSIGNAL_MARKETPLACE_RATE_PER_S": "50",
         "STOCKSIGNAL_MARKETPLACE_BURST": "5",
         "STOCKSIGNAL_MARKETPLACE_BATCH_SIZE": "50",

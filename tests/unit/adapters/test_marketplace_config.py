@@ -19,6 +19,7 @@ def test_good_settings_pass():
     [
         ({"marketplace_channel": ""}, "--channel"),
         ({"marketplace_url": "ftp://x"}, "STOCKSIGNAL_MARKETPLACE_URL"),
+        ({"marketplace_url": "http://x"}, "STOCKSIGNAL_MARKETPLACE_ALLOW_HTTP"),
         ({"marketplace_rate_per_s": 0.0}, "STOCKSIGNAL_MARKETPLACE_RATE_PER_S must be > 0"),
         ({"marketplace_backoff_max_ms": 10}, "STOCKSIGNAL_MARKETPLACE_BACKOFF_MAX_MS"),
         ({"marketplace_max_attempts": -1}, "STOCKSIGNAL_MARKETPLACE_MAX_ATTEMPTS"),

@@ -14,7 +14,7 @@ from stocksignal.contract.schemas import SchemaSet, default_schema_set, schema_d
 REPO = Path(__file__).resolve().parents[3]
 GOLDEN = REPO / "tests" / "golden"
 
-# Every record of the spec's section 9 (inputs, then outputs).
+# Every record of docs/contract.md#records (inputs, then outputs).
 INPUT_RECORDS = (
     "OrderPlaced", "OrderConfirmed", "OrderCancelled", "PickConfirmed", "ShipmentConfirmed",
     "ReturnReceived", "ReturnInspected", "InboundExpected", "StockReceived", "StockAdjusted",
@@ -26,7 +26,7 @@ TOP_LEVEL_RECORDS = INPUT_RECORDS + OUTPUT_RECORDS
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test taking ``record_name`` runs once per top-level record of the spec."""
+    """A test taking ``record_name`` runs once per top-level record of the contract."""
     explicit = any(
         "record_name" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize")
     )

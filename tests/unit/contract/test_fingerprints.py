@@ -25,7 +25,7 @@ TABLE = _table()
 
 
 def crc64_avro(text: str) -> int:
-    """The Avro specification's ``fingerprint64``, as an unsigned 64-bit int."""
+    """Avro's ``fingerprint64`` (CRC-64-AVRO), as an unsigned 64-bit int."""
     fp = EMPTY
     for byte in text.encode("utf-8"):
         fp = (fp >> 8) ^ TABLE[(fp ^ byte) & 0xFF]
@@ -58,7 +58,7 @@ def test_own_crc64_matches_the_avro_projects_vectors(canonical: str, java_finger
     assert crc64_avro(canonical) == java_fingerprint & 0xFFFFFFFFFFFFFFFF
 
 
-# Written out by hand from the spec: named types inline at first use, full names, no docs,
+# Written out by hand from the Avro rules: named types inline at first use, full names, no docs,
 # defaults or logical types.
 ORDER_PLACED_CANONICAL = (
     '{"name":"stocksignal.v1.OrderPlaced","type":"record","fields":['

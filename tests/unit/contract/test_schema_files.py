@@ -1,4 +1,4 @@
-"""The .avsc files say exactly what the spec (sections 8 and 9) says, and document themselves."""
+"""The .avsc files say exactly what docs/contract.md#records says, and document themselves."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from stocksignal.contract.schemas import PRIMITIVES, load_named, schema_dir, top_level_records
 
-# The spec, transcribed by hand. "?T" is ["null", T], "=v" a default, "ts" a long with
+# The contract (docs/contract.md#records), transcribed by hand. "?T" is ["null", T], "=v" a default, "ts" a long with
 # logicalType timestamp-millis, "[T]" an array, other names are stocksignal.v1 named types.
 COMMON = "event_id:string occurred_at:ts source:?string=null"
 SPEC_RECORDS = {

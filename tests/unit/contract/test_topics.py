@@ -1,4 +1,4 @@
-"""The topic catalogue is complete, and keys, roles and DLQ headers are those of the spec."""
+"""The topic catalogue is complete, and keys, roles and DLQ headers are those of docs/contract.md."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from stocksignal.contract.topics import (
     list_topics,
 )
 
-# Spec sections 5 and 9: topic -> (role, key field, compacted).
+# docs/contract.md#topics-and-keys: topic -> (role, key field, compacted).
 SPEC_TOPICS = {
     "inventory.orders.v1": (Role.INPUT, "order_id", False),
     "inventory.picks.v1": (Role.INPUT, "order_id", False),

@@ -1,4 +1,4 @@
-"""Stock positions, channels, the default channel and ATS (spec sections 1 and 2)."""
+"""Stock positions, channels, the default channel and ATS (docs/semantics.md, stock positions and channels)."""
 
 from __future__ import annotations
 

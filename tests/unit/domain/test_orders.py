@@ -1,4 +1,4 @@
-"""Order lines: reservations, holds, confirmation, cancellation (spec section 3)."""
+"""Order lines: reservations, holds, confirmation, cancellation (docs/semantics.md#order-lines-reservations-and-holds)."""
 
 from __future__ import annotations
 

@@ -296,7 +296,7 @@ def drive(
 def independent_ats(
     state: SkuState, config: dict[str, tuple[tuple[str, ...], int]], channel_id: str
 ) -> int:
-    """ATS computed from the spec's formula, without the core's Channel/ChannelBook code."""
+    """ATS computed from the formula of docs/semantics.md, without the core's Channel/ChannelBook code."""
     if channel_id in config:
         locs, safety = config[channel_id]
     elif "default" in config:

@@ -1,4 +1,4 @@
-"""Transfers between two locations of one SKU (spec section 4)."""
+"""Transfers between two locations of one SKU (docs/semantics.md#stock-events)."""
 
 from __future__ import annotations
 

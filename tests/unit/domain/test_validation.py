@@ -1,4 +1,4 @@
-"""Spec section 7 (and the rules added in docs/semantics.md), one test per rule, exact messages."""
+"""The rules of docs/semantics.md#validation, one test per rule, exact messages."""
 
 from __future__ import annotations
 

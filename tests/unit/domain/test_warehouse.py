@@ -1,4 +1,4 @@
-"""Picks and shipments, short picks and unreserved shipments (spec section 4)."""
+"""Picks and shipments, short picks and unreserved shipments (docs/semantics.md#warehouse-events)."""
 
 from __future__ import annotations
 

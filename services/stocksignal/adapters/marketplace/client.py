@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from enum import StrEnum
@@ -10,6 +11,7 @@ from typing import Callable, Mapping
 
 import aiohttp
 
+from stocksignal.adapters.marketplace.auth import Auth, NoAuth
 from stocksignal.adapters.marketplace.retry_after import parse_retry_after
 
 MAX_DETAIL = 4096
@@ -24,6 +26,7 @@ class Outcome(StrEnum):
     TRANSIENT = "transient"  # retry later (honouring retry_after_s when given)
     PERMANENT = "permanent"  # the marketplace refuses these updates: dead-letter
     FATAL = "fatal"  # the worker is misconfigured: stop, commit nothing
+    TLS = "tls"  # the marketplace's certificate cannot be verified: an error, retried with backoff
 
 
 @dataclass(frozen=True)
@@ -60,21 +63,29 @@ class MarketplaceClient:
         timeout_s: float,
         retry_after_max_s: float,
         now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        auth: Auth = NoAuth(),
+        clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self.session = session
+        self.auth = auth
+        self.clock_ms = clock_ms
         self.url = url
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.retry_after_max_s = retry_after_max_s
         self.now = now
 
     async def push(self, body: bytes, idempotency_key: str) -> PushResult:
-        headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key}
+        headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key,
+                   **self.auth.headers(body, self.clock_ms())}
         try:
             async with self.session.post(self.url, data=body, headers=headers, timeout=self.timeout) as resp:
                 text = await resp.text(errors="replace")
                 return classify(resp.status, resp.headers, text, self.now(), self.retry_after_max_s)
         except asyncio.TimeoutError:
             return PushResult(Outcome.TRANSIENT, None, None, f"no answer within {self.timeout.total}s")
+        except aiohttp.ClientSSLError as exc:
+            # Before ClientError: a certificate that does not verify is not a network hiccup.
+            return PushResult(Outcome.TLS, None, None, f"TLS failed: {_ssl_reason(exc)}")
         except aiohttp.ClientError as exc:
             return PushResult(Outcome.TRANSIENT, None, None, f"{type(exc).__name__}: {exc}")
 
@@ -82,3 +93,13 @@ class MarketplaceClient:
 def describe(result: PushResult) -> str:
     status = "no answer" if result.status is None else f"HTTP {result.status}"
     return f"{status}: {result.detail[:200]}" if result.detail else status
+
+
+def _ssl_reason(exc: aiohttp.ClientSSLError) -> str:
+    """What the TLS layer said, e.g. "certificate verify failed: unable to get local issuer
+    certificate" or "...: IP address mismatch, certificate is not valid for '127.0.0.1'"."""
+    cause = getattr(exc, "certificate_error", None) or getattr(exc, "os_error", None) or exc
+    verify = getattr(cause, "verify_message", None)
+    if verify:
+        return f"certificate verify failed: {verify}"
+    return str(getattr(cause, "reason", None) or cause)

@@ -10,7 +10,7 @@ class SyncMetrics:
         self.registry = registry or CollectorRegistry()
         r, ch = self.registry, ["channel"]
         self.requests = Counter(
-            "stocksignal_marketplace_requests_total", "Pushes by outcome (ok, transient, permanent, fatal)",
+            "stocksignal_marketplace_requests_total", "Pushes by outcome (ok, transient, permanent, fatal, tls)",
             ch + ["outcome"], registry=r,
         )
         self.pushed = Counter(
@@ -42,6 +42,10 @@ class SyncMetrics:
         self.request_seconds = Histogram(
             "stocksignal_marketplace_request_seconds", "Duration of one push", ch, registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.tls_failures = Counter(
+            "stocksignal_marketplace_tls_failures_total",
+            "Pushes that failed because the marketplace's certificate did not verify", ch, registry=r,
         )
         self.retry_wait = Counter(
             "stocksignal_marketplace_retry_wait_seconds_total", "Time spent waiting before retries", ch, registry=r

@@ -288,6 +288,8 @@ class SyncWorker:
             await self._acknowledged(batch)
         elif result.outcome is Outcome.TRANSIENT:
             await self._retry_later(batch, result)
+        elif result.outcome is Outcome.TLS:
+            await self._tls_failed(batch, result)
         elif result.outcome is Outcome.PERMANENT:
             await self._refused(batch, result)
         else:
@@ -312,6 +314,17 @@ class SyncWorker:
         log.info("push of %d updates failed (%s); next try in %.2fs", len(batch), describe(result), delay)
         self.metrics.retry_wait.labels(self.config.channel_id).inc(delay)
         await self._pause(self.stopping, delay)
+
+    async def _tls_failed(self, batch: list[Change], result: PushResult) -> None:
+        """A certificate that does not verify: an error, counted, and tried again after the
+        longest backoff (fixing the CA bundle or the marketplace's certificate needs a person,
+        so there is no point in trying faster, and no reason to drop the updates)."""
+        self.metrics.tls_failures.labels(self.config.channel_id).inc()
+        log.error("push of %d updates failed: %s; check the marketplace's certificate and %s; next try in %.0fs",
+                  len(batch), result.detail, "STOCKSIGNAL_MARKETPLACE_CA_BUNDLE", self.backoff.cap)
+        self.coalescer.release(batch)
+        self.metrics.retry_wait.labels(self.config.channel_id).inc(self.backoff.cap)
+        await self._pause(self.stopping, self.backoff.cap)
 
     async def _refused(self, batch: list[Change], result: PushResult) -> None:
         if len(batch) > 1:

@@ -1,4 +1,4 @@
-"""Order lines: place, confirm, cancel, expire (spec section 3)."""
+"""Order lines: place, confirm, cancel, expire (docs/semantics.md#order-lines-reservations-and-holds)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Returns: receipt into inspection, inspection into stock or damaged (spec section 4)."""
+"""Returns: receipt into inspection, inspection into stock or damaged (docs/semantics.md#returns)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def inspect_return(cs: Changeset, cmd: InspectReturn) -> None:
     inspected = cmd.qty_restock + cmd.qty_damaged
     waiting = cs.position(loc).pending_inspection
     if inspected > waiting:
-        # Units inspected without a prior receipt are taken as received now (spec), booked
+        # Units inspected without a prior receipt are taken as received now (docs/semantics.md#returns), booked
         # as a receipt rather than a correction: the return really did arrive.
         cs.note(Note.INSPECTED_WITHOUT_RECEIPT)
         cs.change(

@@ -1,4 +1,4 @@
-"""Inbound, receipts, adjustments, cycle counts and status changes (spec section 4)."""
+"""Inbound, receipts, adjustments, cycle counts and status changes (docs/semantics.md#stock-events)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Transfers between two locations of the same SKU (spec section 4)."""
+"""Transfers between two locations of the same SKU (docs/semantics.md#stock-events)."""
 
 from __future__ import annotations
 

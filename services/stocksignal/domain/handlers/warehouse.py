@@ -1,4 +1,4 @@
-"""Picks and shipments (spec section 4)."""
+"""Picks and shipments (docs/semantics.md#warehouse-events)."""
 
 from __future__ import annotations
 
