@@ -14,7 +14,7 @@ with_platform = @if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] || [ -z "$$REDIS_URL" ]; 
 	eval "$$($(PLATFORM) env --keep-set)" && $(1)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down status test demo schemas-check bench clean
+.PHONY: help venv up down status test demo schemas-check bench chaos clean
 
 help:
 	@echo "make demo           a scripted day of a small shop through every service (docs/demo.md)"
@@ -24,6 +24,7 @@ help:
 	@echo "make venv           create or refresh .venv"
 	@echo "make schemas-check  check the Avro schemas' compatibility"
 	@echo "make bench          run the benchmark"
+	@echo "make chaos          every fault case over several seeds (CHAOS_ARGS='--seeds 1,2')"
 	@echo "make clean          stop the platform, remove .venv, .local and caches"
 
 venv: $(VENV)/.installed
@@ -60,6 +61,11 @@ demo: venv
 .PHONY: demo-stop
 demo-stop:
 	@$(DEMO_STOP)
+
+# Every fault case (tests/e2e/faults.py) over several seeds, as a table; not part of `make test`.
+CHAOS_ARGS ?=
+chaos: venv
+	$(call with_platform,$(PY) -m tests.e2e.chaos $(CHAOS_ARGS))
 
 schemas-check: venv
 	$(PY) -m stocksignal.contract.compat

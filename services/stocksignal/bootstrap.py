@@ -174,7 +174,7 @@ def build_processor(settings: Settings):
     applier = Applier(ApplierConfig(settings.dedupe_window_ms, settings.movement_history, settings.state_cache_mb),
                       publisher, metrics)
     reader = Consumer(consumer_config(settings, f"{settings.app_id}-restore", **{"enable.partition.eof": True}))
-    restorer = Restorer(ChangelogReader(reader), topic_ids(admin, [stock_changelog, orders_changelog]),
+    restorer = Restorer(ChangelogReader(reader, admin), topic_ids(admin, [stock_changelog, orders_changelog]),
                         settings.store_max_checkpoint_age_ms)
     inputs = {name(t.name): t.name for t in catalogue.list_topics(catalogue.Role.INPUT)}
     config = RuntimeConfig(

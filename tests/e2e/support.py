@@ -35,9 +35,24 @@ def _consumer(settings: Settings, **overrides) -> Consumer:
 
 
 def read_topic(settings: Settings, base: str) -> list[tuple[int, int, Any, bytes | None, list]]:
+    """Every committed record of a topic: (partition, offset, key, value, headers)."""
+    return [(r.partition, r.offset, r.key, r.value, r.headers) for r in read_records(settings, base)]
+
+
+@dataclass(frozen=True)
+class Rec:
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: list
+
+
+def read_records(settings: Settings, base: str) -> list[Rec]:
     """Every committed record of a topic, from the beginning to its end as read_committed
-    sees it (a transaction marker ends each transaction, so the end is found by the
-    consumer's end-of-partition event, not by record offsets): (p, offset, key, value, headers)."""
+    sees it: a transaction marker ends each transaction, so the end is found by the
+    consumer's end-of-partition event, not by record offsets."""
     topic = settings.topic_prefix + base
     c = _consumer(settings, **{"enable.partition.eof": True})
     try:
@@ -47,7 +62,7 @@ def read_topic(settings: Settings, base: str) -> list[tuple[int, int, Any, bytes
             low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
             if high > low:
                 assign.append(TopicPartition(topic, p, low))
-        out = []
+        out: list[Rec] = []
         if not assign:
             return out
         c.assign(assign)
@@ -60,8 +75,8 @@ def read_topic(settings: Settings, base: str) -> list[tuple[int, int, Any, bytes
                     if m.error().code() == KafkaError._PARTITION_EOF:
                         done.add(m.partition())
                     continue
-                out.append((m.partition(), m.offset(), m.key(), m.value(), m.headers() or []))
-        return sorted(out, key=lambda r: (r[0], r[1]))
+                out.append(Rec(m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(), m.headers() or []))
+        return sorted(out, key=lambda r: (r.partition, r.offset))
     finally:
         c.close()
 

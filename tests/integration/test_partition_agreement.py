@@ -1,15 +1,14 @@
 """One partitioner everywhere (docs/contract.md#partitioning), checked against a real broker.
 
-The router computes command partitions with ``partition_for``; producers of the input topics
-use librdkafka's ``murmur2_random``; Faust (aiokafka) routes inspection requests and writes
-with murmur2 too. Here librdkafka chooses the partitions itself and we compare.
+The router computes command partitions with ``partition_for``, and so do the inspection API
+(which worker owns a SKU) and the timers; producers of the input topics use librdkafka's
+``murmur2_random``. Here librdkafka chooses the partitions itself and we compare.
 """
 
 from __future__ import annotations
 
 import pytest
 from confluent_kafka import Producer
-from aiokafka.partitioner import DefaultPartitioner
 
 from stocksignal.contract import confluent_producer_config, partition_for
 
@@ -27,5 +26,3 @@ def test_librdkafka_murmur2_random_lands_where_partition_for_says(kafka_bootstra
         producer.produce(topic, b"v", key.encode(), on_delivery=lambda err, msg: landed.__setitem__(msg.key().decode(), msg.partition()))
     assert producer.flush(30) == 0
     assert landed == {k: partition_for(k, partitions) for k in KEYS}
-    aiokafka = DefaultPartitioner()
-    assert all(aiokafka(k.encode(), list(range(partitions)), list(range(partitions))) == p for k, p in landed.items())

@@ -134,13 +134,15 @@ class EventProducer:
         self.codec = bootstrap.make_codec(settings)
         self.count = 0
 
-    def send(self, event: Event, *, raw_value: bytes | None = None) -> None:
+    def send(self, event: Event, *, raw_value: bytes | None = None, timestamp: int | None = None) -> None:
+        """Produce one event (``timestamp``: the record's, in ms; default: now)."""
         topic = topic_for_record(event.name)
         key = key_for(topic, event.name, event.record).encode()
         value = raw_value if raw_value is not None else self.codec.encode(event.name, event.record)
+        extra = {} if timestamp is None else {"timestamp": timestamp}
         while True:
             try:
-                self.producer.produce(self.settings.topic_prefix + topic, value, key)
+                self.producer.produce(self.settings.topic_prefix + topic, value, key, **extra)
                 break
             except BufferError:
                 self.producer.poll(0.05)

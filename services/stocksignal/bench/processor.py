@@ -1,26 +1,32 @@
-"""Processor benchmark: sustained throughput, latency at a fixed rate, and a raw baseline.
+"""Processor benchmark: CPU per event, throughput, scale-out, latency, memory, with a baseline.
 
-    make bench                      # or: python -m stocksignal.bench processor
+    make bench                      # or: python -m stocksignal.bench processor [--quick]
 
 1. **Baseline**: a raw confluent-kafka consume -> produce passthrough of the same number of
    records on the same broker, in one Python process: the practical ceiling of any Python
-   stage on this machine. Reported as records/s.
-2. **Throughput**: 10,000 SKUs x 3 locations are seeded, then a backlog of the realistic mix
-   (bench/workload.py) is produced and one worker processes it; input events/s from its first
-   routed event to its last applied command.
-3. **Latency**: the mix at a steady 1,000 events/s; a consumer of the availability topic
-   measures from each snapshot's cause ``occurred_at`` to when the consumer sees it.
+   stage on this machine; its CPU per record is measured like the worker's.
+2. **One worker** drains a backlog of the realistic mix (bench/workload.py) on top of 10,000
+   SKUs x 3 locations: input events/s from its first progress to its last applied command,
+   and **CPU time per input event**: user + system time of the worker process (from
+   ``/proc/<pid>/stat``) over the drain, which holds far better than wall time on a shared
+   machine. The decision mix of the drain (reserved / rejected / fulfilled ...) is reported.
+3. **Two workers** drain the same backlog on the same seeded state (a world of its own):
+   the speed-up over one worker.
+4. **Latency**: the mix at a steady 1,000 events/s; a read_committed consumer of the
+   availability topic measures from each snapshot's cause ``occurred_at`` to when it sees it.
+5. **Memory**: the worker's resident set after ``rss_skus`` SKUs x 3 locations are seeded.
 
-Machines here are 2 cores and noisy: the ratio to the baseline, measured in the same run,
-is the figure to compare across machines.
+Machines here are 2 cores and noisy: CPU per event and the ratios measured in the same run
+are the figures to compare across machines.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
@@ -30,22 +36,60 @@ from stocksignal.bench.workload import Workload
 from stocksignal.contract import topics as catalogue
 from stocksignal.settings import Settings
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, from /proc (all its threads)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_mib(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
 
 @dataclass
-class Result:
-    baseline_rps: float
+class Drain:
+    workers: int
     events: int
     commands: int
     seconds: float
-    latency_ms: dict[str, float]
+    cpu_s: float
+    decisions: dict[str, float] = field(default_factory=dict)
 
     @property
     def events_per_s(self) -> float:
         return self.events / self.seconds
 
     @property
+    def cpu_us_per_event(self) -> float:
+        return self.cpu_s / self.events * 1e6
+
+
+@dataclass
+class Result:
+    baseline_rps: float
+    baseline_cpu_us: float
+    one: Drain
+    two: Drain | None
+    latency_ms: dict[str, float]
+    rss_mib: dict[int, float]
+
+    @property
     def ratio(self) -> float:
-        return self.events_per_s / self.baseline_rps
+        return self.one.events_per_s / self.baseline_rps
+
+    @property
+    def cpu_ratio(self) -> float:
+        return self.one.cpu_us_per_event / self.baseline_cpu_us
+
+    @property
+    def speedup(self) -> float:
+        return self.two.events_per_s / self.one.events_per_s if self.two else float("nan")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -58,8 +102,8 @@ def percentile(values: list[float], p: float) -> float:
 # --- baseline ------------------------------------------------------------------------------
 
 
-def passthrough_baseline(settings: Settings, n: int, value_size: int = 160) -> float:
-    """Records/s of consume -> produce in one Python process with confluent-kafka."""
+def passthrough_baseline(settings: Settings, n: int, value_size: int = 160) -> tuple[float, float]:
+    """(records/s, CPU µs per record) of consume -> produce in one Python process."""
     from confluent_kafka.admin import NewTopic
 
     src, dst = f"bench-src-{uuid.uuid4().hex[:8]}", f"bench-dst-{uuid.uuid4().hex[:8]}"
@@ -79,12 +123,13 @@ def passthrough_baseline(settings: Settings, n: int, value_size: int = 160) -> f
     c = Consumer(bootstrap.consumer_config(settings, f"bench-{uuid.uuid4().hex[:8]}"))
     c.subscribe([src])
     out = Producer(bootstrap.producer_config(settings))
-    seen, start = 0, None
+    seen, start, cpu0 = 0, None, 0.0
     while seen < n:
         for m in c.consume(500, 1.0):
             if m.error():
                 continue
-            start = start or time.perf_counter()
+            if start is None:
+                start, cpu0 = time.perf_counter(), cpu_seconds(os.getpid())
             while True:
                 try:
                     out.produce(dst, m.value(), m.key())
@@ -95,33 +140,85 @@ def passthrough_baseline(settings: Settings, n: int, value_size: int = 160) -> f
         out.poll(0)
     out.flush(60)
     elapsed = time.perf_counter() - start
+    cpu = cpu_seconds(os.getpid()) - cpu0
     c.close()
     admin.delete_topics([src, dst])
-    return n / elapsed
+    return n / elapsed, cpu / n * 1e6
 
 
-# --- processor -----------------------------------------------------------------------------
+# --- worlds of workers ---------------------------------------------------------------------
 
 
-def seed(w: harness.Worker, producer: harness.EventProducer, load: Workload, partitions: int) -> None:
-    now = int(time.time() * 1000)
-    events = [load.channel(now)] + list(load.seed_stock(100, now))
-    producer.send_all(events)
-    target = harness.expected_commands(events, partitions)
-    harness.Progress().wait_for(w, "stocksignal_commands_applied_total", target, timeout=600)
+class World:
+    """Isolated topics, group and workers, seeded with the bench's stock."""
 
+    def __init__(self, base: Settings, workers: int, skus: int = 10_000, seed: int = 11) -> None:
+        self.settings = harness.isolated_settings(base, session_timeout_ms=10_000, heartbeat_interval_ms=1000)
+        harness.create_topics(self.settings)
+        self.dir = harness.workdir("stocksignal-bench-")
+        self.workers = [harness.worker(self.settings, self.dir, f"w{i}").start() for i in range(workers)]
+        for w in self.workers:
+            w.wait_ready()
+        self.producer = harness.EventProducer(self.settings)
+        self.load = Workload(skus=skus, locations=3, seed=seed)
 
-def throughput(w: harness.Worker, producer: harness.EventProducer, load: Workload, n: int, partitions: int):
-    before = w.metric("stocksignal_commands_applied_total")
-    events = list(load.stream(n, int(time.time() * 1000)))
-    commands = harness.expected_commands(events, partitions)
-    started = time.monotonic()
-    producer.send_all(events)
-    progress = harness.Progress()
-    done = progress.wait_for(w, "stocksignal_commands_applied_total", before + commands, timeout=900, interval=0.1)
-    # Start: the first poll that saw any progress (the backlog starts arriving at once).
-    first = next((t for t, v in progress.samples if v > before), started)
-    return n, commands, max(done - min(first, started + 0.1), 1e-6)
+    def metric(self, name: str) -> float:
+        return sum(w.metric(name) for w in self.workers)
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(w.proc.pid) for w in self.workers)
+
+    def seed(self) -> None:
+        now = int(time.time() * 1000)
+        events = [self.load.channel(now)] + list(self.load.seed_stock(100, now))
+        before = self.metric("stocksignal_commands_applied_total")
+        self.producer.send_all(events)
+        target = before + harness.expected_commands(events, self.settings.command_partitions)
+        self._wait("stocksignal_commands_applied_total", target, 1800)
+
+    def drain(self, n: int) -> Drain:
+        applied = "stocksignal_commands_applied_total"
+        before = self.metric(applied)
+        decisions_before = self._decisions()
+        events = list(self.load.stream(n, int(time.time() * 1000)))
+        commands = harness.expected_commands(events, self.settings.command_partitions)
+        cpu0, started = self.cpu(), time.monotonic()
+        self.producer.send_all(events)
+        samples = self._wait(applied, before + commands, 900)
+        cpu = self.cpu() - cpu0
+        first = next((t for t, v in samples if v > before), started)
+        done = samples[-1][0]
+        after = self._decisions()
+        mix = {k: after.get(k, 0) - decisions_before.get(k, 0) for k in after}
+        return Drain(len(self.workers), n, commands, max(done - min(first, started + 0.1), 1e-6), cpu, mix)
+
+    def _decisions(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for w in self.workers:
+            status, body = w.get("/metrics")
+            for line in body.decode().splitlines() if status == 200 else ():
+                if line.startswith("stocksignal_decisions_total{"):
+                    label = line.split('status="', 1)[1].split('"', 1)[0]
+                    totals[label] = totals.get(label, 0) + float(line.rsplit(" ", 1)[1])
+        return totals
+
+    def _wait(self, metric: str, target: float, timeout: float) -> list[tuple[float, float]]:
+        samples: list[tuple[float, float]] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = self.metric(metric)
+            samples.append((time.monotonic(), value))
+            if value >= target:
+                return samples
+            for w in self.workers:
+                if w.proc.poll() is not None:
+                    raise RuntimeError(f"worker died:\n{w.tail()}")
+            time.sleep(0.1)
+        raise TimeoutError(f"{metric} stuck at {samples[-1][1]} < {target}")
+
+    def stop(self) -> None:
+        for w in self.workers:
+            w.stop()
 
 
 def latency(settings: Settings, load: Workload, rate: int, seconds: int, warmup: int = 5) -> dict[str, float]:
@@ -133,7 +230,8 @@ def latency(settings: Settings, load: Workload, rate: int, seconds: int, warmup:
     measure_from = time.time() + warmup
 
     def consume() -> None:
-        c = Consumer(bootstrap.consumer_config(settings, f"bench-lat-{uuid.uuid4().hex[:8]}", **{"auto.offset.reset": "latest", "fetch.wait.max.ms": 10}))
+        c = Consumer(bootstrap.consumer_config(
+            settings, f"bench-lat-{uuid.uuid4().hex[:8]}", **{"auto.offset.reset": "latest", "fetch.wait.max.ms": 10}))
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
         ends = [TopicPartition(topic, p, c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]) for p in parts]
         c.assign(ends)
@@ -165,29 +263,51 @@ def latency(settings: Settings, load: Workload, rate: int, seconds: int, warmup:
     time.sleep(3)  # let the last snapshots arrive
     stop.set()
     t.join(10)
-    return {"p50": percentile(lat, 50), "p99": percentile(lat, 99), "max": max(lat or [float("nan")]), "samples": len(lat)}
+    return {"p50": percentile(lat, 50), "p99": percentile(lat, 99), "max": max(lat or [float("nan")]),
+            "samples": len(lat)}
 
 
-def run(base: Settings, events: int = 60_000, rate: int = 1000, seconds: int = 30, baseline_n: int = 100_000) -> Result:
-    settings = harness.isolated_settings(base, session_timeout_ms=10_000, heartbeat_interval_ms=1000)
-    print(f"baseline: raw confluent-kafka consume->produce of {baseline_n} records ...", flush=True)
-    baseline = passthrough_baseline(settings, baseline_n)
-    print(f"  {baseline:,.0f} records/s", flush=True)
-    harness.create_topics(settings)
-    wd = harness.workdir("stocksignal-bench-")
-    w = harness.worker(settings, wd).start()
+def memory(base: Settings, skus: int) -> float:
+    """RSS (MiB) of one worker holding ``skus`` SKUs x 3 locations."""
+    world = World(base, 1, skus=skus)
     try:
-        w.wait_ready()
-        producer = harness.EventProducer(settings)
-        load = Workload(skus=10_000, locations=3, seed=11)
-        print("seeding 10,000 SKUs x 3 locations ...", flush=True)
-        seed(w, producer, load, settings.command_partitions)
-        print(f"throughput: a backlog of {events:,} mixed events ...", flush=True)
-        n, commands, secs = throughput(w, producer, load, events, settings.command_partitions)
-        print(f"  {n / secs:,.0f} events/s ({commands / secs:,.0f} commands/s) in {secs:.1f}s", flush=True)
+        world.seed()
+        time.sleep(2)
+        return rss_mib(world.workers[0].proc.pid)
+    finally:
+        world.stop()
+
+
+def run(base: Settings, events: int = 60_000, rate: int = 1000, seconds: int = 30, baseline_n: int = 100_000,
+        scale_out: bool = True, rss_skus: tuple[int, ...] = (100_000,)) -> Result:
+    print(f"baseline: raw confluent-kafka consume->produce of {baseline_n:,} records ...", flush=True)
+    baseline, baseline_cpu = passthrough_baseline(base, baseline_n)
+    print(f"  {baseline:,.0f} records/s, {baseline_cpu:.1f} µs CPU per record", flush=True)
+    one_world = World(base, 1)
+    try:
+        print("one worker: seeding 10,000 SKUs x 3 locations ...", flush=True)
+        one_world.seed()
+        print(f"one worker: draining a backlog of {events:,} mixed events ...", flush=True)
+        one = one_world.drain(events)
+        print(f"  {one.events_per_s:,.0f} events/s, {one.cpu_us_per_event:.0f} µs CPU per event", flush=True)
         print(f"latency: {rate} events/s for {seconds}s ...", flush=True)
-        lat = latency(settings, load, rate, seconds)
+        lat = latency(one_world.settings, one_world.load, rate, seconds)
         print(f"  p50 {lat['p50']:.0f} ms, p99 {lat['p99']:.0f} ms ({lat['samples']} snapshots)", flush=True)
     finally:
-        w.stop()
-    return Result(baseline, n, commands, secs, lat)
+        one_world.stop()
+    two = None
+    if scale_out:
+        two_world = World(base, 2)
+        try:
+            print("two workers: seeding the same stock, draining the same backlog ...", flush=True)
+            two_world.seed()
+            two = two_world.drain(events)
+            print(f"  {two.events_per_s:,.0f} events/s, {two.cpu_us_per_event:.0f} µs CPU per event", flush=True)
+        finally:
+            two_world.stop()
+    rss = {}
+    for n in rss_skus:
+        print(f"memory: one worker holding {n:,} SKUs x 3 locations ...", flush=True)
+        rss[n] = memory(base, n)
+        print(f"  RSS {rss[n]:,.0f} MiB", flush=True)
+    return Result(baseline, baseline_cpu, one, two, lat, rss)

@@ -1,7 +1,6 @@
 """One partitioner everywhere: Kafka's murmur2 on the UTF-8 key bytes.
 
-``partition_for`` equals Java's default partitioner for keyed records, aiokafka's
-``DefaultPartitioner`` (used by Faust and its ``table_route``) and librdkafka's
+``partition_for`` equals Java's default partitioner for keyed records and librdkafka's
 ``murmur2_random`` partitioner. librdkafka's *default* is ``consistent_random`` (CRC32), which
 disagrees, so every confluent-kafka producer we build takes :func:`confluent_producer_config`.
 """
@@ -58,7 +57,7 @@ def confluent_producer_config(base: Mapping[str, Any] | None = None) -> dict[str
     chosen = config.setdefault("partitioner", CONFLUENT_PARTITIONER)
     if chosen != CONFLUENT_PARTITIONER:
         raise ValueError(
-            f"partitioner {chosen!r} would place keys differently from aiokafka/Java; "
+            f"partitioner {chosen!r} would place keys differently from Java clients and the processor; "
             f"use {CONFLUENT_PARTITIONER!r}"
         )
     return config

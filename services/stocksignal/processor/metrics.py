@@ -108,6 +108,11 @@ class ProcessorMetrics:
             "Local stores wiped because their checkpoint was missing or did not match the changelog",
             registry=r,
         )
+        self.route_idle_timeouts = Counter(
+            "stocksignal_route_idle_timeouts_total",
+            "Times routing stopped waiting (max_task_idle_ms) for an input partition with records not yet fetched",
+            registry=r,
+        )
         self.rebalances = Counter(
             "stocksignal_rebalances_total", "Partition assignments received from the consumer group", registry=r
         )
@@ -116,14 +121,19 @@ class ProcessorMetrics:
         )
 
     def bump(self, metric, label: str, n: int = 1) -> None:
-        """Count now, publish at :meth:`flush_counts`: a labelled ``inc()`` costs microseconds
-        and the hot path makes several per command."""
+        """Count now, publish at :meth:`flush_counts` when the transaction commits (dropped by
+        :meth:`discard_counts` when it aborts): counters say what consumers can see, and a
+        labelled ``inc()`` costs microseconds where the hot path makes several per command."""
         key = (metric, label)
         self._pending[key] = self._pending.get(key, 0) + n
 
     def dead_lettered(self, reason: str, topic: str) -> None:
         key = (self.dlq, reason, topic)
         self._pending[key] = self._pending.get(key, 0) + 1
+
+    def discard_counts(self) -> None:
+        """The transaction aborted: what it counted never became visible."""
+        self._pending.clear()
 
     def flush_counts(self) -> None:
         pending, self._pending = self._pending, {}

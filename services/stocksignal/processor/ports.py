@@ -168,8 +168,9 @@ class ChangelogReader:
     """A consumer outside the group that reads changelog partitions back (read_committed):
     aborted records, a zombie's among them, are never restored."""
 
-    def __init__(self, consumer) -> None:
+    def __init__(self, consumer, admin=None) -> None:
         self._c = consumer
+        self._admin = admin
 
     def assign(self, offsets: Offsets) -> None:
         self._c.assign([_tp(t, p, o) for (t, p), o in offsets.items()])
@@ -181,8 +182,21 @@ class ChangelogReader:
         return self._c.consume(max_records, timeout_s)
 
     def end_offset(self, topic: str, partition: int, timeout_s: float) -> tuple[int, int]:
-        """(low, end) of a changelog partition; the end is where a restore stops."""
-        return self._c.get_watermark_offsets(_tp(topic, partition), timeout=timeout_s)
+        """(first offset, high watermark) of a changelog partition: a restore reads on until it
+        has passed the high watermark, every record written when it began. Not the last
+        stable offset (what a read_committed client's own query answers): a zombie's open
+        transaction holds that back, and records committed after it would be missed."""
+        from confluent_kafka import IsolationLevel
+        from confluent_kafka.admin import OffsetSpec
+
+        tp = _tp(topic, partition)
+        spec = {"low": OffsetSpec.earliest(), "high": OffsetSpec.latest()}
+        found = {}
+        for name, which in spec.items():
+            futures = self._admin.list_offsets({tp: which}, isolation_level=IsolationLevel.READ_UNCOMMITTED,
+                                               request_timeout=timeout_s)
+            found[name] = futures[tp].result(timeout_s).offset
+        return found["low"], found["high"]
 
     def close(self) -> None:
         self._c.close()

@@ -31,7 +31,7 @@ class Restoring:
     topic: str
     topic_id: str
     position: int  # next changelog offset to read
-    end: int  # the changelog's end when the restore began (for progress only)
+    end: int  # the changelog's high watermark when the restore began: it reads on until past it
     records: int = 0
 
 
@@ -119,10 +119,13 @@ class Restorer:
                     batches.setdefault(key, []).append((m.key(), m.value()))
                     r.position = max(r.position, m.offset() + 1)
                 elif err.code() == _PARTITION_EOF():
-                    # The end as read_committed sees it (the last stable offset): an open
-                    # transaction beyond it is a zombie's or not ours to wait for.
+                    # The end as read_committed sees it (the last stable offset). Short of the
+                    # high watermark the restore began with, an open transaction (a paused
+                    # zombie's) still hides what follows it: wait until it is resolved (the
+                    # broker aborts it after transaction.timeout.ms at the latest).
                     r.position = max(r.position, m.offset())
-                    complete.add(key)
+                    if r.position >= r.end:
+                        complete.add(key)
                 else:
                     raise _restore_error(err)
         now_ms = int(self.clock() * 1000)

@@ -97,7 +97,6 @@ class _Txn:
     open: bool = False
     started: float = 0.0
     records: int = 0
-    epoch: int = 0  # the assignment it began under: never committed under another
     last_changelog: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
@@ -139,7 +138,6 @@ class Runtime:
         self._next_tick = 0.0
         self._next_marker_check = 0.0
         self.assigned_once = False
-        self._epoch = 0  # bumped by every assignment change
         self.failure: BaseException | None = None
         window = config.dedupe_window_ms
         self._marker_janitor = Janitor(
@@ -202,7 +200,6 @@ class Runtime:
         except Exception as exc:  # a bug or a corrupt command record: never skip past it
             self._abort(None, restart=False)
             raise ProcessingError(f"processing failed: {exc!r}") from exc
-        self.metrics.flush_counts()
         if self._commit_due():  # 8. commit
             self._commit()
 
@@ -217,6 +214,7 @@ class Runtime:
             if task is not None:
                 task.buffer.append(m)
                 task.empty_since = None
+                task.gave_up = False
 
     def _consumer_error(self, err) -> None:
         if err.fatal():
@@ -307,10 +305,18 @@ class Runtime:
         position = t.next_offset if t.next_offset is not None else t.start
         if not self.consumer.lagging(t.topic, t.partition, position):
             t.empty_since = None
+            t.gave_up = False
             return False
         if t.empty_since is None:
             t.empty_since = now
-        return (now - t.empty_since) * 1000 < self.config.max_task_idle_ms
+        if (now - t.empty_since) * 1000 < self.config.max_task_idle_ms:
+            return True
+        if not t.gave_up:  # said once per wait: routing goes on without it
+            t.gave_up = True
+            self.metrics.route_idle_timeouts.inc()
+            log.info("%s[%d] has records not fetched after %d ms: routing without it",
+                     t.topic, t.partition, self.config.max_task_idle_ms)
+        return False
 
     # --- 5. apply ----------------------------------------------------------------------------
 
@@ -379,7 +385,6 @@ class Runtime:
             txn.open = True
             txn.started = self.monotonic()
             txn.records = 0
-            txn.epoch = self._epoch
 
     def _send(self, topic: str, partition: int, key: bytes | None, value: bytes | None, headers) -> None:
         self.producer.produce(topic, partition, key, value, headers)
@@ -399,9 +404,6 @@ class Runtime:
         if not txn.open:
             return True
         started = self.monotonic()
-        if txn.epoch != self._epoch:
-            self._abort(None, restart=restart_on_abort)  # begun under an assignment we lost
-            return False
         try:
             self.publisher.flush()  # 8a: the newest snapshot per SKU
             changed = self._produce_changelogs()  # 8b: one record per key written
@@ -426,6 +428,7 @@ class Runtime:
         txn.open = False
         txn.last_changelog.clear()
         self.publisher.committed()
+        self.metrics.flush_counts()  # counts of what is now visible: decisions, commands...
         self.metrics.transactions.labels("committed").inc()
         self.metrics.commit_seconds.observe(self.monotonic() - started)
         return True
@@ -456,12 +459,16 @@ class Runtime:
         return self.config.stock_changelog if isinstance(task, CommandTask) else self.config.orders_changelog
 
     def _offsets(self) -> Offsets:
+        """The offset of every task that has one, processed since the last commit or not:
+        offsets in every transaction make every commit carry the member's generation, so
+        a zombie's is refused even when all it wrote were timer commands or janitor
+        deletions (a transaction without offsets is never checked against the group)."""
         out: Offsets = {}
-        dirty = [t for t in self.tasks.values() if t.dirty]
-        idle = [t.tp for t in dirty if not t.buffer and getattr(t, "cursor", None) is None]
+        tasks = list(self.tasks.values())
+        idle = [t.tp for t in tasks if t.dirty and not t.buffer and getattr(t, "cursor", None) is None]
         positions = self.consumer.positions(idle)
-        for t in dirty:
-            offset = t.commit_offset()
+        for t in tasks:
+            offset = t.commit_offset() if t.dirty else t.committed
             # A partition processed to its end is committed at librdkafka's position, which
             # steps over the transaction marker after the last record: lag reads 0, not 1.
             offset = max(offset if offset is not None else -1, positions.get(t.tp, -1))
@@ -531,6 +538,7 @@ class Runtime:
         """Drop everything the aborted transaction left in memory: held snapshots, batched
         commands, decoded states it wrote, store overlays."""
         self._batcher = Batcher(self.config.command_partitions)
+        self.metrics.discard_counts()
         self.publisher.aborted()
         self.applier.cache.clear()
         for t in self.tasks.values():
@@ -540,10 +548,10 @@ class Runtime:
     # --- assignment --------------------------------------------------------------------------
 
     def _on_assign(self, partitions: list[tuple[str, int]]) -> None:
-        self._epoch += 1
         self.metrics.rebalances.inc()
         offsets = self._starting_offsets(partitions)
         self.consumer.assign(offsets)
+        self.consumer.resume(list(offsets))  # ...and across a re-assignment
         self._create_tasks(offsets)
         for tp in [tp for tp in self._open_stores if tp not in self._store_owners()]:
             self._open_stores.pop(tp).close()
@@ -554,13 +562,11 @@ class Runtime:
         # The generation is still ours: what was processed is committed before the
         # partitions move, so the next owner starts exactly where we stopped.
         self._commit(restart_on_abort=False)
-        self._epoch += 1
         self._drop_tasks(partitions)
 
     def _on_lost(self, partitions: list[tuple[str, int]]) -> None:
         # We were out of the group (paused past the session timeout, say): someone else may
         # own these partitions already. Nothing of the open transaction may become visible.
-        self._epoch += 1
         if self._txn.open:
             self._abort(None, restart=False)
         self._drop_tasks(partitions)
@@ -631,6 +637,7 @@ class Runtime:
         for (topic, partition), offset in offsets.items():
             self.consumer.seek(topic, partition, offset)
         self._create_tasks(offsets)
+        self.consumer.resume(list(offsets))  # librdkafka keeps a pause across a seek
 
     def _index_tasks(self) -> None:
         self.inputs = [t for t in self.tasks.values() if isinstance(t, InputTask)]

@@ -29,6 +29,7 @@ class Task:
     store: PartitionStore | None = None
     log_time: int = 0
     empty_since: float | None = None  # when its buffer ran dry while records were due
+    gave_up: bool = False  # routing stopped waiting for it (max_task_idle_ms)
 
     @property
     def tp(self) -> tuple[str, int]:
