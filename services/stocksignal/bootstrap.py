@@ -175,7 +175,7 @@ def build_processor(settings: Settings):
                       publisher, metrics)
     reader = Consumer(consumer_config(settings, f"{settings.app_id}-restore", **{"enable.partition.eof": True}))
     restorer = Restorer(ChangelogReader(reader, admin), topic_ids(admin, [stock_changelog, orders_changelog]),
-                        settings.store_max_checkpoint_age_ms)
+                        settings.store_max_checkpoint_age_ms, on_wipe=metrics.store_wipes.inc)
     inputs = {name(t.name): t.name for t in catalogue.list_topics(catalogue.Role.INPUT)}
     config = RuntimeConfig(
         command_topic=command_topic,

@@ -12,8 +12,27 @@ from __future__ import annotations
 import heapq
 
 from stocksignal.domain import SkuState
-from stocksignal.processor.envelope import HOLD_PREFIX, hold_key
+from stocksignal.processor.envelope import HOLD_PREFIX, Envelope, hold_key, is_sku_key
 from stocksignal.processor.store import PartitionStore
+
+# Written once a partition's hold keys are complete. A store without it (one written by the
+# Faust-based processor, which kept no index) is indexed from its SKU states, once.
+INDEXED_KEY = b"\x00\x00holds-indexed"
+
+
+def _index_every_sku(store: PartitionStore, slice_keys: int = 2000) -> None:
+    start = b"\x01"  # SKU keys are printable
+    while True:
+        items = store.scan(b"", start, slice_keys + 1)
+        for key, raw in items[:slice_keys]:
+            if is_sku_key(key):
+                due = Envelope.from_bytes(raw).state.next_hold_expiry()
+                if due is not None:
+                    store.put(hold_key(key.decode()), b"%d" % due)
+        if len(items) <= slice_keys:
+            break
+        start = items[slice_keys][0]
+    store.put(INDEXED_KEY, b"1")
 
 
 class HoldIndex:
@@ -25,6 +44,8 @@ class HoldIndex:
 
     @classmethod
     def load(cls, store: PartitionStore) -> "HoldIndex":
+        if store.get(INDEXED_KEY) is None:
+            _index_every_sku(store)
         index = cls()
         for key, value in store.scan(HOLD_PREFIX):
             index._schedule(key[len(HOLD_PREFIX):].decode(), int(value))

@@ -78,19 +78,25 @@ class GroupConsumer:
         """Whether the partition has records in Kafka beyond ``position`` (the next offset the
         worker will process; negative or None: unknown), by what librdkafka last saw in a
         fetch response. Unknown counts as lagging: the caller waits a bounded time."""
-        tp = _tp(topic, partition)
-        try:
-            low, high = self._c.get_watermark_offsets(tp, cached=True)
-        except Exception:
-            return True
-        if high < 0:
+        marks = self.cached_watermarks(topic, partition)
+        if marks is None:
             return True  # no fetch response yet
-        consumed = self._c.position([tp])[0].offset
+        low, high = marks
+        consumed = self._c.position([_tp(topic, partition)])[0].offset
         if consumed >= 0:  # librdkafka's own position also steps over transaction markers
             position = consumed
         elif position is None or position < 0:
             position = low
         return position < high
+
+    def cached_watermarks(self, topic: str, partition: int) -> tuple[int, int] | None:
+        """(low, high) as librdkafka last saw them in a fetch response (no request); None
+        before the first fetch."""
+        try:
+            low, high = self._c.get_watermark_offsets(_tp(topic, partition), cached=True)
+        except Exception:
+            return None
+        return None if high < 0 else (low, high)
 
     def positions(self, partitions: Iterable[tuple[str, int]]) -> Offsets:
         """librdkafka's position of each partition: after the last record it handed out, and

@@ -42,8 +42,10 @@ class Restorer:
         topic_ids: dict[str, str],
         max_checkpoint_age_ms: int,
         clock: Callable[[], float] = time.time,
+        on_wipe: Callable[[], None] = lambda: None,
     ) -> None:
         self.reader = reader
+        self.on_wipe = on_wipe
         self.topic_ids = topic_ids
         self.max_checkpoint_age_ms = max_checkpoint_age_ms
         self.clock = clock
@@ -68,6 +70,7 @@ class Restorer:
         if cp is not None or store.scan(limit=1):
             log.warning("store %s-%d: %s; wiping it and restoring from the changelog", store.name, store.partition, problem)
             store.wipe()
+            self.on_wipe()
         return low
 
     def _mismatch(self, cp: Checkpoint | None, topic: str, topic_id: str, low: int, end: int) -> str | None:
@@ -126,8 +129,10 @@ class Restorer:
                     r.position = max(r.position, m.offset())
                     if r.position >= r.end:
                         complete.add(key)
-                else:
+                elif err.fatal():
                     raise _restore_error(err)
+                else:  # a broker restarting, a leader moving: librdkafka retries by itself
+                    log.warning("restoring %s[%d]: %s", key[0], key[1], err)
         now_ms = int(self.clock() * 1000)
         for key, records in batches.items():
             r = self._active[key]

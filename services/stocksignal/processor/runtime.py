@@ -71,6 +71,7 @@ class RuntimeConfig:
     orders_topic: str  # real name of the orders topic (its partitions keep order memory)
     stock_changelog: str
     orders_changelog: str
+    command_base: str = "stocksignal.commands.v1"  # the command topic's name without the prefix
     commit_interval_ms: int = 100
     max_transaction_records: int = 50_000
     poll_records: int = 2000
@@ -82,6 +83,9 @@ class RuntimeConfig:
     order_retention_ms: int = 30 * 24 * 3600 * 1000
     janitor_every_ms: int = 3600 * 1000
     kafka_timeout_s: float = 30.0
+    # How long the worker retries Kafka calls that fail without a fatal error (a broker
+    # restarting, a leader moving) before it gives up and exits.
+    recovery_timeout_s: float = 300.0
     # Work per loop: keeps a loop short, so the poll, the timers and the commit interval are
     # served while a backlog drains (a command record holds up to 500 commands).
     route_records_per_loop: int = 2000
@@ -90,6 +94,11 @@ class RuntimeConfig:
     @property
     def topics(self) -> list[str]:
         return [*self.inputs, self.command_topic]
+
+    @property
+    def base_names(self) -> dict[str, str]:
+        """Real topic name -> the contract's (metrics are labelled without the prefix)."""
+        return {**self.inputs, self.command_topic: self.command_base}
 
 
 @dataclass
@@ -114,8 +123,10 @@ class Runtime:
         metrics: ProcessorMetrics,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
+        self.sleep = sleep
         self.consumer = consumer
         self.producer = producer
         self.restorer = restorer
@@ -137,6 +148,7 @@ class Runtime:
         self._batcher = Batcher(config.command_partitions)
         self._next_tick = 0.0
         self._next_marker_check = 0.0
+        self._next_lag = 0.0
         self.assigned_once = False
         self.failure: BaseException | None = None
         window = config.dedupe_window_ms
@@ -202,6 +214,7 @@ class Runtime:
             raise ProcessingError(f"processing failed: {exc!r}") from exc
         if self._commit_due():  # 8. commit
             self._commit()
+        self._measure_lag()
 
     def _buffer(self, records: list) -> None:
         tasks = self.tasks
@@ -495,21 +508,19 @@ class Runtime:
             self._begin()
         return bool(moved)
 
-    def _retrying(self, call: Callable[[], Any], attempts: int = 5, also_timeouts: bool = False) -> Any:
-        """``call()``, again while it fails with a retriable error (``also_timeouts``: or a
-        time-out, which is how a committed-offset fetch says a transaction still holds it)."""
-        from confluent_kafka import KafkaError, KafkaException
+    def _retrying(self, call: Callable[[], Any], attempts: int = 5) -> Any:
+        """``call()``, again while it fails with an error librdkafka calls retriable."""
+        from confluent_kafka import KafkaException
 
         for attempt in range(attempts):
             try:
                 return call()
             except KafkaException as exc:
                 err = exc.args[0]
-                again = err.retriable() or (also_timeouts and err.code() == KafkaError._TIMED_OUT)
-                if not again or attempt == attempts - 1:
+                if not err.retriable() or attempt == attempts - 1:
                     raise
                 log.warning("transaction call failed, retrying: %s", err)
-                time.sleep(0.1 * (attempt + 1))
+                self.sleep(0.1 * (attempt + 1))
 
     def _abort(self, exc: BaseException | None, restart: bool = True) -> None:
         """Abort the open transaction and (``restart``) start every task again from what
@@ -521,14 +532,15 @@ class Runtime:
         if exc is not None:
             log.warning("transaction %s: %s", "fenced" if fenced else "aborted", exc)
         self.metrics.transactions.labels("fenced" if fenced else "aborted").inc()
+        renew = lambda: self.producer.renew(self.config.kafka_timeout_s)  # noqa: E731
         if err is not None and err.fatal():
-            self.producer.renew(self.config.kafka_timeout_s)
+            self._patiently(renew, "starting a new producer")
         elif self._txn.open:
             try:
                 self.producer.abort(self.config.kafka_timeout_s)
             except KafkaException as abort_exc:
                 log.warning("abort failed (%s): starting a new producer", abort_exc)
-                self.producer.renew(self.config.kafka_timeout_s)
+                self._patiently(renew, "starting a new producer")
         self._txn = _Txn()
         self._forget_uncommitted()
         if restart:
@@ -544,6 +556,23 @@ class Runtime:
         for t in self.tasks.values():
             if t.store is not None:
                 t.store.discard()
+
+    def _measure_lag(self) -> None:
+        """Once a second: per topic, records in the worker's partitions not yet committed
+        (from librdkafka's last fetch responses: no request)."""
+        now = self.monotonic()
+        if now < self._next_lag:
+            return
+        self._next_lag = now + 1.0
+        lag: dict[str, int] = {}
+        for t in self.tasks.values():
+            marks = self.consumer.cached_watermarks(t.topic, t.partition)
+            if marks is None:
+                continue
+            done = t.committed if t.committed is not None else marks[0]
+            lag[t.topic] = lag.get(t.topic, 0) + max(0, marks[1] - done)
+        for topic in self.config.topics:
+            self.metrics.consumer_lag.labels(self.config.base_names.get(topic, topic)).set(lag.get(topic, 0))
 
     # --- assignment --------------------------------------------------------------------------
 
@@ -575,9 +604,29 @@ class Runtime:
         """Committed offsets (waited for while a transaction commits some), else explicitly
         the partition's first record."""
         partitions = list(partitions)
-        committed = self._retrying(lambda: self.consumer.committed(partitions, self.config.kafka_timeout_s),
-                                   attempts=4, also_timeouts=True)
+        committed = self._patiently(lambda: self.consumer.committed(partitions, self.config.kafka_timeout_s),
+                                    "fetching committed offsets")
         return {tp: committed.get(tp, OFFSET_BEGINNING) for tp in partitions}
+
+    def _patiently(self, call: Callable[[], Any], what: str) -> Any:
+        """``call()``, again after any error that is not fatal, until ``recovery_timeout_s``:
+        while a broker restarts or a leader moves, the worker waits rather than dies (after
+        that it exits and its supervisor starts it again). Also how a committed-offset fetch
+        waits for a pending transaction (it times out while the transaction holds it)."""
+        from confluent_kafka import KafkaException
+
+        deadline = self.monotonic() + self.config.recovery_timeout_s
+        pause = 0.2
+        while True:
+            try:
+                return call()
+            except KafkaException as exc:
+                err = exc.args[0] if exc.args else None
+                if (err is not None and err.fatal()) or self.monotonic() > deadline:
+                    raise
+                log.warning("%s failed, retrying in %.1f s: %s", what, pause, exc)
+                self.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     def _create_tasks(self, offsets: Offsets) -> None:
         cfg = self.config
@@ -586,17 +635,20 @@ class Runtime:
                 task: Task = CommandTask(topic, partition, start)
                 task.store = self._store("stock", cfg.stock_changelog, partition)
                 task.ready = False
-                self.restorer.start(task.store, cfg.stock_changelog)
+                self._start_restore(task.store, cfg.stock_changelog)
             else:
                 task = InputTask(topic, partition, start, base=cfg.inputs[topic])
                 if topic == cfg.orders_topic:
                     task.store = self._store("orders", cfg.orders_changelog, partition)
                     task.ready = False
-                    self.restorer.start(task.store, cfg.orders_changelog)
+                    self._start_restore(task.store, cfg.orders_changelog)
             if start >= 0:
                 task.committed = start
             self.tasks[(topic, partition)] = task
         self._index_tasks()
+
+    def _start_restore(self, store: PartitionStore, changelog: str) -> None:
+        self._patiently(lambda: self.restorer.start(store, changelog), f"checking {changelog}[{store.partition}]")
 
     def _store(self, name: str, changelog: str, partition: int) -> PartitionStore:
         key = (changelog, partition)

@@ -431,6 +431,10 @@ class FakeGroupConsumer(GroupConsumer):
     def positions(self, partitions: Iterable[TP]) -> Offsets:
         return {tp: self.app_pos.get(tp, OFFSET_INVALID) for tp in partitions}
 
+    def cached_watermarks(self, topic: str, partition: int) -> tuple[int, int] | None:
+        high = self.known_high.get((topic, partition))
+        return None if high is None else (0, high)
+
     def group_metadata(self) -> FakeGroupMetadata:
         return FakeGroupMetadata(self.broker.group.group_id, self.member_id, self.generation)
 

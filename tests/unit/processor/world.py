@@ -163,7 +163,8 @@ class Worker:
         self.consumer = FakeGroupConsumer(b, member)
         self.producer = FakeTxnProducer(b, f"{APP_ID}-{member}")
         self.runtime = Runtime(self.config, self.consumer, self.producer, self.restorer, self.stores, self.router,
-                               self.applier, self.publisher, self.metrics, clock=clock.time, monotonic=clock.monotonic)
+                               self.applier, self.publisher, self.metrics, clock=clock.time, monotonic=clock.monotonic,
+                               sleep=lambda s: clock.advance(int(s * 1000)))
 
     # --- driving -------------------------------------------------------------------------
 
