@@ -4,7 +4,7 @@ Subpackages, by concern:
 
 - ``domain``    the pure core: positions, reservations, availability, ledger (no I/O).
 - ``contract``  Avro schemas, codecs, partitioner and the topic catalogue.
-- ``processor`` the Faust stream processor that applies the core to the partition log.
+- ``processor`` the stream processor on Kafka transactions that applies the core to the partition log.
 - ``adapters``  consumers at the edges: Redis read model, storefront API, marketplace sync.
 - ``cli``       the ``stocksignal`` command.
 

@@ -18,9 +18,8 @@ def kafka_common(settings: Settings) -> dict[str, Any]:
 def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     """confluent-kafka producer settings shared by every producer we run.
 
-    Idempotence keeps per-partition order across retries (the ordering of a SKU's dedupe
-    marker before its state relies on it); murmur2 keeps partitions in agreement with Faust
-    (see stocksignal.contract.partitioning).
+    Idempotence keeps per-partition order across retries; murmur2 keeps partitions in
+    agreement with the processor and Java clients (see stocksignal.contract.partitioning).
     """
     from stocksignal.contract.partitioning import confluent_producer_config
 
@@ -174,7 +173,9 @@ def build_processor(settings: Settings):
     applier = Applier(ApplierConfig(settings.dedupe_window_ms, settings.movement_history, settings.state_cache_mb),
                       publisher, metrics)
     reader = Consumer(consumer_config(settings, f"{settings.app_id}-restore", **{"enable.partition.eof": True}))
-    restorer = Restorer(ChangelogReader(reader, admin), topic_ids(admin, [stock_changelog, orders_changelog]),
+    watermarks = Consumer(consumer_config(settings, f"{settings.app_id}-restore",
+                                          **{"isolation.level": "read_uncommitted"}))
+    restorer = Restorer(ChangelogReader(reader, watermarks), topic_ids(admin, [stock_changelog, orders_changelog]),
                         settings.store_max_checkpoint_age_ms, on_wipe=metrics.store_wipes.inc)
     inputs = {name(t.name): t.name for t in catalogue.list_topics(catalogue.Role.INPUT)}
     config = RuntimeConfig(

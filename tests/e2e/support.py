@@ -3,7 +3,7 @@
 The model is the domain's :class:`PartitionModel`, one per command-topic partition, fed with
 the command log exactly as Kafka holds it (duplicates from crashed routers included): the
 log is the only source of truth, so "what one clean run gives" is what a clean pass over
-this log gives. Faust, envelopes, outboxes, the delivery tracker: none of the processor's
+this log gives. Transactions, stores, restores, the runtime's tasks: none of the processor's
 machinery is in the model, which is the point.
 """
 

@@ -1,3 +1,3 @@
-"""The stateful stream processor (Faust): route input events to per-SKU commands, apply them
-with the domain core, publish decisions, ledger movements and availability. See
-docs/processor.md for the commit protocol."""
+"""The stateful stream processor on Kafka transactions: route input events to per-SKU commands,
+apply them with the domain core, publish decisions, ledger movements and availability,
+exactly once. runtime.py is the commit protocol of docs/processor.md."""

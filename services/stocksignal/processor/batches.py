@@ -1,8 +1,7 @@
 """Command-topic records carry a batch of commands for one partition.
 
-A Faust event costs ~65 µs of framework time, and an order fans out into one command per
-SKU; sending each command as its own record made the framework, not the work, the limit. So
-the router packs the commands of a batch of input events, per target partition and in input
+An order fans out into one command per SKU; one Kafka record per command would cost a record's
+produce, fetch and per-record handling each time. So the router packs the commands of a batch of input events, per target partition and in input
 order, into one record. Every command still names its SKU and every SKU still has exactly one
 partition (murmur2 of the SKU), so all of a SKU's commands stay in one partition, in order.
 

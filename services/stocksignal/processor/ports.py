@@ -8,6 +8,7 @@ behaviour of their own beyond naming what the runtime needs.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Iterable, Sequence
 
 Offsets = dict[tuple[str, int], int]  # (topic, partition) -> next offset to read
@@ -152,10 +153,10 @@ class TxnProducer:
 
     def send_offsets(self, offsets: Offsets, group_metadata: Any, timeout_s: float) -> None:
         tps = [_tp(t, p, o) for (t, p), o in offsets.items()]
-        self._p.send_offsets_to_transaction(tps, group_metadata, timeout_s)
+        _bounded(lambda: self._p.send_offsets_to_transaction(tps, group_metadata, timeout_s), timeout_s)
 
     def commit(self, timeout_s: float) -> None:
-        self._p.commit_transaction(timeout_s)
+        _bounded(lambda: self._p.commit_transaction(timeout_s), timeout_s)
 
     def abort(self, timeout_s: float) -> None:
         # Flush first: an abort right after the transaction's first records can fail with a
@@ -170,13 +171,42 @@ class TxnProducer:
         self._p.flush(timeout_s)
 
 
+def _bounded(call: Callable[[], None], timeout_s: float, grace_s: float = 5.0) -> None:
+    """``call()``, given up on ``grace_s`` after its own timeout.
+
+    librdkafka's ``send_offsets_to_transaction`` can block far past its timeout when the group
+    coordinator went away (a broker restart: librdkafka#5456, #5511, open). Run on a thread of
+    its own, a call that does not return in time is reported as a fatal error: the runtime
+    then replaces the producer (a new one, same transactional id, fences the stuck one) and
+    starts its tasks again from what Kafka committed. The stuck call's thread is left to end
+    whenever librdkafka lets it."""
+    from confluent_kafka import KafkaError, KafkaException
+
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            call()
+            outcome.append(None)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, name="txn-call", daemon=True)
+    worker.start()
+    worker.join(timeout_s + grace_s)
+    if not outcome:
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, f"transaction call stuck past {timeout_s} s", fatal=True))
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
 class ChangelogReader:
     """A consumer outside the group that reads changelog partitions back (read_committed):
     aborted records, a zombie's among them, are never restored."""
 
-    def __init__(self, consumer, admin=None) -> None:
+    def __init__(self, consumer, watermarks=None) -> None:
         self._c = consumer
-        self._admin = admin
+        self._watermarks = watermarks  # an idle read_uncommitted consumer, for end offsets
 
     def assign(self, offsets: Offsets) -> None:
         self._c.assign([_tp(t, p, o) for (t, p), o in offsets.items()])
@@ -190,19 +220,13 @@ class ChangelogReader:
     def end_offset(self, topic: str, partition: int, timeout_s: float) -> tuple[int, int]:
         """(first offset, high watermark) of a changelog partition: a restore reads on until it
         has passed the high watermark, every record written when it began. Not the last
-        stable offset (what a read_committed client's own query answers): a zombie's open
-        transaction holds that back, and records committed after it would be missed."""
-        from confluent_kafka import IsolationLevel
-        from confluent_kafka.admin import OffsetSpec
-
-        tp = _tp(topic, partition)
-        spec = {"low": OffsetSpec.earliest(), "high": OffsetSpec.latest()}
-        found = {}
-        for name, which in spec.items():
-            futures = self._admin.list_offsets({tp: which}, isolation_level=IsolationLevel.READ_UNCOMMITTED,
-                                               request_timeout=timeout_s)
-            found[name] = futures[tp].result(timeout_s).offset
-        return found["low"], found["high"]
+        stable offset (what a read_committed client's query answers): a zombie's open
+        transaction holds that back, and records committed after it would be missed. Asked
+        of an idle read_uncommitted consumer (one that is fetching answers only after its
+        fetch wait)."""
+        return self._watermarks.get_watermark_offsets(_tp(topic, partition), timeout=timeout_s)
 
     def close(self) -> None:
         self._c.close()
+        if self._watermarks is not None:
+            self._watermarks.close()

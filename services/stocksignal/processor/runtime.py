@@ -85,7 +85,10 @@ class RuntimeConfig:
     kafka_timeout_s: float = 30.0
     # How long the worker retries Kafka calls that fail without a fatal error (a broker
     # restarting, a leader moving) before it gives up and exits.
-    recovery_timeout_s: float = 300.0
+    recovery_timeout_s: float = 120.0
+    # A send_offsets or commit that does not answer within this is retried (three times),
+    # then the transaction is aborted: a stuck call must not outlast max.poll.interval.ms.
+    transaction_call_timeout_s: float = 10.0
     # Work per loop: keeps a loop short, so the poll, the timers and the commit interval are
     # served while a backlog drains (a command record holds up to 500 commands).
     route_records_per_loop: int = 2000
@@ -421,10 +424,10 @@ class Runtime:
             self.publisher.flush()  # 8a: the newest snapshot per SKU
             changed = self._produce_changelogs()  # 8b: one record per key written
             offsets = self._offsets()
+            timeout = self.config.transaction_call_timeout_s
             if offsets:  # 8c: the consumed offsets, with the member's generation
-                self._retrying(lambda: self.producer.send_offsets(
-                    offsets, self.consumer.group_metadata(), self.config.kafka_timeout_s))
-            self._retrying(lambda: self.producer.commit(self.config.kafka_timeout_s))  # 8d
+                self._retrying(lambda: self.producer.send_offsets(offsets, self.consumer.group_metadata(), timeout))
+            self._retrying(lambda: self.producer.commit(timeout))  # 8d
         except Exception as exc:
             self._abort(exc, restart=restart_on_abort)
             return False
@@ -508,7 +511,7 @@ class Runtime:
             self._begin()
         return bool(moved)
 
-    def _retrying(self, call: Callable[[], Any], attempts: int = 5) -> Any:
+    def _retrying(self, call: Callable[[], Any], attempts: int = 3) -> Any:
         """``call()``, again while it fails with an error librdkafka calls retriable."""
         from confluent_kafka import KafkaException
 
