@@ -23,6 +23,16 @@ def kafka_common(settings: Settings) -> dict[str, Any]:
     return connection_properties(settings)
 
 
+def check_kafka(settings: Settings, timeout: float = 10.0):
+    """Connect once and return the cluster metadata, or raise at once when the cluster refuses
+    us: AccessRefused (wrong credentials, untrusted certificate, protocol mismatch; the message
+    names the setting to check) or NoAnswer after ``timeout``. Call it before starting work:
+    librdkafka itself retries a refused login forever."""
+    from stocksignal.security.kafka_probe import check_kafka as probe
+
+    return probe(settings, timeout)
+
+
 def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
     """confluent-kafka producer settings shared by every producer we run.
 
@@ -90,6 +100,19 @@ def make_async_redis(settings: Settings, **overrides: Any):
     import redis.asyncio
 
     return redis.asyncio.Redis.from_url(settings.redis_url, **{**redis_options(settings), **overrides})
+
+
+def check_redis(settings: Settings, timeout: float = 5.0) -> None:
+    """PING once: AccessRefused when Redis refuses the login or a certificate (the message names
+    the setting), NoAnswer when it is down. The adapters retry a Redis that is down, so only a
+    refusal should stop them."""
+    from stocksignal.security.redis_probe import check_redis as probe
+
+    client = make_redis(settings, socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        probe(settings, client)
+    finally:
+        client.close()
 
 
 def make_codec(settings: Settings):

@@ -14,7 +14,8 @@ from stocksignal.cli.common import (
     EXIT_TOPICS,
     EXIT_UNAVAILABLE,
     load_settings,
-    probe_kafka,
+    refuse_bad_redis_login,
+    require_kafka,
     serve_metrics,
     stop_on_signals,
 )
@@ -36,8 +37,9 @@ def processor(web_host: str | None, web_port: int | None, state_dir: str | None)
     """Run one processor worker: route input events, decide, publish availability.
 
     Refuses to start (exit 4) when a topic is missing or has the wrong partition count: run
-    `stocksignal topics create` first. Exit 3 when Kafka does not answer. The inspection API
-    (GET /skus/{sku}, /healthz, /readyz, /metrics) listens on --web-host:--web-port.
+    `stocksignal topics create` first. Exit 3 when Kafka does not answer, 5 when it refuses the
+    credentials or certificates. The inspection API (GET /skus/{sku}, /healthz, /readyz,
+    /metrics) listens on --web-host:--web-port.
     """
     from confluent_kafka import KafkaException
 
@@ -46,7 +48,7 @@ def processor(web_host: str | None, web_port: int | None, state_dir: str | None)
 
     settings = load_settings(web_host=web_host, web_port=web_port, state_dir=state_dir)
     try:
-        probe_kafka(settings)
+        require_kafka(settings)
         run_processor(settings)
     except click.ClickException as exc:
         exc.show()
@@ -62,8 +64,14 @@ def processor(web_host: str | None, web_port: int | None, state_dir: str | None)
 @run.command()
 @click.option("--metrics-port", type=int, default=None, help=METRICS_HELP)
 def projector(metrics_port: int | None) -> None:
-    """Project inventory.availability.v1 into the Redis read model."""
+    """Project inventory.availability.v1 into the Redis read model.
+
+    Exit 3 when Kafka does not answer, 5 when Kafka or Redis refuses the credentials or
+    certificates (a Redis that is down is waited for).
+    """
     settings = load_settings(metrics_port=metrics_port)
+    require_kafka(settings)
+    refuse_bad_redis_login(settings)
     registry = CollectorRegistry()
     worker = bootstrap.build_projector(settings, registry)
     serve_metrics(settings.metrics_port, registry)
@@ -75,10 +83,15 @@ def projector(metrics_port: int | None) -> None:
 @click.option("--host", default=None, help="Address to listen on [default: STOCKSIGNAL_API_HOST].")
 @click.option("--port", type=int, default=None, help="Port [default: STOCKSIGNAL_API_PORT].")
 def api(host: str | None, port: int | None) -> None:
-    """Serve the storefront read API (and its /metrics) from Redis."""
+    """Serve the storefront read API (and its /metrics) from Redis.
+
+    Exit 5 when Redis refuses the credentials or certificates; while Redis is down the API
+    answers 503.
+    """
     from aiohttp import web
 
     settings = load_settings(api_host=host, api_port=port)
+    refuse_bad_redis_login(settings)
     app = bootstrap.build_api(settings)
     # access_log off: a log line per request costs more than the request itself.
     web.run_app(app, host=settings.api_host, port=settings.api_port, access_log=None, print=None)
@@ -89,10 +102,16 @@ def api(host: str | None, port: int | None) -> None:
 @click.option("--url", default=None, help="Endpoint the updates are POSTed to [default: STOCKSIGNAL_MARKETPLACE_URL].")
 @click.option("--metrics-port", type=int, default=None, help=METRICS_HELP)
 def marketplace_sync(channel: str | None, url: str | None, metrics_port: int | None) -> None:
-    """Push one marketplace channel's availability changes to its HTTP endpoint."""
+    """Push one marketplace channel's availability changes to its HTTP endpoint.
+
+    Exit 2 when the marketplace refuses the credentials, 3 when Kafka does not answer, 5 when
+    Kafka or Redis refuses the credentials or certificates.
+    """
     from stocksignal.adapters.marketplace.worker import MarketplaceRefused
 
     settings = load_settings(marketplace_channel=channel, marketplace_url=url, metrics_port=metrics_port)
+    require_kafka(settings)
+    refuse_bad_redis_login(settings)
     try:
         asyncio.run(_sync(settings))
     except SettingsError as exc:
