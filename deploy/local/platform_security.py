@@ -24,6 +24,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,7 +150,8 @@ def ensure_material(root: Path) -> Material:
         work.rename(material.dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"security: generated a local CA, certificates and passwords in {material.dir}")
+    # stderr: `eval "$(platformctl.py env ...)"` reads stdout.
+    print(f"security: generated a local CA, certificates and passwords in {material.dir}", file=sys.stderr)
     return material
 
 

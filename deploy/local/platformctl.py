@@ -4,7 +4,8 @@
     python3 deploy/local/platformctl.py up     [kafka|redis ...]   start (harmless when already up)
     python3 deploy/local/platformctl.py down   [kafka|redis ...]   stop what this script started
     python3 deploy/local/platformctl.py status [kafka|redis ...]   up/down and address of each
-    python3 deploy/local/platformctl.py env    [--keep-set]        export lines for stocksignal
+    python3 deploy/local/platformctl.py env    [--keep-set] [--profile plain|sasl-ssl|mtls]
+                                                                  export lines for stocksignal
     python3 deploy/local/platformctl.py tools  [promtool]          install missing test tools (as root)
 
 Standard library only: it runs before any virtualenv exists. Kafka's jars come from Maven
@@ -18,6 +19,11 @@ Environment:
     STOCKSIGNAL_LOCAL_REDIS_PORT        Redis port               (default 16379)
     STOCKSIGNAL_LOCAL_START_TIMEOUT     seconds to wait for a service to answer (default 120)
     STOCKSIGNAL_LOCAL_DIR               runtime folder           (default <repo>/.local)
+    STOCKSIGNAL_LOCAL_SECURITY          on: also a SASL_SSL and an mTLS listener, Redis with TLS
+                                        and an ACL user (default off; see platform_security.py)
+    STOCKSIGNAL_LOCAL_KAFKA_SASL_SSL_PORT  Kafka SASL_SSL port   (default 19094, secured mode)
+    STOCKSIGNAL_LOCAL_KAFKA_MTLS_PORT   Kafka mTLS port          (default 19095, secured mode)
+    STOCKSIGNAL_LOCAL_REDIS_TLS_PORT    Redis TLS port           (default 16380, secured mode)
 
 Not named platform.py: a script's folder comes first on sys.path, so that name would shadow the
 standard library's `platform` module (which `uuid` imports).
@@ -31,6 +37,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -41,6 +48,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+import platform_security as security
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -81,6 +90,13 @@ class Service:
         return self.run_dir / f"{self.name}.log"
 
 
+def _switch_from_env(name: str) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw not in {"", "on", "off", "1", "0", "true", "false"}:
+        raise PlatformError(f"{name}={raw!r}: expected on or off")
+    return raw in {"on", "1", "true"}
+
+
 @dataclass(frozen=True)
 class Config:
     root: Path
@@ -88,6 +104,11 @@ class Config:
     controller_port: int
     redis_port: int
     start_timeout: int
+    # The secured mode (platform_security.py): the extra ports are used only when it is on.
+    security: bool = False
+    kafka_sasl_ssl_port: int = 19094
+    kafka_mtls_port: int = 19095
+    redis_tls_port: int = 16380
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -97,18 +118,23 @@ class Config:
             controller_port=_int_from_env("STOCKSIGNAL_LOCAL_CONTROLLER_PORT", 19093),
             redis_port=_int_from_env("STOCKSIGNAL_LOCAL_REDIS_PORT", 16379),
             start_timeout=_int_from_env("STOCKSIGNAL_LOCAL_START_TIMEOUT", 120, upper=3600),
+            security=_switch_from_env("STOCKSIGNAL_LOCAL_SECURITY"),
+            kafka_sasl_ssl_port=_int_from_env("STOCKSIGNAL_LOCAL_KAFKA_SASL_SSL_PORT", 19094),
+            kafka_mtls_port=_int_from_env("STOCKSIGNAL_LOCAL_KAFKA_MTLS_PORT", 19095),
+            redis_tls_port=_int_from_env("STOCKSIGNAL_LOCAL_REDIS_TLS_PORT", 16380),
         )
-        ports = (config.kafka_port, config.controller_port, config.redis_port)
+        ports = config.kafka.ports + config.redis.ports
         if len(set(ports)) != len(ports):
             raise PlatformError(f"the Kafka, controller and Redis ports must differ: {ports}")
         return config
 
     @property
     def kafka(self) -> Service:
+        secured = (self.kafka_sasl_ssl_port, self.kafka_mtls_port) if self.security else ()
         return Service(
             name="kafka",
             argv0="java",
-            ports=(self.kafka_port, self.controller_port),
+            ports=(self.kafka_port, self.controller_port, *secured),
             address=f"{HOST}:{self.kafka_port}",
             run_dir=self.root / "kafka",
         )
@@ -118,10 +144,32 @@ class Config:
         return Service(
             name="redis",
             argv0="redis-server",
-            ports=(self.redis_port,),
+            ports=(self.redis_port, self.redis_tls_port) if self.security else (self.redis_port,),
             address=f"redis://{HOST}:{self.redis_port}/0",
             run_dir=self.root / "redis",
         )
+
+    @property
+    def client_ports(self) -> dict[str, int]:
+        """What platform_security.profile_settings needs to know."""
+        return {"plain": self.kafka_port, "sasl_ssl": self.kafka_sasl_ssl_port, "mtls": self.kafka_mtls_port,
+                "redis": self.redis_port, "redis_tls": self.redis_tls_port}
+
+    def material(self) -> security.Material:
+        """The secured mode's certificates and passwords, generated on first use."""
+        try:
+            return security.ensure_material(self.root)
+        except security.SecurityError as exc:
+            raise PlatformError(str(exc)) from exc
+
+    def addresses(self, service: Service) -> str:
+        """What `status` shows: every way in."""
+        if not self.security:
+            return service.address
+        if service.name == "kafka":
+            return (f"{service.address} (PLAINTEXT), {HOST}:{self.kafka_sasl_ssl_port} (SASL_SSL), "
+                    f"{HOST}:{self.kafka_mtls_port} (mTLS)")
+        return f"{service.address}, rediss://{HOST}:{self.redis_tls_port}/0 (ACL user {security.USER})"
 
     def services(self, names: list[str]) -> list[Service]:
         unknown = set(names) - {"kafka", "redis"}
@@ -263,7 +311,8 @@ def _require_free_ports(service: Service) -> None:
                 f"{service.name}: port {HOST}:{port} is held by {port_holder(port)}, "
                 f"which this launcher did not start. Stop it, or choose other ports with "
                 f"STOCKSIGNAL_LOCAL_KAFKA_PORT / STOCKSIGNAL_LOCAL_CONTROLLER_PORT / "
-                f"STOCKSIGNAL_LOCAL_REDIS_PORT."
+                f"STOCKSIGNAL_LOCAL_REDIS_PORT (secured mode: also STOCKSIGNAL_LOCAL_KAFKA_SASL_SSL_PORT / "
+                f"STOCKSIGNAL_LOCAL_KAFKA_MTLS_PORT / STOCKSIGNAL_LOCAL_REDIS_TLS_PORT)."
             )
 
 
@@ -332,9 +381,18 @@ def kafka_brokers(address: str, timeout: float = 3.0) -> list[str]:
     return brokers
 
 
-def redis_ping(port: int, timeout: float = 3.0) -> bool:
+def _resp(*words: str) -> bytes:
+    return f"*{len(words)}\r\n".encode() + b"".join(f"${len(w.encode())}\r\n{w}\r\n".encode() for w in words)
+
+
+def redis_ping(port: int, timeout: float = 3.0, login: tuple[str, str] | None = None) -> bool:
+    """PING (after AUTH as ``login``, when the default user is off) on the plain port."""
     with socket.create_connection((HOST, port), timeout=timeout) as sock:
-        sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+        if login is not None:
+            sock.sendall(_resp("AUTH", *login))
+            if not sock.recv(64).startswith(b"+OK"):
+                return False
+        sock.sendall(_resp("PING"))
         return sock.recv(64).startswith(b"+PONG")
 
 
@@ -342,7 +400,8 @@ def answers(service: Service, config: Config) -> bool:
     try:
         if service.name == "kafka":
             return bool(kafka_brokers(service.address))
-        return redis_ping(config.redis_port)
+        login = (security.USER, config.material().secret("redis_password")) if config.security else None
+        return redis_ping(config.redis_port, login=login)
     except (OSError, struct.error, ConnectionError, UnicodeDecodeError):
         return False
 
@@ -500,11 +559,11 @@ KAFKA_PROPERTIES = """\
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers={host}:{controller_port}
-listeners=PLAINTEXT://{host}:{kafka_port},CONTROLLER://{host}:{controller_port}
-advertised.listeners=PLAINTEXT://{host}:{kafka_port},CONTROLLER://{host}:{controller_port}
+listeners={listeners}
+advertised.listeners={advertised_listeners}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map={protocol_map}
 log.dirs={data_dir}
 
 auto.create.topics.enable=false
@@ -566,12 +625,14 @@ def _fetch_jars(service: Service) -> None:
     stamp.write_text(digest + "\n")
 
 
-def _format_storage(service: Service, properties: str) -> None:
+def _format_storage(service: Service, properties: str, extra_args: list[str]) -> None:
     """Format the KRaft storage once, and again when the broker settings change.
 
     `--standalone` writes the controller's own endpoint into the quorum's first checkpoint, so a
     port change needs fresh storage; this is a disposable test broker, so any settings change
     starts empty (said aloud) rather than reasoning about which settings are safe to change.
+    ``extra_args`` (the secured mode's SCRAM users) are part of what is formatted: in the
+    secured mode the properties hold the same password, so a new password starts empty too.
     """
     data_dir = service.run_dir / "data"
     stamp = service.run_dir / "formatted-with.properties"
@@ -584,21 +645,32 @@ def _format_storage(service: Service, properties: str) -> None:
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     config_file = service.run_dir / "server.properties"
     _run(_java(service, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
-               "-c", str(config_file), heap="256m"), "kafka storage format", cwd=service.run_dir)
+               "-c", str(config_file), *extra_args, heap="256m"), "kafka storage format", cwd=service.run_dir)
     stamp.write_text(properties)
 
 
 def start_kafka(service: Service, config: Config) -> subprocess.Popen:
     _require_tool("java", "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)")
     _fetch_jars(service)
+    secured = config.security
+    listeners = security.kafka_listeners(HOST, config.kafka_port, config.controller_port,
+                                         config.kafka_sasl_ssl_port if secured else None,
+                                         config.kafka_mtls_port if secured else None)
     properties = KAFKA_PROPERTIES.format(
         host=HOST,
-        kafka_port=config.kafka_port,
         controller_port=config.controller_port,
         data_dir=service.run_dir / "data",
+        **listeners,
     )
-    (service.run_dir / "server.properties").write_text(properties)
-    _format_storage(service, properties)
+    scram = []
+    if secured:
+        material = config.material()
+        properties += security.kafka_security_properties(material)
+        scram = security.scram_format_args(material)
+    properties_file = service.run_dir / "server.properties"
+    properties_file.write_text(properties)
+    properties_file.chmod(0o600)  # the secured mode's passwords are in it
+    _format_storage(service, properties, scram)
     return _spawn(service, _java(service, "kafka.Kafka", str(service.run_dir / "server.properties")))
 
 
@@ -614,6 +686,12 @@ def start_redis(service: Service, config: Config) -> subprocess.Popen:
         "--daemonize", "no",  # detached by _spawn instead, so the pid is known at once
         "--logfile", "",  # stdout, which _spawn sends to redis.log
     ]
+    if config.security:
+        # The config file comes first on redis-server's command line; it holds the password.
+        secure_conf = service.run_dir / "secure.conf"
+        secure_conf.write_text(security.redis_config(config.material(), config.redis_tls_port))
+        secure_conf.chmod(0o600)
+        argv.insert(1, str(secure_conf))
     return _spawn(service, argv)
 
 
@@ -674,16 +752,22 @@ def status(config: Config, services: list[Service]) -> int:
             state = "down"
             note = f"port {held[0]} held by {port_holder(held[0])}, not ours" if held else ""
         all_up &= state == "up"
-        print(f"{service.name:<6} {state:<9} {service.address}" + (f"  ({note})" if note else ""))
+        print(f"{service.name:<6} {state:<9} {config.addresses(service)}" + (f"  ({note})" if note else ""))
     return 0 if all_up else 3  # 3 = "not running", as LSB status commands say
 
 
-def env(config: Config, keep_set: bool) -> None:
-    for var, value in (("KAFKA_BOOTSTRAP_SERVERS", config.kafka.address),
-                       ("REDIS_URL", config.redis.address)):
+def env(config: Config, keep_set: bool, profile: str) -> None:
+    """export lines: the addresses, and in the secured mode the settings of one way in."""
+    if config.security:
+        pairs = security.profile_settings(config.material(), profile, HOST, config.client_ports)
+    elif profile != "plain":
+        raise PlatformError(f"--profile {profile} needs the secured mode: STOCKSIGNAL_LOCAL_SECURITY=on")
+    else:
+        pairs = [("KAFKA_BOOTSTRAP_SERVERS", config.kafka.address), ("REDIS_URL", config.redis.address)]
+    for var, value in pairs:
         if keep_set and os.environ.get(var):
             value = os.environ[var]
-        print(f"export {var}={value}")
+        print(f"export {var}={shlex.quote(value)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -692,6 +776,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("services", nargs="*", help="kafka and/or redis (default: both); tools: promtool")
     parser.add_argument("--keep-set", action="store_true",
                         help="env: print a variable already set in the environment unchanged")
+    parser.add_argument("--profile", choices=security.PROFILES, default="plain",
+                        help="env: the settings of the plain, SASL_SSL or mTLS way in (secured mode)")
     args = parser.parse_args(argv)
     try:
         if args.command == "tools":
@@ -706,7 +792,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             return status(config, services)
         else:
-            env(config, args.keep_set)
+            env(config, args.keep_set, args.profile)
     except PlatformError as exc:
         print(f"platform: error: {exc}", file=sys.stderr)
         return 1
