@@ -25,12 +25,7 @@ from stocksignal.settings import Settings
 
 
 def _consumer(settings: Settings) -> Consumer:
-    return Consumer({
-        "bootstrap.servers": settings.kafka_bootstrap_servers,
-        "group.id": "e2e-reader",
-        "enable.auto.commit": False,
-        "isolation.level": "read_committed",
-    })
+    return bootstrap.make_consumer(settings, "e2e-reader")
 
 
 def read_topic(settings: Settings, base: str) -> list[tuple[int, int, Any, bytes | None, list]]:
