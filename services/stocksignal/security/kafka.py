@@ -73,10 +73,11 @@ CLIENT_OWNED = {
     "queue.buffering.max.ms": "each producer chooses its own",
     "compression.type": "each producer chooses its own",
     "compression.codec": "each producer chooses its own",
-    "session.timeout.ms": "set STOCKSIGNAL_SESSION_TIMEOUT_MS",
-    "heartbeat.interval.ms": "set STOCKSIGNAL_HEARTBEAT_INTERVAL_MS",
     "sasl.oauthbearer.method": "stocksignal uses oidc when STOCKSIGNAL_KAFKA_OAUTH_TOKEN_ENDPOINT_URL is set",
 }
+# Consumer properties with a setting of their own, set by consumer_config: a pass-through value
+# must agree with the setting (a managed service's client.properties often carries one).
+CONSUMER_SETTINGS = {"session.timeout.ms": "session_timeout_ms", "heartbeat.interval.ms": "heartbeat_interval_ms"}
 CALLBACKS = {"error_cb", "throttle_cb", "stats_cb", "oauth_cb", "logger", "on_delivery", "on_commit",
              "dr_cb", "dr_msg_cb", "log_cb", "background_event_cb", "opaque"}
 JAVA_ONLY = {
@@ -155,6 +156,9 @@ def _merge(dedicated: dict[str, Entry], passthrough: dict[str, Entry], settings:
     merged = dict(dedicated)
     for key, entry in passthrough.items():
         _refuse(key, entry, settings)
+        if key in CONSUMER_SETTINGS:
+            _agree(key, entry, CONSUMER_SETTINGS[key], settings)
+            continue
         if key in merged and merged[key].value != entry.value:
             raise SettingsError(_conflict(key, merged[key], entry, settings))
         merged.setdefault(key, entry)
@@ -179,6 +183,12 @@ def _refuse(key: str, entry: Entry, settings: Settings) -> None:
     if key == CERT_CHECK and entry.value.lower() not in ("true", "1"):
         raise SettingsError(f"{where}: stocksignal always verifies the broker's certificate; remove {key} and "
                             "name the CA that signed it with STOCKSIGNAL_KAFKA_SSL_CA_LOCATION")
+
+
+def _agree(key: str, entry: Entry, name: str, settings: Settings) -> None:
+    value = str(getattr(settings, name))
+    if entry.value != value:
+        raise SettingsError(_conflict(key, Entry(value, Settings.env_var(name)), entry, settings))
 
 
 def _conflict(key: str, first: Entry, second: Entry, settings: Settings) -> str:

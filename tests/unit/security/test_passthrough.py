@@ -55,11 +55,14 @@ def test_pass_through_properties_reach_every_client(tmp_path):
 
 def test_a_managed_services_client_properties_file_is_enough_with_the_bootstrap_servers(tmp_path, material):
     path = write(tmp_path, "bootstrap.servers=pkc-1.example:9092\nsecurity.protocol=SASL_SSL\nsasl.mechanisms=PLAIN\n"
-                           f"sasl.username=KEY\nsasl.password={SECRET}\nssl.ca.location={material.ca_cert}\n")
+                           f"sasl.username=KEY\nsasl.password={SECRET}\nssl.ca.location={material.ca_cert}\n"
+                           "# Best practice for higher availability in librdkafka clients prior to 1.7\n"
+                           "session.timeout.ms=45000\nclient.id=ccloud-python-client-1\n")
     props = bootstrap.kafka_common(Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": "pkc-1.example:9092",
                                                       "STOCKSIGNAL_KAFKA_CONFIG_FILE": path}))
     assert props["sasl.mechanism"] == "PLAIN" and props["sasl.password"] == SECRET
-    assert props["ssl.endpoint.identification.algorithm"] == "https"
+    assert props["ssl.endpoint.identification.algorithm"] == "https" and props["client.id"] == "ccloud-python-client-1"
+    assert "session.timeout.ms" not in props  # consumer_config sets it from the setting it agrees with
 
 
 def test_a_property_given_twice_with_different_values_is_refused_naming_both(tmp_path):
@@ -80,7 +83,7 @@ def test_a_property_given_twice_with_different_values_is_refused_naming_both(tmp
     ("STOCKSIGNAL_LIBRDKAFKA_PARTITIONER", "random", "stocksignal sets partitioner itself"),
     ("STOCKSIGNAL_LIBRDKAFKA_ENABLE_IDEMPOTENCE", "false", "stocksignal sets enable.idempotence itself"),
     ("STOCKSIGNAL_LIBRDKAFKA_GROUP_ID", "x", "stocksignal sets group.id itself"),
-    ("STOCKSIGNAL_LIBRDKAFKA_SESSION_TIMEOUT_MS", "1000", "set STOCKSIGNAL_SESSION_TIMEOUT_MS"),
+    ("STOCKSIGNAL_LIBRDKAFKA_SESSION_TIMEOUT_MS", "1000", "STOCKSIGNAL_SESSION_TIMEOUT_MS gives session.timeout.ms=45000"),
     ("STOCKSIGNAL_LIBRDKAFKA_SASL_JAAS_CONFIG", SECRET, "sasl.jaas.config is a Java client property"),
     ("STOCKSIGNAL_LIBRDKAFKA_SSL_TRUSTSTORE_LOCATION", "/x.jks", "export the CA as PEM"),
     ("STOCKSIGNAL_LIBRDKAFKA_ERROR__CB", "x", "error_cb is a callback"),
