@@ -7,19 +7,24 @@ listeners beside the plain one, and Redis with TLS and an ACL user:
   or SCRAM-SHA-512 as user ``stocksignal``; the SCRAM credentials are written at format time.
 - ``MTLS`` (``STOCKSIGNAL_LOCAL_KAFKA_MTLS_PORT``): TLS with ``ssl.client.auth=required``: only a
   client certificate signed by the local CA gets in.
+- ``OAUTHBEARER`` on the SASL_SSL listener too: the broker checks RS256 tokens against a JWKS
+  file; ``oidc_token_endpoint.py`` (the ``oidc`` service, ``STOCKSIGNAL_LOCAL_OIDC_PORT``) hands
+  them out for OIDC client credentials, as an identity provider would.
 - Redis on ``STOCKSIGNAL_LOCAL_REDIS_TLS_PORT`` with TLS and required client certificates; the
   plain port stays, but the ``default`` user is off, so every connection logs in as
   ``stocksignal``.
 
 Everything is generated once with the ``openssl`` command under ``<local dir>/security/``: a CA,
 a server certificate for 127.0.0.1 and localhost, a client certificate whose key is encrypted
-(so the key-password settings are exercised), and random passwords. ``platformctl.py env
---profile sasl-ssl|mtls`` prints the stocksignal settings that connect with them (the names are
+(so the key-password settings are exercised), and random passwords, and the OAuth signing key with its JWKS. ``platformctl.py env
+--profile sasl-ssl|mtls|oauth`` prints the stocksignal settings that connect with them (the names are
 in docs/operations.md's configuration reference). Standard library only, as platformctl.py.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import secrets
 import shutil
@@ -32,7 +37,10 @@ from pathlib import Path
 USER = "stocksignal"
 # Long enough that nothing here expires during a developer's lifetime of a checkout.
 DAYS = 3650
-PROFILES = ("plain", "sasl-ssl", "mtls")
+PROFILES = ("plain", "sasl-ssl", "mtls", "oauth")
+OAUTH_KEY_ID = "stocksignal-local"
+OAUTH_ISSUER = "stocksignal-local-oidc"
+OAUTH_AUDIENCE = "stocksignal-local-kafka"
 # The extensions a TLS server and client certificate need; the SAN is what hostname
 # verification (on by default in stocksignal) checks against the bootstrap address.
 LEAF_EXTENSIONS = """\
@@ -74,6 +82,9 @@ FILES = {
     "client_key_password": "client-key.password",
     "kafka_password": "kafka-client.password",
     "redis_password": "redis-client.password",
+    "oauth_key": "oauth-signing.key",  # signs the token endpoint's JWTs
+    "jwks": "jwks.json",  # its public half, for the broker
+    "oauth_client_secret": "oauth-client.secret",
 }
 
 
@@ -115,13 +126,28 @@ def _write_secret(path: Path) -> None:
     path.write_text(secrets.token_urlsafe(24) + "\n")
 
 
+def _jwks(work: Path) -> None:
+    """The signing key's public half as a JSON Web Key Set (RFC 7517), without a JOSE library."""
+    modulus = subprocess.run(["openssl", "rsa", "-in", FILES["oauth_key"], "-noout", "-modulus"], cwd=work,
+                             capture_output=True, text=True, check=True).stdout.strip().split("=", 1)[1]
+
+    def b64url(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    key = {"kty": "RSA", "kid": OAUTH_KEY_ID, "use": "sig", "alg": "RS256",
+           "n": b64url(bytes.fromhex(modulus)), "e": b64url((65537).to_bytes(3, "big"))}
+    (work / FILES["jwks"]).write_text(json.dumps({"keys": [key]}, indent=2) + "\n")
+
+
 def _generate(work: Path) -> None:
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
              "-days", str(DAYS), "-sha256", "-subj", "/CN=stocksignal local CA",
              "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
              cwd=work)
-    for name in ("keystore_password", "client_key_password", "kafka_password", "redis_password"):
+    for name in ("keystore_password", "client_key_password", "kafka_password", "redis_password", "oauth_client_secret"):
         _write_secret(work / FILES[name])
+    _openssl("genrsa", "-out", FILES["oauth_key"], "2048", cwd=work)
+    _jwks(work)
     _leaf(work, "server", "/CN=localhost", "serverAuth", "DNS:localhost,IP:127.0.0.1")
     _encrypt_key(work, "server.key", "server.p8", FILES["keystore_password"], JAVA_PBE)
     (work / FILES["kafka_keystore"]).write_text((work / "server.p8").read_text() + (work / "server.pem").read_text())
@@ -166,10 +192,15 @@ ssl.key.password={keystore_password}
 ssl.truststore.type=PEM
 ssl.truststore.location={ca}
 listener.name.mtls.ssl.client.auth=required
-sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
 listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_{user}="{password}";
 listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;
+listener.name.sasl_ssl.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler
+sasl.oauthbearer.jwks.endpoint.url={jwks_url}
+sasl.oauthbearer.expected.audience={audience}
+sasl.oauthbearer.expected.issuer={issuer}
 """
 
 
@@ -193,7 +224,22 @@ def kafka_security_properties(material: Material) -> str:
         ca=material.ca_cert,
         user=USER,
         password=material.secret("kafka_password"),
+        jwks_url=material.jwks.as_uri(),
+        audience=OAUTH_AUDIENCE,
+        issuer=OAUTH_ISSUER,
     )
+
+
+def kafka_jvm_options(material: Material) -> list[str]:
+    """Kafka 4 reads OAuth URLs and files only when a system property allows them."""
+    return [f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={material.jwks.as_uri()}",
+            f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.files={material.jwks}"]
+
+
+def oidc_argv(material: Material, python: str, port: int) -> list[str]:
+    """The token endpoint's command line (the ``oidc`` service)."""
+    script = Path(__file__).resolve().parent / "oidc_token_endpoint.py"
+    return [python, str(script), "--port", str(port), "--security-dir", str(material.dir)]
 
 
 def scram_format_args(material: Material) -> list[str]:
@@ -243,6 +289,17 @@ def _kafka_settings(material: Material, profile: str, host: str, ports: dict[str
     if profile == "plain":
         return [("KAFKA_BOOTSTRAP_SERVERS", f"{host}:{ports['plain']}")]
     tls = [("STOCKSIGNAL_KAFKA_SSL_CA_LOCATION", str(material.ca_cert))]
+    if profile == "oauth":
+        return [
+            ("KAFKA_BOOTSTRAP_SERVERS", f"{host}:{ports['sasl_ssl']}"),
+            ("STOCKSIGNAL_KAFKA_SECURITY_PROTOCOL", "SASL_SSL"),
+            ("STOCKSIGNAL_KAFKA_SASL_MECHANISM", "OAUTHBEARER"),
+            ("STOCKSIGNAL_KAFKA_OAUTH_TOKEN_ENDPOINT_URL", f"http://{host}:{ports['oidc']}/token"),
+            ("STOCKSIGNAL_KAFKA_OAUTH_CLIENT_ID", USER),
+            ("STOCKSIGNAL_KAFKA_OAUTH_CLIENT_SECRET_FILE", str(material.oauth_client_secret)),
+            ("STOCKSIGNAL_KAFKA_OAUTH_SCOPE", "kafka"),
+            *tls,
+        ]
     if profile == "sasl-ssl":
         return [
             ("KAFKA_BOOTSTRAP_SERVERS", f"{host}:{ports['sasl_ssl']}"),
@@ -263,9 +320,9 @@ def _kafka_settings(material: Material, profile: str, host: str, ports: dict[str
 
 
 def profile_settings(material: Material, profile: str, host: str, ports: dict[str, int]) -> list[tuple[str, str]]:
-    """The stocksignal settings of one way in: ``plain``, ``sasl-ssl`` or ``mtls``.
+    """The stocksignal settings of one way in: ``plain``, ``sasl-ssl``, ``mtls`` or ``oauth``.
 
-    ``ports``: plain, sasl_ssl, mtls, redis, redis_tls. The secured profiles use Redis over TLS
+    ``ports``: plain, sasl_ssl, mtls, redis, redis_tls, oidc. The secured profiles use Redis over TLS
     with a client certificate; ``plain`` uses the plain Redis port, still with the ACL user.
     """
     redis = _redis_settings(material, host, ports["redis"], ports["redis_tls"], profile != "plain")

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """A real local Kafka (4.x, KRaft, one combined broker+controller) and Redis, without Docker.
 
-    python3 deploy/local/platformctl.py up     [kafka|redis ...]   start (harmless when already up)
-    python3 deploy/local/platformctl.py down   [kafka|redis ...]   stop what this script started
-    python3 deploy/local/platformctl.py status [kafka|redis ...]   up/down and address of each
-    python3 deploy/local/platformctl.py env    [--keep-set] [--profile plain|sasl-ssl|mtls]
+    python3 deploy/local/platformctl.py up     [kafka|redis|oidc ...]   start (harmless when already up)
+    python3 deploy/local/platformctl.py down   [kafka|redis|oidc ...]   stop what this script started
+    python3 deploy/local/platformctl.py status [kafka|redis|oidc ...]   up/down and address of each
+    python3 deploy/local/platformctl.py env    [--keep-set] [--profile plain|sasl-ssl|mtls|oauth]
                                                                   export lines for stocksignal
     python3 deploy/local/platformctl.py tools  [promtool]          install missing test tools (as root)
 
@@ -24,6 +24,8 @@ Environment:
     STOCKSIGNAL_LOCAL_KAFKA_SASL_SSL_PORT  Kafka SASL_SSL port   (default 19094, secured mode)
     STOCKSIGNAL_LOCAL_KAFKA_MTLS_PORT   Kafka mTLS port          (default 19095, secured mode)
     STOCKSIGNAL_LOCAL_REDIS_TLS_PORT    Redis TLS port           (default 16380, secured mode)
+    STOCKSIGNAL_LOCAL_OIDC_PORT         OIDC token endpoint port (default 19096, secured mode: the
+                                        `oidc` service, for OAUTHBEARER)
 
 Not named platform.py: a script's folder comes first on sys.path, so that name would shadow the
 standard library's `platform` module (which `uuid` imports).
@@ -109,6 +111,7 @@ class Config:
     kafka_sasl_ssl_port: int = 19094
     kafka_mtls_port: int = 19095
     redis_tls_port: int = 16380
+    oidc_port: int = 19096
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -122,8 +125,9 @@ class Config:
             kafka_sasl_ssl_port=_int_from_env("STOCKSIGNAL_LOCAL_KAFKA_SASL_SSL_PORT", 19094),
             kafka_mtls_port=_int_from_env("STOCKSIGNAL_LOCAL_KAFKA_MTLS_PORT", 19095),
             redis_tls_port=_int_from_env("STOCKSIGNAL_LOCAL_REDIS_TLS_PORT", 16380),
+            oidc_port=_int_from_env("STOCKSIGNAL_LOCAL_OIDC_PORT", 19096),
         )
-        ports = config.kafka.ports + config.redis.ports
+        ports = config.kafka.ports + config.redis.ports + (config.oidc.ports if config.security else ())
         if len(set(ports)) != len(ports):
             raise PlatformError(f"the Kafka, controller and Redis ports must differ: {ports}")
         return config
@@ -150,10 +154,21 @@ class Config:
         )
 
     @property
+    def oidc(self) -> Service:
+        """The secured mode's OIDC token endpoint (platform_security.py, oidc_token_endpoint.py)."""
+        return Service(
+            name="oidc",
+            argv0=Path(sys.executable).name,
+            ports=(self.oidc_port,),
+            address=f"http://{HOST}:{self.oidc_port}/token",
+            run_dir=self.root / "oidc",
+        )
+
+    @property
     def client_ports(self) -> dict[str, int]:
         """What platform_security.profile_settings needs to know."""
         return {"plain": self.kafka_port, "sasl_ssl": self.kafka_sasl_ssl_port, "mtls": self.kafka_mtls_port,
-                "redis": self.redis_port, "redis_tls": self.redis_tls_port}
+                "redis": self.redis_port, "redis_tls": self.redis_tls_port, "oidc": self.oidc_port}
 
     def material(self) -> security.Material:
         """The secured mode's certificates and passwords, generated on first use."""
@@ -169,13 +184,17 @@ class Config:
         if service.name == "kafka":
             return (f"{service.address} (PLAINTEXT), {HOST}:{self.kafka_sasl_ssl_port} (SASL_SSL), "
                     f"{HOST}:{self.kafka_mtls_port} (mTLS)")
+        if service.name == "oidc":
+            return f"{service.address} (OIDC token endpoint)"
         return f"{service.address}, rediss://{HOST}:{self.redis_tls_port}/0 (ACL user {security.USER})"
 
     def services(self, names: list[str]) -> list[Service]:
-        unknown = set(names) - {"kafka", "redis"}
+        known = ["kafka", "redis", "oidc"] if self.security else ["kafka", "redis"]
+        unknown = set(names) - set(known)
         if unknown:
-            raise PlatformError(f"unknown service(s) {sorted(unknown)}: expected kafka, redis")
-        return [getattr(self, name) for name in (names or ["kafka", "redis"])]
+            hint = "" if self.security else " (oidc: secured mode only, STOCKSIGNAL_LOCAL_SECURITY=on)"
+            raise PlatformError(f"unknown service(s) {sorted(unknown)}: expected {', '.join(known)}{hint}")
+        return [getattr(self, name) for name in (names or known)]
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -396,10 +415,18 @@ def redis_ping(port: int, timeout: float = 3.0, login: tuple[str, str] | None = 
         return sock.recv(64).startswith(b"+PONG")
 
 
+def http_ok(port: int, timeout: float = 3.0) -> bool:
+    with socket.create_connection((HOST, port), timeout=timeout) as sock:
+        sock.sendall(f"GET /healthz HTTP/1.0\r\nHost: {HOST}\r\n\r\n".encode())
+        return sock.recv(64).startswith((b"HTTP/1.0 200", b"HTTP/1.1 200"))
+
+
 def answers(service: Service, config: Config) -> bool:
     try:
         if service.name == "kafka":
             return bool(kafka_brokers(service.address))
+        if service.name == "oidc":
+            return http_ok(config.oidc_port)
         login = (security.USER, config.material().secret("redis_password")) if config.security else None
         return redis_ping(config.redis_port, login=login)
     except (OSError, struct.error, ConnectionError, UnicodeDecodeError):
@@ -590,10 +617,11 @@ log.cleaner.dedupe.buffer.size=33554432
 """
 
 
-def _java(service: Service, main: str, *args: str, heap: str = "1g") -> list[str]:
+def _java(service: Service, main: str, *args: str, heap: str = "1g", options: tuple[str, ...] = ()) -> list[str]:
     return [
         "java",
         f"-Xmx{heap}",
+        *options,
         # GC settings as Kafka's own kafka-run-class.sh uses them.
         "-XX:+UseG1GC",
         "-XX:MaxGCPauseMillis=20",
@@ -662,16 +690,18 @@ def start_kafka(service: Service, config: Config) -> subprocess.Popen:
         data_dir=service.run_dir / "data",
         **listeners,
     )
-    scram = []
+    scram, options = [], []
     if secured:
         material = config.material()
         properties += security.kafka_security_properties(material)
         scram = security.scram_format_args(material)
+        options = security.kafka_jvm_options(material)
     properties_file = service.run_dir / "server.properties"
     properties_file.write_text(properties)
     properties_file.chmod(0o600)  # the secured mode's passwords are in it
     _format_storage(service, properties, scram)
-    return _spawn(service, _java(service, "kafka.Kafka", str(service.run_dir / "server.properties")))
+    return _spawn(service, _java(service, "kafka.Kafka", str(service.run_dir / "server.properties"),
+                                 options=tuple(options)))
 
 
 def start_redis(service: Service, config: Config) -> subprocess.Popen:
@@ -695,7 +725,11 @@ def start_redis(service: Service, config: Config) -> subprocess.Popen:
     return _spawn(service, argv)
 
 
-STARTERS = {"kafka": start_kafka, "redis": start_redis}
+def start_oidc(service: Service, config: Config) -> subprocess.Popen:
+    return _spawn(service, security.oidc_argv(config.material(), sys.executable, config.oidc_port))
+
+
+STARTERS = {"kafka": start_kafka, "redis": start_redis, "oidc": start_oidc}
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -773,11 +807,12 @@ def env(config: Config, keep_set: bool, profile: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["up", "down", "status", "env", "tools"])
-    parser.add_argument("services", nargs="*", help="kafka and/or redis (default: both); tools: promtool")
+    parser.add_argument("services", nargs="*",
+                        help="kafka, redis, and in the secured mode oidc (default: all); tools: promtool")
     parser.add_argument("--keep-set", action="store_true",
                         help="env: print a variable already set in the environment unchanged")
     parser.add_argument("--profile", choices=security.PROFILES, default="plain",
-                        help="env: the settings of the plain, SASL_SSL or mTLS way in (secured mode)")
+                        help="env: the settings of the plain, SASL_SSL, mTLS or OAuth way in (secured mode)")
     args = parser.parse_args(argv)
     try:
         if args.command == "tools":

@@ -131,6 +131,7 @@ def test_env_profiles_need_the_secured_mode_and_point_at_the_generated_files(lau
                 "STOCKSIGNAL_REDIS_PASSWORD_FILE", "STOCKSIGNAL_REDIS_SSL_KEY_PASSWORD_FILE"):
         assert Path(exports[var]).is_file() and Path(exports[var]).parent == launcher.root / "security", var
     assert (launcher.root / "security" / "ca.key").stat().st_mode & 0o077 == 0, "the CA key is private"
-    again = launcher("env", "--profile", "mtls")
+    again = launcher("env", "--profile", "oauth")
+    assert again.returncode == 0, again.stderr
+    assert "STOCKSIGNAL_KAFKA_OAUTH_CLIENT_SECRET_FILE" in again.stdout
     assert "generated" in result.stderr and "generated" not in again.stderr, "the material is made once"
-    assert "STOCKSIGNAL_KAFKA_SSL_KEY_PASSWORD_FILE" in again.stdout

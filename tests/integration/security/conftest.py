@@ -2,8 +2,9 @@
 
 deploy/local/platformctl.py in its secured mode (STOCKSIGNAL_LOCAL_SECURITY=on, see
 deploy/local/platform_security.py) runs, once per session and beside whatever platform the
-other tests use: a broker with PLAINTEXT, SASL_SSL (PLAIN, SCRAM-SHA-256/512) and mTLS
-listeners, and a Redis with TLS, required client certificates and an ACL user. Its folder is
+other tests use: a broker with PLAINTEXT, SASL_SSL (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER)
+and mTLS listeners, the OIDC token endpoint for OAUTHBEARER, and a Redis with TLS, required
+client certificates and an ACL user. Its folder is
 ``.local/secure-tests``, its ports are free ones, and it is stopped when the session ends.
 
 The settings of each way in come from ``platformctl.py env --profile ...``: the tests connect
@@ -30,7 +31,8 @@ from stocksignal.settings import Settings
 REPO = Path(__file__).resolve().parents[3]
 PLATFORMCTL = REPO / "deploy" / "local" / "platformctl.py"
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-PORTS = ("KAFKA_PORT", "CONTROLLER_PORT", "KAFKA_SASL_SSL_PORT", "KAFKA_MTLS_PORT", "REDIS_PORT", "REDIS_TLS_PORT")
+PORTS = ("KAFKA_PORT", "CONTROLLER_PORT", "KAFKA_SASL_SSL_PORT", "KAFKA_MTLS_PORT", "REDIS_PORT", "REDIS_TLS_PORT",
+         "OIDC_PORT")
 
 
 def _free_ports(count: int) -> list[int]:
@@ -93,6 +95,12 @@ def secure_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secure
 def secure_kafka(secure_platform: SecurePlatform) -> SecurePlatform:
     secure_platform.up("kafka")
     return secure_platform
+
+
+@pytest.fixture(scope="session")
+def secure_oidc(secure_kafka: SecurePlatform) -> SecurePlatform:
+    secure_kafka.up("oidc")
+    return secure_kafka
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The CLI over the secured broker: SASL_SSL with SCRAM and mTLS, and the refusals that fail fast."""
+"""The CLI over the secured broker: SASL_SSL with SCRAM, mTLS and OAUTHBEARER (OIDC), and the
+refusals that fail fast."""
 
 from __future__ import annotations
 
@@ -122,3 +123,22 @@ def test_a_service_with_a_wrong_password_exits_5_instead_of_retrying_forever(sec
     assert result.returncode == 5, result.stderr
     assert "STOCKSIGNAL_KAFKA_SASL_PASSWORD" in result.stderr and "not-the-password" not in result.stderr
     assert time.monotonic() - began < 20  # interpreter start and imports included
+
+
+def test_oauthbearer_with_oidc_client_credentials(secure_oidc, tmp_path):
+    """librdkafka fetches a token from the endpoint; the broker checks it against the JWKS."""
+    s = secure_oidc.settings("oauth")
+    assert bootstrap.kafka_common(s)["sasl.oauthbearer.method"] == "oidc"
+    created = cli(s, "topics", "create")
+    assert created.exit_code == 0, created.output
+    day = tmp_path / "day.jsonl"
+    day.write_text(DAY)
+    produced = cli(s, "produce", str(day))
+    assert produced.exit_code == 0 and "produced 2 event(s)" in produced.stdout, produced.output
+
+    result, elapsed = timed_cli(s, "topics", "check", STOCKSIGNAL_KAFKA_OAUTH_CLIENT_SECRET_FILE="",
+                                STOCKSIGNAL_KAFKA_OAUTH_CLIENT_SECRET="not-the-secret")
+    assert result.exit_code == 5, result.output
+    assert "the OAUTHBEARER login failed" in result.stderr and "STOCKSIGNAL_KAFKA_OAUTH_CLIENT_SECRET" in result.stderr
+    assert "not-the-secret" not in result.output
+    assert elapsed < FAST_S, f"took {elapsed:.1f}s"
