@@ -99,8 +99,9 @@ def test_the_projector_and_the_api_over_secured_kafka_and_redis(secured: Setting
         assert status == 200 and body["sku"] == "MUG-3" and body["version"] == 3
         assert body["channels"] == {"default": 13}
     finally:
-        assert projector.stop() == 0, projector.log.read_text()[-3000:]
         api.stop()
+        stopped = projector.stop()
+    assert stopped == 0, projector.log.read_text()[-3000:]
 
 
 def faust_runtime() -> bool:
