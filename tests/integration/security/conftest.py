@@ -80,7 +80,7 @@ class SecurePlatform:
 
 
 @pytest.fixture(scope="session")
-def secure_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecurePlatform]:
+def secure_platform() -> Iterator[SecurePlatform]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSIGNAL_LOCAL_")}
     env.update({f"STOCKSIGNAL_LOCAL_{name}": str(port) for name, port in zip(PORTS, _free_ports(len(PORTS)))})
     env.update(STOCKSIGNAL_LOCAL_DIR=str(REPO / ".local" / "secure-tests"), STOCKSIGNAL_LOCAL_SECURITY="on",
