@@ -38,9 +38,12 @@ $(VENV)/.installed: pyproject.toml
 up:
 	$(PLATFORM) up
 
+# The secured platform the security tests start (tests/integration/security) is stopped by
+# their session; this also stops one a killed session left behind.
 down:
 	-@$(DEMO_STOP) --quiet
 	$(PLATFORM) down
+	-@STOCKSIGNAL_LOCAL_DIR=.local/secure-tests $(PLATFORM) down >/dev/null
 
 status:
 	$(PLATFORM) status
@@ -76,4 +79,5 @@ bench: venv
 clean:
 	-@$(DEMO_STOP) --quiet
 	-$(PLATFORM) down
+	-@STOCKSIGNAL_LOCAL_DIR=.local/secure-tests $(PLATFORM) down >/dev/null
 	rm -rf $(VENV) .local .state .pytest_cache .hypothesis

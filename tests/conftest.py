@@ -28,9 +28,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import pytest
+
+if TYPE_CHECKING:
+    from stocksignal.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 PLATFORMCTL = REPO / "deploy" / "local" / "platformctl.py"
@@ -56,10 +59,12 @@ def _unavailable(reason: str) -> None:
 def _kafka_problem(bootstrap: str, timeout: float = 10.0) -> str | None:
     """None when a broker answers a metadata request, else what went wrong."""
     from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
+
+    from stocksignal import bootstrap as composition
+    from stocksignal.settings import Settings
 
     try:
-        metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=timeout)
+        metadata = composition.make_admin(Settings(kafka_bootstrap_servers=bootstrap)).list_topics(timeout=timeout)
     except KafkaException as exc:
         return f"Kafka at {bootstrap} does not answer: {exc}"
     return None if metadata.brokers else f"Kafka at {bootstrap} lists no brokers"
@@ -68,8 +73,11 @@ def _kafka_problem(bootstrap: str, timeout: float = 10.0) -> str | None:
 def _redis_problem(url: str, timeout: float = 5.0) -> str | None:
     import redis
 
+    from stocksignal import bootstrap as composition
+    from stocksignal.settings import Settings
+
     try:
-        redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout).ping()
+        composition.make_redis(Settings(redis_url=url), socket_timeout=timeout, socket_connect_timeout=timeout).ping()
     except redis.RedisError as exc:
         return f"Redis at {url} does not answer: {exc}"
     return None
@@ -268,13 +276,17 @@ class KafkaAdmin:
     """Creates topics and waits until every partition has a leader, so a test can produce at once.
 
     The broker does not create topics on first use (see deploy/local/platformctl.py), so tests
-    create theirs here.
+    create theirs here. ``settings``: a bootstrap address, or Settings (a secured cluster's);
+    the client is built by stocksignal.bootstrap like every other.
     """
 
-    def __init__(self, bootstrap: str) -> None:
-        from confluent_kafka.admin import AdminClient
+    def __init__(self, settings: "str | Settings") -> None:
+        from stocksignal import bootstrap as composition
+        from stocksignal.settings import Settings
 
-        self.client = AdminClient({"bootstrap.servers": bootstrap})
+        if isinstance(settings, str):
+            settings = Settings(kafka_bootstrap_servers=settings)
+        self.client = composition.make_admin(settings)
 
     def create_topic(self, name: str, partitions: int = 1, config: dict[str, str] | None = None,
                      timeout: float = 30.0) -> str:

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """A real local Kafka (4.x, KRaft, one combined broker+controller) and Redis, without Docker.
 
-    python3 deploy/local/platformctl.py up     [kafka|redis ...]   start (harmless when already up)
-    python3 deploy/local/platformctl.py down   [kafka|redis ...]   stop what this script started
-    python3 deploy/local/platformctl.py status [kafka|redis ...]   up/down and address of each
-    python3 deploy/local/platformctl.py env    [--keep-set]        export lines for stocksignal
+    python3 deploy/local/platformctl.py up     [kafka|redis|oidc ...]   start (harmless when already up)
+    python3 deploy/local/platformctl.py down   [kafka|redis|oidc ...]   stop what this script started
+    python3 deploy/local/platformctl.py status [kafka|redis|oidc ...]   up/down and address of each
+    python3 deploy/local/platformctl.py env    [--keep-set] [--profile plain|sasl-ssl|mtls|oauth]
+                                                                  export lines for stocksignal
     python3 deploy/local/platformctl.py tools  [promtool]          install missing test tools (as root)
 
 Standard library only: it runs before any virtualenv exists. Kafka's jars come from Maven
@@ -18,6 +19,13 @@ Environment:
     STOCKSIGNAL_LOCAL_REDIS_PORT        Redis port               (default 16379)
     STOCKSIGNAL_LOCAL_START_TIMEOUT     seconds to wait for a service to answer (default 120)
     STOCKSIGNAL_LOCAL_DIR               runtime folder           (default <repo>/.local)
+    STOCKSIGNAL_LOCAL_SECURITY          on: also a SASL_SSL and an mTLS listener, Redis with TLS
+                                        and an ACL user (default off; see platform_security.py)
+    STOCKSIGNAL_LOCAL_KAFKA_SASL_SSL_PORT  Kafka SASL_SSL port   (default 19094, secured mode)
+    STOCKSIGNAL_LOCAL_KAFKA_MTLS_PORT   Kafka mTLS port          (default 19095, secured mode)
+    STOCKSIGNAL_LOCAL_REDIS_TLS_PORT    Redis TLS port           (default 16380, secured mode)
+    STOCKSIGNAL_LOCAL_OIDC_PORT         OIDC token endpoint port (default 19096, secured mode: the
+                                        `oidc` service, for OAUTHBEARER)
 
 Not named platform.py: a script's folder comes first on sys.path, so that name would shadow the
 standard library's `platform` module (which `uuid` imports).
@@ -31,6 +39,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -41,6 +50,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+import platform_security as security
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -81,6 +92,13 @@ class Service:
         return self.run_dir / f"{self.name}.log"
 
 
+def _switch_from_env(name: str) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw not in {"", "on", "off", "1", "0", "true", "false"}:
+        raise PlatformError(f"{name}={raw!r}: expected on or off")
+    return raw in {"on", "1", "true"}
+
+
 @dataclass(frozen=True)
 class Config:
     root: Path
@@ -88,6 +106,12 @@ class Config:
     controller_port: int
     redis_port: int
     start_timeout: int
+    # The secured mode (platform_security.py): the extra ports are used only when it is on.
+    security: bool = False
+    kafka_sasl_ssl_port: int = 19094
+    kafka_mtls_port: int = 19095
+    redis_tls_port: int = 16380
+    oidc_port: int = 19096
 
     @classmethod
     def from_env(cls) -> "Config":
@@ -97,18 +121,24 @@ class Config:
             controller_port=_int_from_env("STOCKSIGNAL_LOCAL_CONTROLLER_PORT", 19093),
             redis_port=_int_from_env("STOCKSIGNAL_LOCAL_REDIS_PORT", 16379),
             start_timeout=_int_from_env("STOCKSIGNAL_LOCAL_START_TIMEOUT", 120, upper=3600),
+            security=_switch_from_env("STOCKSIGNAL_LOCAL_SECURITY"),
+            kafka_sasl_ssl_port=_int_from_env("STOCKSIGNAL_LOCAL_KAFKA_SASL_SSL_PORT", 19094),
+            kafka_mtls_port=_int_from_env("STOCKSIGNAL_LOCAL_KAFKA_MTLS_PORT", 19095),
+            redis_tls_port=_int_from_env("STOCKSIGNAL_LOCAL_REDIS_TLS_PORT", 16380),
+            oidc_port=_int_from_env("STOCKSIGNAL_LOCAL_OIDC_PORT", 19096),
         )
-        ports = (config.kafka_port, config.controller_port, config.redis_port)
+        ports = config.kafka.ports + config.redis.ports + (config.oidc.ports if config.security else ())
         if len(set(ports)) != len(ports):
             raise PlatformError(f"the Kafka, controller and Redis ports must differ: {ports}")
         return config
 
     @property
     def kafka(self) -> Service:
+        secured = (self.kafka_sasl_ssl_port, self.kafka_mtls_port) if self.security else ()
         return Service(
             name="kafka",
             argv0="java",
-            ports=(self.kafka_port, self.controller_port),
+            ports=(self.kafka_port, self.controller_port, *secured),
             address=f"{HOST}:{self.kafka_port}",
             run_dir=self.root / "kafka",
         )
@@ -118,16 +148,53 @@ class Config:
         return Service(
             name="redis",
             argv0="redis-server",
-            ports=(self.redis_port,),
+            ports=(self.redis_port, self.redis_tls_port) if self.security else (self.redis_port,),
             address=f"redis://{HOST}:{self.redis_port}/0",
             run_dir=self.root / "redis",
         )
 
+    @property
+    def oidc(self) -> Service:
+        """The secured mode's OIDC token endpoint (platform_security.py, oidc_token_endpoint.py)."""
+        return Service(
+            name="oidc",
+            argv0=Path(sys.executable).name,
+            ports=(self.oidc_port,),
+            address=f"http://{HOST}:{self.oidc_port}/token",
+            run_dir=self.root / "oidc",
+        )
+
+    @property
+    def client_ports(self) -> dict[str, int]:
+        """What platform_security.profile_settings needs to know."""
+        return {"plain": self.kafka_port, "sasl_ssl": self.kafka_sasl_ssl_port, "mtls": self.kafka_mtls_port,
+                "redis": self.redis_port, "redis_tls": self.redis_tls_port, "oidc": self.oidc_port}
+
+    def material(self) -> security.Material:
+        """The secured mode's certificates and passwords, generated on first use."""
+        try:
+            return security.ensure_material(self.root)
+        except security.SecurityError as exc:
+            raise PlatformError(str(exc)) from exc
+
+    def addresses(self, service: Service) -> str:
+        """What `status` shows: every way in."""
+        if not self.security:
+            return service.address
+        if service.name == "kafka":
+            return (f"{service.address} (PLAINTEXT), {HOST}:{self.kafka_sasl_ssl_port} (SASL_SSL), "
+                    f"{HOST}:{self.kafka_mtls_port} (mTLS)")
+        if service.name == "oidc":
+            return f"{service.address} (OIDC token endpoint)"
+        return f"{service.address}, rediss://{HOST}:{self.redis_tls_port}/0 (ACL user {security.USER})"
+
     def services(self, names: list[str]) -> list[Service]:
-        unknown = set(names) - {"kafka", "redis"}
+        known = ["kafka", "redis", "oidc"] if self.security else ["kafka", "redis"]
+        unknown = set(names) - set(known)
         if unknown:
-            raise PlatformError(f"unknown service(s) {sorted(unknown)}: expected kafka, redis")
-        return [getattr(self, name) for name in (names or ["kafka", "redis"])]
+            hint = "" if self.security else " (oidc: secured mode only, STOCKSIGNAL_LOCAL_SECURITY=on)"
+            raise PlatformError(f"unknown service(s) {sorted(unknown)}: expected {', '.join(known)}{hint}")
+        return [getattr(self, name) for name in (names or known)]
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -263,7 +330,8 @@ def _require_free_ports(service: Service) -> None:
                 f"{service.name}: port {HOST}:{port} is held by {port_holder(port)}, "
                 f"which this launcher did not start. Stop it, or choose other ports with "
                 f"STOCKSIGNAL_LOCAL_KAFKA_PORT / STOCKSIGNAL_LOCAL_CONTROLLER_PORT / "
-                f"STOCKSIGNAL_LOCAL_REDIS_PORT."
+                f"STOCKSIGNAL_LOCAL_REDIS_PORT (secured mode: also STOCKSIGNAL_LOCAL_KAFKA_SASL_SSL_PORT / "
+                f"STOCKSIGNAL_LOCAL_KAFKA_MTLS_PORT / STOCKSIGNAL_LOCAL_REDIS_TLS_PORT)."
             )
 
 
@@ -332,17 +400,35 @@ def kafka_brokers(address: str, timeout: float = 3.0) -> list[str]:
     return brokers
 
 
-def redis_ping(port: int, timeout: float = 3.0) -> bool:
+def _resp(*words: str) -> bytes:
+    return f"*{len(words)}\r\n".encode() + b"".join(f"${len(w.encode())}\r\n{w}\r\n".encode() for w in words)
+
+
+def redis_ping(port: int, timeout: float = 3.0, login: tuple[str, str] | None = None) -> bool:
+    """PING (after AUTH as ``login``, when the default user is off) on the plain port."""
     with socket.create_connection((HOST, port), timeout=timeout) as sock:
-        sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+        if login is not None:
+            sock.sendall(_resp("AUTH", *login))
+            if not sock.recv(64).startswith(b"+OK"):
+                return False
+        sock.sendall(_resp("PING"))
         return sock.recv(64).startswith(b"+PONG")
+
+
+def http_ok(port: int, timeout: float = 3.0) -> bool:
+    with socket.create_connection((HOST, port), timeout=timeout) as sock:
+        sock.sendall(f"GET /healthz HTTP/1.0\r\nHost: {HOST}\r\n\r\n".encode())
+        return sock.recv(64).startswith((b"HTTP/1.0 200", b"HTTP/1.1 200"))
 
 
 def answers(service: Service, config: Config) -> bool:
     try:
         if service.name == "kafka":
             return bool(kafka_brokers(service.address))
-        return redis_ping(config.redis_port)
+        if service.name == "oidc":
+            return http_ok(config.oidc_port)
+        login = (security.USER, config.material().secret("redis_password")) if config.security else None
+        return redis_ping(config.redis_port, login=login)
     except (OSError, struct.error, ConnectionError, UnicodeDecodeError):
         return False
 
@@ -500,11 +586,11 @@ KAFKA_PROPERTIES = """\
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers={host}:{controller_port}
-listeners=PLAINTEXT://{host}:{kafka_port},CONTROLLER://{host}:{controller_port}
-advertised.listeners=PLAINTEXT://{host}:{kafka_port},CONTROLLER://{host}:{controller_port}
+listeners={listeners}
+advertised.listeners={advertised_listeners}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map={protocol_map}
 log.dirs={data_dir}
 
 auto.create.topics.enable=false
@@ -531,10 +617,11 @@ log.cleaner.dedupe.buffer.size=33554432
 """
 
 
-def _java(service: Service, main: str, *args: str, heap: str = "1g") -> list[str]:
+def _java(service: Service, main: str, *args: str, heap: str = "1g", options: tuple[str, ...] = ()) -> list[str]:
     return [
         "java",
         f"-Xmx{heap}",
+        *options,
         # GC settings as Kafka's own kafka-run-class.sh uses them.
         "-XX:+UseG1GC",
         "-XX:MaxGCPauseMillis=20",
@@ -566,12 +653,14 @@ def _fetch_jars(service: Service) -> None:
     stamp.write_text(digest + "\n")
 
 
-def _format_storage(service: Service, properties: str) -> None:
+def _format_storage(service: Service, properties: str, extra_args: list[str]) -> None:
     """Format the KRaft storage once, and again when the broker settings change.
 
     `--standalone` writes the controller's own endpoint into the quorum's first checkpoint, so a
     port change needs fresh storage; this is a disposable test broker, so any settings change
     starts empty (said aloud) rather than reasoning about which settings are safe to change.
+    ``extra_args`` (the secured mode's SCRAM users) are part of what is formatted: in the
+    secured mode the properties hold the same password, so a new password starts empty too.
     """
     data_dir = service.run_dir / "data"
     stamp = service.run_dir / "formatted-with.properties"
@@ -584,22 +673,35 @@ def _format_storage(service: Service, properties: str) -> None:
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     config_file = service.run_dir / "server.properties"
     _run(_java(service, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
-               "-c", str(config_file), heap="256m"), "kafka storage format", cwd=service.run_dir)
+               "-c", str(config_file), *extra_args, heap="256m"), "kafka storage format", cwd=service.run_dir)
     stamp.write_text(properties)
 
 
 def start_kafka(service: Service, config: Config) -> subprocess.Popen:
     _require_tool("java", "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)")
     _fetch_jars(service)
+    secured = config.security
+    listeners = security.kafka_listeners(HOST, config.kafka_port, config.controller_port,
+                                         config.kafka_sasl_ssl_port if secured else None,
+                                         config.kafka_mtls_port if secured else None)
     properties = KAFKA_PROPERTIES.format(
         host=HOST,
-        kafka_port=config.kafka_port,
         controller_port=config.controller_port,
         data_dir=service.run_dir / "data",
+        **listeners,
     )
-    (service.run_dir / "server.properties").write_text(properties)
-    _format_storage(service, properties)
-    return _spawn(service, _java(service, "kafka.Kafka", str(service.run_dir / "server.properties")))
+    scram, options = [], []
+    if secured:
+        material = config.material()
+        properties += security.kafka_security_properties(material)
+        scram = security.scram_format_args(material)
+        options = security.kafka_jvm_options(material)
+    properties_file = service.run_dir / "server.properties"
+    properties_file.write_text(properties)
+    properties_file.chmod(0o600)  # the secured mode's passwords are in it
+    _format_storage(service, properties, scram)
+    return _spawn(service, _java(service, "kafka.Kafka", str(service.run_dir / "server.properties"),
+                                 options=tuple(options)))
 
 
 def start_redis(service: Service, config: Config) -> subprocess.Popen:
@@ -614,10 +716,20 @@ def start_redis(service: Service, config: Config) -> subprocess.Popen:
         "--daemonize", "no",  # detached by _spawn instead, so the pid is known at once
         "--logfile", "",  # stdout, which _spawn sends to redis.log
     ]
+    if config.security:
+        # The config file comes first on redis-server's command line; it holds the password.
+        secure_conf = service.run_dir / "secure.conf"
+        secure_conf.write_text(security.redis_config(config.material(), config.redis_tls_port))
+        secure_conf.chmod(0o600)
+        argv.insert(1, str(secure_conf))
     return _spawn(service, argv)
 
 
-STARTERS = {"kafka": start_kafka, "redis": start_redis}
+def start_oidc(service: Service, config: Config) -> subprocess.Popen:
+    return _spawn(service, security.oidc_argv(config.material(), sys.executable, config.oidc_port))
+
+
+STARTERS = {"kafka": start_kafka, "redis": start_redis, "oidc": start_oidc}
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -674,24 +786,33 @@ def status(config: Config, services: list[Service]) -> int:
             state = "down"
             note = f"port {held[0]} held by {port_holder(held[0])}, not ours" if held else ""
         all_up &= state == "up"
-        print(f"{service.name:<6} {state:<9} {service.address}" + (f"  ({note})" if note else ""))
+        print(f"{service.name:<6} {state:<9} {config.addresses(service)}" + (f"  ({note})" if note else ""))
     return 0 if all_up else 3  # 3 = "not running", as LSB status commands say
 
 
-def env(config: Config, keep_set: bool) -> None:
-    for var, value in (("KAFKA_BOOTSTRAP_SERVERS", config.kafka.address),
-                       ("REDIS_URL", config.redis.address)):
+def env(config: Config, keep_set: bool, profile: str) -> None:
+    """export lines: the addresses, and in the secured mode the settings of one way in."""
+    if config.security:
+        pairs = security.profile_settings(config.material(), profile, HOST, config.client_ports)
+    elif profile != "plain":
+        raise PlatformError(f"--profile {profile} needs the secured mode: STOCKSIGNAL_LOCAL_SECURITY=on")
+    else:
+        pairs = [("KAFKA_BOOTSTRAP_SERVERS", config.kafka.address), ("REDIS_URL", config.redis.address)]
+    for var, value in pairs:
         if keep_set and os.environ.get(var):
             value = os.environ[var]
-        print(f"export {var}={value}")
+        print(f"export {var}={shlex.quote(value)}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["up", "down", "status", "env", "tools"])
-    parser.add_argument("services", nargs="*", help="kafka and/or redis (default: both); tools: promtool")
+    parser.add_argument("services", nargs="*",
+                        help="kafka, redis, and in the secured mode oidc (default: all); tools: promtool")
     parser.add_argument("--keep-set", action="store_true",
                         help="env: print a variable already set in the environment unchanged")
+    parser.add_argument("--profile", choices=security.PROFILES, default="plain",
+                        help="env: the settings of the plain, SASL_SSL, mTLS or OAuth way in (secured mode)")
     args = parser.parse_args(argv)
     try:
         if args.command == "tools":
@@ -706,7 +827,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             return status(config, services)
         else:
-            env(config, args.keep_set)
+            env(config, args.keep_set, args.profile)
     except PlatformError as exc:
         print(f"platform: error: {exc}", file=sys.stderr)
         return 1

@@ -12,7 +12,25 @@ from stocksignal.settings import Settings
 
 
 def kafka_common(settings: Settings) -> dict[str, Any]:
-    return {"bootstrap.servers": settings.kafka_bootstrap_servers}
+    """What every Kafka client starts from: the brokers, the security settings (protocol, SASL,
+    TLS, hostname verification) and the pass-through properties (stocksignal.security.kafka).
+
+    Raises SettingsError for settings that conflict; Settings.validate has refused them already
+    for settings read from the environment.
+    """
+    from stocksignal.security.kafka import connection_properties
+
+    return connection_properties(settings)
+
+
+def check_kafka(settings: Settings, timeout: float = 10.0):
+    """Connect once and return the cluster metadata, or raise at once when the cluster refuses
+    us: AccessRefused (wrong credentials, untrusted certificate, protocol mismatch; the message
+    names the setting to check) or NoAnswer after ``timeout``. Call it before starting work:
+    librdkafka itself retries a refused login forever."""
+    from stocksignal.security.kafka_probe import check_kafka as probe
+
+    return probe(settings, timeout)
 
 
 def producer_config(settings: Settings, **overrides: Any) -> dict[str, Any]:
@@ -64,22 +82,43 @@ def make_admin(settings: Settings):
     return AdminClient(kafka_common(settings))
 
 
+def redis_options(settings: Settings) -> dict[str, Any]:
+    """TLS and login options of the settings' Redis (stocksignal.security.redis)."""
+    from stocksignal.security.redis import redis_options as options
+
+    return options(settings)
+
+
 def make_redis(settings: Settings, **overrides: Any):
     import redis
 
-    return redis.Redis.from_url(settings.redis_url, **overrides)
+    return redis.Redis.from_url(settings.redis_url, **{**redis_options(settings), **overrides})
 
 
 def make_async_redis(settings: Settings, **overrides: Any):
     import redis.asyncio
 
-    return redis.asyncio.Redis.from_url(settings.redis_url, **overrides)
+    return redis.asyncio.Redis.from_url(settings.redis_url, **{**redis_options(settings), **overrides})
+
+
+def check_redis(settings: Settings, timeout: float = 5.0) -> None:
+    """PING once: AccessRefused when Redis refuses the login or a certificate (the message names
+    the setting), NoAnswer when it is down. The adapters retry a Redis that is down, so only a
+    refusal should stop them."""
+    from stocksignal.security.redis_probe import check_redis as probe
+
+    client = make_redis(settings, socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        probe(settings, client)
+    finally:
+        client.close()
 
 
 def make_codec(settings: Settings):
     from stocksignal.contract import make_codec as _make_codec
+    from stocksignal.security.registry import registry_config
 
-    return _make_codec(settings.schema_registry_url)
+    return _make_codec(settings.schema_registry_url, registry_config=registry_config(settings))
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:

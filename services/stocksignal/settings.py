@@ -1,14 +1,24 @@
 """One settings object, read once from the environment by the composition root.
 
 Every knob stocksignal has is a field here, with its environment variable and default.
-Nothing else in the code base reads ``os.environ``.
+Nothing else in the code base reads ``os.environ``. Secrets (:class:`Secret`) come from
+``VAR`` or from the file named by ``VAR_FILE``; neither ``repr()`` nor an error message shows
+them. The security fields are checked together by :mod:`stocksignal.security` when the
+settings are validated, so a conflicting or unknown value stops a process at start.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
-from typing import Mapping
+from typing import Any, Mapping
+
+from stocksignal.secret import Secret, redact_url
+from stocksignal.security.properties import ENV_PREFIX, Properties, PropertiesError
+
+FILE_SUFFIX = "_FILE"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 
 class SettingsError(ValueError):
@@ -31,16 +41,58 @@ def _env_name(name: str) -> str:
     return {
         "kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS",
         "redis_url": "REDIS_URL",
+        "librdkafka": ENV_PREFIX + "*",
     }.get(name, "STOCKSIGNAL_" + name.upper())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     # --- platform ---------------------------------------------------------------------
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
     redis_url: str = "redis://127.0.0.1:16379/0"
     # Confluent Schema Registry framing is used when set; Avro single-object otherwise.
     schema_registry_url: str = ""
+
+    # --- Kafka security (stocksignal.security.kafka) -------------------------------------
+    # Empty: PLAINTEXT, unless a pass-through property sets security.protocol.
+    kafka_security_protocol: str = ""
+    kafka_sasl_mechanism: str = ""
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: Secret = Secret()
+    # OAUTHBEARER with OIDC client credentials: librdkafka fetches and refreshes the token.
+    kafka_oauth_token_endpoint_url: str = ""
+    kafka_oauth_client_id: str = ""
+    kafka_oauth_client_secret: Secret = Secret()
+    kafka_oauth_scope: str = ""
+    kafka_oauth_extensions: str = ""
+    # Empty CA: the system's trust store (enough for clusters with public certificates).
+    kafka_ssl_ca_location: str = ""
+    kafka_ssl_certificate_location: str = ""
+    kafka_ssl_key_location: str = ""
+    kafka_ssl_key_password: Secret = Secret()
+    kafka_ssl_verify_hostname: bool = True
+    # Any other librdkafka property: a key=value file, and STOCKSIGNAL_LIBRDKAFKA_* variables.
+    kafka_config_file: Properties = Properties()
+    librdkafka: Properties = Properties()
+
+    # --- Redis security (stocksignal.security.redis): also possible in REDIS_URL ----------
+    redis_username: str = ""
+    redis_password: Secret = Secret()
+    redis_ssl_ca_location: str = ""
+    redis_ssl_certificate_location: str = ""
+    redis_ssl_key_location: str = ""
+    redis_ssl_key_password: Secret = Secret()
+    redis_ssl_verify_hostname: bool = True
+
+    # --- Schema Registry security (stocksignal.security.registry) ------------------------
+    schema_registry_basic_auth_user_info: Secret = Secret()  # "user:password"
+    schema_registry_bearer_token: Secret = Secret()
+    schema_registry_logical_cluster: str = ""
+    schema_registry_identity_pool_id: str = ""
+    schema_registry_ssl_ca_location: str = ""
+    schema_registry_ssl_certificate_location: str = ""
+    schema_registry_ssl_key_location: str = ""
+    schema_registry_ssl_key_password: Secret = Secret()
 
     # --- topics -----------------------------------------------------------------------
     # Prepended to every topic name (the contract's names are the default); lets tests and
@@ -171,23 +223,15 @@ class Settings:
         for f in fields(cls):
             if f.name == "extra":
                 continue
-            var = _env_name(f.name)
-            if var not in env:
-                continue
-            raw = env[var]
             default = getattr(cls, f.name)
-            try:
-                if isinstance(default, bool):
-                    values[f.name] = _boolean(raw)
-                elif isinstance(default, int):
-                    values[f.name] = int(raw)
-                elif isinstance(default, float):
-                    values[f.name] = float(raw)
-                else:
-                    values[f.name] = raw
-            except ValueError as exc:
-                kind = "true or false" if isinstance(default, bool) else type(default).__name__
-                raise SettingsError(f"{var}={raw!r}: expected {kind}") from exc
+            if isinstance(default, (Secret, Properties)):
+                value = _special_from_env(f.name, default, env)
+                if value is not None:
+                    values[f.name] = value
+                continue
+            var = _env_name(f.name)
+            if var in env:
+                values[f.name] = _convert(var, env[var], default)
         settings = cls(**values)  # type: ignore[arg-type]
         settings.validate()
         return settings
@@ -211,6 +255,11 @@ class Settings:
                 raise SettingsError(f"{_env_name(name)}={getattr(self, name)}: expected a port, 0 to 65535")
         self.token_digests("api_tokens_sha256")
         self.token_digests("web_tokens_sha256")
+        # Imported here: the checks need the settings' names, and this module imports nothing
+        # that could import it back.
+        from stocksignal.security.checks import check_security
+
+        check_security(self)
 
     def token_digests(self, name: str) -> tuple[str, ...]:
         """The bearer-token digests of setting ``name``, checked (SettingsError names it)."""
@@ -222,10 +271,87 @@ class Settings:
             raise SettingsError(str(exc)) from None
 
     def to_env(self) -> dict[str, str]:
-        """The environment that makes a child process read exactly these settings."""
-        return {_env_name(f.name): str(getattr(self, f.name)) for f in fields(self) if f.name != "extra"}
+        """The environment that makes a child process read exactly these settings.
+
+        A secret read from a file is passed on as its ``_FILE`` variable (the child reads the
+        file), never as a value; both variables are always set, one of them empty, so that a
+        parent environment's other one cannot clash. Pass-through variables the settings do
+        not hold are not cleared.
+        """
+        env: dict[str, str] = {}
+        for f in fields(self):
+            if f.name == "extra":
+                continue
+            value, var = getattr(self, f.name), _env_name(f.name)
+            if isinstance(value, Secret):
+                env[var] = "" if value.file else value.reveal()
+                env[var + FILE_SUFFIX] = value.file
+            elif f.name == "librdkafka":
+                env.update(value.to_env())
+            elif isinstance(value, Properties):
+                env[var] = value.file
+            else:
+                env[var] = str(value).lower() if isinstance(value, bool) else str(value)
+        return env
 
     @staticmethod
     def env_var(name: str) -> str:
         """The environment variable that sets field ``name``."""
         return _env_name(name)
+
+    def __repr__(self) -> str:
+        # Secrets and pass-through properties show no values; URLs lose their passwords.
+        parts = []
+        for f in fields(self):
+            if f.name == "extra":
+                continue
+            value = getattr(self, f.name)
+            shown = redact_url(value) if f.name.endswith("_url") else value
+            parts.append(f"{f.name}={shown!r}")
+        return f"Settings({', '.join(parts)})"
+
+
+def _convert(var: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            word = raw.strip().lower()
+            if word not in _TRUE | _FALSE:
+                raise ValueError(word)
+            return word in _TRUE
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError as exc:
+        expected = "true or false" if isinstance(default, bool) else type(default).__name__
+        raise SettingsError(f"{var}={raw!r}: expected {expected}") from exc
+    return raw
+
+
+def _special_from_env(name: str, default: Secret | Properties, env: Mapping[str, str]) -> Secret | Properties | None:
+    var = _env_name(name)
+    try:
+        if name == "librdkafka":
+            return Properties.from_env(env) or None
+        if isinstance(default, Properties):
+            return Properties.from_file(env[var]) if env.get(var) else None
+    except PropertiesError as exc:
+        raise SettingsError(str(exc)) from exc
+    return _secret_from_env(var, env)
+
+
+def _secret_from_env(var: str, env: Mapping[str, str]) -> Secret | None:
+    """``VAR`` or the contents of the file ``VAR_FILE`` names (not both); None when neither."""
+    value, path = env.get(var, ""), env.get(var + FILE_SUFFIX, "")
+    if value and path:
+        raise SettingsError(f"{var} and {var}{FILE_SUFFIX} are both set: set one of them")
+    if not path:
+        return Secret(value) if value else None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read().rstrip("\r\n")  # a trailing newline is the editor's, not the secret's
+    except OSError as exc:
+        raise SettingsError(f"{var}{FILE_SUFFIX}={path}: cannot read it ({exc.strerror})") from exc
+    if not text:
+        raise SettingsError(f"{var}{FILE_SUFFIX}={path}: the file is empty")
+    return Secret(text, file=path)

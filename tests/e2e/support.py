@@ -25,13 +25,7 @@ from stocksignal.settings import Settings
 
 
 def _consumer(settings: Settings, **overrides) -> Consumer:
-    return Consumer({
-        **bootstrap.kafka_common(settings),
-        "group.id": "e2e-reader",
-        "enable.auto.commit": False,
-        "isolation.level": "read_committed",
-        **overrides,
-    })
+    return bootstrap.make_consumer(settings, "e2e-reader", **overrides)
 
 
 def read_topic(settings: Settings, base: str) -> list[tuple[int, int, Any, bytes | None, list]]:

@@ -21,10 +21,16 @@ OPERATIONS = REPO / "docs" / "operations.md"
 START, END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
 HEADER = ["| variable | default | used by | meaning |", "|---|---|---|---|"]
 TODO = "TODO"
-ROW = re.compile(r"^\| `(?P<var>[A-Z][A-Z0-9_]*)` \| (?P<default>[^|]*) \| (?P<used>[^|]*) \| (?P<meaning>.*) \|$")
+# A trailing * is a family of variables (STOCKSIGNAL_LIBRDKAFKA_*).
+ROW = re.compile(r"^\| `(?P<var>[A-Z][A-Z0-9_]*\*?)` \| (?P<default>[^|]*) \| (?P<used>[^|]*) \| (?P<meaning>.*) \|$")
 
 
 def format_default(value: object) -> str:
+    from stocksignal.secret import Secret
+    from stocksignal.security.properties import Properties
+
+    if isinstance(value, (Secret, Properties)):
+        return "(empty)" if not value else f"`{value!r}`"
     if isinstance(value, bool):
         return "`true`" if value else "`false`"
     if isinstance(value, (int, float)):

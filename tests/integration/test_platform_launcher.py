@@ -114,3 +114,24 @@ def test_a_port_held_by_someone_else_is_a_clear_error_not_a_hang(launcher: Launc
     assert elapsed < 10, "the launcher must fail before fetching or starting anything"
     assert not (launcher.root / service / f"{service}.pid").exists()
     assert status.returncode == 3 and "not ours" in status.stdout, status.stdout
+
+
+def test_env_profiles_need_the_secured_mode_and_point_at_the_generated_files(launcher: Launcher) -> None:
+    plain_only = launcher("env", "--profile", "sasl-ssl")
+    assert plain_only.returncode == 1 and "STOCKSIGNAL_LOCAL_SECURITY=on" in plain_only.stderr
+
+    launcher.env["STOCKSIGNAL_LOCAL_SECURITY"] = "on"
+    result = launcher("env", "--profile", "sasl-ssl")
+    assert result.returncode == 0, result.stderr
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in result.stdout.splitlines())
+    assert exports["KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:19094"  # the secured mode's default port
+    assert exports["STOCKSIGNAL_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert exports["REDIS_URL"] == "rediss://127.0.0.1:16380/0"
+    for var in ("STOCKSIGNAL_KAFKA_SASL_PASSWORD_FILE", "STOCKSIGNAL_KAFKA_SSL_CA_LOCATION",
+                "STOCKSIGNAL_REDIS_PASSWORD_FILE", "STOCKSIGNAL_REDIS_SSL_KEY_PASSWORD_FILE"):
+        assert Path(exports[var]).is_file() and Path(exports[var]).parent == launcher.root / "security", var
+    assert (launcher.root / "security" / "ca.key").stat().st_mode & 0o077 == 0, "the CA key is private"
+    again = launcher("env", "--profile", "oauth")
+    assert again.returncode == 0, again.stderr
+    assert "STOCKSIGNAL_KAFKA_OAUTH_CLIENT_SECRET_FILE" in again.stdout
+    assert "generated" in result.stderr and "generated" not in again.stderr, "the material is made once"

@@ -184,7 +184,8 @@ class Projector:
             if target is None:
                 self._forget_replay(partition)
             elif self.replaying.get(partition) != meta.generation:
-                self.consumer.seek(TopicPartition(self.topic, partition, OFFSET_BEGINNING))
+                if not self._rewind(partition):
+                    continue
                 self.replaying[partition] = meta.generation or ""
                 self.replay_started.discard(partition)
                 sent_back.add(partition)
@@ -196,6 +197,23 @@ class Projector:
         if sent_back:
             self.pending = [m for m in self.pending if m.partition() not in sent_back]
         return sent_back
+
+    def _rewind(self, partition: int) -> bool:
+        """Seek ``partition`` to its beginning; False when it cannot be sought yet.
+
+        librdkafka refuses a seek (_STATE) on a partition assigned a moment ago whose fetching
+        has not started; a slow connection (a TLS handshake) makes that likely right at start.
+        The next check (soon: next_check is reset) tries again.
+        """
+        try:
+            self.consumer.seek(TopicPartition(self.topic, partition, OFFSET_BEGINNING))
+        except KafkaException as exc:
+            if not exc.args or exc.args[0].code() != KafkaError._STATE:
+                raise
+            log.debug("partition %d cannot be sought yet (%s); trying again", partition, exc)
+            self.next_check = 0.0
+            return False
+        return True
 
     def _forget_replay(self, partition: int) -> None:
         self.replaying.pop(partition, None)

@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import redis
-import redis.asyncio
 
+from stocksignal import bootstrap
 from stocksignal.adapters.keys import Keys, channel_field
 from stocksignal.adapters.read_model import ReadModelWriter
 from stocksignal.adapters.rebuild import claim_rebuild
 from stocksignal.adapters.snapshot import snapshot_of
 from stocksignal.contract.examples import example
+from stocksignal.secret import redact_url
 from stocksignal.settings import Settings
 
 TARGET_P99_MS = 5.0
@@ -103,8 +104,8 @@ def seed(client: redis.Redis, keys: Keys, skus: int) -> list[str]:
 
 
 def start_api(settings: Settings, prefix: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "REDIS_URL": settings.redis_url, "STOCKSIGNAL_REDIS_PREFIX": prefix,
-           "STOCKSIGNAL_LOG_LEVEL": "WARNING"}
+    # The whole settings (Redis TLS and login included), with the benchmark's prefix.
+    env = {**os.environ, **settings.to_env(), "STOCKSIGNAL_REDIS_PREFIX": prefix, "STOCKSIGNAL_LOG_LEVEL": "WARNING"}
     return subprocess.Popen(
         [sys.executable, "-m", "stocksignal.cli.main", "run", "api", "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdin=subprocess.DEVNULL,
@@ -193,18 +194,18 @@ async def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     keys = Keys(prefix)
-    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    client = bootstrap.make_redis(settings, decode_responses=True)
     skus = seed(client, keys, args.skus)
     port = free_port()
     api = start_api(settings, prefix, port)
-    aredis = redis.asyncio.Redis.from_url(settings.redis_url, decode_responses=True)
+    aredis = bootstrap.make_async_redis(settings, decode_responses=True)
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as session:
             await wait_ready(session, base, api)
         what = f"GET /availability/{{sku}}{'?channel=' + args.channel if args.channel else ''}"
         print(f"{what} at {args.rate:g}/s for {args.duration:g}s (+{WARMUP_S:g}s warm-up), open loop, "
-              f"{args.skus} SKUs, Redis {settings.redis_url}")
+              f"{args.skus} SKUs, Redis {redact_url(settings.redis_url)}")
         api_samples, base_samples, lateness = await drive(args, base, skus, aredis, keys)
     finally:
         api.terminate()
@@ -223,7 +224,7 @@ async def run(args: argparse.Namespace) -> int:
     print(f"target: p99 <= {TARGET_P99_MS:g} ms from the due time: {verdict} (p99 {p99:.3f} ms)")
     print(f"ratio api/baseline (from due time): p50 x{api_samples.percentile(0.5) / base_samples.percentile(0.5):.2f}, "
           f"p99 x{p99 / base_samples.percentile(0.99):.2f}")
-    print(f"reproduce: REDIS_URL={settings.redis_url} python -m stocksignal.bench.api "
+    print(f"reproduce: REDIS_URL={redact_url(settings.redis_url)} python -m stocksignal.bench.api "
           f"--rate {args.rate:g} --duration {args.duration:g} --skus {args.skus}")
     return 0 if verdict == "met" else 1
 

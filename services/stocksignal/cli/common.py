@@ -9,6 +9,8 @@ Exit codes (docs/cli.md):
 3   a service did not answer: Kafka, Redis, the processor's inspection API, an HTTP endpoint
 4   topics are not as stocksignal needs them: missing (run ``stocksignal topics create``) or
     with the wrong partition count
+5   a service refused us: a wrong password, an untrusted or missing certificate, a protocol
+    the listener does not speak. The message names the setting to check; retrying won't help
 ==  ==========================================================================================
 """
 
@@ -34,6 +36,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
 EXIT_TOPICS = 4
+EXIT_REFUSED = 5
 
 # How long a short command waits for Kafka to answer before it says so (exit 3).
 KAFKA_TIMEOUT_S = 10.0
@@ -55,6 +58,12 @@ class TopicsNotReadyError(click.ClickException):
     """Topics are missing or mis-partitioned (exit 4)."""
 
     exit_code = EXIT_TOPICS
+
+
+class Refused(click.ClickException):
+    """Kafka or Redis refused our credentials or certificates (exit 5): a setting is wrong."""
+
+    exit_code = EXIT_REFUSED
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -112,21 +121,38 @@ def probe_kafka(settings: Settings, timeout: float = 3.0) -> None:
     )
 
 
-def existing_topics(settings: Settings, timeout: float = KAFKA_TIMEOUT_S) -> dict[str, int]:
-    """topic -> partition count of every topic on the cluster; :class:`Unavailable` when Kafka
-    does not answer within ``timeout``."""
-    from confluent_kafka import KafkaException
-
+def require_kafka(settings: Settings, timeout: float = KAFKA_TIMEOUT_S):
+    """The cluster's metadata; :class:`Unavailable` (exit 3) when Kafka does not answer within
+    ``timeout``, :class:`Refused` (exit 5) as soon as it refuses the login or a certificate."""
     from stocksignal import bootstrap
+    from stocksignal.security.errors import AccessRefused, NoAnswer
 
     probe_kafka(settings)
     try:
-        metadata = bootstrap.make_admin(settings).list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise Unavailable(
-            f"Kafka at {settings.kafka_bootstrap_servers} does not answer ({exc.args[0] if exc.args else exc}); "
-            "is it running? (make up; KAFKA_BOOTSTRAP_SERVERS)"
-        ) from exc
+        return bootstrap.check_kafka(settings, timeout)
+    except AccessRefused as exc:
+        raise Refused(str(exc)) from None
+    except NoAnswer as exc:
+        raise Unavailable(f"{exc}; is it running? (make up; KAFKA_BOOTSTRAP_SERVERS)") from None
+
+
+def refuse_bad_redis_login(settings: Settings) -> None:
+    """:class:`Refused` (exit 5) when Redis refuses the login or a certificate. A Redis that
+    is merely down is left to the adapters, which retry until it is back."""
+    from stocksignal import bootstrap
+    from stocksignal.security.errors import AccessRefused, NoAnswer
+
+    try:
+        bootstrap.check_redis(settings)
+    except AccessRefused as exc:
+        raise Refused(str(exc)) from None
+    except NoAnswer as exc:
+        logging.getLogger(__name__).warning("%s; starting anyway, retrying until it answers", exc)
+
+
+def existing_topics(settings: Settings, timeout: float = KAFKA_TIMEOUT_S) -> dict[str, int]:
+    """topic -> partition count of every topic on the cluster (see :func:`require_kafka`)."""
+    metadata = require_kafka(settings, timeout)
     return {name: len(t.partitions) for name, t in metadata.topics.items() if t.error is None}
 
 

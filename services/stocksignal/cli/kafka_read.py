@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 from stocksignal import bootstrap
-from stocksignal.cli.common import TopicsNotReadyError, Unavailable, kafka_client_overrides, probe_kafka
+from stocksignal.cli.common import TopicsNotReadyError, Unavailable, kafka_client_overrides, require_kafka
 from stocksignal.settings import Settings
 
 
@@ -39,7 +39,7 @@ class TopicReader:
     def __init__(self, settings: Settings, topic: str, timeout: float = 10.0) -> None:
         from confluent_kafka import KafkaException
 
-        probe_kafka(settings)
+        require_kafka(settings, timeout)  # exit 3 or 5 at once, not a consumer that waits
         self.topic = topic
         self.timeout = timeout
         self.consumer = bootstrap.make_consumer(

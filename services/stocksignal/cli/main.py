@@ -64,14 +64,16 @@ def main() -> None:
       make demo                                       all of it, scripted (docs/demo.md)
 
     Settings come from environment variables (KAFKA_BOOTSTRAP_SERVERS, REDIS_URL and
-    STOCKSIGNAL_*, e.g. STOCKSIGNAL_TOPIC_PREFIX; every one is in docs/operations.md,
-    "Configuration reference"); options override them. The event contract is
-    docs/contract.md.
+    STOCKSIGNAL_*, e.g. STOCKSIGNAL_TOPIC_PREFIX or STOCKSIGNAL_KAFKA_SECURITY_PROTOCOL; every
+    one is in docs/operations.md, "Configuration reference"); options override them. The
+    event contract is docs/contract.md.
 
     \b
     Exit codes: 0 ok, 1 failed (bad input, unknown SKU, failed check), 2 usage (a bad
     option, argument or setting, a port in use), 3 a service does not answer (Kafka,
-    Redis, the processor), 4 topics missing or mis-partitioned, 70 an internal error.
+    Redis, the processor), 4 topics missing or mis-partitioned, 5 Kafka or Redis refused
+    the credentials or certificates (the message names the setting; docs/cli.md), 70 an
+    internal error.
     """
 
 

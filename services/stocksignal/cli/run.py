@@ -20,7 +20,8 @@ from stocksignal.cli.common import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
     load_settings,
-    probe_kafka,
+    refuse_bad_redis_login,
+    require_kafka,
     serve_metrics,
     stop_on_signals,
 )
@@ -72,8 +73,9 @@ def processor(web_host: str | None, web_port: int | None, state_dir: str | None)
     """Run one processor worker: route input events, decide, publish availability.
 
     Refuses to start (exit 4) when a topic is missing or has the wrong partition count: run
-    `stocksignal topics create` first. Exit 3 when Kafka does not answer, 2 when the web port
-    is taken. The inspection API (GET /skus/{sku}, /healthz, /readyz, /metrics) listens on
+    `stocksignal topics create` first. Exit 3 when Kafka does not answer, 5 when it refuses the
+    credentials or certificates, 2 when the web port is taken or the state directory is in
+    use. The inspection API (GET /skus/{sku}, /healthz, /readyz, /metrics) listens on
     --web-host:--web-port.
     """
     from confluent_kafka import KafkaException
@@ -86,7 +88,7 @@ def processor(web_host: str | None, web_port: int | None, state_dir: str | None)
     check_open(settings, "the inspection API", settings.web_host, "web_tokens_sha256")
     check_listen("the inspection API", settings.web_host, settings.web_port)
     try:
-        probe_kafka(settings)
+        require_kafka(settings)
         run_processor(settings)
     except click.ClickException as exc:
         exc.show()
@@ -105,9 +107,15 @@ def processor(web_host: str | None, web_port: int | None, state_dir: str | None)
 @run.command()
 @click.option("--metrics-port", type=int, default=None, help=METRICS_HELP)
 def projector(metrics_port: int | None) -> None:
-    """Project inventory.availability.v1 into the Redis read model."""
+    """Project inventory.availability.v1 into the Redis read model.
+
+    Exit 3 when Kafka does not answer, 5 when Kafka or Redis refuses the credentials or
+    certificates (a Redis that is down is waited for).
+    """
     settings = load_settings(metrics_port=metrics_port)
     check_listen("the projector's metrics server", settings.metrics_host, settings.metrics_port)
+    require_kafka(settings)
+    refuse_bad_redis_login(settings)
     registry = CollectorRegistry()
     worker = bootstrap.build_projector(settings, registry)
     serve_metrics(settings, registry)
@@ -121,12 +129,16 @@ def projector(metrics_port: int | None) -> None:
 def api(host: str | None, port: int | None) -> None:
     """Serve the storefront read API (and its /metrics) from Redis.
 
+    Exit 5 when Redis refuses the credentials or certificates; while Redis is down the API
+    answers 503.
+
     With STOCKSIGNAL_API_TOKENS_SHA256 every path but /healthz and /readyz needs a bearer
     token; without it the API only starts on a loopback address, unless
     STOCKSIGNAL_ALLOW_UNAUTHENTICATED=true (docs/operations.md#http-security). Exit 2 when a
     port is taken.
     """
     settings = load_settings(api_host=host, api_port=port)
+    refuse_bad_redis_login(settings)
     check_open(settings, "the storefront API", settings.api_host, "api_tokens_sha256")
     check_listen("the storefront API", settings.api_host, settings.api_port)
     check_listen("the storefront API's metrics server", settings.metrics_host, settings.api_metrics_port)
@@ -157,12 +169,15 @@ def marketplace_sync(channel: str | None, url: str | None, metrics_port: int | N
     """Push one marketplace channel's availability changes to its HTTP endpoint.
 
     Exit 2 when the settings are unusable or the marketplace refuses the worker's credentials
-    (401, 403, 407); see docs/adapters.md#marketplace-sync-worker.
+    (401, 403, 407; see docs/adapters.md#marketplace-sync-worker), 3 when Kafka does not
+    answer, 5 when Kafka or Redis refuses the credentials or certificates.
     """
     from stocksignal.adapters.marketplace.config import check_marketplace_settings
     from stocksignal.adapters.marketplace.worker import MarketplaceRefused
 
     settings = load_settings(marketplace_channel=channel, marketplace_url=url, metrics_port=metrics_port)
+    require_kafka(settings)
+    refuse_bad_redis_login(settings)
     try:
         check_marketplace_settings(settings)
     except SettingsError as exc:

@@ -123,10 +123,12 @@ def describe_length(data: bytes) -> str:
     return "frame is empty (0 bytes)" if not data else f"frame is {len(data)} bytes"
 
 
-def make_codec(schema_registry_url: str = "", *, schemas: SchemaSet | None = None) -> Codec:
+def make_codec(schema_registry_url: str = "", *, schemas: SchemaSet | None = None,
+               registry_config: Mapping[str, Any] | None = None) -> Codec:
     """The codec the settings ask for: Schema Registry framing when a URL is set.
 
-    ``mock://...`` URLs give confluent-kafka's in-memory registry (tests).
+    ``mock://...`` URLs give confluent-kafka's in-memory registry (tests). ``registry_config``:
+    the registry client's authentication and TLS (``stocksignal.security.registry``).
     """
     # Imported here because both codec modules import this one; the registry module also pulls
     # in confluent-kafka's HTTP client (~0.2 s), which only registry deployments need.
@@ -136,4 +138,4 @@ def make_codec(schema_registry_url: str = "", *, schemas: SchemaSet | None = Non
         return SingleObjectCodec(schemas)
     from stocksignal.contract.registry import RegistryCodec
 
-    return RegistryCodec.from_url(schema_registry_url, schemas)
+    return RegistryCodec.from_url(schema_registry_url, schemas, registry_config)

@@ -47,9 +47,12 @@ class RegistryCodec:
         self._plans: dict[int, ReadPlan] = {}
 
     @classmethod
-    def from_url(cls, url: str, schemas: SchemaSet | None = None) -> "RegistryCodec":
-        # new_client() returns the in-memory mock for mock:// URLs.
-        return cls(SchemaRegistryClient.new_client({"url": url}), schemas)
+    def from_url(cls, url: str, schemas: SchemaSet | None = None,
+                 config: Mapping[str, Any] | None = None) -> "RegistryCodec":
+        """``config``: the client's other properties (basic.auth.user.info, bearer.auth.*,
+        ssl.*), as stocksignal.security.registry builds them. new_client() returns the
+        in-memory mock for mock:// URLs."""
+        return cls(SchemaRegistryClient.new_client({**(config or {}), "url": url}), schemas)
 
     @staticmethod
     def subject(full_name: str) -> str:

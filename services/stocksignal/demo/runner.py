@@ -42,6 +42,7 @@ from stocksignal.demo.view import (
     make_view,
     movement_line,
 )
+from stocksignal.secret import redact_url
 from stocksignal.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 1, 3, 130
@@ -227,7 +228,7 @@ class Demo:
         try:
             bootstrap.make_redis(self.base, socket_connect_timeout=3, socket_timeout=3).ping()
         except Exception as exc:
-            raise DemoError(f"Redis at {self.base.redis_url} does not answer ({exc}); start it with `make up`",
+            raise DemoError(f"Redis at {redact_url(self.base.redis_url)} does not answer ({exc}); start it with `make up`",
                             EXIT_UNAVAILABLE) from None
         prefix = self.options.topic_prefix
         if prefix is None:
@@ -263,7 +264,7 @@ class Demo:
         s = self.settings
         self.save_state()
         self.write_env_file()
-        view.info(f"run {self.run_id} · Kafka {s.kafka_bootstrap_servers} · Redis {s.redis_url}")
+        view.info(f"run {self.run_id} · Kafka {s.kafka_bootstrap_servers} · Redis {redact_url(s.redis_url)}")
         view.info(f"topics {prefix}* · Redis keys {s.redis_prefix}* · run directory {self.run_dir}")
         view.command(f"stocksignal topics create   (STOCKSIGNAL_TOPIC_PREFIX={prefix})")
         reports = create_topics(s)
@@ -293,7 +294,7 @@ class Demo:
             "marketplace_dlq_topic": s.topic_prefix + s.marketplace_dlq_topic,
             "state_dir": s.state_dir,
             "kafka_bootstrap_servers": s.kafka_bootstrap_servers,
-            "redis_url": s.redis_url,
+            "redis_url": redact_url(s.redis_url),
             "ports": vars(p),
             "urls": self.urls(),
             "started_at": int(time.time() * 1000),

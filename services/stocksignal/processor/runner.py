@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 # its transaction was aborted, so a restart resumes from the last commit; if it fails again,
 # the log says where.
 EXIT_PROCESSING_FAILED = 70
+# Kafka refused the credentials or a certificate (docs/cli.md, exit codes).
+EXIT_REFUSED = 5
 
 
 def create_topics(settings: Settings):
@@ -53,7 +55,17 @@ def run_processor(settings: Settings) -> None:
     """
     from stocksignal.processor.runtime import ProcessingError
 
+    from stocksignal.security.errors import AccessRefused
+
     configure_logging(settings.log_level)
+    try:
+        # librdkafka retries a refused login forever: find out now, with a sentence that
+        # names the setting to check (docs/operations.md, "What a refusal says").
+        bootstrap.check_kafka(settings)
+    except AccessRefused as exc:
+        log.critical("%s", exc)
+        logging.shutdown()
+        os._exit(EXIT_REFUSED)
     worker = bootstrap.build_processor(settings)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

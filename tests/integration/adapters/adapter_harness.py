@@ -29,8 +29,9 @@ import orjson
 import pytest
 import redis
 from aiohttp import web
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import TopicPartition
 
+from stocksignal import bootstrap
 from stocksignal.contract import make_codec
 from stocksignal.contract.examples import example
 from stocksignal.contract.topics import AVAILABILITY
@@ -63,11 +64,10 @@ def availability(sku: str, version: int, channels: dict[str, int], on_hand: int 
 
 
 class AvailabilityProducer:
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, settings: Settings, topic: str) -> None:
         self.topic = topic
         self.codec = make_codec("")
-        self.producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True,
-                                  "partitioner": "murmur2_random", "linger.ms": 5})
+        self.producer = bootstrap.make_producer(settings)
 
     def send(self, sku: str, version: int, channels: dict[str, int], on_hand: int = 10) -> None:
         value = self.codec.encode("AvailabilityChanged", availability(sku, version, channels, on_hand))
@@ -117,12 +117,12 @@ class Deployment:
         return Settings.from_env(self.env(**overrides))
 
     def redis(self) -> redis.Redis:
-        return redis.Redis.from_url(self.redis_url, decode_responses=True)
+        return bootstrap.make_redis(self.settings(), decode_responses=True)
 
     def committed(self, group: str, topic: str | None = None) -> dict[int, int]:
         """partition -> committed offset of ``group`` (partitions without a commit left out)."""
         topic = topic or self.topic
-        consumer = Consumer({"bootstrap.servers": self.kafka, "group.id": group})
+        consumer = bootstrap.make_consumer(self.settings(), group)
         try:
             parts = consumer.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10)
         finally:
@@ -131,7 +131,7 @@ class Deployment:
 
     def end_offsets(self, topic: str | None = None) -> dict[int, int]:
         topic = topic or self.topic
-        consumer = Consumer({"bootstrap.servers": self.kafka, "group.id": self.prefix + "-probe"})
+        consumer = bootstrap.make_consumer(self.settings(), self.prefix + "-probe")
         try:
             ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(PARTITIONS)}
         finally:
@@ -143,7 +143,7 @@ def _make_deployment(unique_name, create_topic, kafka_bootstrap: str, redis_url:
     prefix = unique_name("ss")
     topic = create_topic(f"{prefix}.{AVAILABILITY}", PARTITIONS, {"cleanup.policy": "compact"})
     return Deployment(prefix, kafka_bootstrap, redis_url, topic, free_port(),
-                      AvailabilityProducer(kafka_bootstrap, topic))
+                      AvailabilityProducer(Settings(kafka_bootstrap_servers=kafka_bootstrap), topic))
 
 
 # --- a Redis of the test's own ------------------------------------------------------------------

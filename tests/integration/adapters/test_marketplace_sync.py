@@ -8,9 +8,10 @@ from collections import Counter, defaultdict
 
 import orjson
 import pytest
-from confluent_kafka import Consumer
-
 from adapter_harness import Deployment, StubMarketplace, wait_until
+
+from stocksignal import bootstrap
+from stocksignal.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 CHANNEL = "mkt"
@@ -157,7 +158,7 @@ def test_refused_updates_go_to_the_workers_own_dead_letter_topic(deployment, stu
         good = {f"SKU-{i}": 7 for i in range(38)}
         wait_until(lambda: stub.values() == good, 30, "the accepted updates")
         wait_until(lambda: dep.committed(group(dep)) == dep.end_offsets(), 30, "the commit past the refused ones")
-        letters = _read_all(dep.kafka, dlq, 2)
+        letters = _read_all(dep.settings(), dlq, 2)
         assert worker.stop() == 0, worker.output()
     finally:
         kafka_admin.delete_topics([dlq])
@@ -173,9 +174,8 @@ def test_refused_updates_go_to_the_workers_own_dead_letter_topic(deployment, stu
         assert value["payload"]["updates"] == [{"sku": message.key().decode(), "available": 7, "version": 1}]
 
 
-def _read_all(bootstrap: str, topic: str, expected: int) -> list:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": topic + "-reader",
-                         "auto.offset.reset": "earliest"})
+def _read_all(settings: Settings, topic: str, expected: int) -> list:
+    consumer = bootstrap.make_consumer(settings, topic + "-reader")
     consumer.subscribe([topic])
     messages: list = []
     try:
