@@ -306,6 +306,9 @@ class Settings:
             if f.name == "extra":
                 continue
             value = getattr(self, f.name)
+            if not f.repr:  # a plain-string secret (marketplace_secret)
+                parts.append(f"{f.name}={'***' if value else ''!r}")
+                continue
             shown = redact_url(value) if f.name.endswith("_url") else value
             parts.append(f"{f.name}={shown!r}")
         return f"Settings({', '.join(parts)})"

@@ -99,7 +99,10 @@ class OutputReader:
                 if t != topic:
                     continue
                 _, high = self.probe.get_watermark_offsets(TopicPartition(t, p), timeout=5)
-                if self.next_offset[(t, p)] < high:
+                # The consumer's position, not the last record's offset + 1: the processor
+                # writes in transactions, and a transaction's marker follows its last record.
+                position = self.consumer.position([TopicPartition(t, p)])[0].offset
+                if max(position, self.next_offset[(t, p)]) < high:
                     return False
         return True
 
