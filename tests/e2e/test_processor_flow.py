@@ -237,3 +237,30 @@ def test_the_in_memory_store_option_decides_the_same(proc_settings, workers, pro
     assert [d["status"] for d in pub.decisions.values()] == ["RESERVED"]
     # web now sells WH-B only, with no safety stock: 2 on hand - 1 reserved there.
     assert {c["channel_id"]: c["available"] for c in pub.latest["SKU-M"]["channels"]} == {"default": 1, "web": 1}
+
+
+def test_any_worker_answers_for_any_sku(proc_settings, workers, producer):
+    """Two workers share the command partitions; each forwards a request for a SKU it does
+    not own to the worker that does (found in the consumer group's description)."""
+    import json
+
+    w1, w2 = workers("w1"), workers("w2")
+    s = proc_settings
+    skus = [f"SKU-{i:05d}" for i in range(20)]
+    assert len({partition_for(sku, s.command_partitions) for sku in skus}) == s.command_partitions
+    producer.send_all([event("StockReceived", reference=None, location_id="WH-A", sku=sku, qty=i + 1)
+                       for i, sku in enumerate(skus)])
+    deadline = time.monotonic() + 60
+    while True:
+        owned = [w.metric("stocksignal_assigned_partitions") for w in (w1, w2)]
+        applied = sum(w.metric("stocksignal_commands_applied_total") for w in (w1, w2))
+        if all(n > 0 for n in owned) and applied >= len(skus) and all(w.get("/readyz")[0] == 200 for w in (w1, w2)):
+            break
+        assert time.monotonic() < deadline, f"workers never shared the partitions and applied everything: {owned}"
+        time.sleep(0.2)
+    for w in (w1, w2):
+        for i, sku in enumerate(skus):
+            status, body = w.get(f"/skus/{sku}")
+            assert status == 200, (w.url, sku, body)
+            doc = json.loads(body)
+            assert doc["sku"] == sku and doc["positions"]["WH-A"]["on_hand"] == i + 1
