@@ -213,7 +213,7 @@ class World:
             for w in self.workers:
                 if w.proc.poll() is not None:
                     raise RuntimeError(f"worker died:\n{w.tail()}")
-            time.sleep(0.1)
+            time.sleep(0.5)  # a scrape costs the worker CPU: twice a second is enough
         raise TimeoutError(f"{metric} stuck at {samples[-1][1]} < {target}")
 
     def stop(self) -> None:

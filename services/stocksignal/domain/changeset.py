@@ -282,8 +282,8 @@ class Changeset:
             self.transfers,
             self.recent,
         )
-        availability = snapshot(state, self.book, self.cmd) if buckets_changed else None
-        return Outcome(state, self.decisions, self.movements, availability, tuple(self.notes))
+        source = (self.book, self.cmd) if buckets_changed else None
+        return Outcome(state, self.decisions, self.movements, None, tuple(self.notes), source=source)
 
 
 def _bump(counts: dict[str, int], key: str, delta: int) -> None:

@@ -3,6 +3,9 @@
 Every command carries the input event it came from (``event_id``, ``event_type``), the
 event's business time (``occurred_at``) and its log time (``logged_at``). Decisions read time
 only from these fields, so replaying the log replays the decisions (docs/semantics.md#ids-replay-and-repeats).
+
+Commands are values, never changed once made; they are not ``frozen`` dataclasses only
+because a frozen dataclass's ``__init__`` costs about six times as much, once per command.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from .errors import ValidationError
 HOLDS_EXPIRED = "HoldsExpired"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class Command:
     command_id: str
     event_id: str
@@ -27,19 +30,19 @@ class Command:
     source: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class SkuCommand(Command):
     sku: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class ChannelCommand(Command):
     """Applies to a partition's channel book, not to one SKU (broadcast to every partition)."""
 
     channel_id: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class PlaceLine(SkuCommand):
     order_id: str
     channel_id: str
@@ -47,19 +50,19 @@ class PlaceLine(SkuCommand):
     hold_expires_at: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class ConfirmLine(SkuCommand):
     order_id: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class CancelLine(SkuCommand):
     order_id: str
     qty: int | None = None  # None: release the whole unshipped reservation
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class PickLine(SkuCommand):
     order_id: str
     location_id: str
@@ -67,7 +70,7 @@ class PickLine(SkuCommand):
     qty_short: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class ShipLine(SkuCommand):
     shipment_id: str
     order_id: str
@@ -75,7 +78,7 @@ class ShipLine(SkuCommand):
     qty: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class ReceiveReturn(SkuCommand):
     return_id: str
     order_id: str | None = None
@@ -83,7 +86,7 @@ class ReceiveReturn(SkuCommand):
     qty: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class InspectReturn(SkuCommand):
     return_id: str
     location_id: str
@@ -91,7 +94,7 @@ class InspectReturn(SkuCommand):
     qty_damaged: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class ExpectInbound(SkuCommand):
     reference: str
     location_id: str
@@ -99,27 +102,27 @@ class ExpectInbound(SkuCommand):
     expected_at: int | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class ReceiveStock(SkuCommand):
     reference: str | None = None
     location_id: str
     qty: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class AdjustStock(SkuCommand):
     location_id: str
     qty_delta: int
     reason: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class CountStock(SkuCommand):
     location_id: str
     counted_qty: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class ChangeStockStatus(SkuCommand):
     location_id: str
     qty: int
@@ -127,7 +130,7 @@ class ChangeStockStatus(SkuCommand):
     to_status: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class DispatchTransfer(SkuCommand):
     transfer_id: str
     from_location_id: str
@@ -135,27 +138,27 @@ class DispatchTransfer(SkuCommand):
     qty: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class ReceiveTransfer(SkuCommand):
     transfer_id: str
     to_location_id: str
     qty_received: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class ExpireHolds(SkuCommand):
     """Appended by the processor's timer: release holds with ``hold_expires_at <= now``."""
 
     now: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class ConfigureChannel(ChannelCommand):
     location_ids: tuple[str, ...]
     safety_stock: int = 0
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class RemoveChannel(ChannelCommand):
     pass
 
@@ -202,24 +205,33 @@ _FIELDS: dict[type[Command], tuple[str, ...]] = {
 }
 
 
+_FIELD_SETS: dict[type[Command], frozenset[str]] = {cls: frozenset(f) for cls, f in _FIELDS.items()}
+# The only list-valued field: JSON has no tuples.
+_TUPLE_FIELDS = {ConfigureChannel: ("location_ids",)}
+
+
 def command_to_dict(cmd: Command) -> dict[str, Any]:
     """JSON-able form with a ``type`` discriminator (tuples become lists)."""
-    d: dict[str, Any] = {"type": type(cmd).__name__}
-    for name in _FIELDS[type(cmd)]:
-        value = getattr(cmd, name)
-        d[name] = list(value) if isinstance(value, tuple) else value
+    cls = type(cmd)
+    d: dict[str, Any] = {"type": cls.__name__}
+    for name in _FIELDS[cls]:
+        d[name] = getattr(cmd, name)
+    for name in _TUPLE_FIELDS.get(cls, ()):
+        d[name] = list(d[name])
     return d
 
 
 def command_from_dict(d: Mapping[str, Any]) -> Command:
+    """The command of :func:`command_to_dict`'s form; keys it does not know are ignored (a
+    newer writer may add fields)."""
     cls = COMMAND_TYPES.get(d.get("type"))  # type: ignore[arg-type]
     if cls is None:
         raise ValidationError([f"type: unknown command type {d.get('type')!r}"])
-    kwargs: dict[str, Any] = {}
-    for name in _FIELDS[cls]:
-        if name in d:
-            value = d[name]
-            kwargs[name] = tuple(value) if isinstance(value, list) else value
+    known = _FIELD_SETS[cls]
+    kwargs = {k: v for k, v in d.items() if k in known}
+    for name in _TUPLE_FIELDS.get(cls, ()):
+        if name in kwargs:
+            kwargs[name] = tuple(kwargs[name])
     try:
         return cls(**kwargs)
     except TypeError as exc:  # a required field is missing

@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from . import commands as c
-from .changeset import Changeset, snapshot
+from .changeset import Changeset
 from .channels import Channel, ChannelBook
 from .handlers import orders, returns, stock, transfers, warehouse
 from .outputs import Outcome
@@ -65,7 +65,7 @@ def reconcile(
     if old_book.ats(state) == new_book.ats(state):
         return Outcome(state, [], [], None, ())
     new_state = replace(state, version=state.version + 1)
-    return Outcome(new_state, [], [], snapshot(new_state, new_book, cause), ())
+    return Outcome(new_state, [], [], None, (), source=(new_book, cause))
 
 
 def apply_channel_command(

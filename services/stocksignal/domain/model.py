@@ -66,7 +66,7 @@ class PartitionModel:
         outcomes = []
         for sku in sorted(self.states):
             outcome = reconcile(self.states[sku], old_book, self.book, command)
-            if outcome.availability is not None:
+            if outcome.changed:
                 self.states[sku] = outcome.state
                 outcomes.append(outcome)
         return outcomes

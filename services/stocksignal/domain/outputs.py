@@ -1,6 +1,10 @@
 """Output records (docs/contract.md#records) and the outcome of one command.
 
 Field names are exactly the contract's, so ``to_record()`` is what the codec encodes.
+
+Outputs are values: nothing changes one after it is made. They are not ``frozen`` dataclasses
+only because a frozen dataclass's ``__init__`` costs about six times as much (it sets every
+field through ``object.__setattr__``), and the core makes several per command.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from typing import Any
 from .state import SkuState
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Allocation:
     location_id: str
     qty: int
@@ -20,7 +24,7 @@ class Allocation:
         return {"location_id": self.location_id, "qty": self.qty}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ReservationDecided:
     decision_id: str
     order_id: str
@@ -50,7 +54,7 @@ class ReservationDecided:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class StockMoved:
     movement_id: str
     sku: str
@@ -82,7 +86,7 @@ class StockMoved:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ChannelAvailability:
     channel_id: str
     available: int
@@ -91,7 +95,7 @@ class ChannelAvailability:
         return {"channel_id": self.channel_id, "available": self.available}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class LocationStock:
     location_id: str
     on_hand: int
@@ -117,7 +121,7 @@ class LocationStock:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class AvailabilityChanged:
     sku: str
     version: int
@@ -147,16 +151,59 @@ class AvailabilityChanged:
         }
 
 
-@dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one command did to one SKU. ``state`` is the state to keep (maybe the same object)."""
+    """What one command did to one SKU. ``state`` is the state to keep (maybe the same object).
 
-    state: SkuState
-    decisions: list[ReservationDecided]
-    movements: list[StockMoved]
-    availability: AvailabilityChanged | None
-    notes: tuple[str, ...] = ()
+    The availability snapshot is built only when asked for: a processor publishes only the
+    newest per SKU of each commit, so most of a hot SKU's snapshots are never needed.
+    ``changed`` says whether there is one (a bucket or a channel's value changed).
+    """
+
+    __slots__ = ("state", "decisions", "movements", "notes", "_availability", "_source")
+
+    def __init__(
+        self,
+        state: SkuState,
+        decisions: list[ReservationDecided],
+        movements: list[StockMoved],
+        availability: AvailabilityChanged | None = None,
+        notes: tuple[str, ...] = (),
+        *,
+        source: tuple[Any, Any] | None = None,
+    ) -> None:
+        self.state = state
+        self.decisions = decisions
+        self.movements = movements
+        self.notes = notes
+        self._availability = availability
+        self._source = source  # (book, cause): what a snapshot of ``state`` is built from
+
+    @property
+    def changed(self) -> bool:
+        return self._availability is not None or self._source is not None
+
+    @property
+    def availability(self) -> AvailabilityChanged | None:
+        if self._availability is None and self._source is not None:
+            from .changeset import snapshot  # the builder lives with the working copy
+
+            book, cause = self._source
+            self._availability = snapshot(self.state, book, cause)
+        return self._availability
 
     @property
     def has_outputs(self) -> bool:
-        return bool(self.decisions or self.movements or self.availability is not None)
+        return bool(self.decisions or self.movements or self.changed)
+
+    def _fields(self) -> tuple:
+        return (self.state, self.decisions, self.movements, self.availability, self.notes)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Outcome) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # holds lists, like a dataclass would
+
+    def __repr__(self) -> str:
+        state, decisions, movements, availability, notes = self._fields()
+        return (f"Outcome(state={state!r}, decisions={decisions!r}, movements={movements!r}, "
+                f"availability={availability!r}, notes={notes!r})")

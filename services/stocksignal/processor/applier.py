@@ -214,6 +214,7 @@ class Applier:
         store = ps.store
         state = outcome.state
         history_seq = env.history_seq if env else 0
+        movements = None
         if outcome.movements:
             movements = [m.to_record() for m in outcome.movements]
             slot = history_seq % self.config.history_size
@@ -224,8 +225,9 @@ class Applier:
         store.put(sku_key(state.sku), raw)
         self.cache.put(partition, state.sku, new_env, len(raw))
         ps.holds.note(store, env.state if env else None, state)
-        self.publisher.publish(outcome, published_at=int(self.clock() * 1000))
-        self._guard(state, outcome.availability is not None)
+        self.publisher.publish(outcome, int(self.clock() * 1000), movements)
+        if movements:
+            self._guard(state, {m["location_id"] for m in movements})
 
     def _is_duplicate(self, store: PartitionStore, mkey: bytes, pos: int, logged_at: int) -> bool:
         raw = store.get(mkey)
@@ -263,7 +265,7 @@ class Applier:
             env = self.envelope(store, key.decode())
             assert env is not None
             outcome = reconcile(env.state, rec.old, rec.new, rec.command)
-            if outcome.availability is not None:
+            if outcome.changed:
                 self._write(ps, partition, rec.pos, env, outcome)
         if len(items) > RECONCILE_SLICE:
             rec.cursor = items[RECONCILE_SLICE][0]
@@ -291,11 +293,14 @@ class Applier:
         self.cache.put(partition, sku, env, len(raw))
         return env
 
-    def _guard(self, state: SkuState, changed: bool) -> None:
-        """Count (and log) any position that breaks the no-oversell invariant: must be 0."""
-        if not changed:
-            return
-        for location_id, p in state.positions.items():
+    def _guard(self, state: SkuState, locations: set[str]) -> None:
+        """Count (and log) any position this command moved that breaks the no-oversell
+        invariant: must stay 0 (the core guarantees it; this watches the guarantee)."""
+        positions = state.positions
+        for location_id in locations:
+            p = positions.get(location_id)
+            if p is None:
+                continue
             if p.reserved > p.on_hand or p.on_hand < 0 or p.reserved < p.picked or p.picked < 0:
                 self.metrics.oversell_guard.inc()
                 log.error("invariant broken for %s at %s: %s", state.sku, location_id, p)

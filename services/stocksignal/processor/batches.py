@@ -40,6 +40,7 @@ class Batcher:
     def __init__(self, partitions: int) -> None:
         self.partitions = partitions
         self._by_partition: dict[int, list[dict[str, Any]]] = {}
+        self._partition_of: dict[str, int] = {}  # murmur2 in Python costs microseconds; SKUs repeat
 
     def add(self, command: Command) -> None:
         d = command_to_dict(command)
@@ -48,7 +49,11 @@ class Batcher:
             for p in range(self.partitions):
                 self._by_partition.setdefault(p, []).append(d)
         else:
-            p = partition_for(command.sku, self.partitions)
+            p = self._partition_of.get(command.sku)
+            if p is None:
+                if len(self._partition_of) >= 200_000:
+                    self._partition_of.clear()
+                p = self._partition_of[command.sku] = partition_for(command.sku, self.partitions)
             self._by_partition.setdefault(p, []).append(d)
 
     def flush(self, send: Callable[[int, bytes], None]) -> None:

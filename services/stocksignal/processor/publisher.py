@@ -4,6 +4,8 @@ Decisions and movements are produced at once (librdkafka sends them while the wo
 on); the availability snapshot of a SKU is held until the transaction commits and only the
 newest one per SKU is produced (docs/contract.md allows coalescing within a commit): a hot
 SKU's burst costs one record, versions stay strictly increasing, some are never published.
+Records carry no headers: the fingerprint says what each is, and a header doubles the cost of
+producing a record.
 """
 
 from __future__ import annotations
@@ -14,16 +16,10 @@ from typing import Callable
 
 from stocksignal.contract import Codec, partition_for
 from stocksignal.contract import topics as catalogue
-from stocksignal.domain import AvailabilityChanged, Outcome
+from stocksignal.domain import Outcome
 from stocksignal.processor.metrics import ProcessorMetrics
 
 Send = Callable[[str, int, bytes | None, bytes | None, list | None], None]
-
-_HEADERS = {
-    name: [("stocksignal.record", name.encode())]
-    for name in ("ReservationDecided", "StockMoved", "AvailabilityChanged")
-}
-
 
 @dataclass(frozen=True)
 class OutputTopics:
@@ -43,45 +39,44 @@ class Publisher:
         self.metrics = metrics
         self.send = send
         self.clock = clock
-        self._held: dict[str, tuple[AvailabilityChanged, int]] = {}
+        self._held: dict[str, tuple[Outcome, int]] = {}
         self._flushed: list[int] = []  # occurred_at of the snapshots of the open transaction
         self._partitions: dict[tuple[str, bytes], int] = {}
 
-    def publish(self, outcome: Outcome, published_at: int) -> None:
+    def publish(self, outcome: Outcome, published_at: int, movements: list[dict] | None = None) -> None:
         """Decisions, then movements (consumers see the why before the number); the snapshot
-        is held for :meth:`flush`. Our records come from typed domain objects: the codec's
-        field-by-field check is skipped."""
+        is held for :meth:`flush`. ``movements``: the movements' records when the caller made
+        them already. Our records come from typed domain objects: the codec's field-by-field
+        check is skipped."""
         encode, send, metrics = self.codec.encode, self.send, self.metrics
         if outcome.decisions:
             topic = self.topics.reservations
-            headers = _HEADERS["ReservationDecided"]
             for d in outcome.decisions:
                 key = d.order_id.encode()
-                send(topic, self._partition(topic, key), key, encode("ReservationDecided", d.to_record(), check=False), headers)
+                send(topic, self._partition(topic, key), key, encode("ReservationDecided", d.to_record(), check=False), None)
                 metrics.bump(metrics.decisions, str(d.status))
         if outcome.movements:
             topic = self.topics.movements
-            headers = _HEADERS["StockMoved"]
             key = outcome.state.sku.encode()
             partition = self._partition(topic, key)
-            for m in outcome.movements:
-                send(topic, partition, key, encode("StockMoved", m.to_record(), check=False), headers)
-                metrics.bump(metrics.movements, str(m.reason))
-        a = outcome.availability
-        if a is not None:
-            self._held[a.sku] = (a, published_at)
+            records = movements if movements is not None else [m.to_record() for m in outcome.movements]
+            for m in records:
+                send(topic, partition, key, encode("StockMoved", m, check=False), None)
+                metrics.bump(metrics.movements, m["reason"])
+        if outcome.changed:  # the snapshot itself is built at flush, for the newest only
+            self._held[outcome.state.sku] = (outcome, published_at)
 
     def flush(self) -> None:
         """Produce the held snapshots (the newest per SKU); called just before the commit."""
         if not self._held:
             return
         encode, topic = self.codec.encode, self.topics.availability
-        headers = _HEADERS["AvailabilityChanged"]
-        for a, published_at in self._held.values():
+        for outcome, published_at in self._held.values():
+            a = outcome.availability
             snapshot = a.to_record()
             snapshot["published_at"] = published_at
             key = a.sku.encode()
-            self.send(topic, self._partition(topic, key), key, encode("AvailabilityChanged", snapshot, check=False), headers)
+            self.send(topic, self._partition(topic, key), key, encode("AvailabilityChanged", snapshot, check=False), None)
             self._flushed.append(a.occurred_at)
         self.metrics.availability_published.inc(len(self._held))
         self._held.clear()

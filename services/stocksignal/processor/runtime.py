@@ -110,6 +110,7 @@ class _Txn:
     started: float = 0.0
     records: int = 0
     last_changelog: dict[tuple[str, int], int] = field(default_factory=dict)
+    stores: dict[int, tuple[PartitionStore, str]] = field(default_factory=dict)  # written in it
 
 
 class Runtime:
@@ -299,6 +300,8 @@ class Runtime:
         budget = self.config.route_records_per_loop
         while heap and budget > 0:
             budget -= 1
+            if budget % 500 == 0:  # commands out early, as the records go
+                self.router.flush(batcher, send)
             _, i, t = heap[0]
             msg = t.buffer.popleft()
             logged_at = route(msg, t.base, t.orders, batcher, send)
@@ -313,6 +316,7 @@ class Runtime:
                 if self._waiting_for(t, now):
                     break
         self.router.flush(batcher, send)
+        self._send_changelogs(t for t in tasks if t.store is not None)
 
     def _waiting_for(self, t: InputTask, now: float) -> bool:
         """Whether routing must wait for ``t``, whose buffer is empty: it has records in
@@ -352,6 +356,10 @@ class Runtime:
                     t.cursor = RecordCursor(msg.offset(), batches.decode(msg.value()))
                 self.applier.advance(state, t.cursor)
                 t.dirty = True
+                # Out early: the record's outputs and changelog records travel to the broker
+                # while the next one is decided, so the commit waits for little.
+                self.publisher.flush()
+                self._send_changelogs((t,))
                 if not t.cursor.done:
                     break  # a channel change reconciles a slice per loop
                 t.next_offset = t.cursor.offset + 1
@@ -421,8 +429,8 @@ class Runtime:
             return True
         started = self.monotonic()
         try:
-            self.publisher.flush()  # 8a: the newest snapshot per SKU
-            changed = self._produce_changelogs()  # 8b: one record per key written
+            self.publisher.flush()  # 8a: the newest snapshot per SKU (of what is left)
+            self._send_changelogs()  # 8b: one record per key written (of what is left)
             offsets = self._offsets()
             timeout = self.config.transaction_call_timeout_s
             if offsets:  # 8c: the consumed offsets, with the member's generation
@@ -433,7 +441,7 @@ class Runtime:
             return False
         self.producer.poll(0)  # serve delivery reports: the changelog offsets checkpointed
         now_ms = int(self.clock() * 1000)
-        for store, topic in changed:  # 8e: local stores catch up, with their checkpoints
+        for store, topic in txn.stores.values():  # 8e: local stores catch up, with checkpoints
             last = txn.last_changelog.get((topic, store.partition))
             cp = None if last is None else Checkpoint(topic, self.restorer.topic_ids[topic], last + 1, now_ms)
             store.commit(cp)
@@ -443,27 +451,30 @@ class Runtime:
             t.dirty = False
         txn.open = False
         txn.last_changelog.clear()
+        txn.stores.clear()
         self.publisher.committed()
         self.metrics.flush_counts()  # counts of what is now visible: decisions, commands...
         self.metrics.transactions.labels("committed").inc()
         self.metrics.commit_seconds.observe(self.monotonic() - started)
         return True
 
-    def _produce_changelogs(self) -> list[tuple[PartitionStore, str]]:
-        changed = []
-        for t in self.tasks.values():
+    def _send_changelogs(self, tasks: Iterable[Task] | None = None) -> None:
+        """Produce the changelog records of every key written since the last call (each once,
+        its last value), so librdkafka delivers them while the worker goes on. Only the last
+        record per partition asks for a delivery report: reports come in order, and its
+        offset is the checkpoint the store reaches at commit."""
+        for t in self.tasks.values() if tasks is None else tasks:
             store = t.store
-            if store is None or not store.overlay:
+            if store is None or not store.unsent:
                 continue
             topic = self._changelog_of(t)
             partition = store.partition
-            changes = list(store.changes())
+            changes = store.take_unsent()
             last = len(changes) - 1
             for i, (key, value) in enumerate(changes):
                 callback = self._changelog_delivered(topic, partition) if i == last else None
                 self.producer.produce(topic, partition, key, value, None, callback)
-            changed.append((store, topic))
-        return changed
+            self._txn.stores[id(store)] = (store, topic)
 
     def _changelog_delivered(self, topic: str, partition: int):
         def delivered(err, msg) -> None:

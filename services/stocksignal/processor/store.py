@@ -66,6 +66,10 @@ class PartitionStore:
         self.name = name
         self.partition = partition
         self.overlay: dict[bytes, object] = {}
+        # Keys written since their changelog records were last produced: the runtime sends
+        # them early (librdkafka delivers them while the worker goes on), so a commit waits
+        # only for the last few.
+        self.unsent: dict[bytes, object] = {}
 
     # --- reads (overlay first) ---------------------------------------------------------------
 
@@ -109,14 +113,22 @@ class PartitionStore:
 
     def put(self, key: bytes, value: bytes) -> None:
         self.overlay[key] = value
+        self.unsent[key] = value
 
     def delete(self, key: bytes) -> None:
         self.overlay[key] = _DELETED
+        self.unsent[key] = _DELETED
 
     def changes(self) -> Iterable[tuple[bytes, bytes | None]]:
-        """The open transaction's changelog: each written key once, with its last value."""
+        """The open transaction's writes: each written key once, with its last value."""
         for key, value in self.overlay.items():
             yield key, None if value is _DELETED else value  # type: ignore[misc]
+
+    def take_unsent(self) -> list[tuple[bytes, bytes | None]]:
+        """The changelog records to produce now: keys written since the last call, each once
+        with its last value (a key written again later is produced again, later)."""
+        unsent, self.unsent = self.unsent, {}
+        return [(k, None if v is _DELETED else v) for k, v in unsent.items()]  # type: ignore[misc]
 
     def commit(self, checkpoint: Checkpoint | None) -> None:
         """The transaction committed: make its writes (and the new checkpoint) local."""
@@ -126,10 +138,12 @@ class PartitionStore:
         if changes:
             self._write(changes)
         self.overlay.clear()
+        self.unsent.clear()
 
     def discard(self) -> None:
         """The transaction aborted: forget its writes."""
         self.overlay.clear()
+        self.unsent.clear()
 
     def restore(self, records: list[tuple[bytes, bytes | None]], checkpoint: Checkpoint) -> None:
         """Write changelog records read back from Kafka (committed ones only) and advance the
@@ -191,6 +205,7 @@ class MemoryStore(PartitionStore):
     def wipe(self) -> None:
         self.data.clear()
         self.overlay.clear()
+        self.unsent.clear()
 
 
 class RocksStore(PartitionStore):
@@ -250,6 +265,7 @@ class RocksStore(PartitionStore):
         rocksdict.Rdict.destroy(str(self.path), self._resources.options())
         shutil.rmtree(self.path, ignore_errors=True)
         self.overlay.clear()
+        self.unsent.clear()
         self._db = self._open()
 
     def close(self) -> None:

@@ -274,7 +274,7 @@ def expected(world: World) -> Outputs:
         for o in outcomes:
             out.decisions.extend(d.to_record() for d in o.decisions)
             out.movements.extend(m.to_record() for m in o.movements)
-            if o.availability is not None:
+            if o.changed:
                 latest[o.state.sku] = o.availability.to_record()
     out.snapshots = [(-1, a) for a in latest.values()]
     return out
