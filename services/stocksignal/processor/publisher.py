@@ -81,14 +81,19 @@ class Publisher:
         self.metrics.availability_published.inc(len(self._held))
         self._held.clear()
 
-    def committed(self) -> None:
-        """The transaction committed: its snapshots are now visible to read_committed readers."""
-        if self._flushed:
+    def take_flushed(self) -> list[int]:
+        """The cause times of the snapshots produced so far (their transaction is committing)."""
+        flushed, self._flushed = self._flushed, []
+        return flushed
+
+    def committed(self, flushed: list[int] | None = None) -> None:
+        """A transaction committed: its snapshots are now visible to read_committed readers."""
+        flushed = self.take_flushed() if flushed is None else flushed
+        if flushed:
             now = self.clock()
             observe = self.metrics.latency.observe
-            for occurred_at in self._flushed:
+            for occurred_at in flushed:
                 observe(max(0.0, now - occurred_at / 1000.0))
-            self._flushed.clear()
 
     def aborted(self) -> None:
         self._held.clear()
