@@ -14,10 +14,12 @@ Every loop runs the commit protocol of docs/processor.md, in this order:
    is due, carrying the time it was decided at.
 7. **Sweep** a slice of expired dedupe markers and order memory (log time).
 8. **Commit**, once ``commit_interval_ms`` has passed since the transaction began (or it
-   holds ``max_transaction_records``): produce the held availability snapshots and every
-   store's changelog records (one per key written), send the consumed offsets with the
-   group's metadata, commit the transaction; then write each store's changes and its new
-   checkpoint locally, in one batch.
+   holds ``max_transaction_records``): produce what is left of the availability snapshots
+   and changelog records (most went out as each record was applied), freeze the written
+   stores' overlays, then send the consumed offsets with the group's metadata and commit
+   the transaction **on a thread of its own** while the loop decides the next transaction
+   (whose records wait for the producer); once done, write each store's frozen writes and
+   new checkpoint locally, in one batch.
 
 Everything a loop writes (commands, outputs, DLQ copies, changelog records) goes into one
 transaction with the offsets it consumed: it all becomes visible to read_committed readers
