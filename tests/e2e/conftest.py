@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 
 @pytest.fixture
-def proc_settings(kafka_bootstrap: str, redis_url: str) -> Settings:
+def proc_settings(kafka_bootstrap: str, redis_url: str) -> Iterator[Settings]:
     """Settings of an isolated world: its own topics (prefix), group and small partition counts.
 
     Session timeouts are short so a killed worker's partitions move within seconds (the
@@ -33,7 +33,8 @@ def proc_settings(kafka_bootstrap: str, redis_url: str) -> Settings:
         log_level="INFO",
     )
     harness.create_topics(s)
-    return s
+    yield s
+    harness.delete_topics(s)
 
 
 @pytest.fixture

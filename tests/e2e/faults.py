@@ -92,6 +92,10 @@ class World:
     def close(self) -> None:
         for w in self.workers.values():
             w.kill()
+        try:
+            harness.delete_topics(self.settings, timeout=10.0)
+        except Exception:  # a broker that is down (broker-restart's own) keeps them: it is wiped
+            pass
 
 
 def stream(world: World, load: Workload, events: int, rate: int, between: Callable[[int], None],

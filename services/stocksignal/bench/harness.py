@@ -173,6 +173,21 @@ def create_topics(settings: Settings) -> None:
             raise RuntimeError(f"{report.name}: {report.detail}")
 
 
+def delete_topics(settings: Settings, timeout: float = 30.0) -> None:
+    """Delete every topic of an isolated world (its prefix): test runs would otherwise pile
+    gigabytes into a long-lived local broker, and its start-up log recovery grows with them."""
+    if not settings.topic_prefix:
+        raise ValueError("refusing to delete topics without a prefix: that is every topic")
+    admin = bootstrap.make_admin(settings)
+    names = [t for t in admin.list_topics(timeout=timeout).topics if t.startswith(settings.topic_prefix)]
+    if names:
+        for future in admin.delete_topics(names, operation_timeout=timeout).values():
+            try:
+                future.result(timeout)
+            except Exception:  # already gone, or the broker is down: nothing left to tidy
+                pass
+
+
 def workdir(prefix: str = "stocksignal-") -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
 

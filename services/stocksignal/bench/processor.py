@@ -219,6 +219,7 @@ class World:
     def stop(self) -> None:
         for w in self.workers:
             w.stop()
+        harness.delete_topics(self.settings)
 
 
 def latency(settings: Settings, load: Workload, rate: int, seconds: int, warmup: int = 5) -> dict[str, float]:
@@ -309,6 +310,7 @@ def memory(base: Settings, skus: int, locations: int = 3, traffic: int = 30_000)
         return rss_mib(w.proc.pid)
     finally:
         w.stop()
+        harness.delete_topics(settings)
 
 
 def run(base: Settings, events: int = 60_000, rate: int = 1000, seconds: int = 30, baseline_n: int = 100_000,

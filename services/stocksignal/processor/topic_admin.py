@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -47,8 +49,25 @@ def ensure_topics(admin, plans: Iterable[TopicPlan], replication: int = 1, timeo
         futures = admin.create_topics(to_create, operation_timeout=timeout)
         for name, future in futures.items():
             reports.append(_creation_report(name, future, timeout))
+        _await_metadata(admin, {t.topic for t in to_create}, timeout)
     order = {p.name: i for i, p in enumerate(plans)}
     return sorted(reports, key=lambda r: order[r.name])
+
+
+def _await_metadata(admin, names: set[str], timeout: float) -> None:
+    """Wait until the created topics are in the broker's metadata. CreateTopics answers once
+    the controller has committed them; brokers learn of them a moment later (seconds on a
+    busy cluster), and a processor started right after `topics create` would find them
+    missing and refuse to start."""
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = names - set(_existing(admin, timeout))
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"created, but not yet in the cluster's metadata after {timeout:.0f} s: "
+                               f"{', '.join(sorted(missing))}")
+        time.sleep(0.2)
 
 
 def _creation_report(name: str, future, timeout: float) -> TopicReport:

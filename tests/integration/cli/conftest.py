@@ -18,11 +18,14 @@ from stocksignal.settings import Settings
 
 
 @pytest.fixture
-def cli_settings(kafka_bootstrap: str, redis_url: str) -> Settings:
-    """A world of its own (topic prefix, app id), small partition counts; no topics yet."""
+def cli_settings(kafka_bootstrap: str, redis_url: str) -> Iterator[Settings]:
+    """A world of its own (topic prefix, app id), small partition counts; no topics yet.
+    Whatever topics the test made are deleted after it."""
     base = Settings(kafka_bootstrap_servers=kafka_bootstrap, redis_url=redis_url)
-    return harness.isolated_settings(base, input_partitions=3, command_partitions=4, output_partitions=3,
-                                     session_timeout_ms=6000, heartbeat_interval_ms=1000)
+    s = harness.isolated_settings(base, input_partitions=3, command_partitions=4, output_partitions=3,
+                                  session_timeout_ms=6000, heartbeat_interval_ms=1000)
+    yield s
+    harness.delete_topics(s)
 
 
 @pytest.fixture
