@@ -78,6 +78,10 @@ class Result:
     two: Drain | None
     latency_ms: dict[str, float]
     rss_mib: dict[int, float]
+    # Latency at half the capacity this run measured: when the machine cannot sustain the
+    # target rate, the figure at the target rate is queueing, and this one is the pipeline's.
+    latency_half_ms: dict[str, float] | None = None
+    half_rate: int = 0
 
     @property
     def ratio(self) -> float:
@@ -328,6 +332,11 @@ def run(base: Settings, events: int = 60_000, rate: int = 1000, seconds: int = 3
         print(f"latency: {rate} events/s for {seconds}s ...", flush=True)
         lat = latency(one_world.settings, one_world.load, rate, seconds)
         print(f"  p50 {lat['p50']:.0f} ms, p99 {lat['p99']:.0f} ms ({lat['samples']} snapshots)", flush=True)
+        half_rate, lat_half = int(one.events_per_s / 2), None
+        if half_rate < rate:
+            print(f"latency: {half_rate} events/s (half this run's capacity) for {seconds}s ...", flush=True)
+            lat_half = latency(one_world.settings, one_world.load, half_rate, seconds)
+            print(f"  p50 {lat_half['p50']:.0f} ms, p99 {lat_half['p99']:.0f} ms ({lat_half['samples']} snapshots)", flush=True)
     finally:
         one_world.stop()
     two = None
@@ -345,4 +354,4 @@ def run(base: Settings, events: int = 60_000, rate: int = 1000, seconds: int = 3
         print(f"memory: one worker holding {n:,} SKUs x 3 locations ...", flush=True)
         rss[n] = memory(base, n)
         print(f"  RSS {rss[n]:,.0f} MiB", flush=True)
-    return Result(baseline, baseline_cpu, one, two, lat, rss)
+    return Result(baseline, baseline_cpu, one, two, lat, rss, lat_half, half_rate)
