@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
             seconds = time.monotonic() - started
             rows.append((case, seed, ok))
             print(f"{case:<18} {seed:>4}  {'pass' if ok else 'FAIL':<6} {seconds:>7.0f}  {note[:160]}", flush=True)
+            if not ok:
+                print(f"{'':<32}  worker logs, report.txt and kept topics: {workdir}", flush=True)
     failed = [r for r in rows if not r[2]]
     print(f"\n{len(rows) - len(failed)} of {len(rows)} runs passed", flush=True)
     return 1 if failed else 0

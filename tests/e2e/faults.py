@@ -89,12 +89,16 @@ class World:
                 raise AssertionError(f"worker exited with {w.proc.returncode}:\n{w.tail()}")
         support.wait_quiescent(self.settings, self.settings.app_id, timeout=timeout)
 
-    def close(self) -> None:
+    def close(self, keep_topics: bool = False) -> None:
+        """Stop every worker; delete the world's topics unless they are a failed run's
+        evidence (``keep_topics``: the report in the workdir names the prefix)."""
         for w in self.workers.values():
             w.kill()
+        if keep_topics:
+            return
         try:
             harness.delete_topics(self.settings, timeout=10.0)
-        except Exception:  # a broker that is down (broker-restart's own) keeps them: it is wiped
+        except Exception:  # a broker that is down keeps them until it is wiped
             pass
 
 
@@ -368,12 +372,20 @@ def run_case(name: str, seed: int, base: Settings, workdir: Path) -> verify.Repo
             broker = PrivateBroker(workdir / "broker").up()
             base = replace(base, kafka_bootstrap_servers=broker.bootstrap)
         world = World(test_settings(base), workdir)
+        report = None
         try:
             if broker is not None:
-                return case_broker_restart(world, seed, broker)
-            return CASES[name](world, seed)
+                report = case_broker_restart(world, seed, broker)
+            else:
+                report = CASES[name](world, seed)
+            return report
         finally:
-            world.close()
+            failed = report is None or not report.ok
+            world.close(keep_topics=failed)
+            if report is not None and failed:
+                (workdir / "report.txt").write_text(
+                    f"case {name} seed {seed}, topics {world.settings.topic_prefix}* kept\n\n"
+                    + "\n".join(report.problems) + f"\n\nfacts: {report.facts}\n")
     finally:
-        if broker is not None:
+        if broker is not None:  # its data stays in the workdir
             broker.down()

@@ -151,12 +151,24 @@ class TxnProducer:
                 # librdkafka's queue is full: serve delivery reports until there is room.
                 self._p.poll(0.05)
 
-    def send_offsets(self, offsets: Offsets, group_metadata: Any, timeout_s: float) -> None:
-        tps = [_tp(t, p, o) for (t, p), o in offsets.items()]
-        _bounded(lambda: self._p.send_offsets_to_transaction(tps, group_metadata, timeout_s), timeout_s)
+    @property
+    def instance(self) -> Any:
+        """The librdkafka producer in use now; :meth:`renew` replaces it."""
+        return self._p
 
-    def commit(self, timeout_s: float) -> None:
-        _bounded(lambda: self._p.commit_transaction(timeout_s), timeout_s)
+    # A commit runs on a thread of its own and can outlive the producer it began with (a
+    # broker restart: the runtime gives up on it, renews the producer and starts again).
+    # Bound to that ``instance``, a late call can only reach the old, fenced producer: never
+    # commit, half-built, the transaction the new producer has open.
+
+    def send_offsets(self, offsets: Offsets, group_metadata: Any, timeout_s: float, instance: Any = None) -> None:
+        p = self._p if instance is None else instance
+        tps = [_tp(t, part, o) for (t, part), o in offsets.items()]
+        _bounded(lambda: p.send_offsets_to_transaction(tps, group_metadata, timeout_s), timeout_s)
+
+    def commit(self, timeout_s: float, instance: Any = None) -> None:
+        p = self._p if instance is None else instance
+        _bounded(lambda: p.commit_transaction(timeout_s), timeout_s)
 
     def abort(self, timeout_s: float) -> None:
         # Flush first: an abort right after the transaction's first records can fail with a

@@ -551,11 +551,12 @@ class Runtime:
                                  self.monotonic())
         self._txn = _Txn()
         timeout = self.config.transaction_call_timeout_s
+        producer, instance = self.producer, self.producer.instance  # see TxnProducer.instance
 
         def commit() -> None:
             if offsets:  # 8c: the consumed offsets, with the member's generation
-                self._retrying(lambda: self.producer.send_offsets(offsets, metadata, timeout))
-            self._retrying(lambda: self.producer.commit(timeout))  # 8d
+                self._retrying(lambda: producer.send_offsets(offsets, metadata, timeout, instance))
+            self._retrying(lambda: producer.commit(timeout, instance))  # 8d
 
         committing.call = self.start_commit(commit)
         self._committing = committing
@@ -680,8 +681,9 @@ class Runtime:
         Kafka committed."""
         from confluent_kafka import KafkaException
 
+        stranded = False
         if self._committing is not None:  # whatever it does, everything is started again
-            self._committing.call.wait(self.config.transaction_call_timeout_s * 4 + 10)
+            stranded = not self._committing.call.wait(self.config.transaction_call_timeout_s * 4 + 10)
             self._committing = None
         err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
         fenced = err is not None and _is_fencing(err)
@@ -689,7 +691,10 @@ class Runtime:
             log.warning("transaction %s: %s", "fenced" if fenced else "aborted", exc)
         self.metrics.transactions.labels("fenced" if fenced else "aborted").inc()
         renew = lambda: self.producer.renew(self.config.kafka_timeout_s)  # noqa: E731
-        if err is not None and err.fatal():
+        if stranded or (err is not None and err.fatal()):
+            # A commit still running on its thread could, once librdkafka lets it go on,
+            # commit whatever transaction this producer has open by then: only a new
+            # producer (the stranded call keeps the old, fenced one) is safe from it.
             self._patiently(renew, "starting a new producer")
         elif self._producer_txn_open or self._txn.begun:
             try:

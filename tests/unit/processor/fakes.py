@@ -677,13 +677,13 @@ class FakeTxnProducer(TxnProducer):
         self._fault("produce")
         self._p.produce(topic, partition, key, value, headers, on_delivery)
 
-    def send_offsets(self, offsets: Offsets, group_metadata: Any, timeout_s: float) -> None:
+    def send_offsets(self, offsets: Offsets, group_metadata: Any, timeout_s: float, instance: Any = None) -> None:
         self._fault("send_offsets")
-        self._p.send_offsets_to_transaction(dict(offsets), group_metadata)
+        (instance or self._p).send_offsets_to_transaction(dict(offsets), group_metadata)
 
-    def commit(self, timeout_s: float) -> None:
+    def commit(self, timeout_s: float, instance: Any = None) -> None:
         self._fault("commit")
-        self._p.commit_transaction()
+        (instance or self._p).commit_transaction()
 
     def abort(self, timeout_s: float) -> None:
         self._fault("abort")

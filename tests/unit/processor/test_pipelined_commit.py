@@ -82,3 +82,52 @@ def test_a_revoke_while_a_commit_runs_waits_for_it_then_commits_the_rest():
     traffic(w, wl, 20)
     run_until_idle(other)
     assert_matches_model(w)
+
+
+class StrandedCommit(DeferredCommit):
+    """A commit whose thread outlives the runtime's patience (librdkafka stuck through a
+    broker restart): never done, ``wait`` gives up, and the call runs only when the test says
+    so, long after the runtime has renewed its producer and started again."""
+
+    started: list["StrandedCommit"] = []
+
+    def __init__(self, fn) -> None:
+        super().__init__(fn)
+        StrandedCommit.started.append(self)
+
+    def done(self) -> bool:
+        return False
+
+    def wait(self, timeout_s: float) -> bool:
+        return False
+
+    def finish_late(self) -> None:
+        self._run_once()
+
+
+def test_a_commit_that_returns_after_the_producer_was_renewed_cannot_commit_the_new_transaction():
+    w = World()
+    StrandedCommit.started = []
+    wk = w.worker(commit_mode=StrandedCommit, route_records_per_loop=3).start()
+    wl = seeded(w, skus=8)
+    for _ in range(20):
+        traffic(w, wl, 3)
+        wk.step(advance_ms=60)
+        if wk.runtime._committing is not None:
+            break
+    assert wk.runtime._committing is not None, "no commit in flight: nothing tested"
+    wk.consumer.lose()  # expelled (a broker restart) while the commit is stuck; it rejoins
+    for _ in range(40):  # the runtime gives up on the commit and starts again
+        traffic(w, wl, 3)
+        wk.step(advance_ms=60)
+        if len(wk.producer.instances) > 1 and wk.runtime._txn.begun:
+            break
+    assert len(wk.producer.instances) > 1, "the stranded commit was never given up on: nothing tested"
+    assert wk.runtime._txn.begun, "the renewed producer has no transaction open: nothing tested"
+    written = [t for t in w.broker.logs if t not in INPUTS]
+    visible = {t: len(w.broker.visible(t)) for t in written}
+    committed = dict(w.broker.group.committed)
+    StrandedCommit.started[0].finish_late()  # the old thread's send_offsets and commit, at last
+    assert StrandedCommit.started[0].error is not None, "the late commit succeeded on a renewed producer"
+    assert {t: len(w.broker.visible(t)) for t in written} == visible, "the new transaction was committed half-built"
+    assert dict(w.broker.group.committed) == committed
