@@ -15,11 +15,12 @@ from stocksignal.cli.demo import demo
 from stocksignal.cli.produce import produce
 from stocksignal.cli.run import run
 from stocksignal.cli.sku import sku
+from stocksignal.cli.stock import stock
 from stocksignal.cli.tail import tail
 from stocksignal.cli.token import token
 from stocksignal.cli.topics import topics
 
-COMMAND_GROUPS: tuple[click.Command, ...] = (topics, run, channels, produce, tail, sku, token, demo)
+COMMAND_GROUPS: tuple[click.Command, ...] = (topics, run, channels, produce, stock, tail, sku, token, demo)
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, not the user's input or environment
 
 
@@ -59,6 +60,7 @@ def main() -> None:
       stocksignal run processor                       decide and publish (keep running)
       stocksignal channels set webshop --locations WH-BER,WH-HAM
       stocksignal produce day.jsonl                   send events from JSON lines
+      stocksignal stock import stocktake.csv --diff   a stock take: what it changes
       stocksignal tail movements -f                   watch the ledger
       stocksignal sku MUG-BLUE                        why a SKU's number is what it is
       make demo                                       all of it, scripted (docs/demo.md)
