@@ -20,13 +20,21 @@ def wanted(forced: bool | None, total: int) -> bool:
 
 def columns(label: str) -> list:
     """What the bar shows: the count done of the total, the rate, and the time left."""
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, ProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        # Computed when the bar is drawn (a few times a second), never per row: rich's speed
+        # is a sum over its recent samples.
+        def render(self, task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} rows/s" if speed else "", style="progress.data.speed")
 
     return [
         TextColumn(f"[bold]{label}[/]"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
+        Rate(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
     ]
@@ -42,12 +50,15 @@ def bar(label: str, total: int, show: bool, console=None) -> Iterator[Callable[[
     from rich.progress import Progress
 
     with Progress(*columns(label), console=console or Console(stderr=True)) as progress:
-        task = progress.add_task(label, total=total, rate="")
+        task = progress.add_task(label, total=total)
+        pending = 0
 
         def advance(n: int = 1) -> None:
-            progress.advance(task, n)
-            speed = progress.tasks[0].speed
-            if speed:
-                progress.update(task, rate=f"{speed:,.0f} rows/s")
+            nonlocal pending  # rich takes a lock per advance: hand it rows in hundreds
+            pending += n
+            if pending >= 500:
+                progress.advance(task, pending)
+                pending = 0
 
         yield advance
+        progress.advance(task, pending)
