@@ -172,3 +172,19 @@ def _close(consumer: Any) -> None:
         consumer.close()
     except Exception:  # a consumer that never connected has nothing to close
         pass
+
+
+def committed_offsets(settings: Settings, group: str, topic: str, partitions: list[int],
+                      timeout: float = 10.0) -> dict[int, int]:
+    """partition -> the group's committed offset (0 where it committed none): what the
+    processor has applied, since it commits its consumed offsets in the same transaction."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+
+    admin = bootstrap.make_admin(settings)
+    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in partitions])
+    try:
+        (future,) = admin.list_consumer_group_offsets([request], request_timeout=timeout).values()
+        answer = future.result(timeout)
+    except KafkaException as exc:
+        raise LedgerUnavailable(f"cannot read the committed offsets of group {group}: {exc}") from None
+    return {tp.partition: max(0, tp.offset) for tp in answer.topic_partitions}
