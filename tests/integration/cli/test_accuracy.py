@@ -58,8 +58,8 @@ def test_accuracy_per_location_with_the_largest_corrections_and_their_reasons(pr
     metrics = processor.get("/metrics")[1].decode()
     assert 'stocksignal_cycle_counts_total{location="WH-A",outcome="corrected"} 1.0' in metrics
     assert 'stocksignal_cycle_counts_total{location="WH-A",outcome="agreed"} 1.0' in metrics
-    assert 'stocksignal_count_correction_units_total{location="WH-A",direction="down"} 3.0' in metrics
-    assert 'stocksignal_count_correction_units_total{location="WH-B",direction="up"} 2.0' in metrics
+    assert 'stocksignal_count_correction_units_total{direction="down",location="WH-A"} 3.0' in metrics
+    assert 'stocksignal_count_correction_units_total{direction="up",location="WH-B"} 2.0' in metrics
 
 
 def test_accuracy_without_topics_exits_4(cli):
