@@ -267,15 +267,48 @@ def latency(settings: Settings, load: Workload, rate: int, seconds: int, warmup:
             "samples": len(lat)}
 
 
-def memory(base: Settings, skus: int) -> float:
-    """RSS (MiB) of one worker holding ``skus`` SKUs x 3 locations."""
-    world = World(base, 1, skus=skus)
+def memory(base: Settings, skus: int, locations: int = 3, traffic: int = 30_000) -> float:
+    """RSS (MiB) of one worker holding ``skus`` SKUs x ``locations`` locations.
+
+    The state is written straight to the stock changelog (what a worker that decided it would
+    have written: one envelope per SKU), so a million SKUs take a minute, not the hours a
+    million receipts would; the worker restores it like any takeover, then decides
+    ``traffic`` events over those SKUs (its caches fill), and its resident set is read."""
+    from stocksignal.contract import partition_for
+    from stocksignal.domain import Position, SkuState
+    from stocksignal.processor.envelope import Envelope
+    from stocksignal.processor.topology import STOCK_STORE, changelog_topic
+
+    settings = harness.isolated_settings(base, session_timeout_ms=10_000, heartbeat_interval_ms=1000)
+    harness.create_topics(settings)
+    topic = changelog_topic(settings, STOCK_STORE)
+    producer = Producer(bootstrap.producer_config(settings, **{"linger.ms": 50, "batch.num.messages": 10000}))
+    load = Workload(skus=skus, locations=locations, seed=11)
+    for i in range(skus):
+        sku = load.sku(i)
+        positions = {load.location(loc): Position(on_hand=100) for loc in range(locations)}
+        value = Envelope(SkuState(sku, 1, 0, positions), 0, 0).to_bytes()
+        partition = partition_for(sku, settings.command_partitions)
+        while True:
+            try:
+                producer.produce(topic, value, sku.encode(), partition)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(120)
+    wd = harness.workdir("stocksignal-bench-rss-")
+    w = harness.worker(settings, wd).start()
     try:
-        world.seed()
-        time.sleep(2)
-        return rss_mib(world.workers[0].proc.pid)
+        w.wait_ready(timeout=1800)
+        events = harness.EventProducer(settings)
+        events.send_all(load.stream(traffic, int(time.time() * 1000)))
+        world_metric = "stocksignal_events_in_total"
+        deadline = time.monotonic() + 900
+        while w.metric(world_metric) < traffic and time.monotonic() < deadline:
+            time.sleep(0.5)
+        return rss_mib(w.proc.pid)
     finally:
-        world.stop()
+        w.stop()
 
 
 def run(base: Settings, events: int = 60_000, rate: int = 1000, seconds: int = 30, baseline_n: int = 100_000,

@@ -176,12 +176,13 @@ def marketplace_sync(channel: str | None, url: str | None, metrics_port: int | N
     from stocksignal.adapters.marketplace.worker import MarketplaceRefused
 
     settings = load_settings(marketplace_channel=channel, marketplace_url=url, metrics_port=metrics_port)
-    require_kafka(settings)
-    refuse_bad_redis_login(settings)
+    # Settings first: a usage error needs no cluster to be reported.
     try:
         check_marketplace_settings(settings)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
+    require_kafka(settings)
+    refuse_bad_redis_login(settings)
     check_listen("the sync worker's metrics server", settings.metrics_host, settings.metrics_port)
     try:
         asyncio.run(_sync(settings))

@@ -311,6 +311,35 @@ def snapshot(state: SkuState, book: ChannelBook, cause: Command) -> Availability
     )
 
 
+def snapshot_record(state: SkuState, book: ChannelBook, cause: Command) -> dict:
+    """:func:`snapshot`'s record (``published_at`` 0), built without the value objects: what
+    the processor encodes, once per SKU and commit."""
+    ats = book.ats(state)
+    return {
+        "sku": state.sku,
+        "version": state.version,
+        "channels": [{"channel_id": c, "available": ats[c]} for c in sorted(ats)],
+        "locations": [
+            {
+                "location_id": loc,
+                "on_hand": p.on_hand,
+                "reserved": p.reserved,
+                "picked": p.picked,
+                "damaged": p.damaged,
+                "quality_hold": p.quality_hold,
+                "pending_inspection": p.pending_inspection,
+                "inbound": p.inbound,
+                "sellable": p.sellable,
+            }
+            for loc, p in sorted(state.positions.items())
+        ],
+        "cause_event_id": cause.event_id,
+        "cause_event_type": cause.event_type,
+        "occurred_at": cause.occurred_at,
+        "published_at": 0,
+    }
+
+
 def _location_stock(location_id: str, pos: Position) -> LocationStock:
     return LocationStock(
         location_id,

@@ -15,12 +15,16 @@ NAMESPACE = uuid.UUID("5b0f6a52-3c1e-5d7a-9a43-1f2de1c0a7e4")
 _NAMESPACE_BYTES = NAMESPACE.bytes
 
 
+_SHA1_NS = hashlib.sha1(_NAMESPACE_BYTES)  # copied per id: the namespace is hashed once
+_VARIANT = "89ab89ab89ab89ab"  # the variant nibble, 10xx, for each hex digit
+
+
 def uuid5(name: str) -> str:
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = _SHA1_NS.copy()
+    h.update(name.encode())
+    x = h.hexdigest()
+    # Version 5 in the 13th hex digit, the RFC 4122 variant in the 17th.
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[int(x[16], 16)]}{x[17:20]}-{x[20:32]}"
 
 
 def decision_id(command_id: str, index: int) -> str:

@@ -191,6 +191,24 @@ class Outcome:
             self._availability = snapshot(self.state, book, cause)
         return self._availability
 
+    def availability_record(self) -> dict[str, Any] | None:
+        """The snapshot as the contract's record, without building the value objects."""
+        if self._availability is not None:
+            return self._availability.to_record()
+        if self._source is None:
+            return None
+        from .changeset import snapshot_record
+
+        book, cause = self._source
+        return snapshot_record(self.state, book, cause)
+
+    @property
+    def occurred_at(self) -> int:
+        """When the snapshot's cause happened (its ``occurred_at``)."""
+        if self._availability is not None:
+            return self._availability.occurred_at
+        return self._source[1].occurred_at if self._source is not None else 0
+
     @property
     def has_outputs(self) -> bool:
         return bool(self.decisions or self.movements or self.changed)

@@ -158,9 +158,13 @@ class ProcessorMetrics:
         """The transaction aborted: what it counted never became visible."""
         self._pending.clear()
 
-    def flush_counts(self) -> None:
+    def take_counts(self) -> dict:
+        """The counts so far (their transaction is committing); counting starts afresh."""
         pending, self._pending = self._pending, {}
-        for (metric, *labels), n in pending.items():
+        return pending
+
+    def flush_counts(self, counts: dict | None = None) -> None:
+        for (metric, *labels), n in (self.take_counts() if counts is None else counts).items():
             self.child(metric, *labels).inc(n)
 
     def child(self, metric, *labels: str):

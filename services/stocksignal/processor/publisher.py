@@ -14,12 +14,16 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from stocksignal.contract import Codec, partition_for
+from stocksignal.contract import Codec
 from stocksignal.contract import topics as catalogue
 from stocksignal.domain import Outcome
 from stocksignal.processor.metrics import ProcessorMetrics
 
 Send = Callable[[str, int, bytes | None, bytes | None, list | None], None]
+
+# The producer's own partitioner places output records by key (murmur2, as everything else):
+# a Python murmur2 per record cost microseconds.
+ANY_PARTITION = -1
 
 @dataclass(frozen=True)
 class OutputTopics:
@@ -41,7 +45,6 @@ class Publisher:
         self.clock = clock
         self._held: dict[str, tuple[Outcome, int]] = {}
         self._flushed: list[int] = []  # occurred_at of the snapshots of the open transaction
-        self._partitions: dict[tuple[str, bytes], int] = {}
 
     def publish(self, outcome: Outcome, published_at: int, movements: list[dict] | None = None) -> None:
         """Decisions, then movements (consumers see the why before the number); the snapshot
@@ -53,15 +56,14 @@ class Publisher:
             topic = self.topics.reservations
             for d in outcome.decisions:
                 key = d.order_id.encode()
-                send(topic, self._partition(topic, key), key, encode("ReservationDecided", d.to_record(), check=False), None)
+                send(topic, ANY_PARTITION, key, encode("ReservationDecided", d.to_record(), check=False), None)
                 metrics.bump(metrics.decisions, str(d.status))
         if outcome.movements:
             topic = self.topics.movements
             key = outcome.state.sku.encode()
-            partition = self._partition(topic, key)
             records = movements if movements is not None else [m.to_record() for m in outcome.movements]
             for m in records:
-                send(topic, partition, key, encode("StockMoved", m, check=False), None)
+                send(topic, ANY_PARTITION, key, encode("StockMoved", m, check=False), None)
                 metrics.bump(metrics.movements, m["reason"])
         if outcome.changed:  # the snapshot itself is built at flush, for the newest only
             self._held[outcome.state.sku] = (outcome, published_at)
@@ -71,38 +73,31 @@ class Publisher:
         if not self._held:
             return
         encode, topic = self.codec.encode, self.topics.availability
-        for outcome, published_at in self._held.values():
-            a = outcome.availability
-            snapshot = a.to_record()
+        for sku, (outcome, published_at) in self._held.items():
+            snapshot = outcome.availability_record()
             snapshot["published_at"] = published_at
-            key = a.sku.encode()
-            self.send(topic, self._partition(topic, key), key, encode("AvailabilityChanged", snapshot, check=False), None)
-            self._flushed.append(a.occurred_at)
+            self.send(topic, ANY_PARTITION, sku.encode(), encode("AvailabilityChanged", snapshot, check=False), None)
+            self._flushed.append(outcome.occurred_at)
         self.metrics.availability_published.inc(len(self._held))
         self._held.clear()
 
-    def committed(self) -> None:
-        """The transaction committed: its snapshots are now visible to read_committed readers."""
-        if self._flushed:
+    def take_flushed(self) -> list[int]:
+        """The cause times of the snapshots produced so far (their transaction is committing)."""
+        flushed, self._flushed = self._flushed, []
+        return flushed
+
+    def committed(self, flushed: list[int] | None = None) -> None:
+        """A transaction committed: its snapshots are now visible to read_committed readers."""
+        flushed = self.take_flushed() if flushed is None else flushed
+        if flushed:
             now = self.clock()
             observe = self.metrics.latency.observe
-            for occurred_at in self._flushed:
+            for occurred_at in flushed:
                 observe(max(0.0, now - occurred_at / 1000.0))
-            self._flushed.clear()
 
     def aborted(self) -> None:
         self._held.clear()
         self._flushed.clear()
-
-    def _partition(self, topic: str, key: bytes) -> int:
-        """The partitioner everyone uses (murmur2), memoised: keys repeat."""
-        cache = self._partitions
-        found = cache.get((topic, key))
-        if found is None:
-            if len(cache) > 200_000:
-                cache.clear()
-            found = cache[(topic, key)] = partition_for(key, self.topics.partitions[topic])
-        return found
 
 
 def output_topics(topic_name: Callable[[str], str], partitions: dict[str, int]) -> OutputTopics:

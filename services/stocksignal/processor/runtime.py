@@ -14,10 +14,12 @@ Every loop runs the commit protocol of docs/processor.md, in this order:
    is due, carrying the time it was decided at.
 7. **Sweep** a slice of expired dedupe markers and order memory (log time).
 8. **Commit**, once ``commit_interval_ms`` has passed since the transaction began (or it
-   holds ``max_transaction_records``): produce the held availability snapshots and every
-   store's changelog records (one per key written), send the consumed offsets with the
-   group's metadata, commit the transaction; then write each store's changes and its new
-   checkpoint locally, in one batch.
+   holds ``max_transaction_records``): produce what is left of the availability snapshots
+   and changelog records (most went out as each record was applied), freeze the written
+   stores' overlays, then send the consumed offsets with the group's metadata and commit
+   the transaction **on a thread of its own** while the loop decides the next transaction
+   (whose records wait for the producer); once done, write each store's frozen writes and
+   new checkpoint locally, in one batch.
 
 Everything a loop writes (commands, outputs, DLQ copies, changelog records) goes into one
 transaction with the offsets it consumed: it all becomes visible to read_committed readers
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -106,11 +109,79 @@ class RuntimeConfig:
 
 @dataclass
 class _Txn:
-    open: bool = False
+    open: bool = False  # holds work
+    begun: bool = False  # the producer's transaction began (its records can go out)
     started: float = 0.0
     records: int = 0
     last_changelog: dict[tuple[str, int], int] = field(default_factory=dict)
     stores: dict[int, tuple[PartitionStore, str]] = field(default_factory=dict)  # written in it
+    # Records produced while the previous transaction commits: the producer takes them when
+    # that commit is done.
+    deferred: list[tuple] = field(default_factory=list)
+
+
+@dataclass
+class _Committing:
+    """A transaction whose commit runs on a thread of its own."""
+
+    txn: _Txn
+    offsets: Offsets
+    counts: dict
+    flushed: list[int]
+    started: float
+    call: "CommitCall | None" = None
+
+
+class CommitCall:
+    """``fn()`` on a thread of its own: the loop goes on while the broker commits."""
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), name="commit", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except BaseException as exc:  # handed to the loop's thread
+            self.error = exc
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def wait(self, timeout_s: float) -> bool:
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+
+class InlineCommit(CommitCall):
+    """``fn()`` at once, on the calling thread (a runtime that commits synchronously)."""
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self.error = None
+        try:
+            fn()
+        except BaseException as exc:
+            self.error = exc
+
+    def done(self) -> bool:
+        return True
+
+    def wait(self, timeout_s: float) -> bool:
+        return True
+
+
+def _changelog_delivered(txn: _Txn, topic: str, partition: int):
+    def delivered(err, msg) -> None:
+        if err is None:
+            txn.last_changelog[(topic, partition)] = msg.offset()
+    return delivered
+
+
+def _stuck() -> BaseException:
+    from confluent_kafka import KafkaError, KafkaException
+
+    return KafkaException(KafkaError(KafkaError._TIMED_OUT, "commit did not return", fatal=True))
 
 
 class Runtime:
@@ -128,9 +199,11 @@ class Runtime:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        start_commit: Callable[[Callable[[], None]], CommitCall] = CommitCall,
     ) -> None:
         self.config = config
         self.sleep = sleep
+        self.start_commit = start_commit
         self.consumer = consumer
         self.producer = producer
         self.restorer = restorer
@@ -149,6 +222,8 @@ class Runtime:
         # stores, replaced as a whole whenever it changes.
         self.serving: dict[int, PartitionStore] = {}
         self._txn = _Txn()
+        self._committing: _Committing | None = None
+        self._producer_txn_open = False
         self._batcher = Batcher(config.command_partitions)
         self._next_tick = 0.0
         self._next_marker_check = 0.0
@@ -176,7 +251,7 @@ class Runtime:
         try:
             while not stop():
                 self.step()
-            self._commit()
+            self._commit(wait=True)
         finally:
             self.close()
 
@@ -195,6 +270,8 @@ class Runtime:
     # --- one loop ----------------------------------------------------------------------------
 
     def step(self) -> None:
+        if self._committing is not None:  # 8e of the previous commit, if it is done
+            self._finish_commit(wait=False)
         busy = any(t.buffer for t in self.tasks.values()) or self.restorer.restoring()
         timeout = 0.0 if busy else self.config.poll_timeout_ms / 1000
         records = self.consumer.consume(self.config.poll_records, timeout)  # 1. poll
@@ -403,59 +480,126 @@ class Runtime:
     # --- 8. transactions ---------------------------------------------------------------------
 
     def _begin(self) -> None:
+        """The loop has work for the transaction: it is open from now (the producer's own
+        transaction begins with the first record it can take)."""
         txn = self._txn
         if not txn.open:
-            self.producer.begin()
             txn.open = True
             txn.started = self.monotonic()
             txn.records = 0
 
+    def _produce(self, topic: str, partition: int, key: bytes | None, value: bytes | None, headers,
+                 callback: Callable | None = None) -> None:
+        """Into the open transaction; held back while the previous one commits (the producer
+        takes the next transaction's records only once that commit is done)."""
+        txn = self._txn
+        if self._committing is not None:
+            txn.deferred.append((topic, partition, key, value, headers, callback))
+        else:
+            if not txn.begun:
+                self._producer_begin(txn)
+            self.producer.produce(topic, partition, key, value, headers, callback)
+        txn.records += 1
+
     def _send(self, topic: str, partition: int, key: bytes | None, value: bytes | None, headers) -> None:
-        self.producer.produce(topic, partition, key, value, headers)
-        self._txn.records += 1
+        self._produce(topic, partition, key, value, headers)
+
+    def _producer_begin(self, txn: _Txn) -> None:
+        self.producer.begin()
+        txn.begun = True
+        self._producer_txn_open = True
+        deferred, txn.deferred = txn.deferred, []
+        for args in deferred:
+            self.producer.produce(*args)
 
     def _commit_due(self) -> bool:
         txn = self._txn
+        if self._committing is not None:  # one commit at a time; a huge transaction waits
+            return txn.records >= self.config.max_transaction_records
         if not txn.open:
             return self._markers_passed()
         if txn.records >= self.config.max_transaction_records:
             return True
         return (self.monotonic() - txn.started) * 1000 >= self.config.commit_interval_ms
 
-    def _commit(self, restart_on_abort: bool = True) -> bool:
-        """Steps 8a-8e; False when the transaction had to be aborted."""
+    def _commit(self, wait: bool = False, restart_on_abort: bool = True) -> bool:
+        """Steps 8a-8e. 8a-8c run here; the commit itself runs on a thread of its own while
+        the loop goes on with the next transaction (``wait``: until it is done). False when a
+        transaction had to be aborted."""
+        if self._committing is not None and not self._finish_commit(True, restart_on_abort):
+            return False
         txn = self._txn
         if not txn.open:
             return True
-        started = self.monotonic()
+        from confluent_kafka import KafkaException
+
         try:
             self.publisher.flush()  # 8a: the newest snapshot per SKU (of what is left)
             self._send_changelogs()  # 8b: one record per key written (of what is left)
+            if not txn.begun:
+                self._producer_begin(txn)
             offsets = self._offsets()
-            timeout = self.config.transaction_call_timeout_s
-            if offsets:  # 8c: the consumed offsets, with the member's generation
-                self._retrying(lambda: self.producer.send_offsets(offsets, self.consumer.group_metadata(), timeout))
-            self._retrying(lambda: self.producer.commit(timeout))  # 8d
-        except Exception as exc:
+            metadata = self.consumer.group_metadata()
+        except KafkaException as exc:
             self._abort(exc, restart=restart_on_abort)
             return False
-        self.producer.poll(0)  # serve delivery reports: the changelog offsets checkpointed
-        now_ms = int(self.clock() * 1000)
-        for store, topic in txn.stores.values():  # 8e: local stores catch up, with checkpoints
-            last = txn.last_changelog.get((topic, store.partition))
-            cp = None if last is None else Checkpoint(topic, self.restorer.topic_ids[topic], last + 1, now_ms)
-            store.commit(cp)
-        for tp, offset in offsets.items():
-            self.tasks[tp].committed = offset
+        for store, _ in txn.stores.values():
+            store.freeze()  # its writes stay readable; they reach the store once committed
         for t in self.tasks.values():
             t.dirty = False
-        txn.open = False
-        txn.last_changelog.clear()
-        txn.stores.clear()
-        self.publisher.committed()
-        self.metrics.flush_counts()  # counts of what is now visible: decisions, commands...
+        committing = _Committing(txn, offsets, self.metrics.take_counts(), self.publisher.take_flushed(),
+                                 self.monotonic())
+        self._txn = _Txn()
+        timeout = self.config.transaction_call_timeout_s
+
+        def commit() -> None:
+            if offsets:  # 8c: the consumed offsets, with the member's generation
+                self._retrying(lambda: self.producer.send_offsets(offsets, metadata, timeout))
+            self._retrying(lambda: self.producer.commit(timeout))  # 8d
+
+        committing.call = self.start_commit(commit)
+        self._committing = committing
+        if wait or committing.call.done():  # done at once: a synchronous commit
+            return self._finish_commit(True, restart_on_abort)
+        return True
+
+    def _finish_commit(self, wait: bool, restart_on_abort: bool = True) -> bool:
+        """8e, once the commit in flight is done: local stores take its writes, with their
+        checkpoints; the next transaction's records go to the producer. False when it failed
+        (then everything after it is aborted too)."""
+        c = self._committing
+        assert c is not None
+        if not wait and not c.call.done():
+            return True
+        if not c.call.wait(self.config.transaction_call_timeout_s * 4 + 10):
+            c.call.error = _stuck()
+        self._committing = None
+        if c.call.error is not None:
+            self._abort(c.call.error, restart=restart_on_abort)
+            return False
+        self._producer_txn_open = self._txn.begun
+        now_ms = int(self.clock() * 1000)
+        for store, topic in c.txn.stores.values():
+            last = c.txn.last_changelog.get((topic, store.partition))
+            cp = None if last is None else Checkpoint(topic, self.restorer.topic_ids[topic], last + 1, now_ms)
+            store.committed_writes(cp)
+        for tp, offset in c.offsets.items():
+            task = self.tasks.get(tp)
+            if task is not None:
+                task.committed = offset
+        self.publisher.committed(c.flushed)
+        self.metrics.flush_counts(c.counts)  # counts of what is now visible: decisions, commands...
         self.metrics.transactions.labels("committed").inc()
-        self.metrics.commit_seconds.observe(self.monotonic() - started)
+        self.metrics.commit_seconds.observe(self.monotonic() - c.started)
+        txn = self._txn
+        if txn.deferred and not txn.begun:
+            from confluent_kafka import KafkaException
+
+            try:
+                self._producer_begin(txn)
+            except KafkaException as exc:
+                self._abort(exc, restart=restart_on_abort)
+                return False
         return True
 
     def _send_changelogs(self, tasks: Iterable[Task] | None = None) -> None:
@@ -463,6 +607,7 @@ class Runtime:
         its last value), so librdkafka delivers them while the worker goes on. Only the last
         record per partition asks for a delivery report: reports come in order, and its
         offset is the checkpoint the store reaches at commit."""
+        txn = self._txn
         for t in self.tasks.values() if tasks is None else tasks:
             store = t.store
             if store is None or not store.unsent:
@@ -472,15 +617,9 @@ class Runtime:
             changes = store.take_unsent()
             last = len(changes) - 1
             for i, (key, value) in enumerate(changes):
-                callback = self._changelog_delivered(topic, partition) if i == last else None
-                self.producer.produce(topic, partition, key, value, None, callback)
-            self._txn.stores[id(store)] = (store, topic)
-
-    def _changelog_delivered(self, topic: str, partition: int):
-        def delivered(err, msg) -> None:
-            if err is None:
-                self._txn.last_changelog[(topic, partition)] = msg.offset()
-        return delivered
+                callback = _changelog_delivered(txn, topic, partition) if i == last else None
+                self._produce(topic, partition, key, value, None, callback)
+            txn.stores[id(store)] = (store, topic)
 
     def _changelog_of(self, task: Task) -> str:
         return self.config.stock_changelog if isinstance(task, CommandTask) else self.config.orders_changelog
@@ -541,6 +680,9 @@ class Runtime:
         Kafka committed."""
         from confluent_kafka import KafkaException
 
+        if self._committing is not None:  # whatever it does, everything is started again
+            self._committing.call.wait(self.config.transaction_call_timeout_s * 4 + 10)
+            self._committing = None
         err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
         fenced = err is not None and _is_fencing(err)
         if exc is not None:
@@ -549,12 +691,13 @@ class Runtime:
         renew = lambda: self.producer.renew(self.config.kafka_timeout_s)  # noqa: E731
         if err is not None and err.fatal():
             self._patiently(renew, "starting a new producer")
-        elif self._txn.open:
+        elif self._producer_txn_open or self._txn.begun:
             try:
                 self.producer.abort(self.config.kafka_timeout_s)
             except KafkaException as abort_exc:
                 log.warning("abort failed (%s): starting a new producer", abort_exc)
                 self._patiently(renew, "starting a new producer")
+        self._producer_txn_open = False
         self._txn = _Txn()
         self._forget_uncommitted()
         if restart:
@@ -565,7 +708,7 @@ class Runtime:
         commands, decoded states it wrote, store overlays."""
         self._batcher = Batcher(self.config.command_partitions)
         self.metrics.discard_counts()
-        self.publisher.aborted()
+        self.publisher.aborted()  # the committing transaction's snapshot times go with it
         self.applier.cache.clear()
         for t in self.tasks.values():
             if t.store is not None:
@@ -604,13 +747,13 @@ class Runtime:
     def _on_revoke(self, partitions: list[tuple[str, int]]) -> None:
         # The generation is still ours: what was processed is committed before the
         # partitions move, so the next owner starts exactly where we stopped.
-        self._commit(restart_on_abort=False)
+        self._commit(wait=True, restart_on_abort=False)
         self._drop_tasks(partitions)
 
     def _on_lost(self, partitions: list[tuple[str, int]]) -> None:
         # We were out of the group (paused past the session timeout, say): someone else may
         # own these partitions already. Nothing of the open transaction may become visible.
-        if self._txn.open:
+        if self._txn.open or self._committing is not None:
             self._abort(None, restart=False)
         self._drop_tasks(partitions)
 

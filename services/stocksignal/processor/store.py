@@ -66,6 +66,9 @@ class PartitionStore:
         self.name = name
         self.partition = partition
         self.overlay: dict[bytes, object] = {}
+        # The writes of the transaction being committed (the runtime goes on with the next
+        # one meanwhile); they reach the committed store when that commit succeeded.
+        self.committing: dict[bytes, object] = {}
         # Keys written since their changelog records were last produced: the runtime sends
         # them early (librdkafka delivers them while the worker goes on), so a commit waits
         # only for the last few.
@@ -75,6 +78,8 @@ class PartitionStore:
 
     def get(self, key: bytes) -> bytes | None:
         value = self.overlay.get(key)
+        if value is None and self.committing:
+            value = self.committing.get(key)
         if value is not None:
             return None if value is _DELETED else value  # type: ignore[return-value]
         return self._get(key)
@@ -87,7 +92,8 @@ class PartitionStore:
         """Up to ``limit`` (key, value) pairs with ``prefix`` from ``start`` on, in key order,
         the overlay merged in. Materialised, so no iterator outlives a commit."""
         start = max(start, prefix)
-        pending = sorted(k for k in self.overlay if k.startswith(prefix) and k >= start)
+        writes = {**self.committing, **self.overlay} if self.committing else self.overlay
+        pending = sorted(k for k in writes if k.startswith(prefix) and k >= start)
         out: list[tuple[bytes, bytes]] = []
         committed = self._scan(start, prefix)
         ck, cv = next(committed, (None, None))
@@ -97,7 +103,7 @@ class PartitionStore:
             if ok is None and ck is None:
                 break
             if ck is None or (ok is not None and ok <= ck):
-                value = self.overlay[ok]
+                value = writes[ok]
                 if value is not _DELETED:
                     out.append((ok, value))  # type: ignore[arg-type]
                 i += 1
@@ -130,19 +136,31 @@ class PartitionStore:
         unsent, self.unsent = self.unsent, {}
         return [(k, None if v is _DELETED else v) for k, v in unsent.items()]  # type: ignore[misc]
 
-    def commit(self, checkpoint: Checkpoint | None) -> None:
-        """The transaction committed: make its writes (and the new checkpoint) local."""
-        changes = list(self.changes())
+    def freeze(self) -> None:
+        """The transaction is being committed: its writes move aside (still read), and the
+        next transaction's start a new overlay."""
+        assert not self.committing, "one commit at a time"
+        self.committing, self.overlay = self.overlay, {}
+
+    def committed_writes(self, checkpoint: Checkpoint | None) -> None:
+        """The frozen transaction committed: make its writes (and the checkpoint) local."""
+        changes = [(k, None if v is _DELETED else v) for k, v in self.committing.items()]  # type: ignore[misc]
         if checkpoint is not None:
             changes.append((CHECKPOINT_KEY, checkpoint.to_bytes()))
         if changes:
             self._write(changes)
-        self.overlay.clear()
+        self.committing = {}
+
+    def commit(self, checkpoint: Checkpoint | None) -> None:
+        """The open transaction committed (in one go): make its writes local."""
+        self.freeze()
+        self.committed_writes(checkpoint)
         self.unsent.clear()
 
     def discard(self) -> None:
-        """The transaction aborted: forget its writes."""
+        """The transaction aborted (and any after it): forget their writes."""
         self.overlay.clear()
+        self.committing = {}
         self.unsent.clear()
 
     def restore(self, records: list[tuple[bytes, bytes | None]], checkpoint: Checkpoint) -> None:
@@ -204,8 +222,7 @@ class MemoryStore(PartitionStore):
 
     def wipe(self) -> None:
         self.data.clear()
-        self.overlay.clear()
-        self.unsent.clear()
+        self.discard()
 
 
 class RocksStore(PartitionStore):
@@ -264,8 +281,7 @@ class RocksStore(PartitionStore):
         self._db.close()
         rocksdict.Rdict.destroy(str(self.path), self._resources.options())
         shutil.rmtree(self.path, ignore_errors=True)
-        self.overlay.clear()
-        self.unsent.clear()
+        self.discard()
         self._db = self._open()
 
     def close(self) -> None:

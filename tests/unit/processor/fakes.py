@@ -44,6 +44,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from confluent_kafka import KafkaError, KafkaException
 
+from stocksignal.contract import partition_for
 from stocksignal.processor.ports import ChangelogReader, GroupConsumer, Offsets, TxnProducer
 
 TP = tuple[str, int]
@@ -552,6 +553,9 @@ class FakeProducerHandle:
         txn = self._in_txn()
         if self.abortable is not None:
             raise KafkaException(self.abortable)
+        if partition == -1:  # RD_KAFKA_PARTITION_UA: the producer's murmur2_random partitioner decides
+            assert key is not None, "a record for the partitioner needs a key"
+            partition = partition_for(key, self.broker.partitions(topic))
         assert 0 <= partition < self.broker.partitions(topic), f"{topic}[{partition}] does not exist"
         offset = self.broker.append(topic, partition, key, value, headers, txn=txn)
         self.produced += 1

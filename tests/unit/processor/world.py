@@ -28,7 +28,7 @@ from stocksignal.processor.metrics import ProcessorMetrics
 from stocksignal.processor.publisher import Publisher, output_topics
 from stocksignal.processor.restore import Restorer
 from stocksignal.processor.router import Router, RouterConfig
-from stocksignal.processor.runtime import Runtime, RuntimeConfig
+from stocksignal.processor.runtime import CommitCall, InlineCommit, Runtime, RuntimeConfig
 from stocksignal.processor.store import StoreFactory
 from stocksignal.processor.topology import COMMANDS
 
@@ -128,12 +128,47 @@ class World:
         return Worker(self, member, store, str(state_dir), overrides)
 
 
+class DeferredCommit(CommitCall):
+    """A commit that runs a step later than it started: deterministic, and the loop meanwhile
+    works on the next transaction, as it does while a commit runs on its own thread."""
+
+    def __init__(self, fn) -> None:
+        self.error = None
+        self._fn = fn
+        self._asked = 0
+
+    def _run_once(self) -> None:
+        fn, self._fn = self._fn, None
+        if fn is not None:
+            try:
+                fn()
+            except BaseException as exc:  # noqa: BLE001 - handed to the runtime
+                self.error = exc
+
+    def done(self) -> bool:
+        # Asked right after it started and at the start of the next step: still running, so
+        # that step works on the next transaction meanwhile; done the time after.
+        self._asked += 1
+        if self._asked < 3:
+            return False
+        self._run_once()
+        return True
+
+    def wait(self, timeout_s: float) -> bool:
+        self._run_once()
+        return True
+
+
 class Worker:
     """One processor worker: a real Runtime on the fakes, composed as bootstrap does."""
 
     def __init__(self, world: World, member: str, store: str, state_dir: str, overrides: dict) -> None:
         b, clock = world.broker, world.clock
         self.world = world
+        # InlineCommit: each commit completes within the call (the fakes are not thread-safe);
+        # DeferredCommit: it completes at the next step, as a commit on its own thread would.
+        overrides = dict(overrides)
+        self.commit_mode = overrides.pop("commit_mode", InlineCommit)
         self.metrics = ProcessorMetrics()
         partitions = {t: b.partitions(t) for t in b.logs}
         name = lambda base: base  # noqa: E731  (no topic prefix)
@@ -164,7 +199,7 @@ class Worker:
         self.producer = FakeTxnProducer(b, f"{APP_ID}-{member}")
         self.runtime = Runtime(self.config, self.consumer, self.producer, self.restorer, self.stores, self.router,
                                self.applier, self.publisher, self.metrics, clock=clock.time, monotonic=clock.monotonic,
-                               sleep=lambda s: clock.advance(int(s * 1000)))
+                               sleep=lambda s: clock.advance(int(s * 1000)), start_commit=self.commit_mode)
 
     # --- driving -------------------------------------------------------------------------
 
@@ -187,6 +222,8 @@ class Worker:
         why = []
         if rt._txn.open:
             why.append("a transaction is open")
+        if rt._committing is not None:
+            why.append("a commit is in flight")
         if self.restorer.restoring():
             why.append(f"{self.restorer.restoring()} store(s) restoring")
         for tp, t in rt.tasks.items():
