@@ -118,5 +118,5 @@ def accuracy(counts: Iterable[Count], corrections: Iterable[Correction], top: in
         total.add(count, correction)
         if correction is not None and correction.delta:
             corrected.append(Corrected(count, correction))
-    corrected.sort(key=lambda c: (-abs(c.correction.delta), c.count.logged_at))
+    corrected.sort(key=lambda c: (-abs(c.correction.delta), c.count.logged_at, c.count.sku, c.count.location_id))
     return Accuracy(dict(sorted(locations.items())), total, corrected[:top])
