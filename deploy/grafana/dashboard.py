@@ -99,6 +99,23 @@ ROWS = [
             (f"sum by (kind) (increase(stocksignal_janitor_deleted_total[{RATE}]))", "{{kind}}"),
         ], description="Dedupe markers past the dedupe window and forgotten order memory deleted from the tables."),
     ]),
+    Row("Inventory accuracy", [
+        Panel("Inventory record accuracy by location (24 h)", [
+            ('1 - ((sum by (location) (increase(stocksignal_cycle_counts_total{outcome="corrected"}[24h]))'
+             # "or ... * 0": a location without any correction has no "corrected" series: 100 %
+             " / sum by (location) (increase(stocksignal_cycle_counts_total[24h])))"
+             " or (sum by (location) (increase(stocksignal_cycle_counts_total[24h])) * 0))", "{{location}}"),
+        ], unit="percentunit", thresholds=[(None, "red"), (0.95, "green")],
+            description="Share of the last day's cycle counts that found the books right, per location. Below 95% "
+                        "(with at least 20 counts) for 30 minutes alerts (StocksignalInventoryAccuracyLow)."),
+        Panel("Cycle counts by outcome", [
+            (f"sum by (location, outcome) (increase(stocksignal_cycle_counts_total[{RATE}]))", "{{location}} {{outcome}}"),
+        ], stack=True, description="Counts applied: agreed with the books, or corrected them."),
+        Panel("Units corrected by counts", [
+            (f"sum by (location, direction) (increase(stocksignal_count_correction_units_total[{RATE}]))",
+             "{{location}} {{direction}}"),
+        ], description="How far the books were off: units the counts added (up) and took away (down)."),
+    ]),
     Row("Redis projector", [
         Panel("Projector writes and stale writes refused", [
             (f"sum(rate(stocksignal_projector_writes_total[{RATE}]))", "written"),

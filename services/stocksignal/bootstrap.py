@@ -178,6 +178,7 @@ def build_processor(settings: Settings):
 
     from stocksignal.contract import topics as catalogue
     from stocksignal.contract.keys import key_error
+    from stocksignal.ledger.history import LedgerHistory
     from stocksignal.processor import topology
     from stocksignal.processor.applier import Applier, ApplierConfig
     from stocksignal.processor.metrics import ProcessorMetrics
@@ -242,7 +243,7 @@ def build_processor(settings: Settings):
         restorer, stores, router, applier, publisher, metrics,
     )
     inspection = Inspection(runtime, Owners(admin, settings.app_id, command_topic), settings.command_partitions,
-                            settings.movement_history, url)
+                            settings.movement_history, url, LedgerHistory(settings))
     healthy = lambda: None if runtime.failure is None else str(runtime.failure)  # noqa: E731
     app = make_app(inspection, metrics, healthy, settings.token_digests("web_tokens_sha256"))
     web = WebServer(app, settings.web_host, settings.web_port)

@@ -43,6 +43,12 @@ def test_the_demo_plays_the_day_and_meets_every_expectation(kafka_bootstrap, red
         assert out.count(f" {script.LAMP} RESERVED 1/1 ") == script.LAMP_STOCK
         assert "MUG-BLUE@WH-HAM RESERVED +2 -> 2  REALLOCATION" in out
         assert "storefront API /availability/MUG-BLUE: default 10 · marketplace 8 · webshop 10" in out
+        # The ledger section: the stock take's diff and its repeat, the look back, the accuracy.
+        assert script.STOCKTAKE_DIFF in out
+        assert "ok   the same file imported again changes nothing" in out
+        assert f"· What was {script.LOOK_BACK.sku} at {script.LOOK_BACK.clock}? ---" in out
+        assert f"ok   {script.LOOK_BACK.sku} at {script.LOOK_BACK.clock}: default 10 · marketplace 8 · webshop 10" in out
+        assert "ok   the day's inventory record accuracy: {'agreed': 3, 'corrected': 1}" in out
 
         # The services keep running, and say the same as the last screen.
         status = subprocess.run([*DEMO, "status", "--run-dir", str(run_dir)], env=env, capture_output=True,

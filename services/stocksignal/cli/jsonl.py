@@ -23,15 +23,14 @@ are the record's fields::
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
 from stocksignal.contract import topics as catalogue
 from stocksignal.contract.errors import CodecError
 from stocksignal.domain import ValidationError, validate
+from stocksignal.times import parse_timestamp  # noqa: F401  (part of this module's API)
 
 #: record name -> contract topic (without prefix), for every input record.
 INPUT_RECORDS: dict[str, str] = {r: t.name for t in catalogue.list_topics(catalogue.Role.INPUT) for r in t.records}
@@ -41,8 +40,6 @@ TIMESTAMP_FIELDS: frozenset[str] = frozenset({"occurred_at", "hold_expires_at", 
 DEFAULT_SOURCE = "stocksignal-cli"
 FILLABLE = ("event_id", "occurred_at", "source")
 
-_RELATIVE = re.compile(r"^([+-])\s*(\d+)\s*(ms|s|m|h|d)$")
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 
 @dataclass(frozen=True)
@@ -80,32 +77,6 @@ class Defaults:
     now_ms: int
     source: str | None = DEFAULT_SOURCE
     new_event_id: Callable[[], str] = field(default=lambda: str(uuid.uuid4()))
-
-
-def parse_timestamp(value: Any, now_ms: int) -> int:
-    """Epoch milliseconds from the accepted spellings; ValueError says what is wrong."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a timestamp, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if not isinstance(value, str):
-        raise ValueError(f"expected epoch milliseconds or a time string, got {type(value).__name__}")
-    text = value.strip()
-    if text.lower() == "now":
-        return now_ms
-    m = _RELATIVE.match(text)
-    if m:
-        sign = 1 if m.group(1) == "+" else -1
-        return now_ms + sign * int(m.group(2)) * _UNIT_MS[m.group(3)]
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"{value!r} is not a time: use epoch milliseconds, ISO 8601 with an offset, 'now' or '+15m'"
-        ) from None
-    if parsed.tzinfo is None:
-        raise ValueError(f"{value!r} has no UTC offset: add 'Z' or '+01:00' (a time without one is ambiguous)")
-    return int(parsed.timestamp() * 1000)
 
 
 BOM = b"\xef\xbb\xbf"

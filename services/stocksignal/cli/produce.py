@@ -89,7 +89,7 @@ def produce(file: str, source: str, dry_run: bool, progress: bool | None) -> Non
     report = Report()
     stream, size = _open(file)
     show_progress = progress if progress is not None else (stderr_is_terminal() and (size is None or size >= PROGRESS_MIN_BYTES))
-    sender = None if dry_run else _Sender(settings, report)
+    sender = None if dry_run else Sender(settings, report)
     try:
         for raw, number in _with_progress(stream, size, show_progress, file):
             text = decode_line(raw, number)
@@ -128,7 +128,7 @@ def produce(file: str, source: str, dry_run: bool, progress: bool | None) -> Non
         raise Failure(f"{len(report.bad)} bad line(s); every other line was {'checked' if dry_run else 'produced'}")
 
 
-class _Sender:
+class Sender:
     """Produces events, remembering each one's line until the broker acknowledges it."""
 
     def __init__(self, settings, report: Report) -> None:

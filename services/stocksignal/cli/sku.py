@@ -9,6 +9,7 @@ movements of the ledger with their reasons.
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -16,8 +17,11 @@ from typing import Any, Mapping
 
 import click
 
+from stocksignal.cli import sku_history
 from stocksignal.cli.common import Failure, Unavailable, make_console, tool_settings
 from stocksignal.cli.formatting import BUCKETS, fmt_ts
+from stocksignal.cli.when import HELP as TIME_HELP
+from stocksignal.cli.when import MOMENT
 
 MAX_ID_LENGTH = 128
 
@@ -74,21 +78,50 @@ def fetch(base_url: str, path: str, timeout: float = 10.0) -> tuple[int, Any]:
 @click.option("--url", help="Base URL of a processor worker [default: http://STOCKSIGNAL_WEB_HOST:STOCKSIGNAL_WEB_PORT].")
 @click.option("--movements", "movement_count", type=click.IntRange(0, 1000), default=15, show_default=True,
               help="How many of the last ledger movements to show.")
+@click.option("--at", type=MOMENT, help=f"Show the SKU as it was at this log time, from the ledger; {TIME_HELP}.")
+@click.option("--since", type=MOMENT, help="List the ledger's movements published after this time (with --until).")
+@click.option("--until", type=MOMENT, help="With --since: up to this time [default: now].")
 @click.option("--json", "as_json", is_flag=True, help="The inspection API's answers as one JSON object.")
-def sku(sku_id: str, url: str | None, movement_count: int, as_json: bool) -> None:
+def sku(sku_id: str, url: str | None, movement_count: int, at: int | None, since: int | None, until: int | None,
+        as_json: bool) -> None:
     """Explain a SKU: stock per location, available per channel with the rule, open
     reservations with holds, and the last ledger movements with their reasons.
 
     \b
-    Example:
+    The past, from the ledger (inventory.movements.v1; channels as configured then):
+      --at T              buckets and available per channel as they were at log time T
+      --since T1 [--until T2]
+                          the movements published in between, with their causes, and the
+                          net change per bucket
+
+    \b
+    Examples:
       stocksignal sku MUG-BLUE
       stocksignal sku MUG-BLUE --json --movements 50
+      stocksignal sku MUG-BLUE --at 2026-01-01T14:00:00+01:00
+      stocksignal sku MUG-BLUE --since -2h
 
-    Exit 1 when the processor knows no such SKU, 3 when the processor does not answer.
+    Exit 1 when the processor knows no such SKU (or the ledger's retention no longer covers
+    the time), 3 when the processor or Kafka does not answer.
     """
     settings = tool_settings()
     check_sku(sku_id)
     base = check_url(url) if url else f"http://{settings.web_host}:{settings.web_port}"
+    if at is not None and (since is not None or until is not None):
+        raise click.UsageError("--at is one moment, --since/--until a window: give one or the other")
+    if until is not None and since is None:
+        raise click.UsageError("--until needs --since")
+    if since is not None and until is not None and until < since:
+        raise click.UsageError("--until is before --since")
+    for name, value in (("--at", at), ("--since", since), ("--until", until)):
+        if value is not None and value > time.time() * 1000 + 1000:
+            raise click.UsageError(f"{name} is in the future; the ledger only knows the past")
+    if at is not None:
+        sku_history.show_at(fetch, base, sku_id, at, as_json)
+        return
+    if since is not None:
+        sku_history.show_window(fetch, base, sku_id, since, until, as_json)
+        return
     quoted = urllib.parse.quote(sku_id, safe="")
     status, state = fetch(base, f"/skus/{quoted}")
     if status == 404:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from stocksignal import bootstrap
-from stocksignal.demo import procs, script
+from stocksignal.demo import ledger_part, procs, script
 from stocksignal.demo.view import (
     PlainView,
     availability_line,
@@ -184,6 +184,7 @@ class Demo:
         self.producer = None
         self.codec = None
         self.children: dict[str, Any] = {}
+        self.step_times: dict[str, int] = {}  # a step's clock label -> epoch ms once it had settled
 
     # -- the whole run ----------------------------------------------------------------------
 
@@ -196,6 +197,7 @@ class Demo:
             self.configure_channels()
             self.play()
             self.final_checks()
+            ledger_part.look_back(self)
             code = EXIT_OK if not self.checks.failed else EXIT_FAILED
         except DemoError as exc:
             view.error(str(exc))
@@ -462,7 +464,11 @@ class Demo:
         for number, step in enumerate(steps, start=1):
             if pace:
                 self.pause(pace)
-            self.play_step(number, len(steps), step)
+            if step.stocktake is not None:
+                ledger_part.play_stocktake(self, number, len(steps), step)
+            else:
+                self.play_step(number, len(steps), step)
+            self.step_times[step.clock] = int(time.time() * 1000)
 
     def pause(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -525,7 +531,7 @@ class Demo:
 
     def final_checks(self) -> None:
         view = self.view
-        view.step(len(script.steps()) + 1, len(script.steps()) + 1, "18:00", "Closing: is every number right?",
+        view.step(len(script.steps()) + 1, len(script.steps()) + 2, "18:00", "Closing: is every number right?",
                   "The same numbers, read three ways: the storefront API (Redis, written by the projector), "
                   "the marketplace (pushed by the sync worker), and the processor's own state.")
         urls = self.urls()
@@ -655,6 +661,7 @@ class Demo:
             f"  adapter metrics   {urls['projector_metrics']} (projector)   {urls['sync_metrics']} (sync)",
             f"  CLI               source {rel}",
             f"                    {cli} sku {script.MUG}",
+            *ledger_part.where_to_look(self, cli),
             f"                    {cli} tail movements --sku {script.MUG} -n 30",
             f"                    {cli} tail reservations --sku {script.LAMP} --from-beginning",
             f"                    {cli} channels list",

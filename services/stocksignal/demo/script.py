@@ -94,7 +94,7 @@ class Observed:
 @dataclass(frozen=True)
 class Step:
     key: str
-    clock: str  # the shop's time of day, for the story only
+    clock: str  # the shop's time of day: a label; the runner notes the real time after each step
     title: str
     story: str
     events: Callable[[Observed], Sequence[Sent]]
@@ -104,6 +104,9 @@ class Step:
     checks: tuple[tuple[str, Callable[[list[Mapping[str, Any]]], str | None]], ...] = ()
     # Commands the processor applies for this step; None: one per SKU of each event.
     commands: int | None = None
+    # A stock-take file: the runner imports it with `stocksignal stock import --diff` instead
+    # of sending ``events`` itself (they are the same counts, for the model).
+    stocktake: str | None = None
 
 
 def _static(*sent: Sent) -> Callable[[Observed], Sequence[Sent]]:
@@ -255,13 +258,67 @@ def steps() -> list[Step]:
             {MUG: {DEFAULT: 11, WEBSHOP: 11, MARKETPLACE: 9}},
         ),
         Step(
-            "count", "17:30", "A cycle count corrects a drift",
-            "Berlin counts its bins: 2 mugs, where the books expected 3 (2 more are picked and waiting "
-            "for W-2001's shipment). The count wins: on hand becomes 2 counted + 2 picked = 4.",
-            _static(Sent("StockCounted", {"location_id": BER, "sku": MUG, "counted_qty": 2})),
-            {MUG: {DEFAULT: 10, WEBSHOP: 10, MARKETPLACE: 8}},
+            "stocktake", "17:30", "The evening stock take: an import, its diff, and a repeat",
+            "Both warehouses count their bins and send the sheet. The import first compares every row "
+            "with the processor's books (on hand − picked): Berlin finds 2 mugs where the books "
+            "expected 3 (2 more are picked, waiting for W-2001's shipment), everything else agrees. "
+            "The count wins: Berlin's on hand becomes 2 counted + 2 picked = 4. Importing the same "
+            "sheet again changes nothing: its event ids come from the file.",
+            lambda _o: stocktake_counts(),
+            {MUG: {DEFAULT: 10, WEBSHOP: 10, MARKETPLACE: 8}, LAMP: {DEFAULT: 1, WEBSHOP: 1, MARKETPLACE: 0}},
+            stocktake=STOCKTAKE,
         ),
     ]
+
+
+#: The evening stock take (step "stocktake"), as the warehouses send it.
+STOCKTAKE = (
+    "sku,location_id,counted_qty,reason\n"
+    f"{MUG},{BER},2,bin B-4: one mug missing\n"
+    f"{MUG},{HAM},10,\n"
+    f"{LAMP},{BER},2,\n"
+    f"{LAMP},{HAM},3,\n"
+)
+#: What `stock import --diff` says of it against the books at 17:30.
+STOCKTAKE_DIFF = "4 row(s): 1 change stock (+0 / −1 units), 3 agree with the books, 0 new position(s)"
+
+
+def stocktake_counts() -> list[Sent]:
+    """The stock take's rows as the StockCounted events the import produces (less the common fields)."""
+    from stocksignal.cli.counts_csv import parse_counts
+
+    counts = parse_counts(STOCKTAKE.encode())
+    return [Sent("StockCounted", {"location_id": r.location_id, "sku": r.sku, "counted_qty": r.counted_qty})
+            for r in counts.rows]
+
+
+@dataclass(frozen=True)
+class LookBack:
+    """"What was SKU at CLOCK?": the question the demo asks the ledger after the day."""
+
+    sku: str
+    clock: str  # a step's clock label: its time is the moment after that step
+    channels: dict[str, int]
+    positions: dict[str, dict[str, int]]
+
+
+#: After the short pick (14:00): Berlin has lost 2 mugs, W-2001 holds 2 there (picked) and 2 in Hamburg.
+LOOK_BACK = LookBack(
+    MUG, "14:00",
+    {DEFAULT: 10, MARKETPLACE: 8, WEBSHOP: 10},
+    {
+        BER: {"on_hand": 8, "reserved": 2, "picked": 2, "damaged": 0, "quality_hold": 0, "pending_inspection": 0,
+              "inbound": 0, "sellable": 6},
+        HAM: {"on_hand": 6, "reserved": 2, "picked": 0, "damaged": 0, "quality_hold": 0, "pending_inspection": 0,
+              "inbound": 0, "sellable": 4},
+    },
+)
+#: The ledger's net change of LOOK_BACK's SKU over its step (from the step before's time to its own):
+#: the short pick moves 2 reserved mugs to picked, and 2 missing ones out of Berlin's books; the
+#: order's other 2 units are reserved in Hamburg.
+LOOK_BACK_NET = {BER: {"on_hand": -2, "reserved": -2, "picked": 2}, HAM: {"reserved": 2}}
+#: The day's counts by the processor's accuracy counters: 4 counts, 1 correction (75%).
+FINAL_ACCURACY = {"agreed": 3, "corrected": 1}
 
 
 #: What every channel shows at the end of the day.

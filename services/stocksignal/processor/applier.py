@@ -32,6 +32,7 @@ import orjson
 from stocksignal.domain import (
     ChannelBook,
     ChannelCommand,
+    CountStock,
     SkuCommand,
     SkuState,
     apply,
@@ -209,6 +210,8 @@ class Applier:
         self.metrics.bump(self.metrics.commands_applied, type(cmd).__name__)
         for note in outcome.notes:
             self.metrics.bump(self.metrics.notes, str(note))
+        if type(cmd) is CountStock:  # inventory record accuracy (docs/operations.md)
+            self.metrics.counted(cmd.location_id, outcome.movements)
 
     def _write(self, ps: PartitionState, partition: int, pos: int, env: Envelope | None, outcome) -> None:
         store = ps.store

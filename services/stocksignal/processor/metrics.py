@@ -47,6 +47,18 @@ class ProcessorMetrics:
         self.movements = Counter(
             "stocksignal_movements_total", "Ledger movements published, by reason", ["reason"], registry=r
         )
+        self.cycle_counts = Counter(
+            "stocksignal_cycle_counts_total",
+            "Cycle counts applied (StockCounted), by location and outcome: agreed with the books or corrected them",
+            ["location", "outcome"],
+            registry=r,
+        )
+        self.count_corrections = Counter(
+            "stocksignal_count_correction_units_total",
+            "Units by which cycle counts corrected on_hand, by location and direction (up, down)",
+            ["location", "direction"],
+            registry=r,
+        )
         self.notes = Counter(
             "stocksignal_domain_notes_total",
             "Notable domain events (default channel used, clamped, unreserved shipment, ...)",
@@ -130,6 +142,17 @@ class ProcessorMetrics:
     def dead_lettered(self, reason: str, topic: str) -> None:
         key = (self.dlq, reason, topic)
         self._pending[key] = self._pending.get(key, 0) + 1
+
+    def counted(self, location_id: str, movements) -> None:
+        """A cycle count was applied: whether it agreed with the books, and by how many units it
+        corrected on_hand (its CYCLE_COUNT movement there). Published at commit, as every count."""
+        delta = sum(m.delta for m in movements if m.bucket == "ON_HAND" and m.reason == "CYCLE_COUNT")
+        pending = self._pending
+        key = (self.cycle_counts, location_id, "corrected" if delta else "agreed")
+        pending[key] = pending.get(key, 0) + 1
+        if delta:
+            key = (self.count_corrections, location_id, "up" if delta > 0 else "down")
+            pending[key] = pending.get(key, 0) + abs(delta)
 
     def discard_counts(self) -> None:
         """The transaction aborted: what it counted never became visible."""

@@ -12,14 +12,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from stocksignal.contract import partition_for
 from stocksignal.domain import BUCKET_FIELDS, ChannelBook, SkuState
 from stocksignal.processor.applier import history
 from stocksignal.processor.envelope import BookEnvelope, Envelope, book_key, sku_key
+from stocksignal.processor.inspection_history import (
+    MAX_WINDOW_MOVEMENTS,
+    BadTime,
+    stock_at_json,
+    time_param,
+    window_json,
+)
 
 if TYPE_CHECKING:
+    from stocksignal.ledger.history import LedgerHistory
     from stocksignal.processor.metrics import ProcessorMetrics
     from stocksignal.processor.ownership import Owners
     from stocksignal.processor.runtime import Runtime
@@ -28,6 +37,10 @@ log = logging.getLogger(__name__)
 
 MAX_MOVEMENTS = 1000
 FORWARDED = "X-Stocksignal-Forwarded"
+
+
+def positions_of(state: SkuState) -> dict[str, dict[str, int]]:
+    return {loc: {name: getattr(p, name) for name in BUCKET_FIELDS.values()} for loc, p in state.positions.items()}
 
 
 def explain(state: SkuState, book: ChannelBook, env: Envelope, partition: int) -> dict[str, Any]:
@@ -82,12 +95,13 @@ class Inspection:
     """What the handlers ask; reads the runtime's ``serving`` stores (committed values)."""
 
     def __init__(self, runtime: "Runtime", owners: "Owners", partitions: int, history_size: int,
-                 self_url: str) -> None:
+                 self_url: str, ledger: "LedgerHistory | None" = None) -> None:
         self.runtime = runtime
         self.owners = owners
         self.partitions = partitions
         self.history_size = history_size
         self.self_url = self_url
+        self.ledger = ledger  # answers for the past (?at=, ?since=), read from Kafka
 
     def local(self, sku: str):
         """(envelope, book, partition, store) when this worker serves the SKU, else None."""
@@ -154,29 +168,61 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
     @routes.get("/skus/{sku}")
     async def get_sku(request: web.Request) -> web.Response:
         sku = request.match_info["sku"]
+        try:
+            at = time_param(request.query, "at")
+        except BadTime as exc:
+            return error(400, "bad_request", str(exc))
         found, response = await owned(request, sku)
         if response is not None:
             return response
         env, book, partition, _ = found
         if env is None:
             return not_found(sku)
+        if at is not None:
+            return await from_ledger(lambda r: stock_at_json(r, partition), "stock_at", sku, at, positions_of(env.state))
         return web.json_response(explain(env.state, book.book, env, partition))
+
+    async def from_ledger(render: Callable[[Any], dict], method: str, *args: Any) -> web.Response:
+        """A ledger read in the history's own executor: the loop keeps serving meanwhile."""
+        from stocksignal.ledger.history import NotRetained
+        from stocksignal.ledger.kafka import LedgerUnavailable
+
+        if inspection.ledger is None:
+            return error(503, "not_ready", "this worker does not read the ledger")
+        call = getattr(inspection.ledger, method)
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(inspection.ledger.executor, call, *args)
+        except NotRetained as exc:
+            return error(422, "not_retained", str(exc))
+        except LedgerUnavailable as exc:
+            return error(503, "ledger_unavailable", str(exc))
+        return web.json_response(render(result))
 
     @routes.get("/skus/{sku}/movements")
     async def get_movements(request: web.Request) -> web.Response:
         sku = request.match_info["sku"]
         try:
-            limit = int(request.query.get("limit", "50"))
+            since = time_param(request.query, "since")
+            until = time_param(request.query, "until", default=int(time.time() * 1000))
+        except BadTime as exc:
+            return error(400, "bad_request", str(exc))
+        most = MAX_MOVEMENTS if since is None else MAX_WINDOW_MOVEMENTS
+        try:
+            limit = int(request.query.get("limit", "50" if since is None else str(MAX_MOVEMENTS)))
         except ValueError:
             return error(400, "bad_request", "limit must be an integer")
-        if not 1 <= limit <= MAX_MOVEMENTS:
-            return error(400, "bad_request", f"limit must be in 1..{MAX_MOVEMENTS}")
+        if not 1 <= limit <= most:
+            return error(400, "bad_request", f"limit must be in 1..{most}")
+        if since is not None and until < since:
+            return error(400, "bad_request", "until is before since")
         found, response = await owned(request, sku)
         if response is not None:
             return response
         env, _, _, store = found
         if env is None:
             return not_found(sku)
+        if since is not None:
+            return await from_ledger(window_json, "window", sku, since, until, limit)
         movements = _Committed(store).history(env, sku, inspection.history_size, limit)
         return web.json_response({"sku": sku, "movements": movements, "newest_first": True})
 

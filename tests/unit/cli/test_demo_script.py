@@ -13,12 +13,19 @@ import random
 import pytest
 
 from stocksignal.demo import script
-from stocksignal.domain import InMemoryInventory
+from stocksignal.cli import counts_diff
+from stocksignal.cli.counts_csv import parse_counts
+from stocksignal.domain import BUCKET_FIELDS, InMemoryInventory
 
 
 def _post(shop: InMemoryInventory, sent: script.Sent) -> list:
     fields = {k: v for k, v in sent.fields.items()}
     return shop.post(sent.name, **fields)
+
+
+def _positions(shop: InMemoryInventory, sku: str) -> dict:
+    return {loc: {**{b: getattr(p, b) for b in BUCKET_FIELDS.values()}, "sellable": p.sellable}
+            for loc, p in shop.state(sku).positions.items()}
 
 
 def _play(seed: int):
@@ -31,20 +38,22 @@ def _play(seed: int):
         events = list(step.events(observed))
         if step.key == "rush":
             random.Random(seed).shuffle(events)  # any arrival order
+        before = {sku: _positions(shop, sku) for sku in script.SKUS}
         decisions = []
         for e in events:
             for outcome in _post(shop, e):
                 decisions.extend(d.to_record() for d in outcome.decisions)
         assert len(decisions) >= script.expected_decisions(events), step.key
         observed.decisions.extend(decisions)
-        per_step.append((step, decisions, {sku: shop.ats(sku) for sku in step.expect}))
+        per_step.append((step, decisions, {sku: shop.ats(sku) for sku in step.expect}, before,
+                         {sku: (_positions(shop, sku), shop.ats(sku)) for sku in script.SKUS}))
     return shop, per_step
 
 
 @pytest.mark.parametrize("seed", range(25))
 def test_every_step_and_the_end_of_day_match_the_rules(seed):
     shop, per_step = _play(seed)
-    for step, decisions, ats in per_step:
+    for step, decisions, ats, _, _ in per_step:
         assert ats == step.expect, f"step {step.key}: {ats} != {step.expect}"
         for text, check in step.checks:
             assert check(decisions) is None, f"step {step.key}: {text}: {check(decisions)}"
@@ -105,3 +114,38 @@ def test_every_event_describes_itself():
     for step in script.steps():
         for e in step.events(observed):
             assert not e.describe().endswith("}"), e.describe()
+
+
+def test_the_look_back_is_the_state_right_after_its_step():
+    _, per_step = _play(0)
+    lb = script.LOOK_BACK
+    (after,) = [views for step, _, _, _, views in per_step if step.clock == lb.clock]
+    positions, ats = after[lb.sku]
+    assert positions == lb.positions and ats == lb.channels
+
+
+def test_the_stock_take_diff_and_accuracy_are_the_rules_numbers():
+    _, per_step = _play(0)
+    (step, _, _, before, _), = [x for x in per_step if x[0].stocktake is not None]
+    counts = parse_counts(step.stocktake.encode())
+    assert counts.bad == [] and len(counts.rows) == len(list(step.events(script.Observed())))
+    changes = counts_diff.compare(counts.rows, before)
+    assert counts_diff.summary_line(counts_diff.totals(changes)) == script.STOCKTAKE_DIFF
+    corrected = sum(1 for c in changes if c.delta)
+    assert {"agreed": len(changes) - corrected, "corrected": corrected} == script.FINAL_ACCURACY
+    assert [e.fields for e in step.events(script.Observed())] == [
+        {"location_id": r.location_id, "sku": r.sku, "counted_qty": r.counted_qty} for r in counts.rows]
+
+
+def test_the_look_back_window_nets_to_its_steps_change():
+    _, per_step = _play(0)
+    lb = script.LOOK_BACK
+    (i,) = [i for i, x in enumerate(per_step) if x[0].clock == lb.clock]
+    before, after = per_step[i - 1][4][lb.sku][0], per_step[i][4][lb.sku][0]
+    net = {}
+    for loc in sorted(set(before) | set(after)):
+        moved = {b: after.get(loc, {}).get(b, 0) - before.get(loc, {}).get(b, 0)
+                 for b in after.get(loc, before.get(loc)) if b != "sellable"}
+        if any(moved.values()):
+            net[loc] = {b: d for b, d in moved.items() if d}
+    assert net == script.LOOK_BACK_NET

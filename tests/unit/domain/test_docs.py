@@ -13,6 +13,7 @@ REQUIRED_EXAMPLES = [
     "### Example: a return, one mug restocked and one damaged",
     "### Example: a short pick, re-allocated to another warehouse",
     "### Example: a cycle count finds fewer units than reserved",
+    "### Example: MUG-BLUE at 14:00, and what moved it since",
 ]
 
 
