@@ -148,6 +148,9 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
         "channel_id": "web-de",
         "location_ids": ["WH-BER-1", "STORE-MUC-2"],
         "safety_stock": 2,
+        "buffer_percent": 10,
+        "max_available": 500,
+        "low_stock_threshold": 5,
     },
     "ChannelRemoved": {
         "event_id": "evt-chan-popup-xmas-removed",

@@ -31,7 +31,8 @@ SPEC_RECORDS = {
     "StockStatusChanged": f"{COMMON} location_id:string sku:string qty:int from_status:StockStatus to_status:StockStatus",
     "TransferDispatched": f"{COMMON} transfer_id:string from_location_id:string to_location_id:string sku:string qty:int",
     "TransferReceived": f"{COMMON} transfer_id:string to_location_id:string sku:string qty_received:int",
-    "ChannelConfigured": f"{COMMON} channel_id:string location_ids:[string] safety_stock:int=0",
+    "ChannelConfigured": f"{COMMON} channel_id:string location_ids:[string] safety_stock:int=0"
+    " buffer_percent:int=0 max_available:?int=null low_stock_threshold:int=0",  # v1.1, section 10.1
     "ChannelRemoved": f"{COMMON} channel_id:string",
     "ChannelAvailability": "channel_id:string available:int",
     "LocationStock": "location_id:string on_hand:int reserved:int picked:int damaged:int quality_hold:int pending_inspection:int inbound:int sellable:int",
