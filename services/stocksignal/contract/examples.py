@@ -194,6 +194,16 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
         "occurred_at": T0,
         "published_at": T0 + 35,
     },
+    "StockLevelChanged": {
+        "sku": "TSHIRT-BLK-M",
+        "channel_id": "web-de",
+        "level": "IN_STOCK",
+        "previous_level": "OUT_OF_STOCK",
+        "available": 116,
+        "version": 1042,
+        "cause_event_id": "evt-ord-000123-placed",
+        "occurred_at": T0,
+    },
     "ReservationDecided": {
         "decision_id": "dec-7c1e0b2f9a44d3e1",
         "order_id": "ORD-2026-000123",

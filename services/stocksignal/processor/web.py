@@ -40,6 +40,9 @@ def _channel_view(book: ChannelBook, state: SkuState, channel_id: str, ats: int)
         "buffer_percent": channel.buffer_percent,
         "max_available": channel.max_available,
         "low_stock_threshold": channel.low_stock_threshold,
+        # The level of the last published snapshot (None before the first one): what the
+        # stock-levels feed last said, not a level of this number if it is not published yet.
+        "level": state.levels.get(channel_id),
         "configured": book.is_configured(channel_id),
     }
 
