@@ -13,6 +13,8 @@ REQUIRED_EXAMPLES = [
     "### Example: a return, one mug restocked and one damaged",
     "### Example: a short pick, re-allocated to another warehouse",
     "### Example: a cycle count finds fewer units than reserved",
+    "### Example: a marketplace buffer and a cap",  # v1.1
+    "### Example: back in stock",  # v1.1
 ]
 
 
