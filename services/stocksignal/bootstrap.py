@@ -322,14 +322,18 @@ def build_marketplace_sync(settings: Settings, session, registry=None):
     from stocksignal.adapters.marketplace.metrics import SyncMetrics
     from stocksignal.adapters.marketplace.token_bucket import TokenBucket
     from stocksignal.adapters.marketplace.worker import SyncConfig, SyncWorker
+    from stocksignal.contract.topics import STOCK_LEVELS
 
     check_marketplace_settings(settings)
     channel = settings.marketplace_channel
     dlq_topic = settings.topic_prefix + settings.marketplace_dlq_topic
     ensure_topic(make_admin(settings), dlq_topic, settings.output_partitions, settings.replication_factor)
+    levels = settings.marketplace_push == "levels"
     config = SyncConfig(
         channel_id=channel,
-        topic=availability_topic(settings),
+        # Levels mode reads the processor's stock-level feed instead: a push per level change.
+        topic=settings.topic_prefix + STOCK_LEVELS if levels else availability_topic(settings),
+        push=settings.marketplace_push,
         batch_size=settings.marketplace_batch_size,
         linger_s=settings.marketplace_linger_ms / 1000,
         max_attempts=settings.marketplace_max_attempts,
