@@ -62,3 +62,18 @@ def test_set_without_rules_sends_the_defaults(monkeypatch):
 def test_rules_out_of_range_are_usage_errors(option, value):
     result = CliRunner().invoke(main, ["channels", "set", "web", "--locations", "A", option, value], env=DEAD_KAFKA)
     assert result.exit_code == 2 and option in result.output
+
+
+def test_tail_shows_a_level_record():
+    from stocksignal.cli.formatting import format_level
+
+    rec = {"sku": "MUG", "channel_id": "web", "level": "IN_STOCK", "previous_level": "OUT_OF_STOCK",
+           "available": 5, "version": 9, "cause_event_id": "e-9", "occurred_at": 0}
+    line = format_level(rec)
+    assert line.endswith("MUG  web  OUT_OF_STOCK -> IN_STOCK  available=5  v9  <- e-9")
+    assert "(first seen) -> IN_STOCK" in format_level({**rec, "previous_level": None})
+
+
+def test_tail_knows_the_stock_levels_topic():
+    out = CliRunner().invoke(main, ["tail", "--help"]).output
+    assert "stock-levels" in out
