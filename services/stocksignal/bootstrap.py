@@ -266,10 +266,16 @@ def adapter_keys(settings: Settings):
 
 def build_projector(settings: Settings, registry=None):
     """The Redis projector with its own consumer group and a synchronous Redis client."""
+    from stocksignal.adapters.channel_levels import ChannelFeed
     from stocksignal.adapters.kafka_io import availability_topic
     from stocksignal.adapters.projector import Projector
     from stocksignal.adapters.projector_metrics import ProjectorMetrics
+    from stocksignal.contract.topics import CHANNELS
 
+    codec = make_codec(settings)
+    # Assigned, never committing: its group id is only a name librdkafka wants.
+    channels = ChannelFeed(make_consumer(settings, settings.projector_group + ".channels"),
+                           settings.topic_prefix + CHANNELS, codec)
     return Projector(
         consumer=make_consumer(settings, settings.projector_group),
         redis=make_redis(settings, decode_responses=True, **WORKER_REDIS_TIMEOUTS),
@@ -279,6 +285,7 @@ def build_projector(settings: Settings, registry=None):
         metrics=ProjectorMetrics(registry),
         batch_size=settings.projector_batch_size,
         batch_wait_s=settings.projector_batch_wait_ms / 1000,
+        channels=channels,
     )
 
 
