@@ -126,7 +126,7 @@ def test_no_level_record_is_repeated_or_invented_after_a_failed_commit_or_a_rest
     w = World()
     wk = w.worker().start()
     wl = Workload(skus=6, locations=2, seed=3)
-    w.send([_event(w, "ChannelConfigured", channel_id="web", location_ids=["L0", "L1"], low_stock_threshold=2)])
+    w.send([_event(w, "ChannelConfigured", channel_id="web", location_ids=[wl.location(0), wl.location(1)], low_stock_threshold=2)])
     w.send(wl.seed_stock(2, w.next_ts()))
     run_until_idle(wk)
     w.send(wl.next(w.next_ts()) for _ in range(60))
@@ -134,6 +134,7 @@ def test_no_level_record_is_repeated_or_invented_after_a_failed_commit_or_a_rest
         wk.producer.inject("commit", KafkaError(KafkaError._MSG_TIMED_OUT, "timed out", txn_requires_abort=True),
                            when=lambda txn: txn is not None and any(t == catalogue.STOCK_LEVELS for t, _ in txn.partitions))
         run_until_idle(wk)
+        assert wk.metrics.registry.get_sample_value("stocksignal_transactions_total", {"outcome": "aborted"}) == 1
     else:
         run_until_idle(wk)
         wk.close()
@@ -144,4 +145,30 @@ def test_no_level_record_is_repeated_or_invented_after_a_failed_commit_or_a_rest
 
     chains = assert_feed_is_consistent(w, {"web": 2})
     assert sum(len(c) for c in chains.values()) > len(chains), "the workload never changed a level"
+    assert_matches_model(w)
+
+
+def test_a_channel_change_reconciled_over_several_transactions_signals_each_sku_once(monkeypatch):
+    """A cap of 0 puts every SKU of the channel out of stock: reconciled a slice per step,
+    committed part-way, one commit failing; each SKU's change is in the feed exactly once."""
+    from stocksignal.processor import applier as applier_module
+
+    monkeypatch.setattr(applier_module, "RECONCILE_SLICE", 2)
+    w = World()
+    wk = w.worker().start()
+    wl = Workload(skus=12, locations=2, seed=5)
+    w.send([_event(w, "ChannelConfigured", channel_id="web", location_ids=[wl.location(0), wl.location(1)])])
+    w.send(wl.seed_stock(3, w.next_ts()))
+    run_until_idle(wk)
+    w.send([_event(w, "ChannelConfigured", channel_id="web", location_ids=[wl.location(0), wl.location(1)], max_available=0)])
+    wk.producer.inject("commit", KafkaError(KafkaError._MSG_TIMED_OUT, "timed out", txn_requires_abort=True),
+                       when=lambda txn: txn is not None and any(t == catalogue.STOCK_LEVELS for t, _ in txn.partitions))
+    run_until_idle(wk)
+    assert wk.metrics.registry.get_sample_value("stocksignal_transactions_total", {"outcome": "aborted"}) == 1
+
+    chains = assert_feed_is_consistent(w, {})
+    skus = {sku for sku, _ in chains}
+    assert len(skus) == 12
+    assert all(chains[(sku, "web")] == ["IN_STOCK", "OUT_OF_STOCK"] for sku in skus)
+    assert all(chains[(sku, "default")] == ["IN_STOCK"] for sku in skus)
     assert_matches_model(w)
