@@ -267,10 +267,16 @@ def adapter_keys(settings: Settings):
 
 def build_projector(settings: Settings, registry=None):
     """The Redis projector with its own consumer group and a synchronous Redis client."""
+    from stocksignal.adapters.channel_levels import ChannelFeed
     from stocksignal.adapters.kafka_io import availability_topic
     from stocksignal.adapters.projector import Projector
     from stocksignal.adapters.projector_metrics import ProjectorMetrics
+    from stocksignal.contract.topics import CHANNELS
 
+    codec = make_codec(settings)
+    # Assigned, never committing: its group id is only a name librdkafka wants.
+    channels = ChannelFeed(make_consumer(settings, settings.projector_group + ".channels"),
+                           settings.topic_prefix + CHANNELS, codec)
     return Projector(
         consumer=make_consumer(settings, settings.projector_group),
         redis=make_redis(settings, decode_responses=True, **WORKER_REDIS_TIMEOUTS),
@@ -280,6 +286,7 @@ def build_projector(settings: Settings, registry=None):
         metrics=ProjectorMetrics(registry),
         batch_size=settings.projector_batch_size,
         batch_wait_s=settings.projector_batch_wait_ms / 1000,
+        channels=channels,
     )
 
 
@@ -323,14 +330,18 @@ def build_marketplace_sync(settings: Settings, session, registry=None):
     from stocksignal.adapters.marketplace.metrics import SyncMetrics
     from stocksignal.adapters.marketplace.token_bucket import TokenBucket
     from stocksignal.adapters.marketplace.worker import SyncConfig, SyncWorker
+    from stocksignal.contract.topics import STOCK_LEVELS
 
     check_marketplace_settings(settings)
     channel = settings.marketplace_channel
     dlq_topic = settings.topic_prefix + settings.marketplace_dlq_topic
     ensure_topic(make_admin(settings), dlq_topic, settings.output_partitions, settings.replication_factor)
+    levels = settings.marketplace_push == "levels"
     config = SyncConfig(
         channel_id=channel,
-        topic=availability_topic(settings),
+        # Levels mode reads the processor's stock-level feed instead: a push per level change.
+        topic=settings.topic_prefix + STOCK_LEVELS if levels else availability_topic(settings),
+        push=settings.marketplace_push,
         batch_size=settings.marketplace_batch_size,
         linger_s=settings.marketplace_linger_ms / 1000,
         max_attempts=settings.marketplace_max_attempts,

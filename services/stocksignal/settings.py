@@ -184,6 +184,10 @@ class Settings:
     marketplace_dlq_topic: str = "stocksignal.marketplace-sync.dlq.v1"
     # Empty: "stocksignal-marketplace-sync.<channel>".
     marketplace_group: str = ""
+    # What the sync worker pushes: "every-change" (each availability change of the channel,
+    # from inventory.availability.v1) or "levels" (only when the channel's stock level
+    # changes, from inventory.stock-levels.v1: back in stock, running low, sold out).
+    marketplace_push: str = "every-change"
 
     # --- HTTP edges (docs/operations.md#http-security) -------------------------------------
     # SHA-256 hex digests of the bearer tokens the storefront API accepts, comma-separated

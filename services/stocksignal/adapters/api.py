@@ -58,11 +58,14 @@ class ApiMetrics:
 
 
 def channel_item(value: ChannelValue) -> dict[str, Any]:
-    return {"sku": value.sku, "channel": value.channel, "available": value.available, "version": value.version}
+    # ``level`` was added in v1.1 beside the v1 fields (clients that do not know it ignore it).
+    return {"sku": value.sku, "channel": value.channel, "available": value.available, "version": value.version,
+            "level": value.level}
 
 
 def sku_item(found: Availability, include_locations: bool = False) -> dict[str, Any]:
     item = {"sku": found.sku, "version": found.version, "channels": found.channels, **found.provenance}
+    item["levels"] = found.levels  # v1.1: channel_id -> stock level (null before the projector stored them)
     if include_locations:
         item["locations"] = found.locations
     return item

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from stocksignal.adapters.keys import CHANNEL_FIELD_PREFIX, VERSION, Keys, channel_field
+from stocksignal.adapters.keys import CHANNEL_FIELD_PREFIX, VERSION, Keys, channel_field, level_field
 from stocksignal.adapters.rebuild import is_rebuilding
 from stocksignal.adapters.snapshot import Availability, availability_from_hash
 
@@ -18,6 +18,7 @@ class ChannelValue:
     channel: str
     version: int | None
     available: int | None
+    level: str | None = None  # the channel's stock level; None from a read model before v1.1
 
 
 class AvailabilityReader:
@@ -26,8 +27,9 @@ class AvailabilityReader:
         self.keys = keys
 
     async def channel_value(self, sku: str, channel: str) -> ChannelValue:
-        version, available = await self.redis.hmget(self.keys.availability(sku), VERSION, channel_field(channel))
-        return _channel_value(sku, channel, version, available)
+        version, available, level = await self.redis.hmget(
+            self.keys.availability(sku), VERSION, channel_field(channel), level_field(channel))
+        return _channel_value(sku, channel, version, available, level)
 
     async def everything(self, sku: str) -> Availability | None:
         return availability_from_hash(sku, await self.redis.hgetall(self.keys.availability(sku)))
@@ -35,9 +37,9 @@ class AvailabilityReader:
     async def channel_values(self, skus: Sequence[str], channel: str) -> list[ChannelValue]:
         pipe = self.redis.pipeline(transaction=False)
         for sku in skus:
-            pipe.hmget(self.keys.availability(sku), VERSION, channel_field(channel))
+            pipe.hmget(self.keys.availability(sku), VERSION, channel_field(channel), level_field(channel))
         replies = await pipe.execute()
-        return [_channel_value(sku, channel, v, a) for sku, (v, a) in zip(skus, replies)]
+        return [_channel_value(sku, channel, v, a, lv) for sku, (v, a, lv) in zip(skus, replies)]
 
     async def everythings(self, skus: Sequence[str]) -> list[Availability | None]:
         pipe = self.redis.pipeline(transaction=False)
@@ -58,9 +60,10 @@ class AvailabilityReader:
         return bool(await self.redis.ping())
 
 
-def _channel_value(sku: str, channel: str, version: Any, available: Any) -> ChannelValue:
+def _channel_value(sku: str, channel: str, version: Any, available: Any, level: Any = None) -> ChannelValue:
     return ChannelValue(
         sku, channel,
         None if version is None else int(version),
         None if available is None else int(available),
+        None if available is None else level,
     )

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 VERSION = "version"
 LOCATIONS = "locations"
 CHANNEL_FIELD_PREFIX = "ch:"
+# The channel's stock level (IN_STOCK, LOW_STOCK, OUT_OF_STOCK) beside its ``ch:`` value.
+LEVEL_FIELD_PREFIX = "lv:"
 # Fields of the projector's meta hash.
 META_RUN_ID = "run_id"
 META_GENERATION = "generation"
@@ -16,6 +18,10 @@ META_REBUILD_PREFIX = "rebuild:"
 
 def channel_field(channel_id: str) -> str:
     return CHANNEL_FIELD_PREFIX + channel_id
+
+
+def level_field(channel_id: str) -> str:
+    return LEVEL_FIELD_PREFIX + channel_id
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,11 @@ from typing import Any
 from stocksignal.adapters.api_requests import MAX_BATCH, MAX_ID_LENGTH
 
 _ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH}
+_LEVEL = {
+    "type": "string", "nullable": True, "enum": ["IN_STOCK", "LOW_STOCK", "OUT_OF_STOCK", None],
+    "description": "the channel's stock level (since v1.1): OUT_OF_STOCK at 0, LOW_STOCK up to its low_stock_threshold; "
+                   "null from a read model written before",
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -46,6 +51,7 @@ SCHEMAS: dict[str, Any] = {
             "channel": _ID,
             "available": {"type": "integer", "minimum": 0},
             "version": {"type": "integer", "description": "AvailabilityChanged.version the value comes from"},
+            "level": _LEVEL,
         },
     },
     "LocationStock": {
@@ -67,6 +73,11 @@ SCHEMAS: dict[str, Any] = {
                 "type": "object",
                 "description": "channel_id -> available to sell",
                 "additionalProperties": {"type": "integer", "minimum": 0},
+            },
+            "levels": {
+                "type": "object", "nullable": True,
+                "description": "channel_id -> stock level (since v1.1; null from a read model written before)",
+                "additionalProperties": _LEVEL,
             },
             "cause_event_id": {"type": "string"},
             "cause_event_type": {"type": "string"},

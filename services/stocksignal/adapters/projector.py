@@ -17,6 +17,7 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, Messag
 from redis.exceptions import RedisError
 
 from stocksignal.adapters import kafka_io
+from stocksignal.adapters.channel_levels import ChannelFeed
 from stocksignal.adapters.keys import Keys
 from stocksignal.adapters.projector_metrics import ProjectorMetrics
 from stocksignal.adapters.read_model import ReadModelWriter, RedisView
@@ -41,8 +42,12 @@ class Projector:
         batch_wait_s: float = 0.05,
         idle_check_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        channels: ChannelFeed | None = None,
     ) -> None:
         self.consumer = consumer
+        # The channels' low-stock thresholds, for the levels stored beside each available
+        # (channel_levels.py); None: every threshold 0 (levels OUT_OF_STOCK / IN_STOCK only).
+        self.channels = channels
         self.redis = redis
         self.codec = codec
         self.topic = topic
@@ -66,6 +71,8 @@ class Projector:
     # --- lifecycle -----------------------------------------------------------------------
 
     def run(self, should_stop: Callable[[], bool]) -> None:
+        if self.channels is not None:
+            self.channels.start()  # the thresholds configured now, before the first snapshot
         self.consumer.subscribe(
             [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
         )
@@ -74,6 +81,8 @@ class Projector:
                 self.step_safely()
         finally:
             self.consumer.close()  # leaves the group at once: the partitions move without delay
+            if self.channels is not None:
+                self.channels.close()
 
     def step_safely(self) -> None:
         try:
@@ -102,6 +111,8 @@ class Projector:
     # --- one step --------------------------------------------------------------------------
 
     def step(self) -> None:
+        if self.channels is not None:
+            self.channels.poll()
         if not self.pending:
             self.pending = self._usable(self.consumer.consume(self.batch_size, self.batch_wait_s))
         if not self.pending:
@@ -156,7 +167,10 @@ class Projector:
             if name != RECORD:
                 self._skip("unexpected_record", message, name)
                 continue
-            snapshots.append(snapshot_of(record))
+            if self.channels is None:
+                snapshots.append(snapshot_of(record))
+            else:
+                snapshots.append(snapshot_of(record, self.channels.thresholds.of))
         return snapshots
 
     def _skip(self, reason: str, message: Message, detail: object = "") -> None:

@@ -121,13 +121,24 @@ def channels() -> None:
               help="Comma-separated location ids, in allocation priority order (first is used first).")
 @click.option("--safety-stock", type=click.IntRange(min=0), default=0, show_default=True,
               help="Units held back from this channel's available-to-sell, per SKU.")
-def set_channel(channel_id: str, locations: str, safety_stock: int) -> None:
+@click.option("--buffer-percent", type=click.IntRange(0, 100), default=0, show_default=True,
+              help="Share of what is left after safety stock held back from this channel (rounded down).")
+@click.option("--max-available", type=click.IntRange(min=0), default=None,
+              help="Cap on what this channel is offered per SKU (default: no cap).")
+@click.option("--low-stock-threshold", type=click.IntRange(0, 1_000_000), default=0, show_default=True,
+              help="The channel's level is LOW_STOCK while 0 < available <= this (0: never low).")
+def set_channel(channel_id: str, locations: str, safety_stock: int, buffer_percent: int,
+                max_available: int | None, low_stock_threshold: int) -> None:
     """Configure (or reconfigure) CHANNEL_ID: produces a ChannelConfigured event.
+
+    Available to sell is max(0, sellable over the locations - safety stock), less the buffer
+    (rounded down), at most the cap. Reservations of the channel are decided against it.
 
     \b
     Example:
       stocksignal channels set webshop --locations WH-BER,WH-HAM
       stocksignal channels set marketplace --locations WH-HAM,WH-BER --safety-stock 2
+      stocksignal channels set marketplace --locations WH-HAM --buffer-percent 20 --max-available 50 --low-stock-threshold 3
     """
     settings = tool_settings()
     location_ids = [loc.strip() for loc in locations.split(",") if loc.strip()]
@@ -135,12 +146,25 @@ def set_channel(channel_id: str, locations: str, safety_stock: int) -> None:
         raise click.BadParameter("names no location; give at least one, e.g. WH-BER,WH-HAM", param_hint="--locations")
     try:
         record = channel_event("ChannelConfigured", channel_id=channel_id, location_ids=location_ids,
-                               safety_stock=safety_stock)
+                               safety_stock=safety_stock, buffer_percent=buffer_percent,
+                               max_available=max_available, low_stock_threshold=low_stock_threshold)
     except ValidationError as exc:
         raise click.UsageError("; ".join(exc.problems)) from exc
     produce_channel_event(settings, "ChannelConfigured", record)
     click.echo(f"configured channel {channel_id}: locations {', '.join(location_ids)} (in this order), "
-               f"safety stock {safety_stock}  [event {record['event_id']}]")
+               f"safety stock {safety_stock}{describe_rules(record)}  [event {record['event_id']}]")
+
+
+def describe_rules(record: dict) -> str:
+    """The v1.1 rules of a ChannelConfigured that differ from the defaults, for one line."""
+    parts = []
+    if record.get("buffer_percent"):
+        parts.append(f"buffer {record['buffer_percent']}%")
+    if record.get("max_available") is not None:
+        parts.append(f"cap {record['max_available']}")
+    if record.get("low_stock_threshold"):
+        parts.append(f"low stock at <= {record['low_stock_threshold']}")
+    return "".join(f", {p}" for p in parts)
 
 
 @channels.command("remove", short_help="Remove a channel (ChannelRemoved).")
@@ -188,11 +212,11 @@ def list_channels(as_json: bool) -> None:
         console.print("No channels are configured.")
     else:
         table = Table(box=box.SIMPLE_HEAD)
-        for col in ("channel", "locations (priority order)", "safety stock", "configured at", "event"):
+        for col in ("channel", "locations (priority order)", "safety stock", "rules", "configured at", "event"):
             table.add_column(col, justify="right" if col == "safety stock" else "left")
         for channel_id, r in current.items():
             table.add_row(channel_id, ", ".join(r["location_ids"]), str(r.get("safety_stock", 0)),
-                          fmt_ts(r["occurred_at"]), r["event_id"])
+                          describe_rules(r).removeprefix(", ") or "-", fmt_ts(r["occurred_at"]), r["event_id"])
         console.print(table)
     if DEFAULT_CHANNEL not in current:
         console.print(f"[dim]{DEFAULT_CHANNEL} (built-in): every location of the SKU, lexical order, safety stock 0[/]")

@@ -47,6 +47,15 @@ def format_availability(rec: Mapping[str, Any], ts: int | None = None, tz: tzinf
     )
 
 
+def format_level(rec: Mapping[str, Any], tz: tzinfo | None = None) -> str:
+    """``<time>  MUG  webshop  OUT_OF_STOCK -> IN_STOCK  available=5  v9  <- evt``"""
+    previous = rec.get("previous_level") or "(first seen)"
+    return (
+        f"{fmt_ts(rec['occurred_at'], tz)}  {rec['sku']}  {rec['channel_id']}  {previous} -> {rec['level']}  "
+        f"available={rec['available']}  v{rec['version']}  <- {rec['cause_event_id']}"
+    )
+
+
 def format_decision(rec: Mapping[str, Any], tz: tzinfo | None = None) -> str:
     """``<time>  W-1  MUG  RESERVED  2/2 reserved {WH-BER: 2}  channel=webshop  <- evt``"""
     reason = f"  reason={rec['reason']}" if rec.get("reason") else ""

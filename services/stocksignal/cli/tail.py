@@ -1,4 +1,4 @@
-"""``stocksignal tail availability|reservations|movements|dlq``: the outputs, readable."""
+"""``stocksignal tail availability|reservations|movements|stock-levels|dlq``: the outputs, readable."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from stocksignal.cli.formatting import (
     format_availability,
     format_decision,
     format_dlq,
+    format_level,
     format_movement,
     record_skus,
 )
@@ -26,10 +27,11 @@ KINDS = {
     "availability": catalogue.AVAILABILITY,
     "reservations": catalogue.RESERVATIONS,
     "movements": catalogue.MOVEMENTS,
+    "stock-levels": catalogue.STOCK_LEVELS,
     "dlq": catalogue.DLQ,
 }
 # Topics keyed by SKU: --sku reads the one partition the SKU lives on.
-SKU_KEYED = {"availability", "movements"}
+SKU_KEYED = {"availability", "movements", "stock-levels"}
 PROGRESS_MIN_RECORDS = 20_000
 
 
@@ -68,6 +70,8 @@ class Shown:
             return format_availability(self.record)
         if self.kind == "reservations":
             return format_decision(self.record)
+        if self.kind == "stock-levels":
+            return format_level(self.record)
         return format_movement(self.record)
 
     def as_json(self) -> dict[str, Any]:
@@ -89,7 +93,7 @@ class Shown:
 
 
 @click.command(short_help="Print availability, reservations, movements or the DLQ.")
-@click.argument("what", metavar="availability|reservations|movements|dlq", type=click.Choice(sorted(KINDS)))
+@click.argument("what", metavar="availability|reservations|movements|stock-levels|dlq", type=click.Choice(sorted(KINDS)))
 @click.option("--from-beginning", is_flag=True, help="Start at the beginning of the topic instead of the last records.")
 @click.option("-n", "--last", type=click.IntRange(min=0), default=10, show_default=True,
               help="Without --from-beginning: start with this many of the newest (matching) records; 0 shows only new ones (with -f).")
@@ -105,6 +109,8 @@ def tail(what: str, from_beginning: bool, last: int, follow: bool, sku: str | No
                      available-to-sell and every location's buckets
       reservations   inventory.reservations.v1  one decision per order line
       movements      inventory.movements.v1     the ledger: one line per bucket change
+      stock-levels   inventory.stock-levels.v1  a channel's stock level changed: back in
+                     stock, running low, sold out
       dlq            inventory.dlq.v1           rejected input with its dlq.* headers
 
     Without --from-beginning it starts with the newest --last records (ordered by log

@@ -197,10 +197,23 @@ class _Compiler:
         if found is not None:
             return found
         name = self.functions[full] = self._name("R")
-        parts = [self.expr(f["type"], f"r[{f['name']!r}]") for f in schema["fields"]]
+        parts = [self.expr(f["type"], _field_value(f)) for f in schema["fields"]]
         body = ",\n        ".join(parts) or "b''"
         self.sources.append(f"def {name}(r):\n    return b''.join((\n        {body},\n    ))\n")
         return name
+
+
+_SCALAR_DEFAULTS = (type(None), bool, int, float, str)
+
+
+def _field_value(field: Mapping[str, Any]) -> str:
+    """The expression reading a field: an absent field with a scalar default is written with
+    its default, as fastavro does (a record made before the field existed, say a v1
+    ChannelConfigured, still writes with the current schema)."""
+    name = field["name"]
+    if "default" in field and isinstance(field["default"], _SCALAR_DEFAULTS):
+        return f"r.get({name!r}, {field['default']!r})"
+    return f"r[{name!r}]"
 
 
 def _fixed_checker(size: int) -> Callable[[bytes], bytes]:

@@ -148,6 +148,9 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
         "channel_id": "web-de",
         "location_ids": ["WH-BER-1", "STORE-MUC-2"],
         "safety_stock": 2,
+        "buffer_percent": 10,
+        "max_available": 500,
+        "low_stock_threshold": 5,
     },
     "ChannelRemoved": {
         "event_id": "evt-chan-popup-xmas-removed",
@@ -190,6 +193,16 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
         "cause_event_type": "OrderPlaced",
         "occurred_at": T0,
         "published_at": T0 + 35,
+    },
+    "StockLevelChanged": {
+        "sku": "TSHIRT-BLK-M",
+        "channel_id": "web-de",
+        "level": "IN_STOCK",
+        "previous_level": "OUT_OF_STOCK",
+        "available": 116,
+        "version": 1042,
+        "cause_event_id": "evt-ord-000123-placed",
+        "occurred_at": T0,
     },
     "ReservationDecided": {
         "decision_id": "dec-7c1e0b2f9a44d3e1",

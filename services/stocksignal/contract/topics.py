@@ -32,6 +32,7 @@ CHANNELS = "inventory.channels.v1"
 AVAILABILITY = "inventory.availability.v1"
 RESERVATIONS = "inventory.reservations.v1"
 MOVEMENTS = "inventory.movements.v1"
+STOCK_LEVELS = "inventory.stock-levels.v1"
 DLQ = "inventory.dlq.v1"
 
 
@@ -79,6 +80,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic(AVAILABILITY, Role.OUTPUT, "sku", ("AvailabilityChanged",), True),
     Topic(RESERVATIONS, Role.OUTPUT, "order_id", ("ReservationDecided",)),
     Topic(MOVEMENTS, Role.OUTPUT, "sku", ("StockMoved",)),
+    # Not compacted: a feed of changes (back in stock, running low), every one of them counts.
+    Topic(STOCK_LEVELS, Role.OUTPUT, "sku", ("StockLevelChanged",)),
     Topic(DLQ, Role.DLQ, None, ()),
 )
 

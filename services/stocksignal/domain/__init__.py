@@ -46,8 +46,10 @@ from .outputs import (
     LocationStock,
     Outcome,
     ReservationDecided,
+    StockLevelChanged,
     StockMoved,
 )
+from .levels import level_changes, level_of, publish_levels
 from .positions import BUCKET_FIELDS, Position
 from .split import OrderRef, needs_order, remember_fan_out, remember_order, split
 from .state import SkuState, Transfer
@@ -57,6 +59,7 @@ from .symbols import (
     MovementReason,
     Note,
     ReservationStatus,
+    StockLevel,
     StockStatus,
 )
 from .validation import validate
@@ -106,6 +109,8 @@ __all__ = [
     "ShipLine",
     "SkuCommand",
     "SkuState",
+    "StockLevel",
+    "StockLevelChanged",
     "StockMoved",
     "StockStatus",
     "Transfer",
@@ -119,9 +124,12 @@ __all__ = [
     "dedupe_key",
     "default_channel",
     "expire_holds",
+    "level_changes",
+    "level_of",
     "movement_id",
     "needs_order",
     "partition_of",
+    "publish_levels",
     "reconcile",
     "remember_fan_out",
     "remember_order",

@@ -281,6 +281,7 @@ class Changeset:
             self.inbound,
             self.transfers,
             self.recent,
+            base.levels,  # changed only when a snapshot is published (levels.py)
         )
         source = (self.book, self.cmd) if buckets_changed else None
         return Outcome(state, self.decisions, self.movements, None, tuple(self.notes), source=source)

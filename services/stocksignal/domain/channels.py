@@ -20,19 +20,41 @@ class HasPositions(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Channel:
-    """A selling channel: locations in allocation priority order and a per-SKU safety stock."""
+    """A selling channel: locations in allocation priority order, a per-SKU safety stock, and
+    the v1.1 rules (docs/semantics.md#channel-rules): a buffer held back as a percentage, a
+    cap on what is offered, and the threshold below which the channel runs low.
+
+    The defaults (no buffer, no cap, threshold 0) give exactly the v1 number.
+    """
 
     channel_id: str
     location_ids: tuple[str, ...]
     safety_stock: int = 0
+    buffer_percent: int = 0
+    max_available: int | None = None
+    low_stock_threshold: int = 0
 
-    def ats(self, positions: Mapping[str, Position]) -> int:
+    def raw(self, positions: Mapping[str, Position]) -> int:
+        """Sellable over the channel's locations minus safety stock (may be negative)."""
         total = 0
         for loc in self.location_ids:
             pos = positions.get(loc)
             if pos is not None:
                 total += pos.sellable
-        return max(0, total - self.safety_stock)
+        return total - self.safety_stock
+
+    def ats(self, positions: Mapping[str, Position]) -> int:
+        return self.ats_of_raw(self.raw(positions))
+
+    def ats_of_raw(self, raw: int) -> int:
+        """The contract's formula after ``raw`` (section 10.1). Integer arithmetic: floor of
+        a non-negative product, so no float can round a unit up."""
+        available = max(0, raw)
+        if self.buffer_percent:
+            available = available * (100 - self.buffer_percent) // 100
+        if self.max_available is not None and available > self.max_available:
+            available = self.max_available
+        return available
 
     def priority(self, location_id: str) -> int:
         """Rank of a location in this channel; locations outside it rank after all others."""
@@ -42,19 +64,36 @@ class Channel:
             return len(self.location_ids)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "channel_id": self.channel_id,
             "location_ids": list(self.location_ids),
             "safety_stock": self.safety_stock,
         }
+        # Only rules that differ from the defaults: a book stored before v1.1 and one stored
+        # after with default rules are the same bytes.
+        if self.buffer_percent:
+            d["buffer_percent"] = self.buffer_percent
+        if self.max_available is not None:
+            d["max_available"] = self.max_available
+        if self.low_stock_threshold:
+            d["low_stock_threshold"] = self.low_stock_threshold
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Channel:
-        return cls(d["channel_id"], tuple(d["location_ids"]), d.get("safety_stock", 0))
+        return cls(
+            d["channel_id"],
+            tuple(d["location_ids"]),
+            d.get("safety_stock", 0),
+            d.get("buffer_percent", 0),
+            d.get("max_available"),
+            d.get("low_stock_threshold", 0),
+        )
 
 
 def default_channel(positions: Mapping[str, Position]) -> Channel:
-    """The built-in channel: every location the SKU has a position at, lexical order, no safety."""
+    """The built-in channel: every location the SKU has a position at, lexical order, no
+    safety stock, no buffer, no cap, low-stock threshold 0."""
     return Channel(DEFAULT_CHANNEL, tuple(sorted(positions)), 0)
 
 

@@ -156,6 +156,9 @@ class ExpireHolds(SkuCommand):
 class ConfigureChannel(ChannelCommand):
     location_ids: tuple[str, ...]
     safety_stock: int = 0
+    buffer_percent: int = 0
+    max_available: int | None = None
+    low_stock_threshold: int = 0
 
 
 @dataclass(slots=True, kw_only=True, unsafe_hash=True)

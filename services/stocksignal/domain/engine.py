@@ -74,6 +74,13 @@ def apply_channel_command(
     """The partition's channel book after a channel command."""
     if isinstance(command, c.ConfigureChannel):
         return book.with_channel(
-            Channel(command.channel_id, tuple(command.location_ids), command.safety_stock)
+            Channel(
+                command.channel_id,
+                tuple(command.location_ids),
+                command.safety_stock,
+                command.buffer_percent,
+                command.max_available,
+                command.low_stock_threshold,
+            )
         )
     return book.without(command.channel_id)

@@ -14,6 +14,7 @@ from . import commands as c
 from .channels import ChannelBook
 from .dedupe import DEFAULT_DEDUPE_WINDOW_MS, dedupe_key, within_window
 from .engine import apply, apply_channel_command, reconcile
+from .levels import publish_levels
 from .outputs import Outcome
 from .split import OrderRef, needs_order, remember_fan_out, remember_order, split
 from .state import SkuState
@@ -40,7 +41,7 @@ class PartitionModel:
         if isinstance(command, (c.ConfigureChannel, c.RemoveChannel)):
             return self._handle_channel(command)
         assert isinstance(command, c.SkuCommand)
-        outcome = apply(self.states.get(command.sku), command, self.book)
+        outcome = _published(apply(self.states.get(command.sku), command, self.book))
         self.states[command.sku] = outcome.state
         return [outcome]
 
@@ -65,7 +66,7 @@ class PartitionModel:
         old_book, self.book = self.book, apply_channel_command(self.book, command)
         outcomes = []
         for sku in sorted(self.states):
-            outcome = reconcile(self.states[sku], old_book, self.book, command)
+            outcome = _published(reconcile(self.states[sku], old_book, self.book, command))
             if outcome.changed:
                 self.states[sku] = outcome.state
                 outcomes.append(outcome)
@@ -78,6 +79,16 @@ class PartitionModel:
             for sku, state in sorted(self.states.items())
             if (due := state.next_hold_expiry()) is not None and due <= now
         ]
+
+
+def _published(outcome: Outcome) -> Outcome:
+    """The model publishes every snapshot: each one settles the SKU's stock levels, and the
+    outcome carries the level records and the state that remembers them (levels.py)."""
+    if outcome.changed:
+        outcome.state, outcome.levels = publish_levels(
+            outcome.state, outcome.book, outcome.availability_record()
+        )
+    return outcome
 
 
 def partition_of(sku: str, partitions: int) -> int:

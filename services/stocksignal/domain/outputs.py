@@ -151,6 +151,32 @@ class AvailabilityChanged:
         }
 
 
+@dataclass(slots=True, unsafe_hash=True)
+class StockLevelChanged:
+    """A channel's stock level changed with a published availability (contract 10.2)."""
+
+    sku: str
+    channel_id: str
+    level: str
+    previous_level: str | None  # None: the channel is seen for the first time for this SKU
+    available: int
+    version: int  # that AvailabilityChanged's
+    cause_event_id: str
+    occurred_at: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "sku": self.sku,
+            "channel_id": self.channel_id,
+            "level": str(self.level),
+            "previous_level": None if self.previous_level is None else str(self.previous_level),
+            "available": self.available,
+            "version": self.version,
+            "cause_event_id": self.cause_event_id,
+            "occurred_at": self.occurred_at,
+        }
+
+
 class Outcome:
     """What one command did to one SKU. ``state`` is the state to keep (maybe the same object).
 
@@ -159,7 +185,7 @@ class Outcome:
     ``changed`` says whether there is one (a bucket or a channel's value changed).
     """
 
-    __slots__ = ("state", "decisions", "movements", "notes", "_availability", "_source")
+    __slots__ = ("state", "decisions", "movements", "notes", "levels", "_availability", "_source")
 
     def __init__(
         self,
@@ -175,6 +201,8 @@ class Outcome:
         self.decisions = decisions
         self.movements = movements
         self.notes = notes
+        # Stock-level changes: set where a snapshot is published (levels.py), not by apply.
+        self.levels: list[StockLevelChanged] = []
         self._availability = availability
         self._source = source  # (book, cause): what a snapshot of ``state`` is built from
 
@@ -201,6 +229,11 @@ class Outcome:
 
         book, cause = self._source
         return snapshot_record(self.state, book, cause)
+
+    @property
+    def book(self) -> Any:
+        """The channel book the snapshot is computed with (None: no snapshot)."""
+        return self._source[0] if self._source is not None else None
 
     @property
     def occurred_at(self) -> int:

@@ -220,6 +220,10 @@ def _channel_configured(r: Record, common: dict[str, Any], _: OrderRef | None) -
             channel_id=r["channel_id"],
             location_ids=tuple(r["location_ids"]),
             safety_stock=r.get("safety_stock", 0),
+            # v1 writers do not have these: the Avro defaults, also for a dict without them.
+            buffer_percent=r.get("buffer_percent", 0),
+            max_available=r.get("max_available"),
+            low_stock_threshold=r.get("low_stock_threshold", 0),
         )
     ]
 

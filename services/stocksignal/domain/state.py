@@ -7,6 +7,7 @@ from typing import Any
 
 from .lines import Line
 from .positions import Position
+from .symbols import StockLevel
 
 # How many recently completed business keys (applied shipments, received transfers) a SKU
 # remembers to recognise repeats that arrive under a new event id. A constant bound keeps a
@@ -33,6 +34,9 @@ class SkuState:
     ``version`` is the availability version: bumped only when a snapshot is emitted.
     ``next_seq`` numbers reservations so that "most recently reserved first" is decidable.
     ``inbound`` maps location -> reference -> outstanding units expected under that reference.
+    ``levels`` maps channel -> the StockLevel of the last *published* snapshot (levels.py): a
+    stock-level signal is the difference to it, so it lives in the state and is restored with
+    it (a replay or a restore never signals a change twice).
     """
 
     sku: str
@@ -43,6 +47,7 @@ class SkuState:
     inbound: dict[str, dict[str, int]] = field(default_factory=dict)
     transfers: dict[str, Transfer] = field(default_factory=dict)
     recent: tuple[str, ...] = ()
+    levels: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, sku: str) -> SkuState:
@@ -78,6 +83,8 @@ class SkuState:
             }
         if self.recent:
             d["recent"] = list(self.recent)
+        if self.levels:  # absent in states stored before v1.1: no level published yet
+            d["lv"] = {ch: _LEVEL_CODE[lv] for ch, lv in self.levels.items()}
         return d
 
     @classmethod
@@ -91,4 +98,10 @@ class SkuState:
             {loc: dict(refs) for loc, refs in d.get("inb", {}).items()},
             {tid: Transfer(*v) for tid, v in d.get("xfer", {}).items()},
             tuple(d.get("recent", ())),
+            {ch: _CODE_LEVEL[code] for ch, code in d.get("lv", {}).items()},
         )
+
+
+# One letter per level in the stored form: every SKU of a worker carries one per channel.
+_LEVEL_CODE = {StockLevel.IN_STOCK: "I", StockLevel.LOW_STOCK: "L", StockLevel.OUT_OF_STOCK: "O"}
+_CODE_LEVEL = {code: level for level, code in _LEVEL_CODE.items()}

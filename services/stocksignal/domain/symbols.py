@@ -28,6 +28,15 @@ class ReservationStatus(StrEnum):
     SHORTED = "SHORTED"
 
 
+class StockLevel(StrEnum):
+    """A channel's stock level (contract 10.2): OUT_OF_STOCK at 0, LOW_STOCK up to the
+    channel's ``low_stock_threshold``, else IN_STOCK."""
+
+    IN_STOCK = "IN_STOCK"
+    LOW_STOCK = "LOW_STOCK"
+    OUT_OF_STOCK = "OUT_OF_STOCK"
+
+
 class MovementReason(StrEnum):
     RECEIPT = "RECEIPT"
     INBOUND_EXPECTED = "INBOUND_EXPECTED"

@@ -16,6 +16,7 @@ MAX_QTY = 1_000_000
 MAX_ID_LENGTH = 128
 MAX_TEXT_LENGTH = 1024
 MAX_TIMESTAMP = 2**63 - 1  # Avro long
+MAX_AVRO_INT = 2**31 - 1  # a cap has no bound of its own beyond what its Avro int holds
 FROM_STATUSES = (StockStatus.SELLABLE, StockStatus.DAMAGED, StockStatus.QUALITY_HOLD)
 TO_STATUSES = (*FROM_STATUSES, StockStatus.WRITTEN_OFF)
 
@@ -274,6 +275,10 @@ def _transfer_received(c: _Checker) -> None:
 def _channel_configured(c: _Checker) -> None:
     c.id("channel_id", c.field("channel_id"))
     c.integer("safety_stock", c.record.get("safety_stock", 0), 0, MAX_QTY)  # Avro default 0
+    # v1.1 channel rules (docs/semantics.md#channel-rules); absent means the Avro default.
+    c.integer("buffer_percent", c.record.get("buffer_percent", 0), 0, 100)
+    c.integer("max_available", c.record.get("max_available"), 0, MAX_AVRO_INT, optional=True)
+    c.integer("low_stock_threshold", c.record.get("low_stock_threshold", 0), 0, MAX_QTY)
     locations = c.field("location_ids")
     if not c._present("location_ids", locations):
         return

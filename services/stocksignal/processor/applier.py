@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import orjson
@@ -169,6 +169,7 @@ class Applier:
         self.metrics = metrics
         self.clock = clock
         self.cache = EnvelopeCache(config.cache_mb << 20)
+        publisher.on_levels = self._levels_published
 
     def advance(self, ps: PartitionState, cursor: RecordCursor) -> None:
         """Apply the record's commands from where the cursor stands; returns when the record
@@ -228,9 +229,25 @@ class Applier:
         store.put(sku_key(state.sku), raw)
         self.cache.put(partition, state.sku, new_env, len(raw))
         ps.holds.note(store, env.state if env else None, state)
-        self.publisher.publish(outcome, int(self.clock() * 1000), movements)
+        self.publisher.publish(outcome, int(self.clock() * 1000), movements, ps)
         if movements:
             self._guard(state, {m["location_id"] for m in movements})
+
+    def _levels_published(self, ps: object, published: SkuState) -> None:
+        """The publisher produced a snapshot whose stock levels differ from the SKU's last
+        published ones: keep the new levels in the SKU's envelope, in the same transaction as
+        the level records, so a restore or a replay compares with what readers saw.
+
+        The envelope may be newer than the published state (a later command changed lines
+        only): only its levels are replaced; its applied position stays."""
+        assert isinstance(ps, PartitionState)
+        store, partition = ps.store, ps.store.partition
+        env = self.envelope(store, published.sku)
+        assert env is not None and env.state.version == published.version
+        new_env = Envelope(replace(env.state, levels=published.levels), env.applied_pos, env.history_seq)
+        raw = new_env.to_bytes()
+        store.put(sku_key(published.sku), raw)
+        self.cache.put(partition, published.sku, new_env, len(raw))
 
     def _is_duplicate(self, store: PartitionStore, mkey: bytes, pos: int, logged_at: int) -> bool:
         raw = store.get(mkey)

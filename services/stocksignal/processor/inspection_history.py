@@ -49,6 +49,8 @@ def stock_at_json(result: StockAt, partition: int) -> dict[str, Any]:
     # What the ledger does not carry: versions, the lines' channels and holds, transfers.
     for key in ("version", "applied_position", "open_reservations", "transfers_in_flight"):
         answer.pop(key, None)
+    for view in answer.get("channels", {}).values():
+        view.pop("level", None)  # the level last *published*: the stock-levels feed says it, not the ledger
     answer.update({
         "at": result.at,
         "reserved_by_order": result.held["reserved"],

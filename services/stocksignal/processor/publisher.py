@@ -6,6 +6,12 @@ newest one per SKU is produced (docs/contract.md allows coalescing within a comm
 SKU's burst costs one record, versions stay strictly increasing, some are never published.
 Records carry no headers: the fingerprint says what each is, and a header doubles the cost of
 producing a record.
+
+Stock-level records (contract 10.2) are made at flush too, from the snapshot actually
+produced: they compare its channels' levels with those of the SKU's previous *published*
+snapshot (``SkuState.levels``), so they carry that snapshot's version and never describe an
+intermediate snapshot no reader saw. The new levels go back into the SKU's state through
+``on_levels`` (the applier writes the envelope again), in the same transaction as the records.
 """
 
 from __future__ import annotations
@@ -16,10 +22,12 @@ from typing import Callable
 
 from stocksignal.contract import Codec
 from stocksignal.contract import topics as catalogue
-from stocksignal.domain import Outcome
+from stocksignal.domain import Outcome, SkuState, publish_levels
 from stocksignal.processor.metrics import ProcessorMetrics
 
 Send = Callable[[str, int, bytes | None, bytes | None, list | None], None]
+# (owner given to publish, the SKU's state with the levels just published)
+OnLevels = Callable[[object, SkuState], None]
 
 # The producer's own partitioner places output records by key (murmur2, as everything else):
 # a Python murmur2 per record cost microseconds.
@@ -32,6 +40,7 @@ class OutputTopics:
     availability: str
     reservations: str
     movements: str
+    stock_levels: str
     partitions: dict[str, int]  # topic -> partition count, read from the cluster at start
 
 
@@ -43,14 +52,16 @@ class Publisher:
         self.metrics = metrics
         self.send = send
         self.clock = clock
-        self._held: dict[str, tuple[Outcome, int]] = {}
+        self._held: dict[str, tuple[Outcome, int, object]] = {}
+        self.on_levels: OnLevels | None = None  # set by the applier, which owns the states
         self._flushed: list[int] = []  # occurred_at of the snapshots of the open transaction
 
-    def publish(self, outcome: Outcome, published_at: int, movements: list[dict] | None = None) -> None:
+    def publish(self, outcome: Outcome, published_at: int, movements: list[dict] | None = None,
+                owner: object = None) -> None:
         """Decisions, then movements (consumers see the why before the number); the snapshot
         is held for :meth:`flush`. ``movements``: the movements' records when the caller made
-        them already. Our records come from typed domain objects: the codec's field-by-field
-        check is skipped."""
+        them already. ``owner``: handed back to ``on_levels`` with the SKU's new levels. Our
+        records come from typed domain objects: the codec's field-by-field check is skipped."""
         encode, send, metrics = self.codec.encode, self.send, self.metrics
         if outcome.decisions:
             topic = self.topics.reservations
@@ -66,18 +77,25 @@ class Publisher:
                 send(topic, ANY_PARTITION, key, encode("StockMoved", m, check=False), None)
                 metrics.bump(metrics.movements, m["reason"])
         if outcome.changed:  # the snapshot itself is built at flush, for the newest only
-            self._held[outcome.state.sku] = (outcome, published_at)
+            self._held[outcome.state.sku] = (outcome, published_at, owner)
 
     def flush(self) -> None:
         """Produce the held snapshots (the newest per SKU); called just before the commit."""
         if not self._held:
             return
-        encode, topic = self.codec.encode, self.topics.availability
-        for sku, (outcome, published_at) in self._held.items():
+        encode, topic, send = self.codec.encode, self.topics.availability, self.send
+        levels_topic = self.topics.stock_levels
+        for sku, (outcome, published_at, owner) in self._held.items():
             snapshot = outcome.availability_record()
             snapshot["published_at"] = published_at
-            self.send(topic, ANY_PARTITION, sku.encode(), encode("AvailabilityChanged", snapshot, check=False), None)
+            key = sku.encode()
+            send(topic, ANY_PARTITION, key, encode("AvailabilityChanged", snapshot, check=False), None)
             self._flushed.append(outcome.occurred_at)
+            state, changes = publish_levels(outcome.state, outcome.book, snapshot)
+            for change in changes:
+                send(levels_topic, ANY_PARTITION, key, encode("StockLevelChanged", change.to_record(), check=False), None)
+            if state is not outcome.state and self.on_levels is not None:
+                self.on_levels(owner, state)
         self.metrics.availability_published.inc(len(self._held))
         self._held.clear()
 
@@ -106,4 +124,5 @@ def output_topics(topic_name: Callable[[str], str], partitions: dict[str, int]) 
         reservations=topic_name(catalogue.RESERVATIONS),
         movements=topic_name(catalogue.MOVEMENTS),
         partitions=partitions,
+        stock_levels=topic_name(catalogue.STOCK_LEVELS),
     )

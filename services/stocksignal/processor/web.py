@@ -43,6 +43,23 @@ def positions_of(state: SkuState) -> dict[str, dict[str, int]]:
     return {loc: {name: getattr(p, name) for name in BUCKET_FIELDS.values()} for loc, p in state.positions.items()}
 
 
+def _channel_view(book: ChannelBook, state: SkuState, channel_id: str, ats: int) -> dict[str, Any]:
+    """One channel's number and the rules that made it (docs/semantics.md#channel-rules)."""
+    channel = book.resolve(channel_id, state)
+    return {
+        "available": ats,
+        "locations": list(channel.location_ids),
+        "safety_stock": channel.safety_stock,
+        "buffer_percent": channel.buffer_percent,
+        "max_available": channel.max_available,
+        "low_stock_threshold": channel.low_stock_threshold,
+        # The level of the last published snapshot (None before the first one): what the
+        # stock-levels feed last said, not a level of this number if it is not published yet.
+        "level": state.levels.get(channel_id),
+        "configured": book.is_configured(channel_id),
+    }
+
+
 def explain(state: SkuState, book: ChannelBook, env: Envelope, partition: int) -> dict[str, Any]:
     """Everything that makes up the SKU's availability, as JSON."""
     positions = {}
@@ -65,15 +82,7 @@ def explain(state: SkuState, book: ChannelBook, env: Envelope, partition: int) -
         }
         for order_id, line in sorted(state.lines.items(), key=lambda kv: kv[1].seq)
     ]
-    channels = {
-        channel_id: {
-            "available": ats,
-            "locations": list(book.resolve(channel_id, state).location_ids),
-            "safety_stock": book.resolve(channel_id, state).safety_stock,
-            "configured": book.is_configured(channel_id),
-        }
-        for channel_id, ats in sorted(book.ats(state).items())
-    }
+    channels = {channel_id: _channel_view(book, state, channel_id, ats) for channel_id, ats in sorted(book.ats(state).items())}
     return {
         "sku": state.sku,
         "version": state.version,
@@ -87,7 +96,8 @@ def explain(state: SkuState, book: ChannelBook, env: Envelope, partition: int) -
             tid: {"from": t.from_location_id, "to": t.to_location_id, "qty": t.qty}
             for tid, t in sorted(state.transfers.items())
         },
-        "rule": "available = max(0, sum(on_hand - reserved over the channel's locations) - safety_stock)",
+        "rule": "available = min(floor(max(0, sum(on_hand - reserved over the channel's locations) - safety_stock)"
+                " * (100 - buffer_percent) / 100), max_available)",
     }
 
 

@@ -60,8 +60,11 @@ def test_one_sku_one_channel_or_all_channels(deployment):
         ]
 
     (s1, _, one), (s2, _, every), (s3, _, located) = call(deployment, scenario)
-    assert (s1, one) == (200, {"sku": "TSHIRT", "channel": "web-de", "available": 116, "version": 7})
+    # v1.1 added "level" (the written snapshots have no thresholds: IN_STOCK above 0)
+    assert (s1, one) == (200, {"sku": "TSHIRT", "channel": "web-de", "available": 116, "version": 7,
+                               "level": "IN_STOCK"})
     assert s2 == 200 and every["channels"] == {"default": 118, "web-de": 116} and every["version"] == 7
+    assert every["levels"] == {"default": "IN_STOCK", "web-de": "IN_STOCK"}
     assert every["cause_event_type"] == "OrderPlaced" and "locations" not in every
     assert s3 == 200 and [loc["location_id"] for loc in located["locations"]] == ["WH-BER-1", "STORE-MUC-2"]
     for body in (one, every, located):
@@ -132,7 +135,7 @@ def test_batch_answers_known_skus_and_lists_the_unknown(deployment):
     (s1, _, by_channel), (s2, _, every), (s3, _, many) = call(deployment, scenario)
     assert s1 == 200 and by_channel == {
         "channel": "web",
-        "items": [{"sku": "A", "channel": "web", "available": 4, "version": 1}],
+        "items": [{"sku": "A", "channel": "web", "available": 4, "version": 1, "level": "IN_STOCK"}],
         "unknown_skus": ["C"],
         "unknown_channel": ["B"],
     }

@@ -21,7 +21,7 @@ INPUT_RECORDS = (
     "StockCounted", "StockStatusChanged", "TransferDispatched", "TransferReceived",
     "ChannelConfigured", "ChannelRemoved",
 )  # fmt: skip
-OUTPUT_RECORDS = ("AvailabilityChanged", "ReservationDecided", "StockMoved")
+OUTPUT_RECORDS = ("AvailabilityChanged", "ReservationDecided", "StockMoved", "StockLevelChanged")
 TOP_LEVEL_RECORDS = INPUT_RECORDS + OUTPUT_RECORDS
 
 

@@ -30,6 +30,7 @@ SPEC_TOPICS = {
     "inventory.availability.v1": (Role.OUTPUT, "sku", True),
     "inventory.reservations.v1": (Role.OUTPUT, "order_id", False),
     "inventory.movements.v1": (Role.OUTPUT, "sku", False),
+    "inventory.stock-levels.v1": (Role.OUTPUT, "sku", False),  # v1.1, section 10.2
     "inventory.dlq.v1": (Role.DLQ, None, False),
 }
 SPEC_RECORD_TOPIC = {
@@ -46,6 +47,7 @@ SPEC_RECORD_TOPIC = {
     "AvailabilityChanged": "inventory.availability.v1",
     "ReservationDecided": "inventory.reservations.v1",
     "StockMoved": "inventory.movements.v1",
+    "StockLevelChanged": "inventory.stock-levels.v1",
 }
 
 
@@ -105,7 +107,8 @@ def test_topic_for_an_unknown_record() -> None:
 
 def test_topics_by_role() -> None:
     assert [t.name for t in list_topics(Role.OUTPUT)] == [
-        "inventory.availability.v1", "inventory.reservations.v1", "inventory.movements.v1"
+        "inventory.availability.v1", "inventory.reservations.v1", "inventory.movements.v1",
+        "inventory.stock-levels.v1",
     ]  # fmt: skip
     assert [t.name for t in list_topics(Role.DLQ)] == ["inventory.dlq.v1"]
 

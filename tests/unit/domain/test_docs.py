@@ -14,6 +14,8 @@ REQUIRED_EXAMPLES = [
     "### Example: a short pick, re-allocated to another warehouse",
     "### Example: a cycle count finds fewer units than reserved",
     "### Example: MUG-BLUE at 14:00, and what moved it since",
+    "### Example: a marketplace buffer and a cap",  # v1.1
+    "### Example: back in stock",  # v1.1
 ]
 
 

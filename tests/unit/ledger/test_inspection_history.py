@@ -48,7 +48,8 @@ def _stock_at(at: int = 1000) -> StockAt:
 def test_the_as_of_answer_has_the_shape_of_the_current_one_where_the_ledger_can_say_it():
     answer = stock_at_json(_stock_at(), partition=2)
     assert answer["positions"]["HAM"]["sellable"] == 3
-    assert answer["channels"]["web"] == {"available": 2, "locations": ["HAM"], "safety_stock": 1, "configured": True}
+    assert answer["channels"]["web"] == {"available": 2, "locations": ["HAM"], "safety_stock": 1, "buffer_percent": 0,
+                                         "max_available": None, "low_stock_threshold": 0, "configured": True}
     assert answer["channels"]["default"]["available"] == 3
     assert answer["reserved_by_order"] == {"HAM": {"W-1": 2}} and answer["partition"] == 2
     assert "open_reservations" not in answer and "version" not in answer

@@ -7,10 +7,16 @@ from stocksignal.adapters.marketplace.tls import ssl_context
 from stocksignal.settings import Settings, SettingsError
 
 
+PUSH_MODES = ("every-change", "levels")
+
+
 def check_marketplace_settings(settings: Settings) -> None:
     env = Settings.env_var
     if not settings.marketplace_channel:
         raise SettingsError(f"no marketplace channel: pass --channel or set {env('marketplace_channel')}")
+    if settings.marketplace_push not in PUSH_MODES:
+        raise SettingsError(f"{env('marketplace_push')}={settings.marketplace_push!r}: expected one of "
+                            f"{', '.join(PUSH_MODES)}")
     _check_url(settings)
     positive = ("marketplace_rate_per_s", "marketplace_burst", "marketplace_batch_size", "marketplace_timeout_s",
                 "marketplace_backoff_base_ms", "marketplace_max_pending")

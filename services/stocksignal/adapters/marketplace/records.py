@@ -1,4 +1,4 @@
-"""From an AvailabilityChanged record to one channel's value. Pure."""
+"""From an AvailabilityChanged or a StockLevelChanged record to one channel's value. Pure."""
 
 from __future__ import annotations
 
@@ -19,3 +19,12 @@ def channel_change(record: Mapping[str, Any], channel_id: str) -> ChannelChange:
         if entry["channel_id"] == channel_id:
             return ChannelChange(record["sku"], record["version"], entry["available"], False)
     return ChannelChange(record["sku"], record["version"], 0, True)
+
+
+def level_change(record: Mapping[str, Any], channel_id: str) -> ChannelChange | None:
+    """The channel's value at a change of its stock level (push mode ``levels``); None for a
+    record of another channel. Its version is the snapshot's: the acknowledged-version guard
+    works as for availability records."""
+    if record["channel_id"] != channel_id:
+        return None
+    return ChannelChange(record["sku"], record["version"], record["available"], False)

@@ -34,13 +34,14 @@ from stocksignal.adapters.marketplace.dead_letters import (
 from stocksignal.adapters.marketplace.metrics import SyncMetrics
 from stocksignal.adapters.marketplace.offsets import OffsetTracker
 from stocksignal.adapters.marketplace.payload import build_payload, encode
-from stocksignal.adapters.marketplace.records import ChannelChange, channel_change
+from stocksignal.adapters.marketplace.records import ChannelChange, channel_change, level_change
 from stocksignal.adapters.marketplace.token_bucket import TokenBucket
 from stocksignal.contract import CodecError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RECORD = "AvailabilityChanged"
+LEVEL_RECORD = "StockLevelChanged"
 HANDOVER_TIMEOUT_S = 60.0
 
 
@@ -58,6 +59,9 @@ class SyncConfig:
     max_pending: int
     consume_batch: int = 500
     poll_s: float = 0.1
+    # "every-change": AvailabilityChanged records; "levels": StockLevelChanged records
+    # (STOCKSIGNAL_MARKETPLACE_PUSH, docs/adapters.md#marketplace-sync).
+    push: str = "every-change"
 
 
 class SyncWorker:
@@ -241,6 +245,10 @@ class SyncWorker:
             name, record = self.codec.decode(message.value())
         except CodecError as exc:
             return self._skip("undecodable", message, exc)
+        if self.config.push == "levels":
+            if name != LEVEL_RECORD:
+                return self._skip("unexpected_record", message, name)
+            return level_change(record, self.config.channel_id)  # None: another channel's, resolved
         if name != RECORD:
             return self._skip("unexpected_record", message, name)
         return channel_change(record, self.config.channel_id)
