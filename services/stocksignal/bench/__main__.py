@@ -41,7 +41,11 @@ def processor(quick: bool, rss_skus: tuple[int, ...]) -> bool:
         "p99": r.latency_ms["p99"] <= CEILING_P99_MS,
         "speedup": r.two is None or r.speedup >= FLOOR_SPEEDUP_TWO_WORKERS,
     }
-    mix = ", ".join(f"{k.lower()} {v:,.0f}" for k, v in sorted(r.one.decisions.items(), key=lambda kv: -kv[1]) if v)
+    # Reserved, rejected and fulfilled always (a zero says something too), then the rest.
+    named = {"RESERVED": 0.0, "REJECTED": 0.0, "FULFILLED": 0.0}
+    others = {k: v for k, v in r.one.decisions.items() if k not in named and v}
+    named.update({k: v for k, v in r.one.decisions.items() if k in named})
+    mix = ", ".join(f"{k.lower()} {v:,.0f}" for k, v in [*named.items(), *sorted(others.items(), key=lambda kv: -kv[1])])
     print()
     print("processor benchmark")
     print(f"  baseline passthrough        {r.baseline_rps:10,.0f} records/s, {r.baseline_cpu_us:6.1f} µs CPU per record")
