@@ -86,6 +86,15 @@ def steps() -> list[Step]:
     ]
 
 
+def channels_set_command(fields: Mapping[str, Any]) -> str:
+    """The ``stocksignal channels set`` command that sends this ChannelConfigured."""
+    options = [f"--locations {','.join(fields['location_ids'])}"]
+    for key in ("safety_stock", "buffer_percent", "max_available", "low_stock_threshold"):
+        if fields.get(key) or (key == "max_available" and fields.get(key) is not None):  # a cap of 0 is a cap
+            options.append(f"--{key.replace('_', '-')} {fields[key]}")
+    return f"stocksignal channels set {fields['channel_id']} {' '.join(options)}"
+
+
 def signal_of(record: Mapping[str, Any]) -> LevelSignal:
     return LevelSignal(record["sku"], record["channel_id"], record.get("previous_level"), record["level"],
                        record["available"])

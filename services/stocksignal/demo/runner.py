@@ -449,9 +449,7 @@ class Demo:
                   "Berlin, and keeps 2 units of every SKU back as safety stock.")
         events = script.channel_events()
         for e in events:
-            f = e.fields
-            safety = f" --safety-stock {f['safety_stock']}" if f["safety_stock"] else ""
-            view.command(f"stocksignal channels set {f['channel_id']} --locations {','.join(f['location_ids'])}{safety}")
+            view.command(channels_part.channels_set_command(e.fields))
         before = self.handled()
         self.send("channels", events)
         self.settle(before, script.expected_commands(events, self.settings.command_partitions), set())
@@ -480,6 +478,9 @@ class Demo:
         view.step(number, total, step.clock, step.title, step.story)
         observed = script.Observed(decisions=self.reader.decisions())
         events = list(step.events(observed))
+        for e in events:
+            if e.name == "ChannelConfigured":
+                view.command(channels_part.channels_set_command(e.fields) + "   # sent as this event:")
         commands = step.commands or script.expected_commands(events, self.settings.command_partitions)
         skus = set().union(*(e.skus for e in events)) | set(step.expect)
         before = self.handled()

@@ -232,7 +232,11 @@ def steps() -> list[Step]:
         Step(
             "cancel", "12:20", "A cancellation",
             "The first web shop customer who got a lamp cancels. The lamp is free again: the web shop "
-            "shows 1, the marketplace still 0 (one lamp is inside its safety stock of 2).",
+            "shows 1, the marketplace still 0 (one lamp is inside its safety stock of 2). The lamp is "
+            "back in stock on the web shop: the processor says so on inventory.stock-levels.v1 "
+            "(OUT_OF_STOCK -> IN_STOCK, with the version of the snapshot that shows the 1), the feed a "
+            "\"notify me when it is back\" e-mail would listen to. The marketplace stays OUT_OF_STOCK: "
+            "no signal for it.",
             _cancel_first_web_winner,
             {LAMP: {DEFAULT: 1, WEBSHOP: 1, MARKETPLACE: 0}},
             (("the cancelled line is RELEASED", _released),),

@@ -189,3 +189,14 @@ def test_the_level_check_line_and_signal_of_a_record():
     assert channels_part.signal_of(record) == channels_part.BACK_IN_STOCK[1]
     assert channels_part.level_line(record) == "LAMP-OAK webshop OUT_OF_STOCK -> IN_STOCK  1 available, v7"
     assert "(first seen)" in channels_part.level_line({**record, "previous_level": None})
+
+
+def test_the_channels_set_command_names_every_rule_set():
+    (web, market) = script.channel_events()
+    assert channels_part.channels_set_command(web.fields) == "stocksignal channels set webshop --locations WH-BER,WH-HAM"
+    assert channels_part.channels_set_command(market.fields) == (
+        "stocksignal channels set marketplace --locations WH-HAM,WH-BER --safety-stock 2")
+    (buffer,) = next(s for s in script.steps() if s.key == "buffer").events(script.Observed())
+    assert channels_part.channels_set_command(buffer.fields) == (
+        "stocksignal channels set marketplace --locations WH-HAM,WH-BER --safety-stock 2 --buffer-percent 25 "
+        "--max-available 5 --low-stock-threshold 3")
