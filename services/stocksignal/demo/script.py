@@ -9,7 +9,9 @@ The shop sells from two warehouses, Berlin (``WH-BER``) and Hamburg (``WH-HAM``)
 channels: its own web shop (Berlin first, then Hamburg, no safety stock) and a marketplace
 (Hamburg first, then Berlin, keeping 2 units of every SKU back as safety stock). Two SKUs:
 ``LAMP-OAK`` (five left, and everybody wants one) and ``MUG-BLUE`` (the everyday item that
-meets every warehouse mishap).
+meets every warehouse mishap). In the evening the marketplace gets a buffer, a cap and a
+low-stock threshold (contract v1.1: stocksignal.demo.channels_part, which also holds the
+back-in-stock signals the 12:20 cancellation must cause on inventory.stock-levels.v1).
 """
 
 from __future__ import annotations
