@@ -42,7 +42,15 @@ def test_the_demo_plays_the_day_and_meets_every_expectation(kafka_bootstrap, red
         # What the demo shows comes from the topics: the rush's decisions, the short pick's ledger.
         assert out.count(f" {script.LAMP} RESERVED 1/1 ") == script.LAMP_STOCK
         assert "MUG-BLUE@WH-HAM RESERVED +2 -> 2  REALLOCATION" in out
-        assert "storefront API /availability/MUG-BLUE: default 10 · marketplace 8 · webshop 10" in out
+        assert "storefront API /availability/MUG-BLUE: default 10 · marketplace 5 · webshop 10" in out
+        # The channel rules: the back-in-stock signal read from inventory.stock-levels.v1, the
+        # marketplace's buffer and cap, and an order beyond the cap.
+        assert "level     LAMP-OAK webshop OUT_OF_STOCK -> IN_STOCK  1 available, v" in out
+        assert "ok   back in stock: LAMP-OAK on webshop: OUT_OF_STOCK -> IN_STOCK, 1 available with availability v" in out
+        assert ("ChannelConfigured marketplace: WH-HAM > WH-BER, safety stock 2, buffer 25%, cap 5, "
+                "low stock at <= 3") in out
+        assert "ok   MUG-BLUE: default 10 · marketplace 5 · webshop 10" in out
+        assert "M-6001 MUG-BLUE REJECTED 0/6 {} on marketplace  INSUFFICIENT_STOCK" in out
         # The ledger section: the stock take's diff and its repeat, the look back, the accuracy.
         assert script.STOCKTAKE_DIFF in out
         assert "ok   the same file imported again changes nothing" in out

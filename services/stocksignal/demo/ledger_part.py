@@ -108,7 +108,7 @@ def look_back(demo: "Demo") -> None:
         demo.checks.add(False, f"no time recorded for the {lb.clock} step", view)
         return
     at = times[lb.clock]
-    view.step(len(script.steps()) + 2, len(script.steps()) + 2, "18:30", f"What was {lb.sku} at {lb.clock}?",
+    view.step(len(script.steps()) + 2, len(script.steps()) + 2, "19:00", f"What was {lb.sku} at {lb.clock}?",
               f"The support desk asks what the shop showed for {lb.sku} right after the {lb.clock} short pick. "
               "The processor answers from the ledger (the SKU's movements, and the channels as configured "
               f"then), not from today's state. {lb.clock} is a label: the demo noted the real time once "

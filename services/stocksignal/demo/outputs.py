@@ -1,8 +1,8 @@
 """What the processor published, read back from its output topics as the demo goes.
 
-One consumer, assigned to every partition of the availability, reservations, movements and DLQ
-topics from the beginning; :meth:`OutputReader.pump` takes whatever has arrived. Nothing is
-computed here: the demo shows and checks these records, never its own arithmetic.
+One consumer, assigned to every partition of the availability, reservations, movements,
+stock-levels and DLQ topics from the beginning; :meth:`OutputReader.pump` takes whatever has
+arrived. Nothing is computed here: the demo shows and checks these records, never its own arithmetic.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ KINDS = {
     catalogue.AVAILABILITY: "availability",
     catalogue.RESERVATIONS: "reservations",
     catalogue.MOVEMENTS: "movements",
+    catalogue.STOCK_LEVELS: "levels",
     catalogue.DLQ: "dlq",
 }
 
 
 @dataclass(frozen=True)
 class Output:
-    kind: str  # availability | reservations | movements | dlq
+    kind: str  # availability | reservations | movements | levels | dlq
     partition: int
     offset: int
     timestamp: int
@@ -89,7 +90,7 @@ class OutputReader:
             n += 1
         return n
 
-    def caught_up(self, kinds: Iterable[str] = ("availability", "reservations", "movements")) -> bool:
+    def caught_up(self, kinds: Iterable[str] = ("availability", "reservations", "movements", "levels")) -> bool:
         """Whether every record acknowledged so far on these topics has been read."""
         from confluent_kafka import TopicPartition
 
@@ -111,10 +112,10 @@ class OutputReader:
         return 0 if latest is None else latest["version"]
 
     def caused_by(self, event_ids: Iterable[str]) -> dict[str, list[Output]]:
-        """event_id -> the records it caused (availability, decisions, movements), in topic order."""
+        """event_id -> the records it caused (availability, decisions, movements, levels), in topic order."""
         wanted = set(event_ids)
         out: dict[str, list[Output]] = defaultdict(list)
-        for kind in ("reservations", "movements", "availability"):
+        for kind in ("reservations", "movements", "availability", "levels"):
             for o in self.records[kind]:
                 if o.cause in wanted:
                     out[o.cause].append(o)

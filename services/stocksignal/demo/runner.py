@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from stocksignal import bootstrap
-from stocksignal.demo import ledger_part, procs, script
+from stocksignal.demo import channels_part, ledger_part, procs, script
 from stocksignal.demo.view import (
     PlainView,
     availability_line,
@@ -449,9 +449,7 @@ class Demo:
                   "Berlin, and keeps 2 units of every SKU back as safety stock.")
         events = script.channel_events()
         for e in events:
-            f = e.fields
-            safety = f" --safety-stock {f['safety_stock']}" if f["safety_stock"] else ""
-            view.command(f"stocksignal channels set {f['channel_id']} --locations {','.join(f['location_ids'])}{safety}")
+            view.command(channels_part.channels_set_command(e.fields))
         before = self.handled()
         self.send("channels", events)
         self.settle(before, script.expected_commands(events, self.settings.command_partitions), set())
@@ -480,6 +478,9 @@ class Demo:
         view.step(number, total, step.clock, step.title, step.story)
         observed = script.Observed(decisions=self.reader.decisions())
         events = list(step.events(observed))
+        for e in events:
+            if e.name == "ChannelConfigured":
+                view.command(channels_part.channels_set_command(e.fields) + "   # sent as this event:")
         commands = step.commands or script.expected_commands(events, self.settings.command_partitions)
         skus = set().union(*(e.skus for e in events)) | set(step.expect)
         before = self.handled()
@@ -507,11 +508,12 @@ class Demo:
             outputs = caused.get(event_id, [])
             if not outputs:
                 self.view.output("", "(nothing published: no bucket changed)")
-            for kind, label in (("reservations", "decided"), ("movements", "ledger"), ("availability", "available")):
+            for kind, label in (("reservations", "decided"), ("movements", "ledger"), ("availability", "available"),
+                                ("levels", "level")):
                 for o in outputs:
                     if o.kind == kind:
-                        text = {"decided": decision_line, "ledger": movement_line,
-                                "available": availability_line}[label](o.record)
+                        text = {"decided": decision_line, "ledger": movement_line, "available": availability_line,
+                                "level": channels_part.level_line}[label](o.record)
                         self.view.output(label, text)
             if any(o.kind == "movements" for o in outputs) and not any(o.kind == "availability" for o in outputs):
                 self.view.output("available", "(in the next snapshot of the SKU: coalesced within one commit)")
@@ -526,12 +528,13 @@ class Demo:
         for text, check in step.checks:
             problem = check(decisions)
             self.checks.add(problem is None, text + ("" if problem is None else f"  — {problem}"), self.view)
+        channels_part.check_levels(self, step, ids)
 
     # -- 4. the end of the day ------------------------------------------------------------
 
     def final_checks(self) -> None:
         view = self.view
-        view.step(len(script.steps()) + 1, len(script.steps()) + 2, "18:00", "Closing: is every number right?",
+        view.step(len(script.steps()) + 1, len(script.steps()) + 2, "18:30", "Closing: is every number right?",
                   "The same numbers, read three ways: the storefront API (Redis, written by the projector), "
                   "the marketplace (pushed by the sync worker), and the processor's own state.")
         urls = self.urls()
@@ -664,6 +667,7 @@ class Demo:
             *ledger_part.where_to_look(self, cli),
             f"                    {cli} tail movements --sku {script.MUG} -n 30",
             f"                    {cli} tail reservations --sku {script.LAMP} --from-beginning",
+            f"                    {cli} tail stock-levels --sku {script.LAMP} --from-beginning",
             f"                    {cli} channels list",
             f"  logs              {_relative(self.run_dir / 'logs')}/",
         ]

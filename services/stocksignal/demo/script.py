@@ -9,7 +9,9 @@ The shop sells from two warehouses, Berlin (``WH-BER``) and Hamburg (``WH-HAM``)
 channels: its own web shop (Berlin first, then Hamburg, no safety stock) and a marketplace
 (Hamburg first, then Berlin, keeping 2 units of every SKU back as safety stock). Two SKUs:
 ``LAMP-OAK`` (five left, and everybody wants one) and ``MUG-BLUE`` (the everyday item that
-meets every warehouse mishap).
+meets every warehouse mishap). In the evening the marketplace gets a buffer, a cap and a
+low-stock threshold (contract v1.1: stocksignal.demo.channels_part, which also holds the
+back-in-stock signals the 12:20 cancellation must cause on inventory.stock-levels.v1).
 """
 
 from __future__ import annotations
@@ -42,7 +44,12 @@ class Sent:
     def describe(self) -> str:
         f = self.fields
         if self.name == "ChannelConfigured":
-            return f"ChannelConfigured {f['channel_id']}: {' > '.join(f['location_ids'])}, safety stock {f['safety_stock']}"
+            rules = "".join(text for key, text in (
+                ("buffer_percent", f", buffer {f.get('buffer_percent')}%"),
+                ("max_available", f", cap {f.get('max_available')}"),
+                ("low_stock_threshold", f", low stock at <= {f.get('low_stock_threshold')}")) if f.get(key) is not None)
+            return (f"ChannelConfigured {f['channel_id']}: {' > '.join(f['location_ids'])}, "
+                    f"safety stock {f['safety_stock']}{rules}")
         if self.name == "OrderPlaced":
             lines = ", ".join(f"{l['qty']} × {l['sku']}" for l in f["lines"])
             return f"OrderPlaced {f['order_id']} on {f['channel_id']}: {lines}"
@@ -107,6 +114,24 @@ class Step:
     # A stock-take file: the runner imports it with `stocksignal stock import --diff` instead
     # of sending ``events`` itself (they are the same counts, for the model).
     stocktake: str | None = None
+    # The StockLevelChanged records this step's events cause, all of them (None: not checked;
+    # the levels of a step that coalesces several snapshots into one depend on timing).
+    levels: tuple["LevelSignal", ...] | None = None
+
+
+@dataclass(frozen=True)
+class LevelSignal:
+    """One expected StockLevelChanged: a channel's level moved, with this many available."""
+
+    sku: str
+    channel_id: str
+    previous_level: str | None
+    level: str
+    available: int
+
+    def describe(self) -> str:
+        return (f"{self.sku} on {self.channel_id}: {self.previous_level or 'first seen'} -> {self.level}, "
+                f"{self.available} available")
 
 
 def _static(*sent: Sent) -> Callable[[Observed], Sequence[Sent]]:
@@ -161,7 +186,12 @@ def _reallocated(decisions: list[Mapping[str, Any]]) -> str | None:
 
 
 def channel_events() -> list[Sent]:
-    return [Sent("ChannelConfigured", {"channel_id": c, **cfg}) for c, cfg in CHANNELS.items()]
+    return [channel_config(c) for c in CHANNELS]
+
+
+def channel_config(channel_id: str, **rules: Any) -> Sent:
+    """A channel's ChannelConfigured: its CHANNELS entry, with v1.1 rules added."""
+    return Sent("ChannelConfigured", {"channel_id": channel_id, **CHANNELS[channel_id], **rules})
 
 
 def steps() -> list[Step]:
@@ -204,10 +234,15 @@ def steps() -> list[Step]:
         Step(
             "cancel", "12:20", "A cancellation",
             "The first web shop customer who got a lamp cancels. The lamp is free again: the web shop "
-            "shows 1, the marketplace still 0 (one lamp is inside its safety stock of 2).",
+            "shows 1, the marketplace still 0 (one lamp is inside its safety stock of 2). The lamp is "
+            "back in stock on the web shop: the processor says so on inventory.stock-levels.v1 "
+            "(OUT_OF_STOCK -> IN_STOCK, with the version of the snapshot that shows the 1), the feed a "
+            "\"notify me when it is back\" e-mail would listen to. The marketplace stays OUT_OF_STOCK: "
+            "no signal for it.",
             _cancel_first_web_winner,
             {LAMP: {DEFAULT: 1, WEBSHOP: 1, MARKETPLACE: 0}},
             (("the cancelled line is RELEASED", _released),),
+            levels=channels_part.BACK_IN_STOCK,
         ),
         Step(
             "order", "13:00", "An order for 4 mugs",
@@ -268,6 +303,7 @@ def steps() -> list[Step]:
             {MUG: {DEFAULT: 10, WEBSHOP: 10, MARKETPLACE: 8}, LAMP: {DEFAULT: 1, WEBSHOP: 1, MARKETPLACE: 0}},
             stocktake=STOCKTAKE,
         ),
+        *channels_part.steps(),
     ]
 
 
@@ -321,10 +357,10 @@ LOOK_BACK_NET = {BER: {"on_hand": -2, "reserved": -2, "picked": 2}, HAM: {"reser
 FINAL_ACCURACY = {"agreed": 3, "corrected": 1}
 
 
-#: What every channel shows at the end of the day.
+#: What every channel shows at the end of the day (the marketplace's mugs: buffered and capped).
 FINAL_AVAILABILITY: Availability = {
     LAMP: {DEFAULT: 1, MARKETPLACE: 0, WEBSHOP: 1},
-    MUG: {DEFAULT: 10, MARKETPLACE: 8, WEBSHOP: 10},
+    MUG: {DEFAULT: 10, MARKETPLACE: 5, WEBSHOP: 10},
 }
 #: MUG-BLUE's buckets at the end of the day (LAMP-OAK's split between the warehouses depends on
 #: which shoppers won the rush, so only its totals are fixed: FINAL_LAMP_TOTALS).
@@ -365,3 +401,6 @@ def expected_decisions(sent: Sequence[Sent]) -> int:
         elif s.name == "PickConfirmed":
             n += sum(1 for line in s.fields["lines"] if line.get("qty_short"))
     return n
+
+
+from stocksignal.demo import channels_part  # noqa: E402  (its steps use the Step above)

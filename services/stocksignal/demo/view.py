@@ -193,7 +193,7 @@ class LiveView(PlainView):
         self._print(f"  > {text}", "bold")
 
     def output(self, kind: str, text: str) -> None:
-        style = {"decided": "magenta", "ledger": "green", "available": "cyan"}.get(kind)
+        style = {"decided": "magenta", "ledger": "green", "available": "cyan", "level": "yellow"}.get(kind)
         self._print(f"      {kind:<9} {text}", style)
 
     def check(self, ok: bool, text: str) -> None:
