@@ -65,10 +65,7 @@ class ChannelFeed:
         from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
         partitions = self.consumer.list_topics(self.topic, timeout=timeout_s).topics[self.topic].partitions
-        ends = {}
-        for p in partitions:
-            _, high = self.consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=timeout_s)
-            ends[p] = high
+        ends = {p: self._end(TopicPartition(self.topic, p), timeout_s) for p in partitions}
         self.consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
         self.started = True
         deadline = time.monotonic() + timeout_s
@@ -76,6 +73,23 @@ class ChannelFeed:
         while any(position[p] < ends[p] for p in partitions) and time.monotonic() < deadline:
             for message in self._take(1000, 0.2):
                 position[message.partition()] = message.offset() + 1
+
+    def _end(self, tp, timeout_s: float) -> int:
+        """The partition's end offset, asked again while the cluster says "not yet" (a new
+        topic's leader being elected right after the broker started)."""
+        from confluent_kafka import KafkaException
+
+        from stocksignal.adapters import kafka_io
+
+        deadline, pause = time.monotonic() + timeout_s, 0.1
+        while True:
+            try:
+                return self.consumer.get_watermark_offsets(tp, timeout=timeout_s)[1]
+            except KafkaException as exc:
+                if not kafka_io.is_transient(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
 
     def poll(self) -> None:
         """Take whatever arrived since (never waits)."""
