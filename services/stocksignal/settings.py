@@ -142,7 +142,7 @@ class Settings:
     transaction_timeout_ms: int = 10_000
     # Routing waits at most this long for an input partition that has records not fetched
     # yet, so a backlog is decided in record-timestamp order across topics.
-    max_task_idle_ms: int = 1_000
+    max_task_idle_ms: int = 5_000
     # Records fetched and waiting per partition before the partition is paused.
     buffered_records_per_partition: int = 2_000
     # A local store whose checkpoint is older than this is wiped and restored (the changelog

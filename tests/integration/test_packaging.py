@@ -50,7 +50,11 @@ for frame in sorted(Path(sys.argv[1]).glob("*.bin")):
     name, record = codec.decode(frame.read_bytes())
     expected = json.loads(frame.with_suffix(".json").read_text())
     assert name == frame.name.split(".")[0], (frame.name, name)
-    assert record == expected, (frame.name, record, expected)
+    # A sample written with an archived schema is read with today's: its fields as written,
+    # the fields added since at the defaults the installed schema gives them.
+    fields = json.loads((schema_dir() / f"{name}.avsc").read_text())["fields"]
+    defaults = {f["name"]: f["default"] for f in fields if "default" in f}
+    assert record == {**{k: defaults[k] for k in record.keys() - expected.keys()}, **expected}, (frame.name, record, expected)
     count += 1
 print(count)
 """

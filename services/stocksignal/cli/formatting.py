@@ -123,5 +123,19 @@ def record_skus(record: Mapping[str, Any] | None) -> set[str]:
     return skus
 
 
+def locations_table(positions: Mapping[str, Mapping[str, int]], title: str) -> Any:
+    """A rich table of every location's buckets and its sellable units (``stocksignal sku``)."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("location")
+    for bucket in (*BUCKETS, "sellable"):
+        table.add_column(bucket, justify="right")
+    for loc, buckets in positions.items():
+        table.add_row(loc, *(str(buckets.get(b, 0)) for b in (*BUCKETS, "sellable")))
+    return table
+
+
 def utc() -> tzinfo:
     return timezone.utc

@@ -19,7 +19,7 @@ import click
 
 from stocksignal.cli import sku_history
 from stocksignal.cli.common import Failure, Unavailable, make_console, tool_settings
-from stocksignal.cli.formatting import BUCKETS, fmt_ts
+from stocksignal.cli.formatting import fmt_ts, locations_table
 from stocksignal.cli.when import HELP as TIME_HELP
 from stocksignal.cli.when import MOMENT
 
@@ -175,13 +175,7 @@ def render(state: Mapping[str, Any], movements: list[Mapping[str, Any]], base: s
     console.print(f"  [dim]{RULE}[/]")
     console.print()
 
-    locations = Table(title="Stock per location", title_justify="left", box=box.SIMPLE_HEAD)
-    locations.add_column("location")
-    for bucket in (*BUCKETS, "sellable"):
-        locations.add_column(bucket, justify="right")
-    for loc, buckets in positions.items():
-        locations.add_row(loc, *(str(buckets.get(b, 0)) for b in (*BUCKETS, "sellable")))
-    console.print(locations)
+    console.print(locations_table(positions, "Stock per location"))
 
     reservations = state["open_reservations"]
     if reservations:

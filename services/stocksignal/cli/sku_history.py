@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 import click
 
 from stocksignal.cli.common import Failure, Unavailable, make_console
-from stocksignal.cli.formatting import BUCKETS, fmt_ts
+from stocksignal.cli.formatting import BUCKETS, fmt_ts, locations_table
 
 WINDOW_LIMIT = 1000
 
@@ -76,13 +76,7 @@ def render_at(state: Mapping[str, Any], base: str, console: Any = None) -> None:
     console.print(channels)
     console.print(f"  [dim]{RULE}[/]")
     console.print()
-    locations = Table(title="Stock per location then", title_justify="left", box=box.SIMPLE_HEAD)
-    locations.add_column("location")
-    for bucket in (*BUCKETS, "sellable"):
-        locations.add_column(bucket, justify="right")
-    for loc, buckets in positions.items():
-        locations.add_row(loc, *(str(buckets.get(b, 0)) for b in (*BUCKETS, "sellable")))
-    console.print(locations if positions else "No stock anywhere yet.")
+    console.print(locations_table(positions, "Stock per location then") if positions else "No stock anywhere yet.")
     for title, key in (("Reserved by order", "reserved_by_order"), ("Picked by order", "picked_by_order"),
                        ("Inbound by reference", "inbound_by_reference")):
         held = state.get(key) or {}

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from stocksignal.cli.kafka_read import read_all
 from stocksignal.contract import topics as catalogue
 
+from tests.integration.cli.waits import wait_metric
+
 pytestmark = pytest.mark.integration
 
 
-def _wait(worker, metric: str, target: float, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not worker.metric(metric) >= target:  # NaN (no answer) is not there yet
-        assert time.monotonic() < deadline, f"{metric} < {target}:\n{worker.tail()}"
-        time.sleep(0.2)
 
 
 def _stock_records(settings) -> int:
@@ -32,11 +28,11 @@ def test_import_with_a_diff_then_once_only_however_often_it_runs(processor, cli,
         {"type": "OrderPlaced", "order_id": "W-1", "channel_id": "web", "lines": [{"sku": "MUG", "qty": 4}]},
     ])
     assert cli("produce", "-", input=day).exit_code == 0
-    _wait(processor, "stocksignal_commands_applied_total", 2)
+    wait_metric(processor, "stocksignal_commands_applied_total", 2)
     pick = json.dumps({"type": "PickConfirmed", "order_id": "W-1", "location_id": "WH-A",
                        "lines": [{"sku": "MUG", "qty_picked": 4}]})
     assert cli("produce", "-", input=pick).exit_code == 0
-    _wait(processor, "stocksignal_commands_applied_total", 3)
+    wait_metric(processor, "stocksignal_commands_applied_total", 3)
 
     take = tmp_path / "take.csv"
     take.write_text("sku,location_id,counted_qty,reason\nMUG,WH-A,5,shelf 3 short\nMUG,WH-B,3,\nLAMP,WH-A,0,\n")
@@ -50,7 +46,7 @@ def test_import_with_a_diff_then_once_only_however_often_it_runs(processor, cli,
     applied = cli("stock", "import", str(take), "--diff", "--yes", env=env)
     assert applied.exit_code == 0, applied.output
     assert "imported 3 count(s)" in applied.stdout
-    _wait(processor, "stocksignal_commands_applied_total", 6)
+    wait_metric(processor, "stocksignal_commands_applied_total", 6)
     state = json.loads(cli("sku", "MUG", "--json", env=env).output)
     assert state["positions"]["WH-A"]["on_hand"] == 9 and state["positions"]["WH-B"]["on_hand"] == 3
     movements = [m for m in state["movements"] if m["reason"] == "CYCLE_COUNT"]
@@ -58,7 +54,7 @@ def test_import_with_a_diff_then_once_only_however_often_it_runs(processor, cli,
 
     again = cli("stock", "import", str(take), env=env)
     assert again.exit_code == 0, again.output
-    _wait(processor, "stocksignal_duplicates_dropped_total", 3)
+    wait_metric(processor, "stocksignal_duplicates_dropped_total", 3)
     state = json.loads(cli("sku", "MUG", "--json", env=env).output)
     assert state["positions"]["WH-A"]["on_hand"] == 9
     assert len([m for m in state["movements"] if m["reason"] == "CYCLE_COUNT"]) == 2
