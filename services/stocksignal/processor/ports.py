@@ -110,8 +110,36 @@ class GroupConsumer:
     def group_metadata(self) -> Any:
         return self._c.consumer_group_metadata()
 
+    def membership(self, group_metadata: Any) -> tuple[int, str]:
+        """(generation, member id) that ``group_metadata`` carries into a transaction.
+
+        librdkafka hands the metadata out serialized: ``CGMDv2:``, the generation as a native
+        int32, then the NUL-terminated group id and member id. The runtime needs the two
+        because the broker checks a transactional offset commit against the group *only if*
+        it names a member or a generation: one with generation -1 and no member id (what
+        librdkafka reports between losing its membership and joining again) is accepted
+        unchecked, so a zombie's commit would go through (docs/processor.md, "Fencing")."""
+        return parse_membership(group_metadata)
+
     def close(self) -> None:
         self._c.close()
+
+
+_CGMD_MAGIC = b"CGMDv2:"
+
+
+def parse_membership(group_metadata: bytes) -> tuple[int, str]:
+    """(generation, member id) of librdkafka's serialized consumer group metadata."""
+    import struct
+
+    data = bytes(group_metadata)
+    if not data.startswith(_CGMD_MAGIC):
+        raise ValueError(f"consumer group metadata in an unknown format: {data[:16]!r}")
+    at = len(_CGMD_MAGIC)
+    (generation,) = struct.unpack_from("=i", data, at)
+    group_end = data.index(b"\0", at + 4)
+    member_end = data.index(b"\0", group_end + 1)
+    return generation, data[group_end + 1:member_end].decode()
 
 
 class TxnProducer:

@@ -134,6 +134,13 @@ class FakeGroup:
     def valid(self, md: FakeGroupMetadata) -> bool:
         return md.generation is not None and self.members.get(md.member_id) == md.generation
 
+    def accepts_txn_offsets(self, md: FakeGroupMetadata) -> bool:
+        """As Kafka's group coordinator: a transactional offset commit is checked against the
+        group only if it names a member or a generation; one with generation -1 and no member
+        id (an old client's, or librdkafka's between losing and regaining its membership) is
+        accepted unchecked."""
+        return (md.generation == -1 and md.member_id == "") or self.valid(md)
+
 
 class FakeBroker:
     def __init__(self, now_ms: Callable[[], int] = lambda: 0, group_id: str = "app",
@@ -309,6 +316,7 @@ class FakeGroupConsumer(GroupConsumer):
         self.delayed: set[TP] = set()  # fetched (end known) but their records not delivered yet
         self.marker_delay_polls = 0  # > 0: a marker is stepped over only this many polls after it is reached
         self.rejoin_assignment: list[TP] | None = None  # what an expelled member gets on rejoining
+        self.lapsed = False  # its session timed out: metadata says generation -1, no member
         self.calls: list[tuple] = []
         self.closed = False
         self._events: deque[tuple[str, list[TP] | None]] = deque()
@@ -329,6 +337,14 @@ class FakeGroupConsumer(GroupConsumer):
         what it had)."""
         self.broker.group.expel(self.member_id)
         self._events.append(("lost", None if assigned is None else sorted(assigned)))
+
+    def lapse(self, assigned: Iterable[TP] | None = None) -> None:
+        """librdkafka's own session timer ran out (no heartbeat answered: a broker restart):
+        the group expels the member, and until the client rejoins its metadata says
+        generation -1 and no member id. The lost callback comes in the next ``consume()``,
+        then it rejoins with ``assigned`` (as :meth:`lose`)."""
+        self.lose(assigned)
+        self.lapsed = True
 
     def delay(self, *tps: TP) -> None:
         self.delayed.update(tps)
@@ -437,7 +453,13 @@ class FakeGroupConsumer(GroupConsumer):
         return None if high is None else (0, high)
 
     def group_metadata(self) -> FakeGroupMetadata:
+        if self.lapsed:
+            return FakeGroupMetadata(self.broker.group.group_id, "", -1)
         return FakeGroupMetadata(self.broker.group.group_id, self.member_id, self.generation)
+
+    def membership(self, group_metadata: FakeGroupMetadata) -> tuple[int, str]:
+        md = group_metadata
+        return (-1 if md.generation is None else md.generation), md.member_id
 
     def close(self) -> None:
         self.calls.append(("close",))
@@ -467,6 +489,7 @@ class FakeGroupConsumer(GroupConsumer):
             if assigned is None:
                 assigned = self.all_partitions()
             self.generation = self.broker.group.join(self.member_id)
+            self.lapsed = False
             self._assigned_in_callback = False
             self._callback(self._on_assign, list(assigned))
             if not self._assigned_in_callback:  # the client's default: committed offsets
@@ -567,7 +590,7 @@ class FakeProducerHandle:
         txn = self._in_txn()
         if self.abortable is not None:
             raise KafkaException(self.abortable)
-        if not self.broker.group.valid(md):
+        if not self.broker.group.accepts_txn_offsets(md):
             self.abortable = KafkaError(KafkaError.UNKNOWN_MEMBER_ID,
                                         f"member {md.member_id} (generation {md.generation}) is not in the group",
                                         txn_requires_abort=True)
