@@ -27,8 +27,9 @@ class TopicMissing(ClientError):
 class DeliveryFailed(ClientError):
     """The broker did not take the event (after librdkafka's retries)."""
 
-    def __init__(self, message: str, *, event_id: str | None = None, retriable: bool = False) -> None:
+    def __init__(self, message: str, *, reason: str = "", event_id: str | None = None, retriable: bool = False) -> None:
         super().__init__(message)
+        self.reason = reason or message  # the broker's or librdkafka's words
         self.event_id = event_id
         self.retriable = retriable
 

@@ -78,7 +78,7 @@ class Delivery:
             retriable = bool(getattr(err, "retriable", lambda: False)())
             self.future.set_exception(DeliveryFailed(
                 f"{self.record_name} {self.event_id} to {self.topic}: not delivered: {err.str()}",
-                event_id=self.event_id, retriable=retriable))
+                reason=err.str(), event_id=self.event_id, retriable=retriable))
         else:
             self.future.set_result(Delivered(self.record_name, self.event_id, msg.topic(), msg.partition(),
                                              msg.offset(), self.key))
