@@ -130,12 +130,12 @@ def make_event_producer(settings: Settings, *, source: str | None = None, **over
     return EventProducer(make_producer(settings, **overrides), encoder)
 
 
-def make_output_consumer(settings: Settings, group_id: str, topics, **overrides: Any):
+def make_output_consumer(settings: Settings, group_id: str, topics, repeats=None, **overrides: Any):
     """The client library's reader of the processor's outputs (``topics``: contract names)."""
     from stocksignal.client import OutputConsumer, output_topics
 
     names = output_topics(topics, settings.topic_prefix)
-    return OutputConsumer(make_consumer(settings, group_id, **overrides), make_codec(settings), names)
+    return OutputConsumer(make_consumer(settings, group_id, **overrides), make_codec(settings), names, repeats)
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:

@@ -60,11 +60,12 @@ class OutputConsumer:
 
     @classmethod
     def from_settings(cls, settings: Any = None, *, group_id: str, topics: Iterable[str] = (catalogue.AVAILABILITY,),
-                      **consumer_overrides: Any) -> "OutputConsumer":
+                      repeats: RepeatFilter | None = None, **consumer_overrides: Any) -> "OutputConsumer":
+        """Built by the composition root; ``topics`` by their contract names (the prefix is added)."""
         from stocksignal import bootstrap
 
         settings = bootstrap.settings_from_env() if settings is None else settings
-        return bootstrap.make_output_consumer(settings, group_id, topics, **consumer_overrides)
+        return bootstrap.make_output_consumer(settings, group_id, topics, repeats=repeats, **consumer_overrides)
 
     def poll(self, timeout: float = 1.0) -> Output | None:
         """The next output not seen before, or None when none came within ``timeout``."""
