@@ -17,7 +17,14 @@ library accepts is one the processor accepts.
 
 from stocksignal.client.consumer import Output, OutputConsumer, UndecodableOutput, output_topics
 from stocksignal.client.encoder import INPUT_RECORDS, EventEncoder, Prepared
-from stocksignal.client.errors import ClientError, DeliveryFailed, InvalidEvent, TopicMissing, Undelivered
+from stocksignal.client.errors import (
+    ClientError,
+    DeliveryFailed,
+    InvalidEvent,
+    KafkaUnavailable,
+    TopicMissing,
+    Undelivered,
+)
 from stocksignal.client.events import (
     EVENTS,
     ChannelConfigured,
@@ -48,7 +55,7 @@ from stocksignal.domain.symbols import StockStatus
 __all__ = [
     "EVENTS", "INPUT_RECORDS", "ChannelConfigured", "ChannelRemoved", "ClientError", "Delivered", "Delivery",
     "DeliveryFailed", "EventEncoder", "EventProducer", "InboundExpected", "InputEvent", "InspectionLine",
-    "InvalidEvent", "OrderCancelled", "OrderConfirmed", "OrderLine", "OrderPlaced", "Output", "OutputConsumer",
+    "InvalidEvent", "KafkaUnavailable", "OrderCancelled", "OrderConfirmed", "OrderLine", "OrderPlaced", "Output", "OutputConsumer",
     "PickConfirmed", "PickLine", "Prepared", "RepeatFilter", "ReturnInspected", "ReturnReceived",
     "ShipmentConfirmed", "StockAdjusted", "StockCounted", "StockReceived", "StockStatus", "StockStatusChanged",
     "TopicMissing", "TransferDispatched", "TransferReceived", "UndecodableOutput", "Undelivered", "output_topics",

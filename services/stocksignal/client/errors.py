@@ -24,6 +24,10 @@ class TopicMissing(ClientError):
     """The event's topic does not exist on the cluster (``stocksignal topics create`` makes it)."""
 
 
+class KafkaUnavailable(ClientError):
+    """Kafka did not answer a metadata request in time (nothing was sent)."""
+
+
 class DeliveryFailed(ClientError):
     """The broker did not take the event (after librdkafka's retries)."""
 

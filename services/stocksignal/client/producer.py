@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from stocksignal.client.encoder import EventEncoder, Prepared
-from stocksignal.client.errors import DeliveryFailed, TopicMissing, Undelivered
+from stocksignal.client.errors import DeliveryFailed, KafkaUnavailable, TopicMissing, Undelivered
 from stocksignal.client.events import InputEvent
 from stocksignal.contract import partition_for
 
@@ -140,13 +140,25 @@ class EventProducer:
         """The partition count of ``topic``, read once; :class:`TopicMissing` when it does not exist."""
         count = self._partitions.get(topic)
         if count is None:
-            meta = self.producer.list_topics(topic, timeout=self.metadata_timeout).topics.get(topic)
-            if meta is None or meta.error is not None or not meta.partitions:
-                prefix = self.encoder.topic_prefix
-                where = f" (STOCKSIGNAL_TOPIC_PREFIX={prefix!r})" if prefix else ""
-                raise TopicMissing(f"topic {topic} does not exist{where}; `stocksignal topics create` creates it")
-            count = self._partitions[topic] = len(meta.partitions)
+            count = self._partitions[topic] = self._read_partitions(topic)
         return count
+
+    def _read_partitions(self, topic: str) -> int:
+        from confluent_kafka import KafkaException
+
+        # The whole cluster's metadata, not the topic's: asking for one topic by name lets a
+        # broker with auto.create.topics.enable create it, with whatever partition count it has.
+        try:
+            topics = self.producer.list_topics(timeout=self.metadata_timeout).topics
+        except KafkaException as exc:
+            raise KafkaUnavailable(f"Kafka does not answer ({exc.args[0].str() if exc.args else exc}); "
+                                   "is KAFKA_BOOTSTRAP_SERVERS right?") from None
+        meta = topics.get(topic)
+        if meta is None or meta.error is not None or not meta.partitions:
+            prefix = self.encoder.topic_prefix
+            where = f" (STOCKSIGNAL_TOPIC_PREFIX={prefix!r})" if prefix else ""
+            raise TopicMissing(f"topic {topic} does not exist{where}; `stocksignal topics create` creates it")
+        return len(meta.partitions)
 
     def poll(self, timeout: float = 0) -> int:
         """Serve delivery callbacks; returns how many ran."""
