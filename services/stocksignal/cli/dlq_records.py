@@ -172,7 +172,7 @@ def replay_target(entry: DlqEntry, prefix: str) -> tuple[str | None, str | None]
 def recheck(entry: DlqEntry, base_topic: str) -> tuple[str, str] | None:
     """None when today's rules accept the record (the processor would apply it), else
     (dlq reason, error) as the router would dead-letter it again."""
-    if entry.record_name is None:
+    if entry.record_name is None or entry.record is None:
         return entry.decode_reason or str(DlqReason.DECODE_ERROR), entry.decode_error or "does not decode"
     carried = catalogue.topic(base_topic).records
     if entry.record_name not in carried:
@@ -200,7 +200,7 @@ def plan_replay(entries: Iterable[DlqEntry], prefix: str, force: bool = False) -
     plan = ReplayPlan()
     for entry in sorted(entries, key=DlqEntry.replay_order):
         topic, base = replay_target(entry, prefix)
-        if topic is None:
+        if topic is None or base is None:
             plan.refused.append((entry, base or ""))
             continue
         again = recheck(entry, base)

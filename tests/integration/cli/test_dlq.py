@@ -124,7 +124,7 @@ def test_a_dead_lettered_record_is_replayed_after_the_fix_and_applied_once(proce
     try:
         shown = _cli_in(fixed, s, "dlq", "show", ref)
         assert "body: StockReceived" in shown.stdout and "today's rules accept it" in shown.stdout, shown.stderr
-        for attempt in (1, 2):
+        for _ in range(2):  # as an operator might: twice
             replayed = _cli_in(fixed, s, "dlq", "replay", "--reason", "UNKNOWN_SCHEMA")
             assert replayed.returncode == 0, replayed.stdout + replayed.stderr
             assert "replayed 1 record(s)" in replayed.stdout
