@@ -159,6 +159,15 @@ def test_replay_needs_a_selection_and_never_writes_an_output_topic(with_topics, 
     headers = dlq_headers("DECODE_ERROR", "bad", topic=s.topic_prefix + catalogue.AVAILABILITY, partition=0, offset=1)
     producer.produce(s.topic_prefix + catalogue.DLQ, b"junk", b"K", partition=0, headers=headers)
     assert producer.flush(10) == 0
+    listed = cli("dlq", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    (record,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert record["ref"] == "0@0" and record["reason"] == "DECODE_ERROR" and record["key"] == "K"
+    assert record["value_hex"] == b"junk".hex() and record["type"] is None
+    assert ["dlq.reason", "DECODE_ERROR"] in record["headers"] and "1 of 1 record(s)" in listed.stderr
+    shown = json.loads(cli("dlq", "show", "0@0", "--json").stdout)
+    assert shown["source"] == f"{s.topic_prefix}inventory.availability.v1[0]@1"
+    assert "not replayable" in shown["replay"]
     refused = cli("dlq", "replay", "--all", "--force")
     assert refused.exit_code == 1 and "never to the processor's outputs" in refused.stderr
     assert read_all(s, s.topic_prefix + catalogue.AVAILABILITY) == []
