@@ -121,6 +121,23 @@ def make_codec(settings: Settings):
     return _make_codec(settings.schema_registry_url, registry_config=registry_config(settings))
 
 
+def make_event_producer(settings: Settings, *, source: str | None = None, **overrides: Any):
+    """The client library's producer (stocksignal.client, docs/client.md): this module's
+    producer settings, the settings' framing and topic prefix."""
+    from stocksignal.client import EventEncoder, EventProducer
+
+    encoder = EventEncoder(make_codec(settings), topic_prefix=settings.topic_prefix, source=source)
+    return EventProducer(make_producer(settings, **overrides), encoder)
+
+
+def make_output_consumer(settings: Settings, group_id: str, topics, repeats=None, **overrides: Any):
+    """The client library's reader of the processor's outputs (``topics``: contract names)."""
+    from stocksignal.client import OutputConsumer, output_topics
+
+    names = output_topics(topics, settings.topic_prefix)
+    return OutputConsumer(make_consumer(settings, group_id, **overrides), make_codec(settings), names, repeats)
+
+
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings once; callers pass the result down."""
     return Settings.from_env(environ)
