@@ -82,14 +82,24 @@ def metric_labels() -> dict[str, set[str]]:
         ApiMetrics(CollectorRegistry()).registry,
     ]
     labels: dict[str, set[str]] = {name: set(extra) for name, extra in BUILTIN_METRICS.items()}
+    # One name may be defined by several processes (stocksignal_consumer_lag_records: the sync
+    # worker's also has `channel`): a query may use the labels of any of them.
     for registry in registries:
-        # Names and label names are not public API of prometheus_client; these attributes are
-        # stable. (A Counter's _name has no _total suffix.)
-        for collector in registry._collector_to_names:  # noqa: SLF001
-            for name in exposed_names(type(collector).__name__, collector._name):  # noqa: SLF001
-                extra = {"le"} if name.endswith("_bucket") else set()
-                labels[name] = set(collector._labelnames) | extra  # noqa: SLF001
+        for name, names in registry_labels(registry).items():
+            labels.setdefault(name, set()).update(names)
     labels.update(process_metric_labels(register_process_metrics(CollectorRegistry())))
+    return labels
+
+
+def registry_labels(registry) -> dict[str, set[str]]:
+    """{exposed series name: label names} of the metric objects in one registry."""
+    labels: dict[str, set[str]] = {}
+    # Names and label names are not public API of prometheus_client; these attributes are
+    # stable. (A Counter's _name has no _total suffix.)
+    for collector in registry._collector_to_names:  # noqa: SLF001
+        for name in exposed_names(type(collector).__name__, collector._name):  # noqa: SLF001
+            extra = {"le"} if name.endswith("_bucket") else set()
+            labels[name] = set(collector._labelnames) | extra  # noqa: SLF001
     return labels
 
 
@@ -354,7 +364,9 @@ def test_a_real_worker_exposes_every_processor_metric_the_dashboard_and_alerts_u
     status, body = running_worker.get("/metrics")
     assert status == 200
     declared, series = parse_exposition(body.decode())
-    labels = metric_labels()
+    from stocksignal.processor.metrics import ProcessorMetrics
+
+    labels = registry_labels(ProcessorMetrics().registry)
     used = processor_series_used()
     for name in sorted(used):
         assert name in declared, f"{name} is used by the dashboard or an alert but the worker does not expose it"
