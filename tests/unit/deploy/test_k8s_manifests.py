@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -36,9 +37,19 @@ ENDPOINT_FIELDS = {"port", "path", "interval", "scrapeTimeout", "scheme", "autho
                    "relabelings", "metricRelabelings", "honorLabels"}
 RULE_FIELDS = {"alert", "record", "expr", "for", "labels", "annotations", "keep_firing_for"}
 
-sys.path.insert(0, str(K8S))
-import monitoring  # noqa: E402
-import render  # noqa: E402
+
+
+def _load(name: str):
+    """deploy/k8s/<name>.py as a module of a name of its own (``render`` is too common a name
+    to put on sys.path)."""
+    spec = importlib.util.spec_from_file_location(f"stocksignal_k8s_{name}", K8S / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+monitoring = _load("monitoring")
+render = _load("render")
 
 
 @pytest.fixture(scope="module")
