@@ -9,7 +9,7 @@ kustomize package can be installed from the registries this project uses). It im
 what deploy/k8s/ uses, and refuses anything else rather than render it wrongly:
 
 - ``resources``: YAML files (several documents each) and directories holding a kustomization;
-- ``namespace``: set on every object but cluster-scoped kinds;
+- ``namespace``: set on every object but cluster-scoped kinds (a Namespace object is renamed to it);
 - ``images``: ``name`` -> ``newName``/``newTag``/``digest`` on the containers of pod templates;
 - ``secretGenerator`` / ``configMapGenerator`` with ``literals`` and ``envs`` files, under
   ``generatorOptions.disableNameSuffixHash: true`` (no hash suffix, so no name references to
@@ -56,7 +56,9 @@ def render(directory: Path) -> list[dict]:
         _set_image(objects, image)
     if "namespace" in spec:
         for obj in objects:
-            if obj["kind"] not in CLUSTER_SCOPED:
+            if obj["kind"] == "Namespace":  # kustomize renames a Namespace object to it
+                obj["metadata"]["name"] = spec["namespace"]
+            elif obj["kind"] not in CLUSTER_SCOPED:
                 obj.setdefault("metadata", {})["namespace"] = spec["namespace"]
     return objects
 

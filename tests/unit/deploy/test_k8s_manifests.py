@@ -108,20 +108,25 @@ def test_the_schema_validation_can_fail():
         kubernetes_validate.validate(bad, K8S_VERSIONS[-1], strict=True)
 
 
-def test_kubectl_kustomize_renders_the_same_objects(example):
+def assert_kubectl_kustomize_agrees(directory: Path) -> None:
+    """`kubectl kustomize directory` renders exactly the objects render.py does."""
     kubectl = find_tool("kubectl")
     if kubectl is None:
         reason = "kubectl is not installed: the renderer's agreement with kustomize is not checked"
         if IN_CI:
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
-    done = subprocess.run([kubectl, "kustomize", str(EXAMPLE)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     theirs = {(o["kind"], o["metadata"]["name"]): o for o in yaml.safe_load_all(done.stdout) if o}
-    mine = {(o["kind"], o["metadata"]["name"]): o for o in example}
+    mine = {(o["kind"], o["metadata"]["name"]): o for o in render.render(directory)}
     assert sorted(mine) == sorted(theirs)
     for key, obj in mine.items():
         assert obj == theirs[key], key
+
+
+def test_kubectl_kustomize_renders_the_same_objects():
+    assert_kubectl_kustomize_agrees(EXAMPLE)
 
 
 def test_the_renderer_refuses_what_it_does_not_implement(tmp_path: Path):
@@ -280,3 +285,48 @@ def test_selectors_and_references_match(example):
     assert pod_spec(job)["containers"][0]["args"] == ["topics", "create"]
     assert {d["metadata"]["name"] for d in by_kind(example, "Deployment").values()} == {
         "stocksignal-projector", "stocksignal-api", "stocksignal-marketplace-sync"}
+
+
+def test_the_renderer_features_on_their_own(tmp_path: Path):
+    """What render.py implements (and, where kubectl is installed, kustomize agrees): nested resources, namespace (not on
+    cluster-scoped kinds; a Namespace renamed), images (a registry port is no tag), generators, JSON 6902 ops."""
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "kustomization.yaml").write_text("resources: [app.yaml]\n")
+    (base / "app.yaml").write_text(yaml.safe_dump_all([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app"},
+         "spec": {"replicas": 1, "template": {"spec": {
+             "initContainers": [{"name": "init", "image": "localhost:5000/tool:1"}],
+             "containers": [{"name": "a", "image": "app", "args": ["x", "y"]}]}}}},
+    ]))
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "app.env").write_text("# a comment\n\nA=1\nB=x=y\n")
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
+        "resources": ["../base"], "namespace": "prod",
+        "images": [{"name": "app", "newName": "example.com/app", "newTag": "2"},
+                   {"name": "localhost:5000/tool", "digest": "sha256:abc"}],
+        "generatorOptions": {"disableNameSuffixHash": True},
+        "configMapGenerator": [{"name": "cfg", "envs": ["app.env"], "literals": ["C=3"]}],
+        "secretGenerator": [{"name": "sec", "literals": ["K=v"]}],
+        "patches": [{"target": {"kind": "Deployment", "name": "app"}, "patch": yaml.safe_dump([
+            {"op": "replace", "path": "/spec/replicas", "value": 3},
+            {"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": "z"},
+            {"op": "remove", "path": "/spec/template/spec/containers/0/args/0"},
+        ])}],
+    }))
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in render.render(overlay)}
+    assert "namespace" not in objects[("Namespace", "prod")]["metadata"]  # renamed, as kustomize does
+    app = objects[("Deployment", "app")]
+    assert app["metadata"]["namespace"] == "prod" and app["spec"]["replicas"] == 3
+    pod = app["spec"]["template"]["spec"]
+    assert pod["containers"][0] == {"name": "a", "image": "example.com/app:2", "args": ["y", "z"]}
+    assert pod["initContainers"][0]["image"] == "localhost:5000/tool@sha256:abc"
+    assert objects[("ConfigMap", "cfg")]["data"] == {"A": "1", "B": "x=y", "C": "3"}
+    assert base64.b64decode(objects[("Secret", "sec")]["data"]["K"]) == b"v"
+    assert_kubectl_kustomize_agrees(overlay)
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
+        "resources": ["../base"], "configMapGenerator": [{"name": "cfg", "literals": ["C=3"]}]}))
+    with pytest.raises(render.RenderError, match="disableNameSuffixHash"):
+        render.render(overlay)
