@@ -10,16 +10,20 @@ them, and ``stocksignal_build_info``, to a registry (docs/operations.md#metrics-
 from __future__ import annotations
 
 import platform
+import weakref
 
 from prometheus_client import CollectorRegistry, GCCollector, Gauge, PlatformCollector, ProcessCollector
 
 from stocksignal import __version__
 
+# Registries that have them already: a collector registered twice is an error.
+_DONE: "weakref.WeakSet[CollectorRegistry]" = weakref.WeakSet()
+
 
 def register_process_metrics(registry: CollectorRegistry, commit: str = "") -> CollectorRegistry:
     """Add ``process_*``, ``python_info``, ``python_gc_*`` and ``stocksignal_build_info`` to
     ``registry`` once (a second call is a no-op, so every builder may call it); returns it."""
-    if getattr(registry, "_stocksignal_process_metrics", False):
+    if registry in _DONE:
         return registry
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
@@ -31,5 +35,5 @@ def register_process_metrics(registry: CollectorRegistry, commit: str = "") -> C
         registry=registry,
     )
     info.labels(__version__, platform.python_version(), commit).set(1)
-    registry._stocksignal_process_metrics = True  # type: ignore[attr-defined]
+    _DONE.add(registry)
     return registry
