@@ -221,6 +221,7 @@ def build_processor(settings: Settings):
     instance = settings.instance_id or instance_id(settings.state_dir, settings.app_id)
     url = settings.web_advertised_url or f"http://{settings.web_host}:{settings.web_port}"
     metrics = ProcessorMetrics()
+    process_registry(settings, metrics.registry)
     codec = make_codec(settings)
     command_topic = name(topology.COMMANDS)
     dlq = name(catalogue.DLQ)
@@ -282,6 +283,16 @@ def adapter_keys(settings: Settings):
     return Keys(settings.redis_prefix)
 
 
+def process_registry(settings: Settings, registry=None):
+    """``registry`` (a new one when None) with the process, runtime and build metrics every
+    ``/metrics`` serves (stocksignal.process_metrics)."""
+    from prometheus_client import CollectorRegistry
+
+    from stocksignal.process_metrics import register_process_metrics
+
+    return register_process_metrics(registry if registry is not None else CollectorRegistry(), settings.build_commit)
+
+
 def build_projector(settings: Settings, registry=None):
     """The Redis projector with its own consumer group and a synchronous Redis client."""
     from stocksignal.adapters.channel_levels import ChannelFeed
@@ -300,7 +311,7 @@ def build_projector(settings: Settings, registry=None):
         codec=make_codec(settings),
         topic=availability_topic(settings),
         keys=adapter_keys(settings),
-        metrics=ProjectorMetrics(registry),
+        metrics=ProjectorMetrics(process_registry(settings, registry)),
         batch_size=settings.projector_batch_size,
         batch_wait_s=settings.projector_batch_wait_ms / 1000,
         channels=channels,
@@ -315,6 +326,7 @@ def build_api(settings: Settings, registry=None):
     redis = make_async_redis(settings, decode_responses=True, **API_REDIS_TIMEOUTS)
     reader = AvailabilityReader(redis, adapter_keys(settings))
     digests = settings.token_digests("api_tokens_sha256")
+    registry = process_registry(settings, registry)
     return make_app(reader, registry, digests, serve_metrics=settings.api_metrics_port == 0)
 
 
@@ -378,5 +390,5 @@ def build_marketplace_sync(settings: Settings, session, registry=None):
         dead_letters=DeadLetters(make_producer(settings), dlq_topic, channel),
         bucket=TokenBucket(settings.marketplace_rate_per_s, settings.marketplace_burst),
         backoff=Backoff(settings.marketplace_backoff_base_ms / 1000, settings.marketplace_backoff_max_ms / 1000),
-        metrics=SyncMetrics(channel, registry),
+        metrics=SyncMetrics(channel, process_registry(settings, registry)),
     )
