@@ -9,6 +9,7 @@ behaviour of their own beyond naming what the runtime needs.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable, Iterable, Sequence
 
 Offsets = dict[tuple[str, int], int]  # (topic, partition) -> next offset to read
@@ -256,6 +257,30 @@ class ChangelogReader:
 
     def consume(self, max_records: int, timeout_s: float) -> list:
         return self._c.consume(max_records, timeout_s)
+
+    def committed_at(self, topic: str, partition: int, offset: int, timeout_s: float) -> bool:
+        """Whether the changelog record at ``offset`` is committed: a read_committed fetch from
+        there hands out exactly that record. False when it skips it (its transaction was
+        aborted), and when that is not known within ``timeout_s`` (its transaction still open:
+        the caller must not trust it). Leaves the reader unassigned."""
+        from confluent_kafka import KafkaError
+
+        self._c.assign([_tp(topic, partition, offset)])
+        deadline = time.monotonic() + timeout_s
+        try:
+            while time.monotonic() < deadline:
+                for m in self._c.consume(1, 0.1):
+                    if m.topic() != topic or m.partition() != partition:
+                        continue
+                    err = m.error()
+                    if err is None:
+                        return m.offset() == offset
+                    if err.code() == KafkaError._PARTITION_EOF and m.offset() > offset:
+                        return False  # skipped: aborted
+                    # the end at or before it: its transaction is still open, for now
+            return False
+        finally:
+            self._c.unassign()
 
     def end_offset(self, topic: str, partition: int, timeout_s: float) -> tuple[int, int]:
         """(first offset, high watermark) of a changelog partition: a restore reads on until it

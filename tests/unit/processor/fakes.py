@@ -630,6 +630,10 @@ class FakeTxnProducer(TxnProducer):
         self.calls: list[str] = []
         self._faults: dict[str, list[list]] = {}
         self._hooks: dict[str, list[Callable[[], None]]] = {}
+        # Commits to report as done though the broker aborts them (a broker stopped just after
+        # answering: docs/processor.md, "A commit reported that did not happen").
+        self.phantom_commits = 0
+        self.phantom_skip = 0  # commits that go through first
 
     @property
     def handle(self) -> FakeProducerHandle:
@@ -706,7 +710,21 @@ class FakeTxnProducer(TxnProducer):
 
     def commit(self, timeout_s: float, instance: Any = None) -> None:
         self._fault("commit")
-        (instance or self._p).commit_transaction()
+        handle = instance or self._p
+        if self.phantom_commits > 0 and self.phantom_skip > 0:
+            self.phantom_skip -= 1
+        elif self.phantom_commits > 0:  # reported, but the broker ends it aborted
+            self.phantom_commits -= 1
+            handle.flush()
+            txn = handle._in_txn()
+            # As the coordinator that restarted without the commit: it aborts the transaction
+            # and bumps the producer's epoch (the producer's next call is fenced).
+            self.broker.finish(txn, commit=False)
+            if self.broker.epochs.get(txn.transactional_id) == txn.epoch:
+                self.broker.epochs[txn.transactional_id] = txn.epoch + 1
+            handle.txn = None
+            return
+        handle.commit_transaction()
 
     def abort(self, timeout_s: float) -> None:
         self._fault("abort")
@@ -733,6 +751,7 @@ class FakeChangelogReader(ChangelogReader):
         self.positions: dict[TP, int] = {}
         self.assignments: list[Offsets] = []  # every assign() (unassign: {})
         self.delivered: dict[TP, int] = {}  # records handed out per partition
+        self.probes: list[tuple[TP, int]] = []  # committed_at() calls
         self._eof_at: dict[TP, int] = {}
 
     def assign(self, offsets: Offsets) -> None:
@@ -764,6 +783,13 @@ class FakeChangelogReader(ChangelogReader):
                 out.append(FakeMessage.eof(tp[0], tp[1], pos))
                 self._eof_at[tp] = pos
         return out
+
+    def committed_at(self, topic: str, partition: int, offset: int, timeout_s: float) -> bool:
+        """As the port: the record at ``offset`` is handed out to a read_committed reader (an
+        open transaction's is not, yet: as a timed-out wait)."""
+        self.probes.append(((topic, partition), offset))
+        log = self.broker.log(topic, partition)
+        return offset < self.broker.lso(topic, partition) and offset < len(log) and log[offset].visible
 
     def end_offset(self, topic: str, partition: int, timeout_s: float) -> tuple[int, int]:
         # The port asks read_uncommitted: the high watermark, open transactions included.

@@ -239,6 +239,33 @@ def test_zombie_whose_generation_moved_on_commits_nothing():
     assert_matches_model(w)
 
 
+def test_a_commit_reported_that_the_broker_aborted_leaves_no_trace_in_the_stores():
+    """librdkafka reports a commit done; the broker, stopped right then, restarts with the
+    transaction aborted. The stores took its writes (dedupe markers among them) with a
+    checkpoint. When the worker starts again from Kafka (here: it lost its membership in
+    that restart), each store's checkpoint is checked against the changelog, found to follow
+    an aborted record, and the store is restored from the beginning: the commands are
+    decided again and published, not dropped as repeats. (The worker learns of it when the
+    coordinator, aborting the transaction, bumps its producer's epoch.)"""
+    w = World()
+    a = w.worker("worker-1").start()
+    wl = seeded(w)
+    run_until_idle(a)
+    traffic(w, wl, 40)
+    a.producer.phantom_commits = 1
+    a.producer.phantom_skip = 1  # the first commit routes; the second applies (markers)
+    for _ in range(50):
+        a.step(advance_ms=40)
+        if a.producer.phantom_commits == 0:
+            break
+    assert a.producer.phantom_commits == 0, "no commit happened: nothing tested"
+    phantom = [t for t in w.broker.transactions if t.transactional_id == a.producer.transactional_id][-1]
+    traffic(w, wl, 10)
+    run_until_idle(a)  # its next commit is fenced: it starts again from Kafka
+    assert phantom.state == "aborted"
+    assert_matches_model(w)
+
+
 def test_a_member_whose_session_lapsed_commits_nothing_though_the_broker_would_take_it():
     """librdkafka's session timer runs out (a broker restart) while A has a transaction open:
     until A serves the lost callback, its group metadata says generation -1 and no member,
