@@ -23,7 +23,7 @@ from stocksignal.web.html import Html, el
 from stocksignal.web.tokens import hash_token
 
 TOKEN = "s3cret-token-for-the-page"
-HISTORY = 8
+HISTORY = 32
 
 
 class _Store:
@@ -50,8 +50,9 @@ class _Owners:
         return self.url
 
 
-def _shop_store(sku: str = "MUG") -> _Store:
-    """A partition store as the applier leaves it, made by the domain's reference model."""
+def _shop_store(sku: str = "MUG", receipts: int = 0) -> _Store:
+    """A partition store as the applier leaves it, made by the domain's reference model;
+    ``receipts`` more one-unit receipts at BER make a longer ledger."""
     shop = InMemoryInventory()
     slots, seq = {}, 0
     events = [
@@ -59,7 +60,7 @@ def _shop_store(sku: str = "MUG") -> _Store:
         ("StockReceived", dict(sku=sku, location_id="BER", qty=10, reference=None)),
         ("StockReceived", dict(sku=sku, location_id="HAM", qty=4, reference=None)),
         ("OrderPlaced", dict(order_id="W-1", channel_id="web", lines=[{"sku": sku, "qty": 3}], hold_expires_at=None)),
-    ]
+    ] + [("StockReceived", dict(sku=sku, location_id="BER", qty=1, reference=f"R-{i}")) for i in range(receipts)]
     for name, fields in events:
         for outcome in shop.post(name, **fields):
             if outcome.movements:
@@ -147,16 +148,21 @@ def test_the_sku_page_shows_the_inspection_apis_numbers_and_formula():
 
 
 def test_the_ledger_pages_through_the_recent_movements():
-    store = _shop_store()
+    # 3 + 30 movements; the history keeps the last 32 commands: a full page and one of 12.
+    store = _shop_store(receipts=30)
 
     async def scenario():
         client = await _client(_app(store))
         try:
-            page0 = await (await client.get("/ui/skus/MUG")).text()
+            api = await (await client.get("/skus/MUG/movements?limit=1000")).json()
+            pages = [await (await client.get(f"/ui/skus/MUG?page={n}")).text() for n in range(2)]
             bad = await client.get("/ui/skus/MUG?page=x")
         finally:
             await client.close()
-        assert 'rel="next"' not in page0 and "page 1" in page0  # 3 movements fit one page
+        ids = [re.findall(r'data-movement="([^"]+)"', page) for page in pages]
+        assert ids[0] + ids[1] == [m["movement_id"] for m in api["movements"]] and len(ids[0]) == 20
+        assert len(ids[1]) == 12
+        assert 'rel="next"' in pages[0] and 'rel="next"' not in pages[1] and 'rel="prev"' in pages[1]
         assert bad.status == 400
     run(scenario)
 
@@ -298,3 +304,61 @@ def test_paging_by_cursor_shows_every_matching_record_exactly_once(partitions, s
     wanted = sorted((d.partition, d.offset) for letters in logs.values() for d in letters
                     if reason is None or d.reason == reason)
     assert sorted(shown) == wanted
+
+
+def test_a_dlq_record_shows_its_headers_and_what_its_value_decodes_to():
+    from stocksignal.contract import DlqReason, dlq_headers
+    from stocksignal.ledger.kafka import Record
+    from stocksignal.processor.dlq_view import letter
+
+    headers = tuple(dlq_headers(DlqReason.VALIDATION_ERROR, "qty: <must be > 0>", topic="inventory.stock.v1",
+                                partition=2, offset=41))
+
+    def decode(value):
+        if value != b"ok":
+            raise ValueError("not avro")
+        return "StockReceived", {"event_id": "e-7"}
+
+    good = letter(1, Record(5, 1000, b"MUG", b"ok", headers), decode)
+    assert (good.reason, good.source_topic, good.source_partition, good.source_offset) == \
+        ("VALIDATION_ERROR", "inventory.stock.v1", "2", "41")
+    assert (good.record_name, good.event_id, good.key) == ("StockReceived", "e-7", "MUG")
+    bad = letter(1, Record(6, 1000, None, b"\x00", ()), decode)
+    assert bad.record_name is None and bad.reason == "?"
+
+
+class _DeadLetters:
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.executor = ThreadPoolExecutor(1)
+        self.asked: list[tuple] = []
+
+    def page(self, before, size, reason):
+        from stocksignal.processor.dlq_view import DlqPage
+
+        self.asked.append((before, size, reason))
+        letters = [DeadLetter(0, 9, 1000, "K<1>", "DECODE_ERROR", "bad <b>bytes</b>", "inventory.stock.v1", "0",
+                              "3", None, None)]
+        return DlqPage("inventory.dlq.v1", letters, 1, 10, {0: 9}, {"DECODE_ERROR": 1})
+
+
+def test_the_dlq_page_lists_reasons_escapes_errors_and_links_the_older_page():
+    source = _DeadLetters()
+    inspection = Inspection(_Runtime(None), _Owners(None), partitions=1, history_size=HISTORY, self_url="x",
+                            dead_letters=source)
+    app = make_app(inspection, ProcessorMetrics(), lambda: None)
+
+    async def scenario():
+        client = await _client(app)
+        try:
+            page = await (await client.get("/ui/dlq?reason=DECODE_ERROR&before=0:20")).text()
+            bad_reason = await client.get("/ui/dlq?reason=NOPE")
+            bad_cursor = await client.get("/ui/dlq?before=zz")
+        finally:
+            await client.close()
+        assert source.asked == [({0: 20}, 50, "DECODE_ERROR")]
+        assert "bad &lt;b&gt;bytes&lt;/b&gt;" in page and "K&lt;1&gt;" in page and "<b>bytes" not in page
+        assert 'href="/ui/dlq?reason=DECODE_ERROR&amp;before=0:9"' in page
+        assert bad_reason.status == 400 and bad_cursor.status == 400
+    run(scenario)
