@@ -83,10 +83,25 @@ def browser():
         driver_.quit()
 
 
-def _api(worker, path: str) -> dict:
-    status, body = worker.get(path, timeout=60)
+def _api(worker, path: str, timeout: float = 60.0) -> dict:
+    """The inspection API's answer; retried while a partition moves (503 after a worker joins)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = worker.get(path, timeout=60)
+        if status != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert status == 200, (path, status, body[:500])
     return json.loads(body)
+
+
+def _submit(browser, element, url: str) -> None:
+    """Click (or submit) and wait for the navigation: selenium returns before it ends."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    element.click() if element.tag_name == "button" else element.submit()
+    WebDriverWait(browser, 30).until(expected_conditions.url_to_be(url))
 
 
 def _cell(browser, selector: str) -> str:
@@ -126,6 +141,7 @@ def _skus_on_every_partition(partitions: int) -> list[str]:
 @pytest.mark.timeout(420)
 def test_the_operator_page_shows_the_inspection_apis_numbers(workers, producer, proc_settings, browser, tmp_path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     w1 = workers("w1", web_tokens_sha256=hash_token(TOKEN))
     w1.token = TOKEN
@@ -166,10 +182,10 @@ def test_the_operator_page_shows_the_inspection_apis_numbers(workers, producer, 
     assert "/ui/login" in browser.current_url
     browser.find_element(By.ID, "token").send_keys("wrong")
     browser.find_element(By.ID, "login").click()
+    WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".problem"))
     assert "not valid" in browser.find_element(By.CSS_SELECTOR, ".problem").text
     browser.find_element(By.ID, "token").send_keys(TOKEN)
-    browser.find_element(By.ID, "login").click()
-    assert browser.current_url == f"{w1.url}/ui/skus/{quoted}"
+    _submit(browser, browser.find_element(By.ID, "login"), f"{w1.url}/ui/skus/{quoted}")
 
     # The numbers are the inspection API's.
     api = _api(w1, f"/skus/{quoted}")
@@ -198,8 +214,7 @@ def test_the_operator_page_shows_the_inspection_apis_numbers(workers, producer, 
     browser.get(f"{w1.url}/ui")
     box = browser.find_element(By.ID, "sku-search")
     box.send_keys(mug)
-    box.submit()
-    assert browser.current_url == f"{w1.url}/ui/skus/{quoted}"
+    _submit(browser, box, f"{w1.url}/ui/skus/{quoted}")
 
     # As of a moment before the orders: the ledger's answer, on the page.
     then = _api(w1, f"/skus/{quoted}?at={before_orders}")
@@ -221,6 +236,8 @@ def test_the_operator_page_shows_the_inspection_apis_numbers(workers, producer, 
     browser.get(f"{w1.url}/ui/dlq")
     letters = browser.find_elements(By.CSS_SELECTOR, "#dead-letters tbody tr")
     assert any("DECODE_ERROR" in r.text and "BROKEN-1" in r.text for r in letters), [r.text for r in letters]
+    dlq_shot = tmp_path / "operator-dlq.png"
+    browser.save_screenshot(str(dlq_shot))
     browser.get(f"{w1.url}/ui/dlq?reason=VALIDATION_ERROR")
     assert "BROKEN-1" not in browser.find_element(By.TAG_NAME, "main").text
 
@@ -230,7 +247,8 @@ def test_the_operator_page_shows_the_inspection_apis_numbers(workers, producer, 
     w2.token = TOKEN
     browser.get(f"{w2.url}/ui/login")
     browser.find_element(By.ID, "token").send_keys(TOKEN)
-    browser.find_element(By.ID, "login").click()
+    _submit(browser, browser.find_element(By.ID, "login"), f"{w2.url}/ui")
+    forwarded = []
     for sku in skus:
         q = urllib.parse.quote(sku, safe="")
         expected = _api(w1, f"/skus/{q}")["positions"]
@@ -238,7 +256,12 @@ def test_the_operator_page_shows_the_inspection_apis_numbers(workers, producer, 
             _load(browser, f"{w.url}/ui/skus/{q}")
             assert _positions_shown(browser, expected) == {
                 loc: {b: expected[loc][b] for b in BUCKETS} for loc in expected}, (sku, w.url)
+            owner = browser.find_element(By.CSS_SELECTOR, '[data-field="owner"]')
+            forwarded.append(owner.get_attribute("data-forwarded") == "true")
+    # Every SKU was rendered once by its owner and once from the owner's answer.
+    assert forwarded.count(True) == len(skus), forwarded
 
     target = os.environ.get("STOCKSIGNAL_SCREENSHOT_DIR")
     if target:
-        shutil.copy(shot, Path(target) / shot.name)
+        for picture in (shot, dlq_shot):
+            shutil.copy(picture, Path(target) / picture.name)

@@ -48,7 +48,7 @@ class DlqPage:
     topic: str
     letters: list[DeadLetter]
     scanned: int  # records read for this page (a reason filter shows fewer)
-    total: int  # records the topic retains
+    total: int  # offsets the topic retains: records and transaction markers
     older: dict[int, int] | None  # the cursor of the next page; None: this was the oldest
     by_reason: Mapping[str, int] = field(default_factory=dict)
 

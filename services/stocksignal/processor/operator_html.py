@@ -177,11 +177,14 @@ def time_forms(sku: str, at: str = "", since: str = "", until: str = "") -> Html
 
 
 def sku_page(state: Mapping[str, Any], movements: Sequence[Mapping[str, Any]], page: int, size: int,
-             more: bool, self_url: str) -> Html:
+             more: bool, self_url: str, owner: str | None = None) -> Html:
     sku = state["sku"]
     shown = movements[page * size:(page + 1) * size]
+    answered = el("span", "answered by ", el("code", owner or self_url),
+                  " (the SKU's owner)" if owner else " (this worker owns the SKU)", data_field="owner",
+                  data_forwarded="true" if owner else "false")
     summary = el("p", "version ", el("strong", state["version"], data_field="version"),
-                 f" · command partition {state['partition']} · times in UTC", class_="summary")
+                 f" · command partition {state['partition']} · ", answered, " · times in UTC", class_="summary")
     return join([nav(self_url, sku), el(
         "main",
         el("h1", sku, id="sku"), summary,
@@ -284,8 +287,9 @@ def dlq_page(view: Any, reason: str, reasons: Sequence[str], older_href: str | N
     return join([nav(self_url), el(
         "main",
         el("h1", "Dead letters"),
-        el("p", f"{view.topic}: {view.total} record(s) retained; newest first. Shown here by reason: {counts} "
-                f"(of {view.scanned} read). A replay after a fix is applied once: repeats are dropped by event_id.",
+        el("p", f"{view.topic} retains {view.total} offset(s) (its records and Kafka's transaction markers); "
+                f"newest first. Shown here by reason: {counts} (of {view.scanned} record(s) read). A replay after "
+                "a fix is applied once: repeats are dropped by event_id.",
            class_="summary"),
         form, listing, more,
     )])

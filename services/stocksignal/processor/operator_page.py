@@ -128,19 +128,25 @@ def add_page_routes(routes: web.RouteTableDef, answers: Answers, digests: tuple[
             return await window(request, sku, query, page)
         return await now(request, sku, page)
 
+    async def problem_page(response: web.Response, sku: str) -> web.Response:
+        titles = {404: "Unknown SKU", 422: "Not retained", 400: "Bad request"}
+        return failure(titles.get(response.status, "Not available now"), _problem(response.status, _json(response)),
+                       response.status, sku)
+
     async def fetched(request: web.Request, call: Answer, sku: str, query: Mapping[str, str]):
         response = await call(request, sku, query)
-        answer = _json(response)
         if response.status == 200:
-            return answer, None
-        titles = {404: "Unknown SKU", 422: "Not retained", 400: "Bad request"}
-        return None, failure(titles.get(response.status, "Not available now"), _problem(response.status, answer),
-                             response.status, sku)
+            return _json(response), None
+        return None, await problem_page(response, sku)
 
     async def now(request: web.Request, sku: str, page: int) -> web.Response:
-        state, problem = await fetched(request, answers.sku, sku, {})
-        if problem is not None:
-            return problem
+        from stocksignal.processor.web import OWNER
+
+        response = await answers.sku(request, sku, {})
+        if response.status != 200:
+            return await problem_page(response, sku)
+        state = _json(response)
+        owner = response.headers.get(OWNER)
         # One more page than shown: whether an "older" link is needed.
         from stocksignal.processor.web import MAX_MOVEMENTS
 
@@ -150,7 +156,7 @@ def add_page_routes(routes: web.RouteTableDef, answers: Answers, digests: tuple[
             return problem
         movements = moves["movements"]
         more = len(movements) > (page + 1) * LEDGER_PAGE
-        return html(ui.sku_page(state, movements, page, LEDGER_PAGE, more, here()), f"{sku} · stocksignal")
+        return html(ui.sku_page(state, movements, page, LEDGER_PAGE, more, here(), owner), f"{sku} · stocksignal")
 
     async def as_of(request: web.Request, sku: str, at_text: str) -> web.Response:
         state, problem = await fetched(request, answers.sku, sku, {"at": at_text})

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 MAX_MOVEMENTS = 1000
 FORWARDED = "X-Stocksignal-Forwarded"
+OWNER = "X-Stocksignal-Owner"  # on a forwarded answer: the worker that gave it
 
 
 def positions_of(state: SkuState) -> dict[str, dict[str, int]]:
@@ -161,7 +162,8 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
                 headers["Authorization"] = f"Bearer {request[TOKEN]}"
             async with ClientSession(timeout=ClientTimeout(total=5)) as session:
                 async with session.get(url + path_qs, headers=headers) as r:
-                    return web.Response(body=await r.read(), status=r.status, content_type="application/json")
+                    return web.Response(body=await r.read(), status=r.status, content_type="application/json",
+                                        headers={OWNER: url})
         except (OSError, asyncio.TimeoutError) as exc:
             log.warning("forwarding %s to its owner failed: %s", path_qs, exc)
             return None

@@ -235,6 +235,7 @@ def test_a_sku_of_another_worker_is_rendered_from_its_answer_with_this_requests_
             await owner.close()
         assert page.status == 200
         assert cells(text)[("BER", "on_hand")] == str(api["positions"]["BER"]["on_hand"]) == "10"
+        assert 'data-forwarded="true"' in text and owner_url in text
         assert f"Bearer {TOKEN}" in seen[0]
     run(scenario)
 
