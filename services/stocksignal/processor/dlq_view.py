@@ -107,9 +107,10 @@ def take(windows: Mapping[int, tuple[int, list[DeadLetter]]], size: int, reason:
     merged = heapq.merge(*(matching(letters) for _, letters in windows.values()),
                          key=lambda d: (d.timestamp, -d.partition), reverse=True)
     shown = list(itertools.islice(merged, size))
+    shown_ids = {(d.partition, d.offset) for d in shown}
     cursor = {}
     for p, (start, letters) in windows.items():
-        left = [d for d in matching(letters) if (p, d.offset) not in {(x.partition, x.offset) for x in shown}]
+        left = [d for d in matching(letters) if (p, d.offset) not in shown_ids]
         cursor[p] = left[0].offset + 1 if left else start
     older = cursor if any(cursor[p] > low.get(p, 0) for p in cursor) else None
     return shown, older

@@ -185,6 +185,7 @@ def test_a_page_without_a_token_goes_to_the_login_form_and_the_cookie_opens_only
             assert ok.status == 303 and ok.headers["Location"] == "/ui/skus/MUG"
             cookie = ok.headers["Set-Cookie"]
             assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/ui" in cookie
+            assert "Secure" not in cookie  # plain HTTP: a Secure cookie would never come back
             page = await client.get("/ui/skus/MUG", allow_redirects=False)
             assert page.status == 200
             # The JSON API takes bearer tokens only: the cookie alone gets 401 there.
@@ -202,6 +203,10 @@ def test_a_page_without_a_token_goes_to_the_login_form_and_the_cookie_opens_only
             # The form sends nobody elsewhere.
             evil = await client.get("/ui/login?next=//evil.example/x")
             assert 'value="/ui"' in await evil.text()
+            # Behind a TLS-terminating proxy the cookie is Secure.
+            behind_tls = await client.post("/ui/login", data={"token": TOKEN}, allow_redirects=False,
+                                           headers={"X-Forwarded-Proto": "https"})
+            assert "Secure" in behind_tls.headers["Set-Cookie"]
         finally:
             await client.close()
     run(scenario)
