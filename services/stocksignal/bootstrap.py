@@ -198,6 +198,7 @@ def build_processor(settings: Settings):
     from stocksignal.ledger.history import LedgerHistory
     from stocksignal.processor import topology
     from stocksignal.processor.applier import Applier, ApplierConfig
+    from stocksignal.processor.dlq_view import DeadLetters
     from stocksignal.processor.metrics import ProcessorMetrics
     from stocksignal.processor.ownership import Owners
     from stocksignal.processor.ports import ChangelogReader, GroupConsumer, TxnProducer
@@ -261,7 +262,7 @@ def build_processor(settings: Settings):
         restorer, stores, router, applier, publisher, metrics,
     )
     inspection = Inspection(runtime, Owners(admin, settings.app_id, command_topic), settings.command_partitions,
-                            settings.movement_history, url, LedgerHistory(settings))
+                            settings.movement_history, url, LedgerHistory(settings), DeadLetters(settings, dlq, codec))
     healthy = lambda: None if runtime.failure is None else str(runtime.failure)  # noqa: E731
     app = make_app(inspection, metrics, healthy, settings.token_digests("web_tokens_sha256"))
     web = WebServer(app, settings.web_host, settings.web_port)
