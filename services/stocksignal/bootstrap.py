@@ -234,7 +234,10 @@ def build_processor(settings: Settings):
     reader = Consumer(consumer_config(settings, f"{settings.app_id}-restore", **{"enable.partition.eof": True}))
     watermarks = Consumer(consumer_config(settings, f"{settings.app_id}-restore",
                                           **{"isolation.level": "read_uncommitted"}))
-    restorer = Restorer(ChangelogReader(reader, watermarks), topic_ids(admin, [stock_changelog, orders_changelog]),
+    def probe():
+        return Consumer(consumer_config(settings, f"{settings.app_id}-restore", **{"enable.partition.eof": True}))
+
+    restorer = Restorer(ChangelogReader(reader, watermarks, probe), topic_ids(admin, [stock_changelog, orders_changelog]),
                         settings.store_max_checkpoint_age_ms, on_wipe=metrics.store_wipes.inc)
     inputs = {name(t.name): t.name for t in catalogue.list_topics(catalogue.Role.INPUT)}
     config = RuntimeConfig(

@@ -245,9 +245,10 @@ class ChangelogReader:
     """A consumer outside the group that reads changelog partitions back (read_committed):
     aborted records, a zombie's among them, are never restored."""
 
-    def __init__(self, consumer, watermarks=None) -> None:
+    def __init__(self, consumer, watermarks=None, probe: Callable[[], Any] | None = None) -> None:
         self._c = consumer
         self._watermarks = watermarks  # an idle read_uncommitted consumer, for end offsets
+        self._probe = probe  # makes a read_committed consumer with enable.partition.eof
 
     def assign(self, offsets: Offsets) -> None:
         self._c.assign([_tp(t, p, o) for (t, p), o in offsets.items()])
@@ -258,29 +259,29 @@ class ChangelogReader:
     def consume(self, max_records: int, timeout_s: float) -> list:
         return self._c.consume(max_records, timeout_s)
 
-    def committed_at(self, topic: str, partition: int, offset: int, timeout_s: float) -> bool:
-        """Whether the changelog record at ``offset`` is committed: a read_committed fetch from
-        there hands out exactly that record. False when it skips it (its transaction was
-        aborted), and when that is not known within ``timeout_s`` (its transaction still open:
-        the caller must not trust it). Leaves the reader unassigned."""
+    def committed_at(self, topic: str, partition: int, offset: int, timeout_s: float) -> bool | None:
+        """Whether the changelog record at ``offset`` is committed: True when a read_committed
+        fetch from there hands out exactly that record, False when it skips it (its
+        transaction was aborted), None when that is not known within ``timeout_s`` (its
+        transaction is still open). Asked of a consumer of its own, so that the restores this
+        reader is running are not disturbed."""
         from confluent_kafka import KafkaError
 
-        self._c.assign([_tp(topic, partition, offset)])
-        deadline = time.monotonic() + timeout_s
+        probe = self._probe()
         try:
+            probe.assign([_tp(topic, partition, offset)])
+            deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
-                for m in self._c.consume(1, 0.1):
-                    if m.topic() != topic or m.partition() != partition:
-                        continue
+                for m in probe.consume(1, 0.1):
                     err = m.error()
                     if err is None:
                         return m.offset() == offset
                     if err.code() == KafkaError._PARTITION_EOF and m.offset() > offset:
                         return False  # skipped: aborted
                     # the end at or before it: its transaction is still open, for now
-            return False
+            return None
         finally:
-            self._c.unassign()
+            probe.close()
 
     def end_offset(self, topic: str, partition: int, timeout_s: float) -> tuple[int, int]:
         """(first offset, high watermark) of a changelog partition: a restore reads on until it

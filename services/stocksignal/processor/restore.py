@@ -100,19 +100,19 @@ class Restorer:
         return None
 
     def _unverified(self, cp: Checkpoint, topic: str, partition: int, low: int) -> str | None:
-        """The record just before the checkpoint must be committed. A store takes a
+        """The record just before the checkpoint must not have been aborted. A store takes a
         transaction's writes once librdkafka reports its commit; a broker that stops right
-        then can restart with the transaction aborted after all (docs/processor.md, "A commit
-        reported that did not happen"), and a store holding writes nobody else will ever see
-        (dedupe markers among them) would silently drop the replays of what it decided.
-        A record whose transaction is still open after ``verify_timeout_s`` (a zombie's, just
-        before our checkpoint) is not trusted either: the store is restored from the
-        beginning, which waits that transaction out as every restore does."""
+        then can restart with that transaction aborted after all (docs/processor.md, "A
+        commit reported that did not happen"), and a store holding writes nobody else will
+        ever see (dedupe markers among them) would silently drop the replays of what it
+        decided. A record whose transaction is still open (a zombie's, or one the broker
+        left hanging) is trusted, as before: a restore from the beginning would wait on it,
+        and the owner's next transaction on the partition is what ends a hanging one."""
         if cp.offset <= low:
             return None
-        if self.reader.committed_at(topic, partition, cp.offset - 1, self.verify_timeout_s):
+        if self.reader.committed_at(topic, partition, cp.offset - 1, self.verify_timeout_s) is not False:
             return None
-        return f"the changelog record before its checkpoint ({cp.offset - 1}) is not committed"
+        return f"the changelog record before its checkpoint ({cp.offset - 1}) was aborted"
 
     def cancel(self, topic: str, partition: int) -> None:
         if self._active.pop((topic, partition), None) is not None:

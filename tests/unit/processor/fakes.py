@@ -784,12 +784,14 @@ class FakeChangelogReader(ChangelogReader):
                 self._eof_at[tp] = pos
         return out
 
-    def committed_at(self, topic: str, partition: int, offset: int, timeout_s: float) -> bool:
-        """As the port: the record at ``offset`` is handed out to a read_committed reader (an
-        open transaction's is not, yet: as a timed-out wait)."""
+    def committed_at(self, topic: str, partition: int, offset: int, timeout_s: float) -> bool | None:
+        """As the port: whether a read_committed reader is handed the record at ``offset``
+        (None while its transaction is open: as a wait that timed out)."""
         self.probes.append(((topic, partition), offset))
         log = self.broker.log(topic, partition)
-        return offset < self.broker.lso(topic, partition) and offset < len(log) and log[offset].visible
+        if offset >= self.broker.lso(topic, partition):
+            return None
+        return log[offset].visible
 
     def end_offset(self, topic: str, partition: int, timeout_s: float) -> tuple[int, int]:
         # The port asks read_uncommitted: the high watermark, open transactions included.

@@ -178,13 +178,12 @@ def test_a_checkpoint_at_the_end_reads_nothing():
     assert data(store) == want
 
 
-def test_a_checkpoint_beyond_an_open_zombie_transaction_is_restored_past_it():
+def test_a_checkpoint_beyond_an_open_zombie_transaction_is_kept():
     """A zombie's transaction is open on the changelog (its first record is the last stable
     offset, the end a read_committed reader sees); the new owner committed records after it
-    and its store's checkpoint is past them. Whether the record before the checkpoint is
-    committed cannot be known while the zombie's transaction is open: the store is restored
-    from the beginning, and that restore waits the zombie out (transaction.timeout.ms at the
-    latest), so nothing committed is lost and nothing of the zombie's kept."""
+    and its store's checkpoint is past them: within the log, past the LSO. That store holds
+    committed state the changelog cannot give back until the zombie's transaction ends
+    (transaction.timeout.ms): wiping it loses committed writes."""
     cl = Changelog()
     cl.txn([(b"A", b"a1")], "commit")  # 0; marker 1
     cl.txn([(b"A", b"zombie")], "open")  # 2: the zombie, paused before it could send its offsets
@@ -192,10 +191,11 @@ def test_a_checkpoint_beyond_an_open_zombie_transaction_is_restored_past_it():
     assert cl.broker.lso(STOCK_CHANGELOG, 0) == 2 and cl.broker.high(STOCK_CHANGELOG, 0) == 6
     store = MemoryStore("stock", 0)
     store.restore([(b"A", b"a2"), (b"B", b"b2")], Checkpoint(STOCK_CHANGELOG, TOPIC_ID, 5, NOW_MS))
-    cl.restore(store, abort_open_after=3)
-    assert cl.reader.probes == [((STOCK_CHANGELOG, 0), 4)]
-    assert data(store) == {b"A": b"a2", b"B": b"b2"}
-    assert store.checkpoint().offset == 5
+    cl.restorer.start(store, STOCK_CHANGELOG)
+    assert cl.reader.probes == [((STOCK_CHANGELOG, 0), 4)]  # open: not known, trusted
+    assert data(store) == {b"A": b"a2", b"B": b"b2"}, (
+        "a store holding committed records past an open transaction was wiped: it will be "
+        "restored to the last stable offset only, and lose them")
 
 
 # --- a worker's restart ----------------------------------------------------------------------
