@@ -3,11 +3,12 @@ broker restart, rebalances while holds come due, catch-ups after crashes (tests/
 
 Each case runs once here (seed 1); `make chaos` runs them all over several seeds.
 
-broker-restart runs in `make chaos` only, for now: it still fails about 1 run in 6 (commands
-routed twice, their decisions missing, after a send_offsets error while the group coordinator
-moves), an open bug of issue 9 written down in docs/processor.md ("Proving it"). A case that
-fails at random would make every CI run a coin toss; `make chaos CHAOS_ARGS="--cases
-broker-restart --seeds 1,2,3,4,5,6"` is how to work on it.
+broker-restart runs in `make chaos` only, for now: a broker that stops while it commits can
+come back with that transaction aborted though librdkafka reported it committed, or leave it
+hanging (no marker), and while the first is now handled, the second can still stall a run
+(2 of 35 runs failed on 2026-12-02; docs/processor.md, "Proving it"). A case that fails at
+random would make every CI run a coin toss; `make chaos CHAOS_ARGS="--cases broker-restart
+--seeds 1,2,3,4,5,6"` is how to work on it.
 """
 
 from __future__ import annotations
