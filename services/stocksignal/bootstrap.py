@@ -248,6 +248,7 @@ def build_processor(settings: Settings):
         stock_changelog=stock_changelog,
         orders_changelog=orders_changelog,
         commit_interval_ms=settings.commit_interval_ms,
+        commit_idle_ms=settings.commit_idle_ms,
         buffered_records_per_partition=settings.buffered_records_per_partition,
         max_task_idle_ms=settings.max_task_idle_ms,
         expiry_tick_ms=settings.expiry_tick_ms,

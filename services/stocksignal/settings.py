@@ -137,6 +137,9 @@ class Settings:
     # A transaction commits this often (wall time): the floor of end-to-end latency, twice
     # (route, then apply), and the unit of work lost to a crash.
     commit_interval_ms: int = 100
+    # ...or, once the worker has caught up (nothing fetched waits), as soon as its transaction
+    # is this old: below capacity, latency is then the commits' round trips, not the interval.
+    commit_idle_ms: int = 10
     # The broker aborts a transaction left open longer than this (a paused or dead worker's):
     # until then its partitions' readers wait. Must not exceed the broker's
     # transaction.max.timeout.ms.
@@ -259,6 +262,8 @@ class Settings:
             raise SettingsError(
                 "STOCKSIGNAL_COMMIT_INTERVAL_MS must be > 0 and below STOCKSIGNAL_TRANSACTION_TIMEOUT_MS"
             )
+        if not 0 <= self.commit_idle_ms <= self.commit_interval_ms:
+            raise SettingsError("STOCKSIGNAL_COMMIT_IDLE_MS must be >= 0 and at most STOCKSIGNAL_COMMIT_INTERVAL_MS")
         if self.log_level.upper() not in LOG_LEVELS:
             raise SettingsError(f"STOCKSIGNAL_LOG_LEVEL={self.log_level!r}: expected one of {', '.join(LOG_LEVELS)}")
         if self.log_format not in LOG_FORMATS:

@@ -206,6 +206,19 @@ class World:
                     totals[label] = totals.get(label, 0) + float(line.rsplit(" ", 1)[1])
         return totals
 
+    def wait_caught_up(self, timeout: float = 600) -> float:
+        """Wait until the workers have committed every record of their partitions (their
+        lag gauge reads 0 twice running), so the next measurement does not start behind the
+        queue the last one left. Returns the seconds waited (``timeout`` if never)."""
+        started = time.monotonic()
+        zeros = 0
+        while time.monotonic() - started < timeout:
+            zeros = zeros + 1 if self.metric("stocksignal_consumer_lag_records") == 0 else 0
+            if zeros >= 2:
+                break
+            time.sleep(0.5)
+        return time.monotonic() - started
+
     def _wait(self, metric: str, target: float, timeout: float) -> list[tuple[float, float]]:
         samples: list[tuple[float, float]] = []
         deadline = time.monotonic() + timeout
@@ -334,7 +347,11 @@ def run(base: Settings, events: int = 60_000, rate: int = 1000, seconds: int = 3
         print(f"  p50 {lat['p50']:.0f} ms, p99 {lat['p99']:.0f} ms ({lat['samples']} snapshots)", flush=True)
         half_rate, lat_half = int(one.events_per_s / 2), None
         if half_rate < rate:
-            print(f"latency: {half_rate} events/s (half this run's capacity) for {seconds}s ...", flush=True)
+            # The run at the full rate may have left a queue: measured behind it, this run's
+            # figure would be that queue again, not the pipeline's.
+            waited = one_world.wait_caught_up()
+            print(f"latency: {half_rate} events/s (half this run's capacity) for {seconds}s, "
+                  f"after {waited:.0f} s catching up ...", flush=True)
             lat_half = latency(one_world.settings, one_world.load, half_rate, seconds)
             print(f"  p50 {lat_half['p50']:.0f} ms, p99 {lat_half['p99']:.0f} ms ({lat_half['samples']} snapshots)", flush=True)
     finally:

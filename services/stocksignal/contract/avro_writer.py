@@ -35,6 +35,9 @@ def _zigzag(n: int) -> bytes:
 
 _LONGS = [_zigzag(n) for n in _SMALL]
 _LOW = _SMALL.start
+# The same bytes by value: compiled writers look a small long up with one dict.get (a C call)
+# before calling write_long (a Python call, several times dearer per field).
+_LONG_OF = {n: _LONGS[n - _LOW] for n in _SMALL}
 
 
 _BIG: dict[int, bytes] = {}  # larger values that repeat: a batch's timestamps, its offsets
@@ -113,6 +116,7 @@ class _Compiler:
         self.env: dict[str, Any] = {
             "_l": write_long, "_s": write_string, "_b": write_bytes, "_a": write_array, "_m": write_map,
             "_bool": _check_bool, "_not_null": _not_null, "_f": _FLOAT, "_d": _DOUBLE,
+            "_LG": _LONG_OF.get, "_SG": _STRINGS.get,
         }
         self.functions: dict[str, str] = {}  # record full name -> function name
         self.sources: list[str] = []
@@ -152,10 +156,13 @@ class _Compiler:
         raise _Unsupported(str(schema.get("logicalType")))
 
     def _primitive(self, name: str, value: str) -> str:
-        if name == "string":
-            return f"_s({value})"
-        if name in ("int", "long"):
-            return f"_l({value})"
+        # Strings and longs: the caches first (a C call), the writer function on a miss. A
+        # value that is not a simple name is read once (``_v``, used at once, left to right).
+        if name in ("string", "int", "long"):
+            cache, write = ("_SG", "_s") if name == "string" else ("_LG", "_l")
+            if value.isidentifier():
+                return f"({cache}({value}) or {write}({value}))"
+            return f"({cache}(_v := {value}) or {write}(_v))"
         if name == "boolean":
             return f"_bool({value})"
         if name == "null":

@@ -62,8 +62,13 @@ class SkuState:
         )
 
     def next_hold_expiry(self) -> int | None:
-        holds = self.open_holds()
-        return holds[0][0] if holds else None
+        # min, not open_holds()[0]: the processor asks after every command, and most SKUs
+        # have no hold at all.
+        return min(
+            (line.hold_expires_at for line in self.lines.values()
+             if line.hold_expires_at is not None and not line.confirmed),
+            default=None,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Compact JSON-able form (str/int/list/dict only); ``from_dict`` restores it exactly."""

@@ -54,7 +54,12 @@ class HoldIndex:
     def note(self, store: PartitionStore, before: SkuState | None, after: SkuState) -> None:
         """Record the SKU's next hold expiry after a command; persist it if it changed."""
         due = after.next_hold_expiry()
-        old = before.next_hold_expiry() if before is not None else None
+        if before is None:
+            old = None
+        elif before.lines is after.lines:  # states share what a command did not change
+            old = due
+        else:
+            old = before.next_hold_expiry()
         if due != old:
             if due is None:
                 store.delete(hold_key(after.sku))
