@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 import click
 
 from stocksignal.cli.common import Failure, Unavailable, make_console
-from stocksignal.cli.formatting import BUCKETS, fmt_ts, locations_table
+from stocksignal.cli.formatting import BUCKETS, RULE, channel_rule, fmt_ts, locations_table
 
 WINDOW_LIMIT = 1000
 
@@ -56,7 +56,6 @@ def render_at(state: Mapping[str, Any], base: str, console: Any = None) -> None:
     from rich import box
     from rich.table import Table
 
-    from stocksignal.cli.sku import RULE, channel_rule
 
     console = console or make_console()
     positions = state["positions"]
