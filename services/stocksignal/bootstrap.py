@@ -121,6 +121,10 @@ def make_codec(settings: Settings):
     return _make_codec(settings.schema_registry_url, registry_config=registry_config(settings))
 
 
+def _unbound_send(*_: Any) -> None:
+    raise RuntimeError("the publisher sends through the runtime, which binds its send")
+
+
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings once; callers pass the result down."""
     return Settings.from_env(environ)
@@ -207,7 +211,7 @@ def build_processor(settings: Settings):
     codec = make_codec(settings)
     command_topic = name(topology.COMMANDS)
     dlq = name(catalogue.DLQ)
-    publisher = Publisher(codec, output_topics(name, partitions), metrics, send=None)
+    publisher = Publisher(codec, output_topics(name, partitions), metrics, send=_unbound_send)
     router = Router(RouterConfig(command_topic, settings.command_partitions, dlq, partitions[dlq]), codec, metrics,
                     key_error)
     applier = Applier(ApplierConfig(settings.dedupe_window_ms, settings.movement_history, settings.state_cache_mb),

@@ -50,12 +50,13 @@ def fold_channels(records: Iterable[ChannelRecord]) -> dict[str, Mapping[str, An
     """
     current: dict[str, Mapping[str, Any]] = {}
     for r in sorted(records, key=lambda r: (r.partition, r.offset)):
-        if r.record_name == "ChannelConfigured":
+        if r.record is None:
+            if r.key is not None:
+                current.pop(r.key, None)
+        elif r.record_name == "ChannelConfigured":
             current[r.record["channel_id"]] = r.record
         elif r.record_name == "ChannelRemoved":
             current.pop(r.record["channel_id"], None)
-        elif r.record is None and r.key is not None:
-            current.pop(r.key, None)
     return dict(sorted(current.items()))
 
 
@@ -73,8 +74,12 @@ def produce_channel_event(settings: Settings, record_name: str, record: Mapping[
     value = bootstrap.make_codec(settings).encode(record_name, record)
     producer = bootstrap.make_producer(settings, **kafka_client_overrides())
     errors: list[str] = []
-    producer.produce(topic, value, record["channel_id"].encode(),
-                     on_delivery=lambda err, _m: err is not None and errors.append(err.str()))
+
+    def delivered(err: Any, _message: Any) -> None:
+        if err is not None:
+            errors.append(err.str())
+
+    producer.produce(topic, value, record["channel_id"].encode(), on_delivery=delivered)
     if producer.flush(30):
         raise Unavailable(f"the {record_name} event was not delivered within 30 s: is Kafka up?")
     if errors:
@@ -155,7 +160,7 @@ def set_channel(channel_id: str, locations: str, safety_stock: int, buffer_perce
                f"safety stock {safety_stock}{describe_rules(record)}  [event {record['event_id']}]")
 
 
-def describe_rules(record: dict) -> str:
+def describe_rules(record: Mapping[str, Any]) -> str:
     """The v1.1 rules of a ChannelConfigured that differ from the defaults, for one line."""
     parts = []
     if record.get("buffer_percent"):

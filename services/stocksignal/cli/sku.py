@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import click
 
@@ -130,7 +130,7 @@ def sku(sku_id: str, url: str | None, movement_count: int, at: int | None, since
     render(state, movements, base)
 
 
-def render(state: Mapping[str, Any], movements: list[Mapping[str, Any]], base: str, console: Any = None) -> None:
+def render(state: Mapping[str, Any], movements: Sequence[Mapping[str, Any]], base: str, console: Any = None) -> None:
     from rich import box
     from rich.table import Table
 

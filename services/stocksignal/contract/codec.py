@@ -10,7 +10,7 @@ deployment uses is chosen by :func:`stocksignal.contract.framing.make_codec`.
 from __future__ import annotations
 
 import io
-from typing import Any, Callable, Mapping, NamedTuple, Protocol
+from typing import Any, Callable, Mapping, NamedTuple, Protocol, cast
 
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
@@ -45,8 +45,8 @@ class ReadPlan(NamedTuple):
     """How to read one writer schema: resolved to the current reader when it is older."""
 
     record_name: str
-    writer: dict
-    reader: dict | None  # None: the writer is the current schema, no resolution needed
+    writer: dict[str, Any]
+    reader: dict[str, Any] | None  # None: the writer is the current schema, no resolution needed
     label: str  # names the frame kind and schema in error messages, built once
 
 
@@ -125,7 +125,7 @@ def read_body(data: bytes, offset: int, plan: ReadPlan) -> Decoded:
             f"{plan.label}: {len(data) - end} trailing byte(s) after the {plan.record_name} record "
             f"(frame is {len(data)} bytes, the record ends at byte {end})"
         )
-    return Decoded(plan.record_name, record)
+    return Decoded(plan.record_name, cast(dict[str, Any], record))  # a record schema's value
 
 
 def _why(exc: Exception, ran_out: bool) -> str:

@@ -25,7 +25,7 @@ from stocksignal import bootstrap
 from stocksignal.contract import partition_for
 from stocksignal.contract import topics as catalogue
 from stocksignal.contract.keys import key_error
-from stocksignal.domain import ChannelBook, ConfigureChannel, RemoveChannel, command_from_dict, split, validate
+from stocksignal.domain import ChannelBook, ChannelCommand, ConfigureChannel, RemoveChannel, command_from_dict, split, validate
 from stocksignal.ledger.balances import Moved, Positions, balances_at, held_by_reference, in_window, net_change
 from stocksignal.ledger.book import ChannelChange, book_at, configured_at, merge
 from stocksignal.ledger.kafka import CLOCK_SKEW_MS, PartitionReader, Span
@@ -33,6 +33,7 @@ from stocksignal.settings import Settings
 
 COMMANDS = "stocksignal.commands.v1"  # the processor's command log (processor/topology.py)
 CHANNEL_COMMANDS = (b'"type":"ConfigureChannel"', b'"type":"RemoveChannel"')
+CHANNEL_COMMAND_TYPES = ("ConfigureChannel", "RemoveChannel")
 
 
 class NotRetained(Exception):
@@ -157,8 +158,9 @@ class LedgerHistory:
             if r.value is None or not any(marker in r.value for marker in CHANNEL_COMMANDS):
                 continue
             for d in batches.decode(r.value):
-                if d.get("type") in ("ConfigureChannel", "RemoveChannel"):
-                    from_log.append(ChannelChange(r.timestamp, command_from_dict(d)))
+                command = command_from_dict(d) if d.get("type") in CHANNEL_COMMAND_TYPES else None
+                if isinstance(command, ChannelCommand):
+                    from_log.append(ChannelChange(r.timestamp, command))
         history_from = None if span.low == 0 else span.first_at
         return merge(from_log, self._channels_topic(reader)), history_from
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Generator, Iterator
 
 from stocksignal import bootstrap
 from stocksignal.settings import Settings
@@ -107,7 +107,7 @@ class PartitionReader:
         return None if tp.offset < 0 else tp.offset
 
     def read(self, topic: str, partition: int, start: int, stop: int | None = None, key: bytes | None = None,
-             timeout: float = READ_TIMEOUT_S) -> Iterator[Record]:
+             timeout: float = READ_TIMEOUT_S) -> Generator[Record, None, None]:
         """Records from offset ``start`` up to (not including) ``stop``, or to the end it has now
         (its position passing the end, or PARTITION_EOF: never the last record's offset);
         with ``key``, only the records of that key."""

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import orjson
 
 from stocksignal.contract import partition_for
-from stocksignal.domain import ChannelCommand, Command, command_to_dict
+from stocksignal.domain import ChannelCommand, Command, SkuCommand, command_to_dict
 
 INDEX_BITS = 20
 MAX_COMMANDS = 500  # per record: keeps records small and a replay's unit of work short
@@ -46,10 +46,11 @@ class Batcher:
         d = command_to_dict(command)
         if isinstance(command, ChannelCommand):
             # Broadcast: each partition decides with the configuration in its own log.
-            for p in range(self.partitions):
-                self._by_partition.setdefault(p, []).append(d)
+            for each in range(self.partitions):
+                self._by_partition.setdefault(each, []).append(d)
         else:
-            p = self._partition_of.get(command.sku)
+            assert isinstance(command, SkuCommand)  # a command is for a channel or for a SKU
+            p: int | None = self._partition_of.get(command.sku)
             if p is None:
                 if len(self._partition_of) >= 200_000:
                     self._partition_of.clear()

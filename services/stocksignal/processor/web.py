@@ -162,7 +162,7 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
             return error(400, "bad_request", "limit must be an integer")
         if not 1 <= limit <= most:
             return error(400, "bad_request", f"limit must be in 1..{most}")
-        if since is not None and until < since:
+        if since is not None and until is not None and until < since:
             return error(400, "bad_request", "until is before since")
         found, response = await owned(request, sku)
         if response is not None:
