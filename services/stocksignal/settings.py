@@ -217,7 +217,6 @@ class Settings:
 
     log_level: str = "INFO"
 
-    extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -225,8 +224,6 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for f in fields(cls):
-            if f.name == "extra":
-                continue
             default = getattr(cls, f.name)
             if isinstance(default, (Secret, Properties)):
                 value = _special_from_env(f.name, default, env)
@@ -284,8 +281,6 @@ class Settings:
         """
         env: dict[str, str] = {}
         for f in fields(self):
-            if f.name == "extra":
-                continue
             value, var = getattr(self, f.name), _env_name(f.name)
             if isinstance(value, Secret):
                 env[var] = "" if value.file else value.reveal()
@@ -307,8 +302,6 @@ class Settings:
         # Secrets and pass-through properties show no values; URLs lose their passwords.
         parts = []
         for f in fields(self):
-            if f.name == "extra":
-                continue
             value = getattr(self, f.name)
             if not f.repr:  # a plain-string secret (marketplace_secret)
                 parts.append(f"{f.name}={'***' if value else ''!r}")

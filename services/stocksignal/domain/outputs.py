@@ -156,7 +156,7 @@ class AvailabilityChanged:
 
 @dataclass(slots=True, unsafe_hash=True)
 class StockLevelChanged:
-    """A channel's stock level changed with a published availability (contract 10.2)."""
+    """A channel's stock level changed with a published availability (docs/semantics.md#stock-level-signals)."""
 
     sku: str
     channel_id: str
@@ -245,7 +245,7 @@ class Outcome:
     def has_outputs(self) -> bool:
         return bool(self.decisions or self.movements or self.changed)
 
-    def _fields(self) -> tuple:
+    def _fields(self) -> tuple[Any, ...]:
         return (self.state, self.decisions, self.movements, self.availability, self.notes)
 
     def __eq__(self, other: object) -> bool:

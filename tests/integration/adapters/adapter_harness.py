@@ -36,22 +36,11 @@ from stocksignal.contract import make_codec
 from stocksignal.contract.examples import example
 from stocksignal.contract.topics import AVAILABILITY
 from stocksignal.settings import Settings
+from tests.support.waits import wait_until
 
 PARTITIONS = 3
 # Tests kill consumers: their partitions must move in seconds, not Kafka's default 45 s.
 SESSION_TIMEOUT_MS = 6000
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    """Poll ``check`` until it returns something truthy; fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def availability(sku: str, version: int, channels: dict[str, int], on_hand: int = 10) -> dict[str, Any]:

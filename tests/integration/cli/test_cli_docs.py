@@ -67,13 +67,6 @@ def normal(lines: list[str], prefix: str) -> list[str]:
     return result
 
 
-def _wait(worker, metric: str, target: float, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not worker.metric(metric) >= target:  # NaN (no answer) is not there yet
-        assert time.monotonic() < deadline, f"{metric} < {target}:\n{worker.tail()}"
-        time.sleep(0.2)
-
-
 def _wait_for(worker, cli, env, sku: str, done, timeout: float = 60.0) -> None:
     """Until the processor's state of ``sku`` satisfies ``done`` (the last event of the day is applied)."""
     deadline = time.monotonic() + timeout
@@ -110,7 +103,7 @@ def test_the_stock_take_example_runs_as_written(processor, cli, tmp_path, monkey
         produced = cli("produce", "-", input=line)
         assert produced.exit_code == 0, produced.output
         applied += s.command_partitions if json.loads(line)["type"] == "ChannelConfigured" else 1
-        _wait(processor, "stocksignal_commands_applied_total", applied)
+        processor.wait_metric("stocksignal_commands_applied_total", applied)
     _wait_for(processor, cli, env, "MUG-BLUE", lambda st: st["positions"].get("WH-BER", {}).get("picked") == 4)
     time.sleep(0.05)
     variables = {"AFTER_PICK": str(int(time.time() * 1000))}
@@ -133,7 +126,7 @@ def test_the_stock_take_example_runs_as_written(processor, cli, tmp_path, monkey
                 time.sleep(0.5)
             if writes and (result.exit_code == 0 or "--partial" in args):
                 counted += len(files["stocktake.csv"].strip().splitlines()) - 1
-                _wait(processor, "stocksignal_cycle_counts_total", counted)
+                processor.wait_metric("stocksignal_cycle_counts_total", counted)
             if PRINT:
                 with open(PRINT, "a") as f:
                     f.write(f"$ {line}\n" + "\n".join(got) + "\n@@@\n")
