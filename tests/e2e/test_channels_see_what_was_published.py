@@ -96,10 +96,10 @@ def test_storefront_api_and_marketplace_end_with_what_the_processor_published(pr
             market_ok = {s: v["available"] for s, v in market.items()} == {s: want[s][MARKETPLACE] for s in skus}
             if api_ok and market_ok:
                 break
+            api_matches = sum(1 for s in skus if s in api and api[s]["channels"] == want[s])
+            market_matches = sum(1 for s in skus if s in market and market[s]["available"] == want[s][MARKETPLACE])
             assert time.monotonic() < deadline, (
-                f"after 120 s: API matches {sum(1 for s in skus if s in api and api[s]['channels'] == want[s])}"
-                f"/{len(skus)} SKUs, marketplace {sum(1 for s in skus if s in market and market[s]['available'] == want[s][MARKETPLACE])}"
-                f"/{len(skus)}"
+                f"after 120 s: API matches {api_matches}/{len(skus)} SKUs, marketplace {market_matches}/{len(skus)}"
             )
             time.sleep(1)
         assert all(market[s]["version"] <= versions[s] for s in skus)

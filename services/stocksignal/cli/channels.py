@@ -143,7 +143,8 @@ def set_channel(channel_id: str, locations: str, safety_stock: int, buffer_perce
     Example:
       stocksignal channels set webshop --locations WH-BER,WH-HAM
       stocksignal channels set marketplace --locations WH-HAM,WH-BER --safety-stock 2
-      stocksignal channels set marketplace --locations WH-HAM --buffer-percent 20 --max-available 50 --low-stock-threshold 3
+      stocksignal channels set marketplace --locations WH-HAM --buffer-percent 20 \
+        --max-available 50 --low-stock-threshold 3
     """
     settings = tool_settings()
     location_ids = [loc.strip() for loc in locations.split(",") if loc.strip()]

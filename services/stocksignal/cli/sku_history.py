@@ -90,7 +90,8 @@ def _provenance(state: Mapping[str, Any]) -> str:
     kept = "the whole history is kept" if ledger["complete"] else \
         f"kept since {fmt_ts(ledger['first_record_at'])}"
     channels = "every channel change is in the command log" if state.get("channel_history_from") is None else \
-        f"channel changes before {fmt_ts(state['channel_history_from'])} only as far as the compacted channels topic keeps them"
+        f"channel changes before {fmt_ts(state['channel_history_from'])} only as far as the compacted " \
+        "channels topic keeps them"
     return (f"from {state['movements_up_to_at']} movement(s) of {state['sku']} published up to then in "
             f"{ledger['topic']}[{ledger['partition']}] ({kept}); {channels}")
 

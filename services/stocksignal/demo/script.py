@@ -67,7 +67,8 @@ class Sent:
         if self.name == "InboundExpected":
             return f"InboundExpected {f['qty']} × {f['sku']} at {f['location_id']} ({f['reference']})"
         if self.name == "StockReceived":
-            return f"StockReceived {f['qty']} × {f['sku']} at {f['location_id']} ({f.get('reference') or 'no reference'})"
+            reference = f.get("reference") or "no reference"
+            return f"StockReceived {f['qty']} × {f['sku']} at {f['location_id']} ({reference})"
         if self.name == "TransferDispatched":
             return (f"TransferDispatched {f['transfer_id']}: {f['qty']} × {f['sku']} "
                     f"{f['from_location_id']} -> {f['to_location_id']}")

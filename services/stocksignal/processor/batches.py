@@ -1,9 +1,10 @@
 """Command-topic records carry a batch of commands for one partition.
 
 An order fans out into one command per SKU; one Kafka record per command would cost a record's
-produce, fetch and per-record handling each time. So the router packs the commands of a batch of input events, per target partition and in input
-order, into one record. Every command still names its SKU and every SKU still has exactly one
-partition (murmur2 of the SKU), so all of a SKU's commands stay in one partition, in order.
+produce, fetch and per-record handling each time. So the router packs the commands of a batch
+of input events, per target partition and in input order, into one record. Every command still
+names its SKU and every SKU still has exactly one partition (murmur2 of the SKU), so all of a
+SKU's commands stay in one partition, in order.
 
 A command's place in the log is its *position*: the record's offset and the command's index
 in the record, packed into one integer so that positions compare in log order.

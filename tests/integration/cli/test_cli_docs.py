@@ -7,7 +7,8 @@ block names a file the example uses (``day.jsonl``: produced first, one event at
 line of it and compares what it prints with the lines below it. Times (shown in local time),
 the worker's URL and the topic prefix differ from run to run and are compared as
 placeholders; everything else, event ids included (a stock import's come from the file), must
-be exactly as documented. ``$ cat FILE`` writes the lines below it to FILE. ``$AFTER_PICK`` is the time noted once the day's events are applied.
+be exactly as documented. ``$ cat FILE`` writes the lines below it to FILE. ``$AFTER_PICK`` is
+the time noted once the day's events are applied.
 """
 
 from __future__ import annotations
