@@ -14,19 +14,30 @@ CLI = ("-m", "stocksignal.cli.main")
 
 
 class Service:
-    """``python <argv>`` (default: ``-m stocksignal.cli.main``) with ``env`` over this process's
-    environment; ``Service.cli(env, log, "run", "api")`` is ``stocksignal run api``."""
+    """``python <argv>`` with ``env`` over this process's environment (``inherit=False``: ``env``
+    alone); ``Service.cli(env, log, "run", "api")`` is ``stocksignal run api``."""
 
-    def __init__(self, argv: list[str], env: Mapping[str, str], log: Path) -> None:
+    def __init__(self, argv: list[str], env: Mapping[str, str], log: Path, inherit: bool = True) -> None:
         self.log = log
-        full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+        full_env = {**(os.environ if inherit else {}), **env, "PYTHONUNBUFFERED": "1"}
         with log.open("ab") as out:
             self.proc = subprocess.Popen([sys.executable, *argv], env=full_env, stdout=out,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
     @classmethod
-    def cli(cls, env: Mapping[str, str], log: Path, *args: str) -> Service:
-        return cls([*CLI, *args], env, log)
+    def cli(cls, env: Mapping[str, str], log: Path, *args: str, inherit: bool = True) -> Service:
+        return cls([*CLI, *args], env, log, inherit)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no commit, no flush."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
 
     def tail(self, chars: int = 3000) -> str:
         try:
