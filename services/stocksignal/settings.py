@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 from stocksignal.secret import Secret, redact_url
-from stocksignal.security.properties import ENV_PREFIX, Properties, PropertiesError
+from stocksignal.kafka_properties import ENV_PREFIX, Properties, PropertiesError
 
 FILE_SUFFIX = "_FILE"
 _TRUE = {"1", "true", "yes", "on"}

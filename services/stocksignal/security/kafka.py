@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stocksignal.secret import Secret
-from stocksignal.security.properties import shown
+from stocksignal.kafka_properties import shown
 from stocksignal.settings import Settings, SettingsError
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
