@@ -5,7 +5,7 @@ Each case runs once here (seed 1); `make chaos` runs them all over several seeds
 
 broker-restart runs in `make chaos` only, for now: it still fails about 1 run in 6 (commands
 routed twice, their decisions missing, after a send_offsets error while the group coordinator
-moves), an open bug of issue 9 written down in docs/processor.md ("Proving it"). A case that
+moves), an open bug written down in docs/processor.md ("Proving it"). A case that
 fails at random would make every CI run a coin toss; `make chaos CHAOS_ARGS="--cases
 broker-restart --seeds 1,2,3,4,5,6"` is how to work on it.
 """
