@@ -78,7 +78,7 @@ def final_checks(demo: Demo) -> None:
         received = stub.get(sku, {}).get("available")
         checks.add(received == wanted, f"marketplace stub last received {sku}: {received}"
                    + ("" if received == wanted else f"  — expected {wanted}"), view)
-    demo.wait_until("the output topics to be read to their end", demo.reader.caught_up)
+    demo.traffic.wait_until("the output topics to be read to their end", demo.reader.caught_up)
     check_outputs(demo)
 
 

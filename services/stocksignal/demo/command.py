@@ -43,7 +43,7 @@ def run_demo(plain: bool, pace: float | None, free_ports: bool, topic_prefix: st
     """
     from stocksignal.demo import procs
     from stocksignal.demo.story import run_demo as run
-    from stocksignal.demo.supervisor import Options
+    from stocksignal.demo.config import Options
 
     base = tool_settings()
     options = Options(

@@ -25,7 +25,7 @@ def show(demo: Demo, code: int, elapsed: float) -> None:
         view.title(f"The demo stopped after {elapsed:.0f} s (exit {code})")
     if demo.supervisor is None:
         return
-    latest = demo.reader.latest if demo._reader is not None else {}
+    latest = demo.latest
     if latest:
         rows = [[sku, fmt_channels({c["channel_id"]: c["available"] for c in a["channels"]})]
                 for sku, a in sorted(latest.items())]

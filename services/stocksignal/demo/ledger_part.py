@@ -76,7 +76,8 @@ def play_stocktake(demo: "Demo", number: int, total: int, step: script.Step) -> 
     commands = step.commands or script.expected_commands(events, demo.settings.command_partitions)
     skus = set().union(*(e.skus for e in events)) | set(step.expect)
 
-    before = demo.handled()
+    traffic = demo.traffic
+    before = traffic.handled()
     result = run_cli(demo, ["stock", "import", str(path), "--diff", "--yes", "--url", url],
                      f"stocksignal stock import {relative(path)} --diff --yes")
     demo.checks.add(result.returncode == 0 and script.STOCKTAKE_DIFF in result.stdout,
@@ -84,17 +85,17 @@ def play_stocktake(demo: "Demo", number: int, total: int, step: script.Step) -> 
                     + ("" if result.returncode == 0 else f"  — exit {result.returncode}"), view)
     if result.returncode != 0:
         return
-    demo.settle(before, commands, skus, ids, script.expected_decisions(events))
-    demo.show_outputs(events, ids)
+    traffic.settle(before, commands, skus, ids, script.expected_decisions(events))
+    traffic.show_outputs(events, ids)
     view.availability(demo.reader.latest, caption=f"after {step.clock}")
     checks.check_step(demo, step, ids)
 
     versions = {sku: _version(demo, sku) for sku in skus}
     movements = len(demo.reader.movements())
-    before = demo.handled()
+    before = traffic.handled()
     again = run_cli(demo, ["stock", "import", str(path)], f"stocksignal stock import {relative(path)}   # again")
     if again.returncode == 0:
-        demo.settle(before, commands, set())  # applied or dropped: the processor has seen them all
+        traffic.settle(before, commands, set())  # applied or dropped: the processor has seen them all
     after = {sku: _version(demo, sku) for sku in skus}
     demo.checks.add(again.returncode == 0 and after == versions and len(demo.reader.movements()) == movements,
                     f"the same file imported again changes nothing: {len(ids)} duplicate(s) dropped, "
