@@ -33,6 +33,9 @@ print('schemas:', d)" \
 
 
 FROM ${PYTHON_IMAGE}
+# The source commit, reported by every process as stocksignal_build_info{commit}:
+#   docker build --build-arg COMMIT=$(git rev-parse --short HEAD) -t stocksignal .
+ARG COMMIT=""
 LABEL org.opencontainers.image.title="stocksignal" \
       org.opencontainers.image.description="Kafka stream processor for trustworthy ecommerce stock availability" \
       org.opencontainers.image.licenses="Apache-2.0"
@@ -47,7 +50,8 @@ ENV PATH=/opt/stocksignal/bin:$PATH \
     STOCKSIGNAL_STATE_DIR=/var/lib/stocksignal/state \
     STOCKSIGNAL_WEB_HOST=0.0.0.0 \
     STOCKSIGNAL_API_HOST=0.0.0.0 \
-    STOCKSIGNAL_METRICS_HOST=0.0.0.0
+    STOCKSIGNAL_METRICS_HOST=0.0.0.0 \
+    STOCKSIGNAL_BUILD_COMMIT=${COMMIT}
 
 COPY --from=build /opt/stocksignal /opt/stocksignal
 

@@ -15,6 +15,7 @@ the datasource provisioned by deploy/grafana/provisioning/datasources/prometheus
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,8 +75,8 @@ ROWS = [
             (f"histogram_quantile(0.5, sum by (le) (rate(stocksignal_output_latency_seconds_bucket[{RATE}])))", "p50"),
             (f"histogram_quantile(0.99, sum by (le) (rate(stocksignal_output_latency_seconds_bucket[{RATE}])))", "p99"),
         ], unit="s", thresholds=[(None, "green"), (0.5, "red")],
-            description="From the cause event's occurred_at to its AvailabilityChanged acknowledged by Kafka. "
-                        "p99 above 0.5 s for 5 minutes alerts."),
+            description="From the cause's input record entering Kafka (its record timestamp) to its "
+                        "AvailabilityChanged committed. p99 above 0.5 s for 5 minutes alerts."),
         Panel("Reservation decisions by status", [
             (f"sum by (status) (rate(stocksignal_decisions_total[{RATE}]))", "{{status}}"),
         ], unit="ops", stack=True),
@@ -88,10 +89,10 @@ ROWS = [
             (f"sum by (reason) (rate(stocksignal_movements_total[{RATE}]))", "movement {{reason}}"),
         ], unit="ops"),
         Panel("Consumer lag: processor, projector, marketplace", [
-            ('sum by (topic) (stocksignal_consumer_lag_records{topic!~".*-changelog"})', "processor {{topic}}"),
-            ("sum(stocksignal_projector_consumer_lag)", "projector"),
-            ("sum by (channel) (stocksignal_marketplace_consumer_lag)", "marketplace {{channel}}"),
-        ], width=16, description="Records not yet processed (committed) by each consumer group."),
+            ('sum by (job, topic, channel) (stocksignal_consumer_lag_records{topic!~".*-changelog"})',
+             "{{job}} {{topic}} {{channel}}"),
+        ], width=16, description="Records not yet processed (committed) by each consumer group: the one lag "
+                                 "metric every process exports, stocksignal_consumer_lag_records{topic}."),
         Panel("Domain notes", [
             (f"sum by (note) (rate(stocksignal_domain_notes_total[{RATE}]))", "{{note}}"),
         ], unit="ops", description="Notable domain events: default channel used, clamped values, ..."),
@@ -158,6 +159,24 @@ ROWS = [
             (f"sum by (channel, reason) (rate(stocksignal_marketplace_skipped_records_total[{RATE}]))", "{{channel}} {{reason}}"),
         ], unit="ops"),
     ]),
+    Row("Processes", [
+        Panel("CPU per process", [
+            (f"sum by (job, instance) (rate(process_cpu_seconds_total[{RATE}]))", "{{job}} {{instance}}"),
+        ], unit="percentunit", description="CPU seconds per second (1 = one core), from prometheus-client's process collector."),
+        Panel("Resident memory", [
+            ("sum by (job, instance) (process_resident_memory_bytes)", "{{job}} {{instance}}"),
+        ], unit="bytes"),
+        Panel("Python garbage collections", [
+            (f"sum by (job, generation) (rate(python_gc_collections_total[{RATE}]))", "{{job}} gen {{generation}}"),
+        ], unit="ops", description="Collections per second by generation (the processor collects rarely on purpose)."),
+        Panel("Open file descriptors", [
+            ("sum by (job, instance) (process_open_fds)", "{{job}} {{instance}}"),
+        ], width=12),
+        Panel("Builds running", [
+            ("count by (job, version, python, commit) (stocksignal_build_info)", "{{job}} {{version}} {{commit}}"),
+        ], width=12, description="stocksignal_build_info: which version (and commit) each job runs; two lines "
+                                 "for one job during a rolling upgrade."),
+    ]),
     Row("Storefront API", [
         Panel("API requests by route and status", [
             (f"sum by (route, status) (rate(stocksignal_api_requests_total[{RATE}]))", "{{route}} {{status}}"),
@@ -170,8 +189,42 @@ ROWS = [
 ]
 
 
+# Every selector is narrowed by the dashboard's variables: job and instance everywhere, the
+# marketplace channel on the sync worker's metrics (the only ones with a channel label).
+SELECTOR = re.compile(r"\b(stocksignal_[a-z0-9_]+|process_[a-z0-9_]+|python_[a-z0-9_]+|up)\b(\{[^}]*\})?(?!\s*\()")
+SCOPE = 'job=~"$job",instance=~"$instance"'
+CHANNEL_SCOPE = 'channel=~"$channel"'
+
+
+def scoped(expr: str) -> str:
+    """``expr`` with the variables' matchers added to every metric selector."""
+    def add(match: re.Match) -> str:
+        name, matchers = match.group(1), (match.group(2) or "{}")[1:-1]
+        extra = SCOPE + ("," + CHANNEL_SCOPE if name.startswith("stocksignal_marketplace_") else "")
+        return f"{name}{{{matchers + ',' if matchers else ''}{extra}}}"
+
+    return SELECTOR.sub(add, expr)
+
+
+def _variable(name: str, label: str, query: str, all_value: str) -> dict:
+    return {
+        "name": name, "label": label, "type": "query", "datasource": DATASOURCE,
+        "query": {"query": query, "refId": f"{name}-values"}, "definition": query,
+        "refresh": 2, "multi": True, "includeAll": True, "allValue": all_value,
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]}, "sort": 1,
+    }
+
+
+VARIABLES = [
+    _variable("job", "job", 'label_values(up{job=~"stocksignal-.*"}, job)', "stocksignal-.*"),
+    _variable("instance", "instance", 'label_values(up{job=~"$job"}, instance)', ".*"),
+    _variable("channel", "marketplace channel",
+              'label_values(stocksignal_marketplace_requests_total{job=~"$job"}, channel)', ".*"),
+]
+
+
 def _target(ref: int, expr: str, legend: str) -> dict:
-    return {"datasource": DATASOURCE, "expr": expr, "legendFormat": legend, "refId": chr(ord("A") + ref)}
+    return {"datasource": DATASOURCE, "expr": scoped(expr), "legendFormat": legend, "refId": chr(ord("A") + ref)}
 
 
 def _panel(panel: Panel, panel_id: int, x: int, y: int) -> dict:
@@ -242,7 +295,7 @@ def build() -> dict:
         "schemaVersion": 39,
         "version": 1,
         "time": {"from": "now-1h", "to": "now"},
-        "templating": {"list": []},
+        "templating": {"list": VARIABLES},
         "annotations": {"list": []},
         "links": [],
         "panels": panels,

@@ -6,7 +6,7 @@
     python3 deploy/local/platformctl.py status [kafka|redis|oidc ...]   up/down and address of each
     python3 deploy/local/platformctl.py env    [--keep-set] [--profile plain|sasl-ssl|mtls|oauth]
                                                                   export lines for stocksignal
-    python3 deploy/local/platformctl.py tools  [promtool]          install missing test tools (as root)
+    python3 deploy/local/platformctl.py tools  [promtool] [chromium]  install missing test tools (as root)
 
 Standard library only: it runs before any virtualenv exists. Kafka's jars come from Maven
 (deploy/local/kafka/pom.xml) and are fetched once; redis-server comes from PATH (as root on
@@ -554,7 +554,36 @@ def ensure_promtool() -> str | None:
     return _require_tool("promtool", "apt-get reported success but it is still missing")
 
 
-TOOLS = {"promtool": ensure_promtool}
+CHROMIUM_HINT = (
+    "Install Debian's `chromium` and `chromium-driver` packages (sudo apt-get install "
+    "--no-install-recommends chromium chromium-driver): the operator page's browser test "
+    "(tests/e2e/test_operator_page.py) drives them."
+)
+
+
+def ensure_chromium() -> tuple[str, str] | None:
+    """(chromium, chromedriver), installing Debian's packages as root when missing; else None.
+
+    The browser test skips without them, and fails under CI=true, so a missing browser is
+    reported here but not an error. Debian's driver matches Debian's browser version.
+    """
+    found = _find_tool("chromium"), _find_tool("chromedriver")
+    if all(found):
+        return found  # type: ignore[return-value]
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        print(f"chromium: not installed, so the operator page's browser test will skip. {CHROMIUM_HINT}")
+        return None
+    print("chromium: missing; installing Debian's chromium and chromium-driver packages with apt-get")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    with _no_service_starts():
+        _run(["apt-get", "update", "-qq"], "apt-get update", env=env)
+        _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "chromium-driver"],
+             "apt-get install chromium chromium-driver", env=env)
+    return (_require_tool("chromium", "apt-get reported success but it is still missing"),
+            _require_tool("chromedriver", "apt-get reported success but it is still missing"))
+
+
+TOOLS = {"promtool": ensure_promtool, "chromium": ensure_chromium}
 
 
 def tools(names: list[str]) -> None:
@@ -808,7 +837,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=["up", "down", "status", "env", "tools"])
     parser.add_argument("services", nargs="*",
-                        help="kafka, redis, and in the secured mode oidc (default: all); tools: promtool")
+                        help="kafka, redis, and in the secured mode oidc (default: all); tools: promtool, chromium")
     parser.add_argument("--keep-set", action="store_true",
                         help="env: print a variable already set in the environment unchanged")
     parser.add_argument("--profile", choices=security.PROFILES, default="plain",

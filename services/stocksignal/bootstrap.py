@@ -137,6 +137,23 @@ def _unbound_send(*_: Any) -> None:
     raise RuntimeError("the publisher sends through the runtime, which binds its send")
 
 
+def make_event_producer(settings: Settings, *, source: str | None = None, **overrides: Any):
+    """The client library's producer (stocksignal.client, docs/client.md): this module's
+    producer settings, the settings' framing and topic prefix."""
+    from stocksignal.client import EventEncoder, EventProducer
+
+    encoder = EventEncoder(make_codec(settings), topic_prefix=settings.topic_prefix, source=source)
+    return EventProducer(make_producer(settings, **overrides), encoder)
+
+
+def make_output_consumer(settings: Settings, group_id: str, topics, repeats=None, **overrides: Any):
+    """The client library's reader of the processor's outputs (``topics``: contract names)."""
+    from stocksignal.client import OutputConsumer, output_topics
+
+    names = output_topics(topics, settings.topic_prefix)
+    return OutputConsumer(make_consumer(settings, group_id, **overrides), make_codec(settings), names, repeats)
+
+
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     """Read the settings once; callers pass the result down."""
     return Settings.from_env(environ)
@@ -197,6 +214,7 @@ def build_processor(settings: Settings):
     from stocksignal.ledger.history import LedgerHistory
     from stocksignal.processor import topology
     from stocksignal.processor.applier import Applier, ApplierConfig
+    from stocksignal.processor.dlq_view import DeadLetters
     from stocksignal.processor.metrics import ProcessorMetrics
     from stocksignal.processor.ownership import Owners
     from stocksignal.processor.ports import ChangelogReader, GroupConsumer, TxnProducer
@@ -220,6 +238,7 @@ def build_processor(settings: Settings):
     instance = settings.instance_id or instance_id(settings.state_dir, settings.app_id)
     url = settings.web_advertised_url or f"http://{settings.web_host}:{settings.web_port}"
     metrics = ProcessorMetrics()
+    process_registry(settings, metrics.registry)
     codec = make_codec(settings)
     command_topic = name(topology.COMMANDS)
     dlq = name(catalogue.DLQ)
@@ -259,7 +278,8 @@ def build_processor(settings: Settings):
         restorer, stores, router, applier, publisher, metrics,
     )
     inspection = Inspection(runtime, Owners(admin, settings.app_id, command_topic), settings.command_partitions,
-                            settings.movement_history, url, LedgerHistory(ledger_clients(settings)))
+                            settings.movement_history, url, LedgerHistory(ledger_clients(settings)),
+                            DeadLetters(settings, dlq, codec))
     healthy = lambda: None if runtime.failure is None else str(runtime.failure)  # noqa: E731
     app = make_app(inspection, metrics, healthy, settings.token_digests("web_tokens_sha256"))
     web = WebServer(app, settings.web_host, settings.web_port)
@@ -281,6 +301,16 @@ def adapter_keys(settings: Settings):
     return Keys(settings.redis_prefix)
 
 
+def process_registry(settings: Settings, registry=None):
+    """``registry`` (a new one when None) with the process, runtime and build metrics every
+    ``/metrics`` serves (stocksignal.process_metrics)."""
+    from prometheus_client import CollectorRegistry
+
+    from stocksignal.process_metrics import register_process_metrics
+
+    return register_process_metrics(registry if registry is not None else CollectorRegistry(), settings.build_commit)
+
+
 def build_projector(settings: Settings, registry=None):
     """The Redis projector with its own consumer group and a synchronous Redis client."""
     from stocksignal.adapters.channel_levels import ChannelFeed
@@ -299,7 +329,7 @@ def build_projector(settings: Settings, registry=None):
         codec=make_codec(settings),
         topic=availability_topic(settings),
         keys=adapter_keys(settings),
-        metrics=ProjectorMetrics(registry),
+        metrics=ProjectorMetrics(process_registry(settings, registry)),
         batch_size=settings.projector_batch_size,
         batch_wait_s=settings.projector_batch_wait_ms / 1000,
         channels=channels,
@@ -314,6 +344,7 @@ def build_api(settings: Settings, registry=None):
     redis = make_async_redis(settings, decode_responses=True, **API_REDIS_TIMEOUTS)
     reader = AvailabilityReader(redis, adapter_keys(settings))
     digests = settings.token_digests("api_tokens_sha256")
+    registry = process_registry(settings, registry)
     return make_app(reader, registry, digests, serve_metrics=settings.api_metrics_port == 0)
 
 
@@ -377,5 +408,5 @@ def build_marketplace_sync(settings: Settings, session, registry=None):
         dead_letters=DeadLetters(make_producer(settings), dlq_topic, channel),
         bucket=TokenBucket(settings.marketplace_rate_per_s, settings.marketplace_burst),
         backoff=Backoff(settings.marketplace_backoff_base_ms / 1000, settings.marketplace_backoff_max_ms / 1000),
-        metrics=SyncMetrics(channel, registry),
+        metrics=SyncMetrics(channel, process_registry(settings, registry)),
     )

@@ -26,6 +26,7 @@ class SettingsError(ValueError):
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
@@ -216,6 +217,12 @@ class Settings:
     marketplace_allow_http: bool = False
 
     log_level: str = "INFO"
+    # text: one line per record for people; json: one JSON object per line for a log
+    # pipeline (docs/operations.md#logs).
+    log_format: str = "text"
+    # The source commit the running build was made from (the image's build argument);
+    # only reported, in stocksignal_build_info. Empty: unknown.
+    build_commit: str = ""
 
 
     @classmethod
@@ -251,6 +258,8 @@ class Settings:
             )
         if self.log_level.upper() not in LOG_LEVELS:
             raise SettingsError(f"STOCKSIGNAL_LOG_LEVEL={self.log_level!r}: expected one of {', '.join(LOG_LEVELS)}")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(f"STOCKSIGNAL_LOG_FORMAT={self.log_format!r}: expected one of {', '.join(LOG_FORMATS)}")
         for name in ("api_port", "web_port", "metrics_port", "api_metrics_port"):
             if not 0 <= getattr(self, name) <= 65535:
                 raise SettingsError(f"{_env_name(name)}={getattr(self, name)}: expected a port, 0 to 65535")

@@ -361,7 +361,9 @@ def test_settings(base: Settings) -> Settings:
     return harness.isolated_settings(
         base, input_partitions=3, command_partitions=4, output_partitions=3,
         session_timeout_ms=6000, heartbeat_interval_ms=1000, expiry_tick_ms=200,
-        transaction_timeout_ms=10_000, log_level="INFO",
+        transaction_timeout_ms=10_000,
+        # STOCKSIGNAL_LOG_LEVEL=DEBUG logs every commit's offsets (for a failing seed).
+        log_level=os.environ.get("STOCKSIGNAL_LOG_LEVEL", "INFO"),
     )
 
 

@@ -47,7 +47,6 @@ def settings_defaults() -> dict[str, str]:
     return {
         Settings.env_var(f.name): format_default(f.default)
         for f in fields(Settings)
-        if f.name != "extra"  # not a setting: extra values tests and tools pass through
     }
 
 

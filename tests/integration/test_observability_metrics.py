@@ -72,6 +72,7 @@ def metric_labels() -> dict[str, set[str]]:
     from stocksignal.adapters.api import ApiMetrics
     from stocksignal.adapters.marketplace.metrics import SyncMetrics
     from stocksignal.adapters.projector_metrics import ProjectorMetrics
+    from stocksignal.process_metrics import register_process_metrics
     from stocksignal.processor.metrics import ProcessorMetrics
 
     registries = [
@@ -81,13 +82,35 @@ def metric_labels() -> dict[str, set[str]]:
         ApiMetrics(CollectorRegistry()).registry,
     ]
     labels: dict[str, set[str]] = {name: set(extra) for name, extra in BUILTIN_METRICS.items()}
+    # One name may be defined by several processes (stocksignal_consumer_lag_records: the sync
+    # worker's also has `channel`): a query may use the labels of any of them.
     for registry in registries:
-        # Names and label names are not public API of prometheus_client; these attributes are
-        # stable. (A Counter's _name has no _total suffix.)
-        for collector in registry._collector_to_names:  # noqa: SLF001
-            for name in exposed_names(type(collector).__name__, collector._name):  # noqa: SLF001
-                extra = {"le"} if name.endswith("_bucket") else set()
-                labels[name] = set(collector._labelnames) | extra  # noqa: SLF001
+        for name, names in registry_labels(registry).items():
+            labels.setdefault(name, set()).update(names)
+    labels.update(process_metric_labels(register_process_metrics(CollectorRegistry())))
+    return labels
+
+
+def registry_labels(registry) -> dict[str, set[str]]:
+    """{exposed series name: label names} of the metric objects in one registry."""
+    labels: dict[str, set[str]] = {}
+    # Names and label names are not public API of prometheus_client; these attributes are
+    # stable. (A Counter's _name has no _total suffix.)
+    for collector in registry._collector_to_names:  # noqa: SLF001
+        for name in exposed_names(type(collector).__name__, collector._name):  # noqa: SLF001
+            extra = {"le"} if name.endswith("_bucket") else set()
+            labels[name] = set(collector._labelnames) | extra  # noqa: SLF001
+    return labels
+
+
+def process_metric_labels(registry) -> dict[str, set[str]]:
+    """{series name: label names} of what stocksignal.process_metrics adds to every registry:
+    prometheus-client's process, platform and GC collectors (read from what they collect, they
+    have no _name) and stocksignal_build_info."""
+    labels: dict[str, set[str]] = {}
+    for family in registry.collect():
+        for sample in family.samples:
+            labels.setdefault(sample.name, set()).update(sample.labels)
     return labels
 
 
@@ -172,7 +195,7 @@ def test_metric_definitions_in_the_sources_match_the_metric_classes() -> None:
     from_sources = set()
     for name, kind in defined_metrics().items():
         from_sources |= exposed_names(kind, name)
-    from_classes = set(metric_labels()) - set(BUILTIN_METRICS)
+    from_classes = {n for n in metric_labels() if n.startswith("stocksignal_")}
     assert from_sources == from_classes, (
         f"only in the sources: {sorted(from_sources - from_classes)}; "
         f"only in the classes: {sorted(from_classes - from_sources)}"
@@ -215,7 +238,7 @@ def test_dashboard_queries_use_only_defined_metrics_and_labels() -> None:
         "stocksignal_events_in_total", "stocksignal_commands_applied_total",
         "stocksignal_output_latency_seconds_bucket", "stocksignal_decisions_total",
         "stocksignal_dlq_records_total", "stocksignal_consumer_lag_records",
-        "stocksignal_projector_consumer_lag", "stocksignal_marketplace_consumer_lag",
+        "process_cpu_seconds_total", "process_resident_memory_bytes", "stocksignal_build_info",
         "stocksignal_availability_published_total", "stocksignal_projector_writes_total",
         "stocksignal_projector_stale_writes_refused_total", "stocksignal_projector_rebuilds_total",
         "stocksignal_marketplace_requests_total", "stocksignal_marketplace_dead_lettered_total",
@@ -223,6 +246,28 @@ def test_dashboard_queries_use_only_defined_metrics_and_labels() -> None:
         "stocksignal_api_request_seconds_bucket",
     }
     assert wanted <= used, f"the dashboard shows nothing of {sorted(wanted - used)}"
+
+
+def test_dashboard_variables_exist_and_scope_every_query() -> None:
+    """job, instance and channel variables; their own queries read defined metrics; every panel
+    query is narrowed by job and instance, and the marketplace's by channel too."""
+    labels = metric_labels()
+    variables = {v["name"]: v for v in dashboard()["templating"]["list"]}
+    assert set(variables) == {"job", "instance", "channel"}, sorted(variables)
+    for name, variable in variables.items():
+        query = variable["query"]["query"]
+        inner = re.fullmatch(r"label_values\((.*), (\w+)\)", query)
+        assert inner and inner.group(2) == name, query
+        check_expr(f"variable {name}", inner.group(1), labels)
+    for title, expr, _ in dashboard_targets():
+        selectors = re.findall(r"\b([a-z_][a-z0-9_]*)\{([^}]*)\}", expr)
+        assert len(selectors) == len(metric_names(expr)) or selectors, (title, expr)
+        for name, matchers in selectors:
+            assert 'job=~"$job"' in matchers and 'instance=~"$instance"' in matchers, (title, expr)
+            if name.startswith("stocksignal_marketplace_"):
+                assert 'channel=~"$channel"' in matchers, (title, expr)
+        unscoped = metric_names(re.sub(r"\b[a-z_][a-z0-9_]*\{[^}]*\}", " ", expr))
+        assert not unscoped, f"panel {title!r}: {sorted(unscoped)} are not narrowed by the variables ({expr})"
 
 
 def test_alert_expressions_use_only_defined_metrics_and_labels() -> None:
@@ -319,7 +364,9 @@ def test_a_real_worker_exposes_every_processor_metric_the_dashboard_and_alerts_u
     status, body = running_worker.get("/metrics")
     assert status == 200
     declared, series = parse_exposition(body.decode())
-    labels = metric_labels()
+    from stocksignal.processor.metrics import ProcessorMetrics
+
+    labels = registry_labels(ProcessorMetrics().registry)
     used = processor_series_used()
     for name in sorted(used):
         assert name in declared, f"{name} is used by the dashboard or an alert but the worker does not expose it"
@@ -340,6 +387,12 @@ def test_a_real_worker_exposes_every_processor_metric_the_dashboard_and_alerts_u
     assert {s["reason"] for s in series["stocksignal_dlq_records_total"]} == {"DECODE_ERROR"}
     topics = {s["topic"] for s in series["stocksignal_consumer_lag_records"]}
     assert {"stocksignal.commands.v1", "inventory.orders.v1"} <= topics, topics
+    # Process and runtime metrics (docs/operations.md#metrics-dashboard-and-alerts).
+    for name in ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds",
+                 "python_info", "python_gc_collections_total"):
+        assert series.get(name), f"the worker's /metrics has no {name}"
+    (build,) = series["stocksignal_build_info"]
+    assert build["version"] and build["python"].startswith("3."), build
 
 
 def _query(base: str, expr: str) -> list[dict]:

@@ -210,7 +210,7 @@ def test_the_alerts_the_issue_asks_for_exist() -> None:
         "StocksignalDlqRateHigh": ("stocksignal_dlq_records_total", "warning"),
         "StocksignalConsumerLagHigh": ("stocksignal_consumer_lag_records", "warning"),
         "StocksignalOutputLatencyHigh": ("stocksignal_output_latency_seconds_bucket", "warning"),
-        "StocksignalProjectorBehind": ("stocksignal_projector_consumer_lag", "warning"),
+        "StocksignalProjectorBehind": ("stocksignal_consumer_lag_records", "warning"),
         "StocksignalMarketplacePushFailing": ("stocksignal_marketplace_requests_total", "warning"),
         "StocksignalMarketplaceDeadLettered": ("stocksignal_marketplace_dead_lettered_total", "warning"),
         "StocksignalWorkerDown": ("up", "page"),

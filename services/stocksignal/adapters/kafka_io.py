@@ -51,6 +51,14 @@ def commit(consumer: Any, topic: str, offsets: dict[int, int]) -> bool:
     return True
 
 
+def total_lag(consumer: Any, partitions: Iterable[TopicPartition]) -> int:
+    """Records between the position and the end, summed over ``partitions``: the value of
+    ``stocksignal_consumer_lag_records{topic}``, the one lag metric of every process
+    (docs/operations.md#metrics-dashboard-and-alerts). Per topic, not per partition, so a
+    revoked partition leaves no stale series behind."""
+    return sum(lag(consumer, partitions).values())
+
+
 def lag(consumer: Any, partitions: Iterable[TopicPartition]) -> dict[int, int]:
     """partition -> records between the position and the end, from cached watermarks (no I/O)."""
     result: dict[int, int] = {}

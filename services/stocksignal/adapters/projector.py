@@ -24,6 +24,7 @@ from stocksignal.adapters.read_model import ReadModelWriter, RedisView
 from stocksignal.adapters.rebuild import claim_rebuild, finish_partition, read_meta, rebuild_reason
 from stocksignal.adapters.snapshot import Snapshot, snapshot_of
 from stocksignal.contract import CodecError
+from stocksignal.contract.topics import AVAILABILITY
 
 log = logging.getLogger(__name__)
 RECORD = "AvailabilityChanged"
@@ -253,5 +254,5 @@ class Projector:
 
     def _update_lag(self) -> None:
         parts = [TopicPartition(self.topic, p) for p in sorted(self.assigned)]
-        for partition, records in kafka_io.lag(self.consumer, parts).items():
-            self.metrics.lag.labels(str(partition)).set(records)
+        # Labelled with the catalogue name, without the topic prefix, as the processor does.
+        self.metrics.lag.labels(AVAILABILITY).set(kafka_io.total_lag(self.consumer, parts))

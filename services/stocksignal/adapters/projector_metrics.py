@@ -9,9 +9,11 @@ class ProjectorMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        # The name and shape every process uses (docs/operations.md#consumer-lag).
         self.lag = Gauge(
-            "stocksignal_projector_consumer_lag", "Records between position and end",
-            ["partition"], registry=r,
+            "stocksignal_consumer_lag_records",
+            "Records in the assigned partitions between the position and the end, by topic",
+            ["topic"], registry=r,
         )
         self.writes = Counter(
             "stocksignal_projector_writes_total", "Snapshots written to Redis", registry=r

@@ -44,6 +44,7 @@ class Worker:
     log_path: Path
     proc: subprocess.Popen | None = None
     starts: int = 0
+    token: str | None = None  # sent as a bearer token when the worker has token digests
     # What runs the worker: ``("-m", "stocksignal.cli.main", "run", "processor")`` is the same
     # worker as an operator starts it.
     command: tuple[str, ...] = ("-m", "stocksignal.processor")
@@ -80,8 +81,10 @@ class Worker:
         raise TimeoutError(f"worker not ready after {timeout}s:\n{self.tail()}")
 
     def get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
-            with urllib.request.urlopen(self.url + path, timeout=timeout) as r:
+            with urllib.request.urlopen(urllib.request.Request(self.url + path, headers=headers),
+                                        timeout=timeout) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()

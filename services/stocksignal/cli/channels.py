@@ -68,22 +68,20 @@ def channel_event(record_name: str, **fields: Any) -> dict[str, Any]:
 
 
 def produce_channel_event(settings: Settings, record_name: str, record: Mapping[str, Any]) -> None:
-    """Encode, produce and wait for the broker's acknowledgement."""
+    """Send with the client library (docs/client.md) and wait for the broker's acknowledgement."""
+    from stocksignal.client import DeliveryFailed, InvalidEvent
+
     topic = settings.topic_prefix + catalogue.CHANNELS
     require_topics(settings, [topic])
-    value = bootstrap.make_codec(settings).encode(record_name, record)
-    producer = bootstrap.make_producer(settings, **kafka_client_overrides())
-    errors: list[str] = []
-
-    def delivered(err: Any, _message: Any) -> None:
-        if err is not None:
-            errors.append(err.str())
-
-    producer.produce(topic, value, record["channel_id"].encode(), on_delivery=delivered)
-    if producer.flush(30):
-        raise Unavailable(f"the {record_name} event was not delivered within 30 s: is Kafka up?")
-    if errors:
-        raise Failure(f"the {record_name} event was not delivered: {errors[0]}")
+    producer = bootstrap.make_event_producer(settings, **kafka_client_overrides())
+    try:
+        producer.send(record_name, record).result(timeout=30)
+    except InvalidEvent as exc:  # channel_event validated it; the codec's checks remain
+        raise Failure(str(exc)) from None
+    except TimeoutError:
+        raise Unavailable(f"the {record_name} event was not delivered within 30 s: is Kafka up?") from None
+    except DeliveryFailed as exc:
+        raise Failure(f"the {record_name} event was not delivered: {exc.reason}") from None
 
 
 def read_channels(settings: Settings) -> dict[str, Mapping[str, Any]]:

@@ -29,6 +29,7 @@ import click
 from prometheus_client import CollectorRegistry
 
 from stocksignal.bootstrap import settings_from_env
+from stocksignal.log_format import configure_logging
 from stocksignal.settings import Settings, SettingsError
 
 EXIT_OK = 0
@@ -75,9 +76,7 @@ def load_settings(**overrides: Any) -> Settings:
         settings.validate()
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     return settings
 
 

@@ -27,16 +27,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
+from stocksignal.client import EventEncoder, InvalidEvent
+from stocksignal.client.encoder import INPUT_RECORDS, OUTPUT_RECORDS  # noqa: F401  (part of this module's API)
+from stocksignal.client.events import TIMESTAMP_FIELDS  # noqa: F401  (likewise)
 from stocksignal.contract import topics as catalogue
-from stocksignal.contract.errors import CodecError
 from stocksignal.domain import ValidationError, validate
 from stocksignal.times import parse_timestamp  # noqa: F401  (part of this module's API)
 
-#: record name -> contract topic (without prefix), for every input record.
-INPUT_RECORDS: dict[str, str] = {r: t.name for t in catalogue.list_topics(catalogue.Role.INPUT) for r in t.records}
-OUTPUT_RECORDS: frozenset[str] = frozenset(r for t in catalogue.list_topics(catalogue.Role.OUTPUT) for r in t.records)
-#: fields of input records that are Avro timestamp-millis (a test checks this against the schemas).
-TIMESTAMP_FIELDS: frozenset[str] = frozenset({"occurred_at", "hold_expires_at", "expected_at"})
 DEFAULT_SOURCE = "stocksignal-cli"
 FILLABLE = ("event_id", "occurred_at", "source")
 
@@ -155,7 +152,14 @@ def parse_lines(lines: Iterable[str], defaults: Defaults) -> Iterator[Event | Ba
 def encode(event: Event, codec: Any) -> bytes | BadLine:
     """The Avro frame of ``event``, or a :class:`BadLine` saying why the codec refuses it
     (an unknown field, a wrong type: things the domain's rules do not look at)."""
+    prepared = prepare(event, EventEncoder(codec))
+    return prepared if isinstance(prepared, BadLine) else prepared.value
+
+
+def prepare(event: Event, encoder: EventEncoder):
+    """``event`` checked and encoded by the client library (stocksignal.client), or a
+    :class:`BadLine` with the library's message."""
     try:
-        return codec.encode(event.record_name, event.record)
-    except CodecError as exc:
+        return encoder.prepare(event.record_name, event.record)
+    except InvalidEvent as exc:
         return BadLine(event.line, str(exc))

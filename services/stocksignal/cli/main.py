@@ -15,6 +15,7 @@ import click
 
 from stocksignal.cli.accuracy import accuracy_command
 from stocksignal.cli.channels import channels
+from stocksignal.cli.dlq import dlq
 from stocksignal.cli.produce import produce
 from stocksignal.cli.run import run
 from stocksignal.cli.sku import sku
@@ -23,7 +24,8 @@ from stocksignal.cli.tail import tail
 from stocksignal.cli.token import token
 from stocksignal.cli.topics import topics
 
-COMMAND_GROUPS: tuple[click.Command, ...] = (topics, run, channels, produce, stock, tail, sku, accuracy_command, token)
+COMMAND_GROUPS: tuple[click.Command, ...] = (topics, run, channels, produce, stock, tail, dlq, sku, accuracy_command,
+                                             token)
 # name -> "module:attribute" of a command group of a package above the cli, imported when used.
 MOUNTED = {"demo": "stocksignal.demo.command:demo"}
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, not the user's input or environment
@@ -73,6 +75,7 @@ def main() -> None:
       stocksignal produce day.jsonl                   send events from JSON lines
       stocksignal stock import stocktake.csv --diff   a stock take: what it changes
       stocksignal tail movements -f                   watch the ledger
+      stocksignal dlq list --since -1d                what the processor refused, and why
       stocksignal sku MUG-BLUE                        why a SKU's number is what it is
       stocksignal sku MUG-BLUE --at -2h               ... and what it was two hours ago
       stocksignal accuracy --since -7d                how often counts found the books right

@@ -1,4 +1,8 @@
-"""``stocksignal produce FILE.jsonl``: JSON lines -> validated Avro events on their topics."""
+"""``stocksignal produce FILE.jsonl``: JSON lines -> validated Avro events on their topics.
+
+Lines are parsed here (cli/jsonl.py); checking, encoding, topic, key, partition and delivery
+are the client library's (stocksignal.client, docs/client.md), as for any other producer.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import BinaryIO, Iterator
 import click
 
 from stocksignal import bootstrap
+from stocksignal.client import Delivery, EventEncoder, Prepared
 from stocksignal.cli.common import (
     Failure,
     Unavailable,
@@ -25,10 +30,9 @@ from stocksignal.cli.jsonl import (
     INPUT_RECORDS,
     BadLine,
     Defaults,
-    Event,
     decode_line,
-    encode,
     parse_line,
+    prepare,
 )
 
 # A file at least this big gets a progress bar (when stderr is a terminal).
@@ -81,7 +85,7 @@ def produce(file: str, source: str, dry_run: bool, progress: bool | None) -> Non
     3 when Kafka does not answer, 4 when the input topics do not exist.
     """
     settings = tool_settings()
-    codec = bootstrap.make_codec(settings)
+    encoder = EventEncoder(bootstrap.make_codec(settings), topic_prefix=settings.topic_prefix)
     names = {r: settings.topic_prefix + t for r, t in INPUT_RECORDS.items()}
     if not dry_run:
         require_topics(settings, sorted(set(names.values())))
@@ -105,17 +109,17 @@ def produce(file: str, source: str, dry_run: bool, progress: bool | None) -> Non
             if isinstance(parsed, BadLine):
                 report.bad.append(parsed)
                 continue
-            value = encode(parsed, codec)
-            if isinstance(value, BadLine):
-                report.bad.append(value)
+            ready = prepare(parsed, encoder)
+            if isinstance(ready, BadLine):
+                report.bad.append(ready)
                 continue
             for name in parsed.filled:
                 report.filled[name] += 1
-            report.topics[parsed.record_name] = names[parsed.record_name]
+            report.topics[parsed.record_name] = ready.topic
             if sender is None:
                 report.produced[parsed.record_name] += 1
             else:
-                sender.send(parsed, names[parsed.record_name], value)
+                sender.send(parsed.line, ready)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
@@ -129,29 +133,22 @@ def produce(file: str, source: str, dry_run: bool, progress: bool | None) -> Non
 
 
 class Sender:
-    """Produces events, remembering each one's line until the broker acknowledges it."""
+    """Sends prepared events with the client's EventProducer, remembering each one's line until
+    the broker acknowledges it."""
 
     def __init__(self, settings, report: Report) -> None:
-        self.producer = bootstrap.make_producer(settings, **kafka_client_overrides())
+        self.producer = bootstrap.make_event_producer(settings, **kafka_client_overrides())
         self.report = report
-        self.sent = 0
 
-    def send(self, event: Event, topic: str, value: bytes) -> None:
-        def delivered(err, _msg, line=event.line, name=event.record_name) -> None:
-            if err is not None:
-                self.report.bad.append(BadLine(line, f"not delivered: {err.str()}"))
+    def send(self, line: int, ready: Prepared) -> None:
+        def delivered(delivery: Delivery) -> None:
+            failure = delivery.exception()
+            if failure is not None:
+                self.report.bad.append(BadLine(line, f"not delivered: {getattr(failure, 'reason', failure)}"))
             else:
-                self.report.produced[name] += 1
+                self.report.produced[delivery.record_name] += 1
 
-        while True:
-            try:
-                self.producer.produce(topic, value, event.key.encode(), on_delivery=delivered)
-                break
-            except BufferError:
-                self.producer.poll(0.1)
-        self.sent += 1
-        if self.sent % 1000 == 0:
-            self.producer.poll(0)
+        self.producer.send_prepared(ready, on_delivery=delivered)
 
     def finish(self) -> None:
         self.report.undelivered = self.producer.flush(FLUSH_TIMEOUT_S)

@@ -19,11 +19,13 @@ import click
 
 from stocksignal.cli import sku_history
 from stocksignal.cli.common import Failure, Unavailable, make_console, tool_settings
-from stocksignal.cli.formatting import RULE, channel_rule, fmt_ts, locations_table
+from stocksignal.cli.formatting import fmt_ts, locations_table
 from stocksignal.cli.when import HELP as TIME_HELP
 from stocksignal.cli.when import MOMENT
+from stocksignal.processor.rule_text import RULE, channel_rule  # shared with the operator's page
 
 MAX_ID_LENGTH = 128
+
 
 def check_sku(sku_id: str) -> None:
     """The contract's rule for ids (docs/semantics.md#validation), before asking anyone."""

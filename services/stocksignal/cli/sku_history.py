@@ -14,7 +14,8 @@ from typing import Any, Callable, Mapping
 import click
 
 from stocksignal.cli.common import Failure, Unavailable, make_console
-from stocksignal.cli.formatting import BUCKETS, RULE, channel_rule, fmt_ts, locations_table
+from stocksignal.cli.formatting import BUCKETS, fmt_ts, locations_table
+from stocksignal.processor.rule_text import RULE, channel_rule
 
 WINDOW_LIMIT = 1000
 

@@ -22,7 +22,8 @@ from stocksignal import bootstrap
 from stocksignal.cli import counts_diff, progress
 from stocksignal.cli.common import Failure, Unavailable, make_console, require_topics, stdout_is_terminal, tool_settings
 from stocksignal.cli.counts_csv import DEFAULT_SOURCE, CountsFile, parse_counts, record_for
-from stocksignal.cli.jsonl import Event
+from stocksignal.cli.jsonl import BadLine
+from stocksignal.client import EventEncoder, InvalidEvent
 from stocksignal.cli.produce import FLUSH_TIMEOUT_S, Report, Sender
 from stocksignal.cli.sku import check_url, fetch
 from stocksignal.cli.when import HELP as TIME_HELP
@@ -154,7 +155,7 @@ def _refuse_or_stop(counts: CountsFile, file: str, dry_run: bool, blocked: bool)
 def _produce(settings: Settings, counts: CountsFile, counted_at: int | None, source: str, show: bool) -> Report:
     topic = settings.topic_prefix + catalogue.STOCK
     require_topics(settings, [topic])
-    codec = bootstrap.make_codec(settings)
+    encoder = EventEncoder(bootstrap.make_codec(settings), topic_prefix=settings.topic_prefix)
     occurred_at = counted_at if counted_at is not None else int(time.time() * 1000)
     report = Report()
     report.topics["StockCounted"] = topic
@@ -163,7 +164,10 @@ def _produce(settings: Settings, counts: CountsFile, counted_at: int | None, sou
         with progress.bar("producing", len(counts.rows), show) as advance:
             for row in counts.rows:
                 record = record_for(row, counts.digest, occurred_at, source)
-                sender.send(Event(row.line, "StockCounted", record), topic, codec.encode("StockCounted", record))
+                try:
+                    sender.send(row.line, encoder.prepare("StockCounted", record))
+                except InvalidEvent as exc:  # parse_counts checked the row already; never lose the reason
+                    report.bad.append(BadLine(row.line, str(exc)))
                 advance(1)
     finally:
         sender.finish()

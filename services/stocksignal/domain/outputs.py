@@ -242,6 +242,13 @@ class Outcome:
         return self._source[1].occurred_at if self._source is not None else 0
 
     @property
+    def logged_at(self) -> int:
+        """When the snapshot's cause entered the log (its input record's Kafka timestamp; the
+        timer's time for an expiry): what output latency is measured from, so a backfill of
+        old events (old ``occurred_at``) is not counted as slow processing. 0: no snapshot."""
+        return self._source[1].logged_at if self._source is not None else 0
+
+    @property
     def has_outputs(self) -> bool:
         return bool(self.decisions or self.movements or self.changed)
 

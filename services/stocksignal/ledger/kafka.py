@@ -57,6 +57,7 @@ class Record:
     timestamp: int
     key: bytes | None
     value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...] = ()  # the DLQ's reasons are headers
 
 
 class PartitionReader:
@@ -146,7 +147,8 @@ class PartitionReader:
                         return
                     if key is not None and msg.key() != key:
                         continue
-                    yield Record(msg.offset(), msg.timestamp()[1], msg.key(), msg.value())
+                    yield Record(msg.offset(), msg.timestamp()[1], msg.key(), msg.value(),
+                                 tuple(msg.headers() or ()))
                 if _position(consumer, tp) >= stop:
                     return  # what is left before ``stop`` are transaction markers
         finally:

@@ -9,6 +9,7 @@ behaviour of their own beyond naming what the runtime needs.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable, Iterable, Sequence
 
 Offsets = dict[tuple[str, int], int]  # (topic, partition) -> next offset to read
@@ -110,8 +111,36 @@ class GroupConsumer:
     def group_metadata(self) -> Any:
         return self._c.consumer_group_metadata()
 
+    def membership(self, group_metadata: Any) -> tuple[int, str]:
+        """(generation, member id) that ``group_metadata`` carries into a transaction.
+
+        librdkafka hands the metadata out serialized: ``CGMDv2:``, the generation as a native
+        int32, then the NUL-terminated group id and member id. The runtime needs the two
+        because the broker checks a transactional offset commit against the group *only if*
+        it names a member or a generation: one with generation -1 and no member id (what
+        librdkafka reports between losing its membership and joining again) is accepted
+        unchecked, so a zombie's commit would go through (docs/processor.md, "Fencing")."""
+        return parse_membership(group_metadata)
+
     def close(self) -> None:
         self._c.close()
+
+
+_CGMD_MAGIC = b"CGMDv2:"
+
+
+def parse_membership(group_metadata: bytes) -> tuple[int, str]:
+    """(generation, member id) of librdkafka's serialized consumer group metadata."""
+    import struct
+
+    data = bytes(group_metadata)
+    if not data.startswith(_CGMD_MAGIC):
+        raise ValueError(f"consumer group metadata in an unknown format: {data[:16]!r}")
+    at = len(_CGMD_MAGIC)
+    (generation,) = struct.unpack_from("=i", data, at)
+    group_end = data.index(b"\0", at + 4)
+    member_end = data.index(b"\0", group_end + 1)
+    return generation, data[group_end + 1:member_end].decode()
 
 
 class TxnProducer:
@@ -228,6 +257,30 @@ class ChangelogReader:
 
     def consume(self, max_records: int, timeout_s: float) -> list:
         return self._c.consume(max_records, timeout_s)
+
+    def committed_at(self, topic: str, partition: int, offset: int, timeout_s: float) -> bool:
+        """Whether the changelog record at ``offset`` is committed: a read_committed fetch from
+        there hands out exactly that record. False when it skips it (its transaction was
+        aborted), and when that is not known within ``timeout_s`` (its transaction still open:
+        the caller must not trust it). Leaves the reader unassigned."""
+        from confluent_kafka import KafkaError
+
+        self._c.assign([_tp(topic, partition, offset)])
+        deadline = time.monotonic() + timeout_s
+        try:
+            while time.monotonic() < deadline:
+                for m in self._c.consume(1, 0.1):
+                    if m.topic() != topic or m.partition() != partition:
+                        continue
+                    err = m.error()
+                    if err is None:
+                        return m.offset() == offset
+                    if err.code() == KafkaError._PARTITION_EOF and m.offset() > offset:
+                        return False  # skipped: aborted
+                    # the end at or before it: its transaction is still open, for now
+            return False
+        finally:
+            self._c.unassign()
 
     def end_offset(self, topic: str, partition: int, timeout_s: float) -> tuple[int, int]:
         """(first offset, high watermark) of a changelog partition: a restore reads on until it

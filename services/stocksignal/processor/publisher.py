@@ -54,7 +54,7 @@ class Publisher:
         self.clock = clock
         self._held: dict[str, tuple[Outcome, int, object]] = {}
         self.on_levels: OnLevels | None = None  # set by the applier, which owns the states
-        self._flushed: list[int] = []  # occurred_at of the snapshots of the open transaction
+        self._flushed: list[int] = []  # log times of the causes of the open transaction's snapshots
 
     def publish(self, outcome: Outcome, published_at: int, movements: list[dict] | None = None,
                 owner: object = None) -> None:
@@ -91,7 +91,7 @@ class Publisher:
             snapshot["published_at"] = published_at
             key = sku.encode()
             send(topic, ANY_PARTITION, key, encode("AvailabilityChanged", snapshot, check=False), None)
-            self._flushed.append(outcome.occurred_at)
+            self._flushed.append(outcome.logged_at)
             state, changes = publish_levels(outcome.state, outcome.book, snapshot)
             for change in changes:
                 send(levels_topic, ANY_PARTITION, key, encode("StockLevelChanged", change.to_record(), check=False), None)
@@ -111,8 +111,8 @@ class Publisher:
         if flushed:
             now = self.clock()
             observe = self.metrics.latency.observe
-            for occurred_at in flushed:
-                observe(max(0.0, now - occurred_at / 1000.0))
+            for logged_at in flushed:
+                observe(max(0.0, now - logged_at / 1000.0))
 
     def aborted(self) -> None:
         self._held.clear()

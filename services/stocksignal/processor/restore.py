@@ -33,6 +33,13 @@ class Restoring:
     position: int  # next changelog offset to read
     end: int  # the changelog's high watermark when the restore began: it reads on until past it
     records: int = 0
+    # Just after the last record restored (where it started, before any): what checkpoints
+    # say, so that a checkpoint's offset - 1 is always a changelog record (see _verified).
+    checkpoint_at: int = -1
+
+    def __post_init__(self) -> None:
+        if self.checkpoint_at < 0:
+            self.checkpoint_at = self.position
 
 
 class Restorer:
@@ -43,8 +50,10 @@ class Restorer:
         max_checkpoint_age_ms: int,
         clock: Callable[[], float] = time.time,
         on_wipe: Callable[[], None] = lambda: None,
+        verify_timeout_s: float = 2.0,
     ) -> None:
         self.reader = reader
+        self.verify_timeout_s = verify_timeout_s
         self.on_wipe = on_wipe
         self.topic_ids = topic_ids
         self.max_checkpoint_age_ms = max_checkpoint_age_ms
@@ -64,6 +73,9 @@ class Restorer:
     def _start_offset(self, store: PartitionStore, topic: str, topic_id: str, low: int, end: int) -> int:
         cp = store.checkpoint()
         problem = self._mismatch(cp, topic, topic_id, low, end)
+        if problem is None:
+            assert cp is not None
+            problem = self._unverified(cp, topic, store.partition, low)
         if problem is None:
             assert cp is not None
             return cp.offset
@@ -86,6 +98,21 @@ class Restorer:
         if age > self.max_checkpoint_age_ms:
             return f"checkpoint is {age / 3_600_000:.1f} h old (tombstones may be compacted away)"
         return None
+
+    def _unverified(self, cp: Checkpoint, topic: str, partition: int, low: int) -> str | None:
+        """The record just before the checkpoint must be committed. A store takes a
+        transaction's writes once librdkafka reports its commit; a broker that stops right
+        then can restart with the transaction aborted after all (docs/processor.md, "A commit
+        reported that did not happen"), and a store holding writes nobody else will ever see
+        (dedupe markers among them) would silently drop the replays of what it decided.
+        A record whose transaction is still open after ``verify_timeout_s`` (a zombie's, just
+        before our checkpoint) is not trusted either: the store is restored from the
+        beginning, which waits that transaction out as every restore does."""
+        if cp.offset <= low:
+            return None
+        if self.reader.committed_at(topic, partition, cp.offset - 1, self.verify_timeout_s):
+            return None
+        return f"the changelog record before its checkpoint ({cp.offset - 1}) is not committed"
 
     def cancel(self, topic: str, partition: int) -> None:
         if self._active.pop((topic, partition), None) is not None:
@@ -119,8 +146,11 @@ class Restorer:
                     continue
                 err = m.error()
                 if err is None:
+                    if m.offset() < r.position:
+                        continue  # fetched before a re-assignment: already restored
                     batches.setdefault(key, []).append((m.key(), m.value()))
-                    r.position = max(r.position, m.offset() + 1)
+                    r.position = m.offset() + 1
+                    r.checkpoint_at = r.position
                 elif err.code() == _PARTITION_EOF():
                     # The end as read_committed sees it (the last stable offset). Short of the
                     # high watermark the restore began with, an open transaction (a paused
@@ -137,14 +167,14 @@ class Restorer:
         for key, records in batches.items():
             r = self._active[key]
             r.records += len(records)
-            r.store.restore(records, Checkpoint(r.topic, r.topic_id, r.position, now_ms))
+            r.store.restore(records, Checkpoint(r.topic, r.topic_id, r.checkpoint_at, now_ms))
             if r.position >= r.end:
                 complete.add(key)
         finished = []
         for key in complete:
             r = self._active.pop(key)
             if key not in batches:  # record where it ends (and how fresh the checkpoint is)
-                r.store.restore([], Checkpoint(r.topic, r.topic_id, r.position, now_ms))
+                r.store.restore([], Checkpoint(r.topic, r.topic_id, r.checkpoint_at, now_ms))
             log.info("store %s-%d restored: %d records", r.store.name, r.store.partition, r.records)
             finished.append(r.store)
         if finished:

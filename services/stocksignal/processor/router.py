@@ -28,6 +28,7 @@ from stocksignal.domain import (
     validate,
 )
 from stocksignal.processor.batches import Batcher
+from stocksignal.processor.dlq_log import DeadLetterLog
 from stocksignal.processor.metrics import ProcessorMetrics
 from stocksignal.processor.orders import OrderMemory
 
@@ -44,8 +45,10 @@ class RouterConfig:
 
 class Router:
     def __init__(self, config: RouterConfig, codec: Codec, metrics: ProcessorMetrics,
-                 key_error: Callable[[str, str, Mapping, bytes | None], str | None] | None = None) -> None:
+                 key_error: Callable[[str, str, Mapping, bytes | None], str | None] | None = None,
+                 dead_letter_log: DeadLetterLog | None = None) -> None:
         self.config = config
+        self.dead_letter_log = dead_letter_log or DeadLetterLog()
         self.codec = codec
         self.metrics = metrics
         self._key_error = key_error
@@ -117,6 +120,7 @@ class Router:
             original=msg.headers() or (),
         )
         key = msg.key()
+        self.dead_letter_log.dead_lettered(str(reason), msg.topic(), msg.partition(), msg.offset(), key, error)
         # The DLQ is keyed by the original key; a keyless record goes to partition 0.
         partition = partition_for(key, self.config.dlq_partitions) if key else 0
         send(self.config.dlq_topic, partition, key, msg.value(), headers)

@@ -8,6 +8,7 @@ import signal
 import threading
 
 from stocksignal import bootstrap
+from stocksignal.log_format import configure_logging
 from stocksignal.processor.topic_admin import ensure_topics
 from stocksignal.processor.topology import plan
 from stocksignal.settings import Settings
@@ -44,10 +45,6 @@ def tune_gc() -> None:
     gc.set_threshold(100_000, 50, 100)
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 def run_processor(settings: Settings) -> None:
     """Refuse to start when a topic is missing or mis-partitioned; else run until SIGTERM.
 
@@ -57,7 +54,7 @@ def run_processor(settings: Settings) -> None:
 
     from stocksignal.security.errors import AccessRefused
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         # librdkafka retries a refused login forever: find out now, with a sentence that
         # names the setting to check (docs/operations.md, "What a refusal says").

@@ -229,6 +229,9 @@ class Runtime:
         self._next_marker_check = 0.0
         self._next_lag = 0.0
         self.assigned_once = False
+        # The (generation, member id) the group assigned our tasks in: every commit must
+        # carry exactly these (see _commit).
+        self._member: tuple[int, str] | None = None
         self.failure: BaseException | None = None
         window = config.dedupe_window_ms
         self._marker_janitor = Janitor(
@@ -540,6 +543,7 @@ class Runtime:
                 self._producer_begin(txn)
             offsets = self._offsets()
             metadata = self.consumer.group_metadata()
+            self._check_membership(metadata)
         except KafkaException as exc:
             self._abort(exc, restart=restart_on_abort)
             return False
@@ -558,11 +562,32 @@ class Runtime:
                 self._retrying(lambda: producer.send_offsets(offsets, metadata, timeout, instance))
             self._retrying(lambda: producer.commit(timeout, instance))  # 8d
 
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("commit of %d records starts (producer %x, member %s): offsets %s", txn.records,
+                      id(instance), self._member, _short(offsets))
         committing.call = self.start_commit(commit)
         self._committing = committing
         if wait or committing.call.done():  # done at once: a synchronous commit
             return self._finish_commit(True, restart_on_abort)
         return True
+
+    def _check_membership(self, metadata: Any) -> None:
+        """8c's guard: the transaction goes out only as the member that owns the tasks.
+
+        Between librdkafka losing the membership (its session timed out: a broker restart,
+        a pause) and the loop serving the lost callback, the metadata says generation -1
+        and no member, and the broker accepts a transactional offset commit like that
+        without checking it against the group: a zombie's records and offsets would be
+        committed after the new owner had started (the same input routed twice). Refused
+        here as a fencing error; the callback that follows drops the tasks."""
+        member = self.consumer.membership(metadata)
+        if member[0] < 0 or not member[1] or member != self._member:
+            from confluent_kafka import KafkaError, KafkaException
+
+            raise KafkaException(KafkaError(
+                KafkaError.UNKNOWN_MEMBER_ID,
+                f"not the member that owns the tasks (generation {member[0]}, member {member[1]!r}; "
+                f"assigned as {self._member})"))
 
     def _finish_commit(self, wait: bool, restart_on_abort: bool = True) -> bool:
         """8e, once the commit in flight is done: local stores take its writes, with their
@@ -578,6 +603,7 @@ class Runtime:
         if c.call.error is not None:
             self._abort(c.call.error, restart=restart_on_abort)
             return False
+        log.debug("commit done")
         self._producer_txn_open = self._txn.begun
         now_ms = int(self.clock() * 1000)
         for store, topic in c.txn.stores.values():
@@ -741,7 +767,9 @@ class Runtime:
 
     def _on_assign(self, partitions: list[tuple[str, int]]) -> None:
         self.metrics.rebalances.inc()
+        self._member = self.consumer.membership(self.consumer.group_metadata())
         offsets = self._starting_offsets(partitions)
+        log.info("assigned %d partitions, starting at %s", len(offsets), _short(offsets))
         self.consumer.assign(offsets)
         self.consumer.resume(list(offsets))  # ...and across a re-assignment
         self._create_tasks(offsets)
@@ -753,12 +781,14 @@ class Runtime:
     def _on_revoke(self, partitions: list[tuple[str, int]]) -> None:
         # The generation is still ours: what was processed is committed before the
         # partitions move, so the next owner starts exactly where we stopped.
+        log.info("%d partitions revoked", len(partitions))
         self._commit(wait=True, restart_on_abort=False)
         self._drop_tasks(partitions)
 
     def _on_lost(self, partitions: list[tuple[str, int]]) -> None:
         # We were out of the group (paused past the session timeout, say): someone else may
         # own these partitions already. Nothing of the open transaction may become visible.
+        log.warning("%d partitions lost (out of the group): the open transaction is aborted", len(partitions))
         if self._txn.open or self._committing is not None:
             self._abort(None, restart=False)
         self._drop_tasks(partitions)
@@ -849,6 +879,7 @@ class Runtime:
         if not partitions:
             return
         offsets = self._starting_offsets(partitions)
+        log.info("starting every task again from the committed offsets %s", _short(offsets))
         for (topic, partition), offset in offsets.items():
             self.consumer.seek(topic, partition, offset)
         self._create_tasks(offsets)
@@ -865,6 +896,11 @@ class Runtime:
             counts[topic] = counts.get(topic, 0) + 1
         for topic in self.config.topics:
             self.metrics.assigned_partitions.labels(topic).set(counts.get(topic, 0))
+
+
+def _short(offsets: Offsets) -> str:
+    """Offsets for a log line: ``topic[p]=offset``."""
+    return " ".join(f"{t}[{p}]={o}" for (t, p), o in sorted(offsets.items()))
 
 
 def _is_fencing(err) -> bool:

@@ -4,7 +4,8 @@ Served by every worker, from a thread of its own (aiohttp), reading committed st
 what the worker's stores hold after their last commit. Any worker answers for any SKU: a
 request for a SKU whose command partition another worker owns is forwarded to that worker,
 found in the consumer group's description (each worker's client id carries its advertised
-URL, see ownership.py).
+URL, see ownership.py). The operator's page (``/ui``, operator_page.py) renders the same
+answers as HTML.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import asyncio
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+from urllib.parse import quote, urlencode
 
 from stocksignal.contract import partition_for
 from stocksignal.domain import ChannelBook
 from stocksignal.processor.applier import history
 from stocksignal.processor.envelope import BookEnvelope, Envelope, book_key, sku_key
 from stocksignal.processor.explain import explain, positions_of
+from stocksignal.processor.inspection_http import FORWARDED, MAX_MOVEMENTS, OWNER
 from stocksignal.processor.inspection_history import (
     MAX_WINDOW_MOVEMENTS,
     BadTime,
@@ -30,27 +33,28 @@ from stocksignal.processor.inspection_history import (
 
 if TYPE_CHECKING:
     from stocksignal.ledger.history import LedgerHistory
+    from stocksignal.processor.dlq_view import DeadLetters
     from stocksignal.processor.metrics import ProcessorMetrics
     from stocksignal.processor.ownership import Owners
     from stocksignal.processor.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-MAX_MOVEMENTS = 1000
-FORWARDED = "X-Stocksignal-Forwarded"
 
 
 class Inspection:
     """What the handlers ask; reads the runtime's ``serving`` stores (committed values)."""
 
     def __init__(self, runtime: "Runtime", owners: "Owners", partitions: int, history_size: int,
-                 self_url: str, ledger: "LedgerHistory | None" = None) -> None:
+                 self_url: str, ledger: "LedgerHistory | None" = None,
+                 dead_letters: "DeadLetters | None" = None) -> None:
         self.runtime = runtime
         self.owners = owners
         self.partitions = partitions
         self.history_size = history_size
         self.self_url = self_url
         self.ledger = ledger  # answers for the past (?at=, ?since=), read from Kafka
+        self.dead_letters = dead_letters  # the operator page's DLQ view, read from Kafka
 
     def local(self, sku: str):
         """(envelope, book, partition, store) when this worker serves the SKU, else None."""
@@ -76,12 +80,14 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
     from aiohttp import ClientSession, ClientTimeout, web
     from prometheus_client import CONTENT_TYPE_LATEST
 
+    from stocksignal.web.auth import TOKEN
     from stocksignal.web.errors import error_response as error
     from stocksignal.web.server import secure
 
     routes = web.RouteTableDef()
 
-    async def forward(request: web.Request, sku: str) -> web.Response | None:
+    async def forward(request: web.Request, sku: str, path_qs: str) -> web.Response | None:
+        """The owner's answer to ``path_qs`` (an API path: a page asks for the JSON it renders)."""
         if request.headers.get(FORWARDED):
             return None  # one hop only: the owner we were sent to does not own it (moving)
         url = await asyncio.get_running_loop().run_in_executor(None, inspection.owner_url, sku)
@@ -89,16 +95,17 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
             return None
         try:
             headers = {FORWARDED: "1"}
-            if "Authorization" in request.headers:  # the owner checks the same tokens
-                headers["Authorization"] = request.headers["Authorization"]
+            if TOKEN in request:  # the owner checks the same tokens (a page's came in its cookie)
+                headers["Authorization"] = f"Bearer {request[TOKEN]}"
             async with ClientSession(timeout=ClientTimeout(total=5)) as session:
-                async with session.get(url + request.path_qs, headers=headers) as r:
-                    return web.Response(body=await r.read(), status=r.status, content_type="application/json")
+                async with session.get(url + path_qs, headers=headers) as r:
+                    return web.Response(body=await r.read(), status=r.status, content_type="application/json",
+                                        headers={OWNER: url})
         except (OSError, asyncio.TimeoutError) as exc:
-            log.warning("forwarding %s to its owner failed: %s", request.path, exc)
+            log.warning("forwarding %s to its owner failed: %s", path_qs, exc)
             return None
 
-    async def owned(request: web.Request, sku: str):
+    async def owned(request: web.Request, sku: str, path_qs: str):
         try:
             found = inspection.local(sku)
         except Exception as exc:  # the store is being closed or wiped by a rebalance
@@ -106,7 +113,7 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
             found = None
         if found is not None:
             return found, None
-        forwarded = await forward(request, sku)
+        forwarded = await forward(request, sku, path_qs)
         if forwarded is not None:
             return None, forwarded
         return None, error(503, "not_ready", "the SKU's partition is moving between workers or restoring; retry")
@@ -114,14 +121,13 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
     def not_found(sku: str) -> web.Response:
         return error(404, "unknown_sku", f"no event has touched SKU {sku!r}")
 
-    @routes.get("/skus/{sku}")
-    async def get_sku(request: web.Request) -> web.Response:
-        sku = request.match_info["sku"]
+    async def sku_answer(request: web.Request, sku: str, query: Mapping[str, str]) -> web.Response:
+        """``GET /skus/{sku}`` with ``query``: for the route and for the operator's page."""
         try:
-            at = time_param(request.query, "at")
+            at = time_param(query, "at")
         except BadTime as exc:
             return error(400, "bad_request", str(exc))
-        found, response = await owned(request, sku)
+        found, response = await owned(request, sku, api_path(sku, "", query))
         if response is not None:
             return response
         env, book, partition, _ = found
@@ -147,24 +153,23 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
             return error(503, "ledger_unavailable", str(exc))
         return web.json_response(render(result))
 
-    @routes.get("/skus/{sku}/movements")
-    async def get_movements(request: web.Request) -> web.Response:
-        sku = request.match_info["sku"]
+    async def movements_answer(request: web.Request, sku: str, query: Mapping[str, str]) -> web.Response:
+        """``GET /skus/{sku}/movements`` with ``query``: for the route and the operator's page."""
         try:
-            since = time_param(request.query, "since")
-            until = time_param(request.query, "until", default=int(time.time() * 1000))
+            since = time_param(query, "since")
+            until = time_param(query, "until", default=int(time.time() * 1000))
         except BadTime as exc:
             return error(400, "bad_request", str(exc))
         most = MAX_MOVEMENTS if since is None else MAX_WINDOW_MOVEMENTS
         try:
-            limit = int(request.query.get("limit", "50" if since is None else str(MAX_MOVEMENTS)))
+            limit = int(query.get("limit", "50" if since is None else str(MAX_MOVEMENTS)))
         except ValueError:
             return error(400, "bad_request", "limit must be an integer")
         if not 1 <= limit <= most:
             return error(400, "bad_request", f"limit must be in 1..{most}")
         if since is not None and until is not None and until < since:
             return error(400, "bad_request", "until is before since")
-        found, response = await owned(request, sku)
+        found, response = await owned(request, sku, api_path(sku, "/movements", query))
         if response is not None:
             return response
         env, _, _, store = found
@@ -174,6 +179,14 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
             return await from_ledger(window_json, "window", sku, since, until, limit)
         movements = _Committed(store).history(env, sku, inspection.history_size, limit)
         return web.json_response({"sku": sku, "movements": movements, "newest_first": True})
+
+    @routes.get("/skus/{sku}")
+    async def get_sku(request: web.Request) -> web.Response:
+        return await sku_answer(request, request.match_info["sku"], request.query)
+
+    @routes.get("/skus/{sku}/movements")
+    async def get_movements(request: web.Request) -> web.Response:
+        return await movements_answer(request, request.match_info["sku"], request.query)
 
     @routes.get("/healthz")
     async def healthz(request: web.Request) -> web.Response:
@@ -196,9 +209,18 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
         # parameters in its content_type argument.
         return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
+    from stocksignal.processor.operator_page import PAGES, Answers, add_page_routes
+
+    add_page_routes(routes, Answers(sku_answer, movements_answer, inspection), token_digests)
     app = web.Application()
     app.add_routes(routes)
-    return secure(app, token_digests)
+    return secure(app, token_digests, pages=PAGES)
+
+
+def api_path(sku: str, suffix: str, query: Mapping[str, str]) -> str:
+    """The inspection API's path for ``sku`` (what a worker forwards to the SKU's owner)."""
+    path = f"/skus/{quote(sku, safe='')}{suffix}"
+    return path + ("?" + urlencode(dict(query)) if query else "")
 
 
 class _Committed:

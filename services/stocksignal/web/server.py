@@ -17,7 +17,7 @@ from typing import Iterable
 
 from aiohttp import web
 
-from stocksignal.web.auth import PUBLIC_PATHS, bearer_middleware
+from stocksignal.web.auth import PUBLIC_PATHS, PageLogin, bearer_middleware
 from stocksignal.web.errors import JsonErrorRunner, error_middleware
 
 
@@ -25,15 +25,17 @@ class PortInUse(OSError):
     """The address a server should listen on is taken, or cannot be bound at all."""
 
 
-def secure(app: web.Application, digests: Iterable[str] = (), public_paths: Iterable[str] = PUBLIC_PATHS) -> web.Application:
-    """Add the JSON error shape and, when ``digests`` is not empty, bearer authentication.
+def secure(app: web.Application, digests: Iterable[str] = (), public_paths: Iterable[str] = PUBLIC_PATHS,
+           pages: PageLogin | None = None) -> web.Application:
+    """Add the JSON error shape and, when ``digests`` is not empty, bearer authentication
+    (with ``pages``: the token also from the login cookie under the pages' prefix).
 
     Call before the app starts (aiohttp freezes its middlewares then). The error middleware
     becomes the outermost, authentication comes right after it: an unauthenticated request
     reaches neither a handler nor the router's 404, so paths cannot be probed.
     """
     digests = tuple(digests)
-    front = [error_middleware] + ([bearer_middleware(digests, public_paths)] if digests else [])
+    front = [error_middleware] + ([bearer_middleware(digests, public_paths, pages)] if digests else [])
     app.middlewares[:0] = front
     return app
 

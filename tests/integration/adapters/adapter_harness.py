@@ -183,6 +183,14 @@ def cli_process(args: list[str], env: dict[str, str], log: Path) -> Service:
     return Service.cli(env, log, *args, inherit=False)
 
 
+def metrics_text(port: int) -> str:
+    """A process's whole /metrics ("" when not served yet)."""
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+    except OSError:
+        return ""
+
+
 def metric(port: int, name: str, labels: str = "") -> float:
     """A sample of a process's /metrics (0.0 when absent or not served yet)."""
     try:

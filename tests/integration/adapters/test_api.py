@@ -208,6 +208,9 @@ def test_openapi_metrics_and_unknown_routes(deployment):
     assert (s3, wrong["error"]) == (405, "method_not_allowed") and "GET" in h3["Allow"]
     assert 'stocksignal_api_requests_total{route="/availability/{sku}",status="200"} 1.0' in metrics
     assert "stocksignal_api_request_seconds_bucket" in metrics
+    # Process, runtime and build metrics on every /metrics (docs/operations.md).
+    for name in ("process_cpu_seconds_total", "process_resident_memory_bytes", "python_info", "stocksignal_build_info{"):
+        assert name in metrics, name
 
 
 def test_with_tokens_every_path_but_the_probes_needs_one(deployment):

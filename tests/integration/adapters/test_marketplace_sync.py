@@ -8,7 +8,7 @@ from collections import Counter, defaultdict
 
 import orjson
 import pytest
-from adapter_harness import Deployment, StubMarketplace, wait_until
+from adapter_harness import Deployment, StubMarketplace, metrics_text, wait_until
 
 from stocksignal import bootstrap
 from stocksignal.settings import Settings
@@ -216,6 +216,9 @@ def test_the_worker_process_survives_sigkill(deployment, stub_marketplace, proce
                         STOCKSIGNAL_MARKETPLACE_BATCH_SIZE=str(batch))
     wait_until(lambda: stub.values() == final, 90, "every SKU's last value after the restart")
     wait_until(lambda: dep.committed(group(dep)) == dep.end_offsets(), 30, "the commit to the end")
+    # The lag metric every process shares (docs/operations.md#consumer-lag), caught up.
+    lag = f'stocksignal_consumer_lag_records{{channel="{CHANNEL}",topic="inventory.availability.v1"}} 0.0'
+    wait_until(lambda: lag in metrics_text(dep.metrics_port), 30, "the sync worker's lag at 0")
     assert second.stop() == 0, second.output()
 
     repeats = Counter((u["sku"], u["version"]) for u in stub.accepted())

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from adapter_harness import PrivateRedis, wait_until
+from adapter_harness import PrivateRedis, metrics_text, wait_until
 from projector_harness import InProcessProjector, meta, projected, ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -156,3 +156,8 @@ def test_the_projector_process_survives_sigkill(deployment, processes):
     wait_until(lambda: dep.committed(dep.prefix + "-projector") == dep.end_offsets(), 30, "the commit to the end")
     assert second.running(), second.output()
     assert "rebuilding" not in second.output(), "Redis kept its data: no rebuild was needed"
+    # The lag metric every process shares (docs/operations.md#consumer-lag), caught up; the
+    # process and runtime metrics beside it.
+    lag = 'stocksignal_consumer_lag_records{topic="inventory.availability.v1"} 0.0'
+    wait_until(lambda: lag in metrics_text(dep.metrics_port), 30, "the projector's lag at 0")
+    assert "process_resident_memory_bytes" in metrics_text(dep.metrics_port)

@@ -134,6 +134,13 @@ class FakeGroup:
     def valid(self, md: FakeGroupMetadata) -> bool:
         return md.generation is not None and self.members.get(md.member_id) == md.generation
 
+    def accepts_txn_offsets(self, md: FakeGroupMetadata) -> bool:
+        """As Kafka's group coordinator: a transactional offset commit is checked against the
+        group only if it names a member or a generation; one with generation -1 and no member
+        id (an old client's, or librdkafka's between losing and regaining its membership) is
+        accepted unchecked."""
+        return (md.generation == -1 and md.member_id == "") or self.valid(md)
+
 
 class FakeBroker:
     def __init__(self, now_ms: Callable[[], int] = lambda: 0, group_id: str = "app",
@@ -309,6 +316,7 @@ class FakeGroupConsumer(GroupConsumer):
         self.delayed: set[TP] = set()  # fetched (end known) but their records not delivered yet
         self.marker_delay_polls = 0  # > 0: a marker is stepped over only this many polls after it is reached
         self.rejoin_assignment: list[TP] | None = None  # what an expelled member gets on rejoining
+        self.lapsed = False  # its session timed out: metadata says generation -1, no member
         self.calls: list[tuple] = []
         self.closed = False
         self._events: deque[tuple[str, list[TP] | None]] = deque()
@@ -329,6 +337,14 @@ class FakeGroupConsumer(GroupConsumer):
         what it had)."""
         self.broker.group.expel(self.member_id)
         self._events.append(("lost", None if assigned is None else sorted(assigned)))
+
+    def lapse(self, assigned: Iterable[TP] | None = None) -> None:
+        """librdkafka's own session timer ran out (no heartbeat answered: a broker restart):
+        the group expels the member, and until the client rejoins its metadata says
+        generation -1 and no member id. The lost callback comes in the next ``consume()``,
+        then it rejoins with ``assigned`` (as :meth:`lose`)."""
+        self.lose(assigned)
+        self.lapsed = True
 
     def delay(self, *tps: TP) -> None:
         self.delayed.update(tps)
@@ -437,7 +453,13 @@ class FakeGroupConsumer(GroupConsumer):
         return None if high is None else (0, high)
 
     def group_metadata(self) -> FakeGroupMetadata:
+        if self.lapsed:
+            return FakeGroupMetadata(self.broker.group.group_id, "", -1)
         return FakeGroupMetadata(self.broker.group.group_id, self.member_id, self.generation)
+
+    def membership(self, group_metadata: FakeGroupMetadata) -> tuple[int, str]:
+        md = group_metadata
+        return (-1 if md.generation is None else md.generation), md.member_id
 
     def close(self) -> None:
         self.calls.append(("close",))
@@ -467,6 +489,7 @@ class FakeGroupConsumer(GroupConsumer):
             if assigned is None:
                 assigned = self.all_partitions()
             self.generation = self.broker.group.join(self.member_id)
+            self.lapsed = False
             self._assigned_in_callback = False
             self._callback(self._on_assign, list(assigned))
             if not self._assigned_in_callback:  # the client's default: committed offsets
@@ -567,7 +590,7 @@ class FakeProducerHandle:
         txn = self._in_txn()
         if self.abortable is not None:
             raise KafkaException(self.abortable)
-        if not self.broker.group.valid(md):
+        if not self.broker.group.accepts_txn_offsets(md):
             self.abortable = KafkaError(KafkaError.UNKNOWN_MEMBER_ID,
                                         f"member {md.member_id} (generation {md.generation}) is not in the group",
                                         txn_requires_abort=True)
@@ -607,6 +630,10 @@ class FakeTxnProducer(TxnProducer):
         self.calls: list[str] = []
         self._faults: dict[str, list[list]] = {}
         self._hooks: dict[str, list[Callable[[], None]]] = {}
+        # Commits to report as done though the broker aborts them (a broker stopped just after
+        # answering: docs/processor.md, "A commit reported that did not happen").
+        self.phantom_commits = 0
+        self.phantom_skip = 0  # commits that go through first
 
     @property
     def handle(self) -> FakeProducerHandle:
@@ -683,7 +710,21 @@ class FakeTxnProducer(TxnProducer):
 
     def commit(self, timeout_s: float, instance: Any = None) -> None:
         self._fault("commit")
-        (instance or self._p).commit_transaction()
+        handle = instance or self._p
+        if self.phantom_commits > 0 and self.phantom_skip > 0:
+            self.phantom_skip -= 1
+        elif self.phantom_commits > 0:  # reported, but the broker ends it aborted
+            self.phantom_commits -= 1
+            handle.flush()
+            txn = handle._in_txn()
+            # As the coordinator that restarted without the commit: it aborts the transaction
+            # and bumps the producer's epoch (the producer's next call is fenced).
+            self.broker.finish(txn, commit=False)
+            if self.broker.epochs.get(txn.transactional_id) == txn.epoch:
+                self.broker.epochs[txn.transactional_id] = txn.epoch + 1
+            handle.txn = None
+            return
+        handle.commit_transaction()
 
     def abort(self, timeout_s: float) -> None:
         self._fault("abort")
@@ -710,6 +751,7 @@ class FakeChangelogReader(ChangelogReader):
         self.positions: dict[TP, int] = {}
         self.assignments: list[Offsets] = []  # every assign() (unassign: {})
         self.delivered: dict[TP, int] = {}  # records handed out per partition
+        self.probes: list[tuple[TP, int]] = []  # committed_at() calls
         self._eof_at: dict[TP, int] = {}
 
     def assign(self, offsets: Offsets) -> None:
@@ -741,6 +783,13 @@ class FakeChangelogReader(ChangelogReader):
                 out.append(FakeMessage.eof(tp[0], tp[1], pos))
                 self._eof_at[tp] = pos
         return out
+
+    def committed_at(self, topic: str, partition: int, offset: int, timeout_s: float) -> bool:
+        """As the port: the record at ``offset`` is handed out to a read_committed reader (an
+        open transaction's is not, yet: as a timed-out wait)."""
+        self.probes.append(((topic, partition), offset))
+        log = self.broker.log(topic, partition)
+        return offset < self.broker.lso(topic, partition) and offset < len(log) and log[offset].visible
 
     def end_offset(self, topic: str, partition: int, timeout_s: float) -> tuple[int, int]:
         # The port asks read_uncommitted: the high watermark, open transactions included.

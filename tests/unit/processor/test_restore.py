@@ -86,6 +86,9 @@ def standard_changelog() -> tuple[Changelog, dict[bytes, bytes], int]:
     return cl, {b"A": b"a1", b"D": b"d1"}, 11
 
 
+LAST_RECORD = 7  # of standard_changelog(): a checkpoint after a restore follows it (8)
+
+
 def data(store: MemoryStore) -> dict[bytes, bytes]:
     return {k: v for k, v in store.data.items() if k != CHECKPOINT_KEY}
 
@@ -95,10 +98,12 @@ def test_restore_reads_committed_records_only_and_waits_out_an_open_transaction(
     store = MemoryStore("stock", 0)
     marks = cl.restore(store, max_records=1)
     assert data(store) == want
-    assert store.checkpoint() == Checkpoint(STOCK_CHANGELOG, TOPIC_ID, end, NOW_MS)
+    # Just after the last record restored, not at the end (past markers): the record before
+    # a checkpoint is always one the next start can check is committed.
+    assert store.checkpoint() == Checkpoint(STOCK_CHANGELOG, TOPIC_ID, LAST_RECORD + 1, NOW_MS)
     # A slice at a time, each written with the checkpoint it reaches; it stood at the open
     # transaction (offset 9) until the transaction was aborted (Changelog.restore checks).
-    assert marks[0] == 1 and marks == sorted(marks) and marks[-1] == end
+    assert marks[0] == 1 and marks == sorted(marks) and marks[-1] == LAST_RECORD + 1
     assert cl.reader.assignments[0] == {(STOCK_CHANGELOG, 0): 0}
 
 
@@ -130,7 +135,7 @@ def test_a_store_whose_checkpoint_does_not_match_is_wiped_and_restored_from_the_
     assert cl.reader.assignments[0] == {(STOCK_CHANGELOG, 0): 0}, "not restored from the beginning"
     assert data(store) == want, "not wiped: the store keeps what the changelog does not have"
     assert cl.reader.delivered[(STOCK_CHANGELOG, 0)] == 4  # every committed record
-    assert store.checkpoint() == Checkpoint(STOCK_CHANGELOG, TOPIC_ID, lso, NOW_MS)
+    assert store.checkpoint() == Checkpoint(STOCK_CHANGELOG, TOPIC_ID, LAST_RECORD + 1, NOW_MS)
 
 
 def test_a_store_with_a_valid_checkpoint_restores_only_what_is_newer():
@@ -143,8 +148,23 @@ def test_a_store_with_a_valid_checkpoint_restores_only_what_is_newer():
     assert cl.reader.assignments[0] == {(STOCK_CHANGELOG, 0): 2}
     assert cl.reader.delivered[(STOCK_CHANGELOG, 0)] == 2  # offsets 6 and 7 only
     assert data(store) == {**want, b"K": b"kept"}
-    assert store.checkpoint().offset == lso
+    assert store.checkpoint().offset == LAST_RECORD + 1
+    assert cl.reader.probes == [((STOCK_CHANGELOG, 0), 1)], "the record before the checkpoint was not checked"
 
+
+def test_a_store_whose_checkpoint_follows_an_aborted_record_is_wiped_and_restored():
+    """librdkafka reported the commit, the store took the transaction's writes with their
+    checkpoint, and the broker, stopped right then, aborted the transaction after all: the
+    store holds writes no reader of the changelog will ever see (dedupe markers of commands
+    that are decided again). Checked at the next start, it is wiped and restored."""
+    cl, want, lso = standard_changelog()
+    store = MemoryStore("stock", 0)
+    # The aborted second transaction (offsets 3-4) as if its commit had been reported.
+    store.restore([(b"A", b"BAD"), (b"B", b"b1"), (b"C", b"BAD")], Checkpoint(STOCK_CHANGELOG, TOPIC_ID, 5, NOW_MS))
+    cl.restore(store)
+    assert cl.reader.probes == [((STOCK_CHANGELOG, 0), 4)]
+    assert cl.reader.assignments[0] == {(STOCK_CHANGELOG, 0): 0}, "not restored from the beginning"
+    assert data(store) == want
 
 def test_a_checkpoint_at_the_end_reads_nothing():
     cl, want, lso = standard_changelog()
@@ -152,18 +172,19 @@ def test_a_checkpoint_at_the_end_reads_nothing():
         cl.broker.finish(t, commit=False)
     cl.open.clear()
     store = MemoryStore("stock", 0)
-    store.restore(list(want.items()), Checkpoint(STOCK_CHANGELOG, TOPIC_ID, lso, NOW_MS))
+    store.restore(list(want.items()), Checkpoint(STOCK_CHANGELOG, TOPIC_ID, LAST_RECORD + 1, NOW_MS))
     cl.restore(store)
     assert cl.reader.delivered == {}
     assert data(store) == want
 
 
-def test_a_checkpoint_beyond_an_open_zombie_transaction_is_kept():
+def test_a_checkpoint_beyond_an_open_zombie_transaction_is_restored_past_it():
     """A zombie's transaction is open on the changelog (its first record is the last stable
     offset, the end a read_committed reader sees); the new owner committed records after it
-    and its store's checkpoint is past them: within the log, past the LSO. That store holds
-    committed state the changelog cannot give back until the zombie's transaction ends
-    (transaction.timeout.ms): wiping it loses committed writes."""
+    and its store's checkpoint is past them. Whether the record before the checkpoint is
+    committed cannot be known while the zombie's transaction is open: the store is restored
+    from the beginning, and that restore waits the zombie out (transaction.timeout.ms at the
+    latest), so nothing committed is lost and nothing of the zombie's kept."""
     cl = Changelog()
     cl.txn([(b"A", b"a1")], "commit")  # 0; marker 1
     cl.txn([(b"A", b"zombie")], "open")  # 2: the zombie, paused before it could send its offsets
@@ -171,10 +192,10 @@ def test_a_checkpoint_beyond_an_open_zombie_transaction_is_kept():
     assert cl.broker.lso(STOCK_CHANGELOG, 0) == 2 and cl.broker.high(STOCK_CHANGELOG, 0) == 6
     store = MemoryStore("stock", 0)
     store.restore([(b"A", b"a2"), (b"B", b"b2")], Checkpoint(STOCK_CHANGELOG, TOPIC_ID, 5, NOW_MS))
-    cl.restorer.start(store, STOCK_CHANGELOG)
-    assert data(store) == {b"A": b"a2", b"B": b"b2"}, (
-        "a store holding committed records past an open transaction was wiped: it will be "
-        "restored to the last stable offset only, and lose them")
+    cl.restore(store, abort_open_after=3)
+    assert cl.reader.probes == [((STOCK_CHANGELOG, 0), 4)]
+    assert data(store) == {b"A": b"a2", b"B": b"b2"}
+    assert store.checkpoint().offset == 5
 
 
 # --- a worker's restart ----------------------------------------------------------------------

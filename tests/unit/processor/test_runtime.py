@@ -22,6 +22,7 @@ from stocksignal.processor.envelope import Envelope, is_sku_key
 from stocksignal.processor.topology import COMMANDS
 
 from tests.unit.processor.world import World, Worker, assert_matches_model, run_until_idle
+from tests.unit.processor.fakes import FakeGroupMetadata
 
 OUTPUTS = {t.name for t in catalogue.list_topics(catalogue.Role.OUTPUT)}
 OFFSET_BEGINNING = -2
@@ -233,6 +234,78 @@ def test_zombie_whose_generation_moved_on_commits_nothing():
     a.step()
     assert a.runtime.tasks == {}, "A learns at its next poll that it is out of the group"
 
+    run_until_idle(a, b)
+    assert not a.runtime.tasks
+    assert_matches_model(w)
+
+
+def test_a_commit_reported_that_the_broker_aborted_leaves_no_trace_in_the_stores():
+    """librdkafka reports a commit done; the broker, stopped right then, restarts with the
+    transaction aborted. The stores took its writes (dedupe markers among them) with a
+    checkpoint. When the worker starts again from Kafka (here: it lost its membership in
+    that restart), each store's checkpoint is checked against the changelog, found to follow
+    an aborted record, and the store is restored from the beginning: the commands are
+    decided again and published, not dropped as repeats. (The worker learns of it when the
+    coordinator, aborting the transaction, bumps its producer's epoch.)"""
+    w = World()
+    a = w.worker("worker-1").start()
+    wl = seeded(w)
+    run_until_idle(a)
+    traffic(w, wl, 40)
+    a.producer.phantom_commits = 1
+    a.producer.phantom_skip = 1  # the first commit routes; the second applies (markers)
+    for _ in range(50):
+        a.step(advance_ms=40)
+        if a.producer.phantom_commits == 0:
+            break
+    assert a.producer.phantom_commits == 0, "no commit happened: nothing tested"
+    phantom = [t for t in w.broker.transactions if t.transactional_id == a.producer.transactional_id][-1]
+    traffic(w, wl, 10)
+    run_until_idle(a)  # its next commit is fenced: it starts again from Kafka
+    assert phantom.state == "aborted"
+    assert_matches_model(w)
+
+
+def test_a_member_whose_session_lapsed_commits_nothing_though_the_broker_would_take_it():
+    """librdkafka's session timer runs out (a broker restart) while A has a transaction open:
+    until A serves the lost callback, its group metadata says generation -1 and no member,
+    and Kafka takes a transactional offset commit like that without checking it against the
+    group. B has meanwhile taken every partition from the committed offsets. A's commit must
+    be refused by A itself, or A's records would be committed beside B's (inputs routed
+    twice: the broker-restart failure of docs/processor.md, "Fencing")."""
+    w = World()
+    w.broker.transaction_timeout_ms = 3_600_000  # A's transaction must not time out meanwhile
+    a = w.worker("worker-1").start()
+    wl = seeded(w)
+    run_until_idle(a)
+    traffic(w, wl, 30)
+    b = w.worker("worker-2")
+    state = {}
+    positions = a.consumer.positions
+
+    def lapse_then_positions(partitions):
+        # Called by _commit (its offsets) with A's transaction open: the session lapses now,
+        # B takes over, and A goes on to capture its group metadata.
+        if "zombie" not in state and a.producer.handle.txn is not None:
+            a.consumer.lapse(assigned=[])  # B has everything when A rejoins
+            b.start()  # reads the committed offsets: A's are not pending yet
+            for _ in range(20):  # its stores wait for A's open transaction
+                b.step(advance_ms=40)
+            state["zombie"] = a.producer.handle.txn
+        return positions(partitions)
+
+    a.consumer.positions = lapse_then_positions
+    for _ in range(50):
+        a.step(advance_ms=40)
+        if "zombie" in state:
+            break
+    a.consumer.positions = positions
+    zombie = state["zombie"]
+    md = FakeGroupMetadata(w.broker.group.group_id, "", -1)
+    assert w.broker.group.accepts_txn_offsets(md), "the broker's unchecked path is not modelled: nothing tested"
+    assert zombie is not None and zombie.state == "aborted", zombie
+    assert_nothing_of(w, zombie, others_open=True)
+    assert a.metrics.registry.get_sample_value("stocksignal_transactions_total", {"outcome": "fenced"}) == 1
     run_until_idle(a, b)
     assert not a.runtime.tasks
     assert_matches_model(w)

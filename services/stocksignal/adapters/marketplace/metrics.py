@@ -50,7 +50,10 @@ class SyncMetrics:
         self.retry_wait = Counter(
             "stocksignal_marketplace_retry_wait_seconds_total", "Time spent waiting before retries", ch, registry=r
         )
+        # The name and shape every process uses (docs/operations.md#consumer-lag).
         self.lag = Gauge(
-            "stocksignal_marketplace_consumer_lag", "Records between position and end", ch + ["partition"], registry=r
+            "stocksignal_consumer_lag_records",
+            "Records in the assigned partitions between the position and the end, by topic",
+            ch + ["topic"], registry=r,
         )
         self.channel = channel_id

@@ -37,6 +37,7 @@ from stocksignal.adapters.marketplace.payload import build_payload, encode
 from stocksignal.adapters.marketplace.records import ChannelChange, channel_change, level_change
 from stocksignal.adapters.marketplace.token_bucket import TokenBucket
 from stocksignal.contract import CodecError
+from stocksignal.contract.topics import AVAILABILITY, STOCK_LEVELS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -190,8 +191,10 @@ class SyncWorker:
             self.committed.update(changed)
 
     def _update_lag(self) -> None:
-        for partition, records in kafka_io.lag(self.consumer, self.consumer.assignment()).items():
-            self.metrics.lag.labels(self.config.channel_id, str(partition)).set(records)
+        # Labelled with the catalogue name, without the topic prefix, as the processor does.
+        topic = STOCK_LEVELS if self.config.push == "levels" else AVAILABILITY
+        self.metrics.lag.labels(self.config.channel_id, topic).set(
+            kafka_io.total_lag(self.consumer, self.consumer.assignment()))
 
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
