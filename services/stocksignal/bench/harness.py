@@ -48,6 +48,7 @@ class Worker:
     # What runs the worker: ``("-m", "stocksignal.cli.main", "run", "processor")`` is the same
     # worker as an operator starts it.
     command: tuple[str, ...] = ("-m", "stocksignal.processor")
+    env: dict[str, str] = field(default_factory=dict)  # over os.environ and the settings'
 
     @property
     def started(self) -> subprocess.Popen:
@@ -61,7 +62,7 @@ class Worker:
         return f"http://{self.settings.web_host}:{self.settings.web_port}"
 
     def start(self) -> "Worker":
-        env = {**os.environ, **self.settings.to_env(), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **self.settings.to_env(), **self.env, "PYTHONUNBUFFERED": "1"}
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, *self.command], env=env, stdout=log, stderr=subprocess.STDOUT,

@@ -62,12 +62,9 @@ def _fixed_package(tmp_path: Path, schema: dict) -> Path:
 
 
 def _start(settings, log: Path, pythonpath: Path | None = None) -> harness.Worker:
-    worker = harness.Worker(settings, log)
-    env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
-    if pythonpath is not None:
-        env["PYTHONPATH"] = f"{pythonpath}{os.pathsep}{env.get('PYTHONPATH', '')}"
-    worker.proc = subprocess.Popen([sys.executable, "-m", "stocksignal.cli.main", "run", "processor"], env=env,
-                                   stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    env = {} if pythonpath is None else {"PYTHONPATH": f"{pythonpath}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    command = ("-m", "stocksignal.cli.main", "run", "processor")
+    worker = harness.Worker(settings, log, command=command, env=env).start()
     worker.wait_ready()
     return worker
 
