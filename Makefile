@@ -14,12 +14,13 @@ with_platform = @if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ] || [ -z "$$REDIS_URL" ]; 
 	eval "$$($(PLATFORM) env --keep-set)" && $(1)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down status test demo schemas-check bench chaos clean
+.PHONY: help venv up down status lint test demo schemas-check bench chaos clean
 
 help:
 	@echo "make demo           a scripted day of a small shop through every service (docs/demo.md)"
 	@echo "make demo-stop      stop the demo's services (make down stops them too)"
-	@echo "make test           run the tests (PYTEST_ARGS='-k smoke' to select)"
+	@echo "make test           make lint, then the tests (PYTEST_ARGS='-k smoke' to select)"
+	@echo "make lint           ruff (lint and format), mypy, import-linter's layer contracts"
 	@echo "make up|down|status start, stop or show the local Kafka and Redis"
 	@echo "make venv           create or refresh .venv"
 	@echo "make schemas-check  check the Avro schemas' compatibility"
@@ -48,7 +49,15 @@ down:
 status:
 	$(PLATFORM) status
 
-test: venv
+# docs/architecture.md#keeping-the-code-in-shape: the style, the types and the layers.
+LINT_PATHS := services tests deploy setup.py
+lint: venv
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
+
+test: venv lint
 	@$(PLATFORM) tools
 	$(call with_platform,$(PY) -m pytest $(PYTEST_ARGS))
 

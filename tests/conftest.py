@@ -21,7 +21,6 @@ import contextlib
 import functools
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 import pytest
+
+from tests.support import ports
+from tests.support.topics import KafkaAdmin
 
 if TYPE_CHECKING:
     from stocksignal.settings import Settings
@@ -91,12 +93,6 @@ def _wait_until_ready(problem: Callable[[str], str | None], address: str, timeou
         time.sleep(0.5)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # --- the local launcher ----------------------------------------------------------------------
 
 
@@ -132,7 +128,7 @@ def _kafka_container(stack: contextlib.ExitStack) -> str:
     from testcontainers.core.docker_client import DockerClient
 
     # The broker advertises the address clients use, so the host port is chosen up front.
-    host, port = DockerClient().host(), _free_port()
+    host, port = DockerClient().host(), ports.free_port()
     settings = {
         "NODE_ID": "1",
         "PROCESS_ROLES": "broker,controller",
@@ -272,54 +268,6 @@ def group_id(unique_name: Callable[[str], str]) -> str:
     return unique_name("group")
 
 
-class KafkaAdmin:
-    """Creates topics and waits until every partition has a leader, so a test can produce at once.
-
-    The broker does not create topics on first use (see deploy/local/platformctl.py), so tests
-    create theirs here. ``settings``: a bootstrap address, or Settings (a secured cluster's);
-    the client is built by stocksignal.bootstrap like every other.
-    """
-
-    def __init__(self, settings: "str | Settings") -> None:
-        from stocksignal import bootstrap as composition
-        from stocksignal.settings import Settings
-
-        if isinstance(settings, str):
-            settings = Settings(kafka_bootstrap_servers=settings)
-        self.client = composition.make_admin(settings)
-
-    def create_topic(self, name: str, partitions: int = 1, config: dict[str, str] | None = None,
-                     timeout: float = 30.0) -> str:
-        from confluent_kafka.admin import NewTopic
-
-        # replication_factor=-1: the cluster's default.replication.factor (1 on a single broker).
-        topic = NewTopic(name, num_partitions=partitions, replication_factor=-1, config=config or {})
-        self.client.create_topics([topic], operation_timeout=timeout)[name].result(timeout)
-        self.wait_for_topic(name, partitions, timeout)
-        return name
-
-    def wait_for_topic(self, name: str, partitions: int, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not self._ready(name, partitions):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"topic {name} has no leader for all {partitions} partitions")
-            time.sleep(0.1)
-
-    def _ready(self, name: str, partitions: int) -> bool:
-        topic = self.client.list_topics(topic=name, timeout=5).topics.get(name)
-        return (
-            topic is not None
-            and topic.error is None
-            and len(topic.partitions) == partitions
-            and all(p.error is None and p.leader >= 0 for p in topic.partitions.values())
-        )
-
-    def delete_topics(self, names: list[str], timeout: float = 30.0) -> None:
-        if names:
-            for future in self.client.delete_topics(names, operation_timeout=timeout).values():
-                future.result(timeout)
-
-
 @pytest.fixture(scope="session")
 def kafka_admin(kafka_bootstrap: str) -> KafkaAdmin:
     return KafkaAdmin(kafka_bootstrap)
@@ -341,4 +289,4 @@ def create_topic(kafka_admin: KafkaAdmin) -> Iterator[Callable[..., str]]:
 @pytest.fixture
 def free_port() -> Callable[[], int]:
     """A TCP port nothing listens on right now (for throwaway servers)."""
-    return _free_port
+    return ports.free_port

@@ -121,6 +121,22 @@ def make_codec(settings: Settings):
     return _make_codec(settings.schema_registry_url, registry_config=registry_config(settings))
 
 
+def ledger_clients(settings: Settings) -> Any:
+    """The Kafka clients and codec of the ledger's readers (stocksignal.ledger.kafka)."""
+    from stocksignal.ledger.kafka import LedgerClients
+
+    return LedgerClients(
+        settings,
+        lambda group_id, **overrides: make_consumer(settings, group_id, **overrides),
+        lambda: make_admin(settings),
+        make_codec(settings),
+    )
+
+
+def _unbound_send(*_: Any) -> None:
+    raise RuntimeError("the publisher sends through the runtime, which binds its send")
+
+
 def make_event_producer(settings: Settings, *, source: str | None = None, **overrides: Any):
     """The client library's producer (stocksignal.client, docs/client.md): this module's
     producer settings, the settings' framing and topic prefix."""
@@ -226,7 +242,7 @@ def build_processor(settings: Settings):
     codec = make_codec(settings)
     command_topic = name(topology.COMMANDS)
     dlq = name(catalogue.DLQ)
-    publisher = Publisher(codec, output_topics(name, partitions), metrics, send=None)
+    publisher = Publisher(codec, output_topics(name, partitions), metrics, send=_unbound_send)
     router = Router(RouterConfig(command_topic, settings.command_partitions, dlq, partitions[dlq]), codec, metrics,
                     key_error)
     applier = Applier(ApplierConfig(settings.dedupe_window_ms, settings.movement_history, settings.state_cache_mb),
@@ -266,7 +282,8 @@ def build_processor(settings: Settings):
         restorer, stores, router, applier, publisher, metrics,
     )
     inspection = Inspection(runtime, Owners(admin, settings.app_id, command_topic), settings.command_partitions,
-                            settings.movement_history, url, LedgerHistory(settings), DeadLetters(settings, dlq, codec))
+                            settings.movement_history, url, LedgerHistory(ledger_clients(settings)),
+                            DeadLetters(settings, dlq, codec))
     healthy = lambda: None if runtime.failure is None else str(runtime.failure)  # noqa: E731
     app = make_app(inspection, metrics, healthy, settings.token_digests("web_tokens_sha256"))
     web = WebServer(app, settings.web_host, settings.web_port)

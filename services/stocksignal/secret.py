@@ -13,6 +13,8 @@ class Secret:
     """An immutable secret string; ``file`` is where it was read from (empty: the environment)."""
 
     __slots__ = ("_value", "_file")
+    _value: str
+    _file: str
 
     def __init__(self, value: str = "", file: str = "") -> None:
         object.__setattr__(self, "_value", value)

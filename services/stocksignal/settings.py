@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 from stocksignal.secret import Secret, redact_url
-from stocksignal.security.properties import ENV_PREFIX, Properties, PropertiesError
+from stocksignal.kafka_properties import ENV_PREFIX, Properties, PropertiesError
 
 FILE_SUFFIX = "_FILE"
 _TRUE = {"1", "true", "yes", "on"}
@@ -227,7 +227,6 @@ class Settings:
     # only reported, in stocksignal_build_info. Empty: unknown.
     build_commit: str = ""
 
-    extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -235,8 +234,6 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for f in fields(cls):
-            if f.name == "extra":
-                continue
             default = getattr(cls, f.name)
             if isinstance(default, (Secret, Properties)):
                 value = _special_from_env(f.name, default, env)
@@ -298,8 +295,6 @@ class Settings:
         """
         env: dict[str, str] = {}
         for f in fields(self):
-            if f.name == "extra":
-                continue
             value, var = getattr(self, f.name), _env_name(f.name)
             if isinstance(value, Secret):
                 env[var] = "" if value.file else value.reveal()
@@ -321,8 +316,6 @@ class Settings:
         # Secrets and pass-through properties show no values; URLs lose their passwords.
         parts = []
         for f in fields(self):
-            if f.name == "extra":
-                continue
             value = getattr(self, f.name)
             if not f.repr:  # a plain-string secret (marketplace_secret)
                 parts.append(f"{f.name}={'***' if value else ''!r}")

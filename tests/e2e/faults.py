@@ -36,6 +36,7 @@ from typing import Callable
 from stocksignal.bench import harness
 from stocksignal.bench.workload import Event, Workload
 from stocksignal.settings import Settings
+from tests.support import ports
 from tests.e2e import support, verify
 
 REPO = Path(__file__).resolve().parents[2]
@@ -310,9 +311,9 @@ class PrivateBroker:
         self.env = {
             **os.environ,
             "STOCKSIGNAL_LOCAL_DIR": str(root),
-            "STOCKSIGNAL_LOCAL_KAFKA_PORT": str(harness.free_port()),
-            "STOCKSIGNAL_LOCAL_CONTROLLER_PORT": str(harness.free_port()),
-            "STOCKSIGNAL_LOCAL_REDIS_PORT": str(harness.free_port()),
+            "STOCKSIGNAL_LOCAL_KAFKA_PORT": str(ports.free_port()),
+            "STOCKSIGNAL_LOCAL_CONTROLLER_PORT": str(ports.free_port()),
+            "STOCKSIGNAL_LOCAL_REDIS_PORT": str(ports.free_port()),
         }
         self.bootstrap = f"127.0.0.1:{self.env['STOCKSIGNAL_LOCAL_KAFKA_PORT']}"
 

@@ -17,6 +17,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from stocksignal import bootstrap
+from stocksignal.bench import invariants
 from stocksignal.contract import topics as catalogue
 from stocksignal.domain import PartitionModel, command_from_dict
 from stocksignal.processor import batches
@@ -172,23 +173,13 @@ def assert_matches_model(pub: Published, exp: Expected) -> None:
 
 def assert_ledger_explains(pub: Published) -> None:
     """For every (sku, location, bucket): the sum of movement deltas equals the final balance."""
-    sums: dict[tuple[str, str, str], int] = defaultdict(int)
-    for m in pub.movements.values():
-        sums[(m["sku"], m["location_id"], m["bucket"].lower())] += m["delta"]
-    for sku, snap in pub.latest.items():
-        for loc in snap["locations"]:
-            for bucket in ("on_hand", "reserved", "picked", "damaged", "quality_hold", "pending_inspection", "inbound"):
-                assert sums.get((sku, loc["location_id"], bucket), 0) == loc[bucket], (
-                    f"{sku}@{loc['location_id']} {bucket}: ledger says {sums.get((sku, loc['location_id'], bucket), 0)},"
-                    f" snapshot says {loc[bucket]}"
-                )
+    problems = invariants.ledger_problems(pub.movements.values(), pub.latest)
+    assert not problems, problems[:5]
 
 
 def assert_never_oversold(pub: Published) -> None:
-    for snap in pub.snapshots:
-        for loc in snap["locations"]:
-            assert loc["reserved"] <= loc["on_hand"], f"oversold: {snap['sku']}@{loc['location_id']} {loc}"
-            assert min(v for k, v in loc.items() if k != "location_id") >= 0, f"negative bucket: {loc}"
+    problems = invariants.oversell_problems(pub.snapshots)
+    assert not problems, problems[:5]
 
 
 def wait_quiescent(settings: Settings, group: str, timeout: float = 180.0, stable_for: float = 3.0) -> None:

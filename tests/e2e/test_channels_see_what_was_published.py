@@ -5,9 +5,6 @@ availability the processor published, for every SKU."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -18,6 +15,8 @@ import pytest
 
 from stocksignal.bench import harness
 from stocksignal.bench.workload import Workload
+from tests.support import ports
+from tests.support.processes import Service
 from tests.e2e import support
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -40,26 +39,24 @@ class Services:
 
     def __init__(self, settings, tmp: Path) -> None:
         self.settings, self.tmp, self.procs = settings, tmp, []
-        self.api_port, self.stub_port = harness.free_port(), harness.free_port()
+        self.api_port, self.stub_port = ports.free_port(), ports.free_port()
 
     def start(self, name: str, *argv: str) -> None:
-        env = {**os.environ, **self.settings.to_env(), "PYTHONUNBUFFERED": "1",
-               "STOCKSIGNAL_MARKETPLACE_ALLOW_HTTP": "true"}  # the stub marketplace is plain HTTP
-        log = open(self.tmp / f"{name}.log", "ab")
-        self.procs.append(subprocess.Popen([sys.executable, "-m", *argv], env=env, stdout=log, stderr=subprocess.STDOUT))
+        env = {**self.settings.to_env(), "STOCKSIGNAL_MARKETPLACE_ALLOW_HTTP": "true"}  # the stub is plain HTTP
+        self.procs.append(Service(["-m", *argv], env, self.tmp / f"{name}.log"))
 
     def start_all(self) -> None:
         self.start("stub", "stocksignal.demo.stub_marketplace", "--port", str(self.stub_port))
         cli = "stocksignal.cli.main"
-        self.start("projector", cli, "run", "projector", "--metrics-port", str(harness.free_port()))
+        self.start("projector", cli, "run", "projector", "--metrics-port", str(ports.free_port()))
         self.start("api", cli, "run", "api", "--host", "127.0.0.1", "--port", str(self.api_port))
         self.start("sync", cli, "run", "marketplace-sync", "--channel", MARKETPLACE,
-                   "--url", f"http://127.0.0.1:{self.stub_port}/updates", "--metrics-port", str(harness.free_port()))
+                   "--url", f"http://127.0.0.1:{self.stub_port}/updates", "--metrics-port", str(ports.free_port()))
 
     def stop(self) -> None:
-        for p in self.procs:
-            p.kill()
-            p.wait(10)
+        for service in self.procs:
+            service.proc.kill()
+            service.proc.wait(10)
 
     def api_view(self, skus: list[str]) -> dict[str, dict]:
         out = {}
@@ -99,10 +96,10 @@ def test_storefront_api_and_marketplace_end_with_what_the_processor_published(pr
             market_ok = {s: v["available"] for s, v in market.items()} == {s: want[s][MARKETPLACE] for s in skus}
             if api_ok and market_ok:
                 break
+            api_matches = sum(1 for s in skus if s in api and api[s]["channels"] == want[s])
+            market_matches = sum(1 for s in skus if s in market and market[s]["available"] == want[s][MARKETPLACE])
             assert time.monotonic() < deadline, (
-                f"after 120 s: API matches {sum(1 for s in skus if s in api and api[s]['channels'] == want[s])}"
-                f"/{len(skus)} SKUs, marketplace {sum(1 for s in skus if s in market and market[s]['available'] == want[s][MARKETPLACE])}"
-                f"/{len(skus)}"
+                f"after 120 s: API matches {api_matches}/{len(skus)} SKUs, marketplace {market_matches}/{len(skus)}"
             )
             time.sleep(1)
         assert all(market[s]["version"] <= versions[s] for s in skus)

@@ -35,13 +35,6 @@ def _stock_take(path, seed: int = 11) -> dict[tuple[str, str], int]:
     return counted
 
 
-def _wait(worker, metric: str, target: float, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not worker.metric(metric) >= target:  # NaN (no answer) is not there yet
-        assert time.monotonic() < deadline, f"{metric} = {worker.metric(metric)} < {target}:\n{worker.tail()}"
-        time.sleep(1.0)
-
-
 def _final_on_hand(settings) -> dict[tuple[str, str], int]:
     """(sku, location) -> on_hand of each SKU's newest published snapshot."""
     codec = bootstrap.make_codec(settings)
@@ -70,7 +63,7 @@ def test_a_200000_row_stock_take_ends_with_the_counted_quantities(workers, proc_
     assert result.exit_code == 0, result.output
     assert f"imported {ROWS} count(s)" in result.stdout
     assert f"{ROWS}/{ROWS}" in result.stderr and "rows/s" in result.stderr  # the progress bar's last state
-    _wait(worker, "stocksignal_commands_applied_total", ROWS, timeout=600)
+    worker.wait_metric("stocksignal_commands_applied_total", ROWS, timeout=600, interval=1.0)
     applied_s = time.monotonic() - started
 
     final = _final_on_hand(proc_settings)

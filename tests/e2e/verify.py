@@ -21,14 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stocksignal import bootstrap
+from stocksignal.bench import invariants
 from stocksignal.contract import topics as catalogue
 from stocksignal.contract.dlq import DLQ_OFFSET, DLQ_PARTITION, DLQ_TOPIC
 from stocksignal.domain import InMemoryInventory, UnknownOrderError, ValidationError
 from stocksignal.settings import Settings
 from tests.e2e import support
-
-BUCKETS = ("on_hand", "reserved", "picked", "damaged", "quality_hold", "pending_inspection", "inbound")
-
 
 @dataclass
 class Report:
@@ -116,13 +114,8 @@ def model_problems(out: Outputs, exp: support.Expected) -> list[str]:
     return problems
 
 
-def _latest(out: Outputs) -> dict[str, dict]:
-    latest: dict[str, dict] = {}
-    for _, a in out.snapshots:
-        old = latest.get(a["sku"])
-        if old is None or a["version"] > old["version"]:
-            latest[a["sku"]] = a
-    return latest
+def _latest(out: Outputs) -> dict[str, Any]:
+    return invariants.latest_snapshots(a for _, a in out.snapshots)
 
 
 # --- invariants of what consumers read --------------------------------------------------------
@@ -156,30 +149,12 @@ def version_problems(out: Outputs) -> list[str]:
 
 
 def balance_problems(out: Outputs) -> list[str]:
-    """Per (sku, location, bucket): every movement's balance_after is the running sum of the
-    deltas read so far, and the final sums are the final snapshot's balances."""
-    sums: dict[tuple[str, str, str], int] = defaultdict(int)
-    for _, m in out.movements:
-        key = (m["sku"], m["location_id"], m["bucket"].lower())
-        sums[key] += m["delta"]
-        if sums[key] != m["balance_after"]:
-            return [f"{key}: deltas sum to {sums[key]}, movement {m['movement_id']} says {m['balance_after']}"]
-    problems = []
-    for sku, snap in _latest(out).items():
-        for loc in snap["locations"]:
-            for bucket in BUCKETS:
-                ledger = sums.get((sku, loc["location_id"], bucket), 0)
-                if ledger != loc[bucket]:
-                    problems.append(f"{sku}@{loc['location_id']} {bucket}: ledger {ledger}, snapshot {loc[bucket]}")
-    return problems[:5]
+    """The ledger explains every bucket, each balance_after the running sum (bench.invariants)."""
+    return invariants.ledger_problems((m for _, m in out.movements), _latest(out))[:5]
 
 
 def oversell_problems(out: Outputs) -> list[str]:
-    for _, snap in out.snapshots:
-        for loc in snap["locations"]:
-            if loc["reserved"] > loc["on_hand"] or min(loc[b] for b in BUCKETS) < 0:
-                return [f"oversold or negative: {snap['sku']} v{snap['version']} {loc}"]
-    return []
+    return invariants.oversell_problems(a for _, a in out.snapshots)[:1]
 
 
 def routing_problems(settings: Settings, report: Report) -> list[str]:

@@ -27,7 +27,7 @@ ROW = re.compile(r"^\| `(?P<var>[A-Z][A-Z0-9_]*\*?)` \| (?P<default>[^|]*) \| (?
 
 def format_default(value: object) -> str:
     from stocksignal.secret import Secret
-    from stocksignal.security.properties import Properties
+    from stocksignal.kafka_properties import Properties
 
     if isinstance(value, (Secret, Properties)):
         return "(empty)" if not value else f"`{value!r}`"
@@ -47,7 +47,6 @@ def settings_defaults() -> dict[str, str]:
     return {
         Settings.env_var(f.name): format_default(f.default)
         for f in fields(Settings)
-        if f.name != "extra"  # not a setting: extra values tests and tools pass through
     }
 
 

@@ -458,7 +458,7 @@ def test_prometheus_scrapes_a_real_worker_and_evaluates_the_rules(running_worker
             return all(r["health"] == "ok" for r in rules)
 
         wait_for("evaluating every rule", rules_evaluated)
-        for title, expr, _ in dashboard_targets():
+        for _title, expr, _ in dashboard_targets():
             _query(base, expr.replace("$__rate_interval", "1m").replace("$__range", "5m"))
         # The processor's panels have data.
         assert _query(base, "sum by (event_type) (rate(stocksignal_events_in_total[1m]))")

@@ -54,7 +54,8 @@ for frame in sorted(Path(sys.argv[1]).glob("*.bin")):
     # the fields added since at the defaults the installed schema gives them.
     fields = json.loads((schema_dir() / f"{name}.avsc").read_text())["fields"]
     defaults = {f["name"]: f["default"] for f in fields if "default" in f}
-    assert record == {**{k: defaults[k] for k in record.keys() - expected.keys()}, **expected}, (frame.name, record, expected)
+    defaulted = {k: defaults[k] for k in record.keys() - expected.keys()}
+    assert record == {**defaulted, **expected}, (frame.name, record, expected)
     count += 1
 print(count)
 """

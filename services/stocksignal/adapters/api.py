@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, NoReturn
 
 import orjson
 from aiohttp import web
@@ -116,7 +116,7 @@ class AvailabilityApi:
             {"channel": query.channel, "items": items, "unknown_skus": unknown, "unknown_channel": unknown_channel}
         )
 
-    async def _unknown_sku(self, sku: str) -> None:
+    async def _unknown_sku(self, sku: str) -> NoReturn:
         if await self.reader.rebuilding():
             raise self._rebuilding(f"sku {sku!r} is not in the read model yet")
         raise ApiError(404, "unknown_sku", f"no availability is known for sku {sku!r}", sku=sku)

@@ -32,6 +32,7 @@ class Thresholds:
             if key is not None:
                 self.configured.pop(key.decode(), None)
             return
+        assert name is not None  # a record has a name
         try:
             validate(name, record)
         except ValidationError:

@@ -18,11 +18,20 @@ def availability_topic(settings: Settings) -> str:
     return settings.topic_prefix + AVAILABILITY
 
 
+def position_of(message: Message) -> tuple[int, int]:
+    """(partition, offset) of a consumed record (only a produced one lacks them)."""
+    partition, offset = message.partition(), message.offset()
+    if partition is None or offset is None:
+        raise ValueError(f"a record of {message.topic()} without a partition or offset")
+    return partition, offset
+
+
 def next_offsets(messages: Iterable[Message]) -> dict[int, int]:
     """partition -> the offset to commit after ``messages`` (last offset + 1)."""
     offsets: dict[int, int] = {}
     for message in messages:
-        offsets[message.partition()] = max(offsets.get(message.partition(), 0), message.offset() + 1)
+        partition, offset = position_of(message)
+        offsets[partition] = max(offsets.get(partition, 0), offset + 1)
     return offsets
 
 

@@ -9,8 +9,8 @@ from stocksignal.adapters.api_requests import MAX_BATCH, MAX_ID_LENGTH
 _ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH}
 _LEVEL = {
     "type": "string", "nullable": True, "enum": ["IN_STOCK", "LOW_STOCK", "OUT_OF_STOCK", None],
-    "description": "the channel's stock level (since v1.1): OUT_OF_STOCK at 0, LOW_STOCK up to its low_stock_threshold; "
-                   "null from a read model written before",
+    "description": "the channel's stock level (since v1.1): OUT_OF_STOCK at 0, "
+                   "LOW_STOCK up to its low_stock_threshold; null from a read model written before",
 }
 
 

@@ -125,7 +125,7 @@ class Projector:
         self.pending = []
         self.metrics.writes.inc(result.written)
         self.metrics.stale.inc(result.stale)
-        self.replay_started |= {m.partition() for m in messages if m.partition() in self.replaying}
+        self.replay_started |= {p for m in messages if (p := m.partition()) is not None and p in self.replaying}
         restarted = rebuild_reason(result.view.meta, result.view.run_id) is not None
         sent_back = self._reconcile(result.view)
         if not restarted:  # after a restart the writes may have landed in an emptied Redis

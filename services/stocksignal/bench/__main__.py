@@ -51,18 +51,23 @@ def processor(quick: bool, rss_skus: tuple[int, ...]) -> bool:
     print(f"  baseline passthrough        {r.baseline_rps:10,.0f} records/s, {r.baseline_cpu_us:6.1f} µs CPU per record")
     print(f"  CPU per input event         {r.one.cpu_us_per_event:10.0f} µs (worker process, /proc)   "
           f"ceiling {CEILING_CPU_US_PER_EVENT} µs: {_verdict(checks['cpu'])}   x{r.cpu_ratio:.1f} the baseline's")
-    print(f"  one worker, backlog drain   {r.one.events_per_s:10,.0f} input events/s ({r.one.commands / r.one.seconds:,.0f} "
-          f"commands/s)   floor {FLOOR_EVENTS_PER_S:,}: {_verdict(checks['rate'])}   ratio to baseline {r.ratio:.4f}")
+    commands_per_s = r.one.commands / r.one.seconds
+    print(f"  one worker, backlog drain   {r.one.events_per_s:10,.0f} input events/s "
+          f"({commands_per_s:,.0f} commands/s)   floor {FLOOR_EVENTS_PER_S:,}: {_verdict(checks['rate'])}   "
+          f"ratio to baseline {r.ratio:.4f}")
     print(f"  decision mix of the drain   {mix}")
     if r.two is not None:
         print(f"  two workers, same backlog   {r.two.events_per_s:10,.0f} input events/s, x{r.speedup:.2f} one worker   "
-              f"floor x{FLOOR_SPEEDUP_TWO_WORKERS}: {_verdict(checks['speedup'])}   ({r.two.cpu_us_per_event:.0f} µs CPU per event)")
+              f"floor x{FLOOR_SPEEDUP_TWO_WORKERS}: {_verdict(checks['speedup'])}   "
+              f"({r.two.cpu_us_per_event:.0f} µs CPU per event)")
     print(f"  latency @1000 events/s      p50 {r.latency_ms['p50']:.0f} ms  p99 {r.latency_ms['p99']:.0f} ms  "
-          f"max {r.latency_ms['max']:.0f} ms (read_committed)   ceiling p99 {CEILING_P99_MS} ms: {_verdict(checks['p99'])}")
+          f"max {r.latency_ms['max']:.0f} ms (read_committed)   "
+          f"ceiling p99 {CEILING_P99_MS} ms: {_verdict(checks['p99'])}")
     if r.latency_half_ms is not None:
         h = r.latency_half_ms
-        print(f"  latency @{r.half_rate:,} events/s       p50 {h['p50']:.0f} ms  p99 {h['p99']:.0f} ms  max {h['max']:.0f} ms "
-              f"(half this run's capacity: the figure above is queueing behind a worker slower than 1,000/s)")
+        print(f"  latency @{r.half_rate:,} events/s       p50 {h['p50']:.0f} ms  p99 {h['p99']:.0f} ms  "
+              f"max {h['max']:.0f} ms (half this run's capacity: the figure above is queueing behind "
+              "a worker slower than 1,000/s)")
     for skus, mib in r.rss_mib.items():
         print(f"  RSS, {skus:,} SKUs x 3 loc   {mib:10,.0f} MiB (one worker, RocksDB)")
     out = Path(".local/bench")

@@ -18,7 +18,6 @@ import asyncio
 import gc
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from stocksignal.adapters.keys import Keys, channel_field
 from stocksignal.adapters.read_model import ReadModelWriter
 from stocksignal.adapters.rebuild import claim_rebuild
 from stocksignal.adapters.snapshot import snapshot_of
+from stocksignal.bench.probes import free_port
 from stocksignal.contract.examples import example
 from stocksignal.secret import redact_url
 from stocksignal.settings import Settings
@@ -80,12 +80,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skus", type=int, default=10_000, help="SKUs seeded in Redis (default 10000)")
     parser.add_argument("--channel", default="default", help='channel asked for; "" asks for every channel')
     return parser.parse_args(argv)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def seed(client: redis.Redis, keys: Keys, skus: int) -> list[str]:

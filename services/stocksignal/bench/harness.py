@@ -8,7 +8,6 @@ consumer group, so runs never see each other's data.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -20,24 +19,19 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from stocksignal import bootstrap
+from stocksignal.bench.probes import free_port, metric_sum, wait_until
 from stocksignal.bench.workload import Event
 from stocksignal.contract import key_for, topic_for_record
 from stocksignal.settings import Settings
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def isolated_settings(base: Settings, **overrides) -> Settings:
+def isolated_settings(base: Settings, **overrides: Any) -> Settings:
     """Settings with a fresh topic prefix and consumer group: a world of its own."""
     tag = uuid.uuid4().hex[:8]
-    values = {"topic_prefix": f"t{tag}.", "app_id": f"stocksignal-{tag}"}
+    values: dict[str, Any] = {"topic_prefix": f"t{tag}.", "app_id": f"stocksignal-{tag}"}
     values.update(overrides)
     return replace(base, **values)
 
@@ -51,16 +45,27 @@ class Worker:
     proc: subprocess.Popen | None = None
     starts: int = 0
     token: str | None = None  # sent as a bearer token when the worker has token digests
+    # What runs the worker: ``("-m", "stocksignal.cli.main", "run", "processor")`` is the same
+    # worker as an operator starts it.
+    command: tuple[str, ...] = ("-m", "stocksignal.processor")
+    env: dict[str, str] = field(default_factory=dict)  # over os.environ and the settings'
+
+    @property
+    def started(self) -> subprocess.Popen:
+        """The worker's process, once :meth:`start` ran."""
+        if self.proc is None:
+            raise RuntimeError("the worker was not started")
+        return self.proc
 
     @property
     def url(self) -> str:
         return f"http://{self.settings.web_host}:{self.settings.web_port}"
 
     def start(self) -> "Worker":
-        env = {**os.environ, **self.settings.to_env(), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **self.settings.to_env(), **self.env, "PYTHONUNBUFFERED": "1"}
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "stocksignal.processor"], env=env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, *self.command], env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.starts += 1
@@ -92,13 +97,7 @@ class Worker:
         status, body = self.get("/metrics")
         if status != 200:
             return float("nan")
-        total = 0.0
-        for line in body.decode().splitlines():
-            if line.startswith(name) and not line.startswith(name + "_created"):
-                m = re.match(rf"{re.escape(name)}(?:\{{.*\}})? (\S+)$", line)
-                if m:
-                    total += float(m.group(1))
-        return total
+        return metric_sum(body.decode(), (name,))
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no commit, no flush."""
@@ -114,6 +113,18 @@ class Worker:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
+
+    def wait_metric(self, name: str, target: float, timeout: float = 60.0, interval: float = 0.2) -> None:
+        """Until the worker's counter ``name`` reaches ``target`` (NaN, no answer, is not yet)."""
+        try:
+            wait_until(lambda: self.metric(name) >= target, timeout, f"{name} >= {target}", interval, self.alive)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc} (it is {self.metric(name)}):\n{self.tail()}") from None
+
+    def alive(self) -> None:
+        """RuntimeError with the log's end when the worker's process has exited."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(f"worker exited with {self.proc.returncode}:\n{self.tail()}")
 
     def tail(self, lines: int = 40) -> str:
         try:

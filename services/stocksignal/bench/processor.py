@@ -127,7 +127,8 @@ def passthrough_baseline(settings: Settings, n: int, value_size: int = 160) -> t
     c = Consumer(bootstrap.consumer_config(settings, f"bench-{uuid.uuid4().hex[:8]}"))
     c.subscribe([src])
     out = Producer(bootstrap.producer_config(settings))
-    seen, start, cpu0 = 0, None, 0.0
+    seen, cpu0 = 0, 0.0
+    start: float | None = None
     while seen < n:
         for m in c.consume(500, 1.0):
             if m.error():
@@ -143,6 +144,7 @@ def passthrough_baseline(settings: Settings, n: int, value_size: int = 160) -> t
             seen += 1
         out.poll(0)
     out.flush(60)
+    assert start is not None  # n > 0 records were seen
     elapsed = time.perf_counter() - start
     cpu = cpu_seconds(os.getpid()) - cpu0
     c.close()
@@ -170,7 +172,7 @@ class World:
         return sum(w.metric(name) for w in self.workers)
 
     def cpu(self) -> float:
-        return sum(cpu_seconds(w.proc.pid) for w in self.workers)
+        return sum(cpu_seconds(w.started.pid) for w in self.workers)
 
     def seed(self) -> None:
         now = int(time.time() * 1000)
@@ -228,7 +230,7 @@ class World:
             if value >= target:
                 return samples
             for w in self.workers:
-                if w.proc.poll() is not None:
+                if w.started.poll() is not None:
                     raise RuntimeError(f"worker died:\n{w.tail()}")
             time.sleep(0.5)  # a scrape costs the worker CPU: twice a second is enough
         raise TimeoutError(f"{metric} stuck at {samples[-1][1]} < {target}")
@@ -324,7 +326,7 @@ def memory(base: Settings, skus: int, locations: int = 3, traffic: int = 30_000)
         deadline = time.monotonic() + 900
         while w.metric(world_metric) < traffic and time.monotonic() < deadline:
             time.sleep(0.5)
-        return rss_mib(w.proc.pid)
+        return rss_mib(w.started.pid)
     finally:
         w.stop()
         harness.delete_topics(settings)

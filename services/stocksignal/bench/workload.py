@@ -126,10 +126,10 @@ class Workload:
         location = self.location()
         short = self._rnd.random() < 0.05
         pick_lines = [
-            {"sku": l["sku"], "qty_picked": l["qty"] - (1 if short and i == 0 else 0), "qty_short": 1 if short and i == 0 else 0}
-            for i, l in enumerate(lines)
+            {"sku": ln["sku"], "qty_picked": ln["qty"] - (1 if short and i == 0 else 0), "qty_short": 1 if short and i == 0 else 0}
+            for i, ln in enumerate(lines)
         ]
-        pick_lines = [l for l in pick_lines if l["qty_picked"] + l["qty_short"] > 0]
+        pick_lines = [ln for ln in pick_lines if ln["qty_picked"] + ln["qty_short"] > 0]
         self._picked.append((order_id, location, lines))
         return Event("PickConfirmed", {**self._common(now_ms), "order_id": order_id, "location_id": location, "lines": pick_lines})
 
@@ -140,7 +140,7 @@ class Workload:
         self._shipped.append((order_id, location, lines))
         return Event("ShipmentConfirmed", {
             **self._common(now_ms), "shipment_id": self._id("S"), "order_id": order_id,
-            "location_id": location, "lines": [{"sku": l["sku"], "qty": l["qty"]} for l in lines],
+            "location_id": location, "lines": [{"sku": ln["sku"], "qty": ln["qty"]} for ln in lines],
         })
 
     def _OrderCancelled(self, now_ms: int) -> Event | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from stocksignal import bootstrap
 from stocksignal.cli.common import Unavailable, make_console, require_kafka, require_topics, tool_settings
 from stocksignal.cli.formatting import fmt_ts
 from stocksignal.cli.when import HELP as TIME_HELP
@@ -56,7 +57,7 @@ def accuracy_command(locations: tuple[str, ...], since: int | None, until: int |
     require_kafka(settings)
     require_topics(settings, [settings.topic_prefix + COMMANDS, settings.topic_prefix + catalogue.MOVEMENTS])
     try:
-        read = read_counts(settings, since, until, locations)
+        read = read_counts(bootstrap.ledger_clients(settings), since, until, locations)
     except LedgerUnavailable as exc:
         raise Unavailable(str(exc)) from None
     result = accuracy(read.counts, read.corrections, top)

@@ -50,12 +50,13 @@ def fold_channels(records: Iterable[ChannelRecord]) -> dict[str, Mapping[str, An
     """
     current: dict[str, Mapping[str, Any]] = {}
     for r in sorted(records, key=lambda r: (r.partition, r.offset)):
-        if r.record_name == "ChannelConfigured":
+        if r.record is None:
+            if r.key is not None:
+                current.pop(r.key, None)
+        elif r.record_name == "ChannelConfigured":
             current[r.record["channel_id"]] = r.record
         elif r.record_name == "ChannelRemoved":
             current.pop(r.record["channel_id"], None)
-        elif r.record is None and r.key is not None:
-            current.pop(r.key, None)
     return dict(sorted(current.items()))
 
 
@@ -140,7 +141,8 @@ def set_channel(channel_id: str, locations: str, safety_stock: int, buffer_perce
     Example:
       stocksignal channels set webshop --locations WH-BER,WH-HAM
       stocksignal channels set marketplace --locations WH-HAM,WH-BER --safety-stock 2
-      stocksignal channels set marketplace --locations WH-HAM --buffer-percent 20 --max-available 50 --low-stock-threshold 3
+      stocksignal channels set marketplace --locations WH-HAM --buffer-percent 20 \
+        --max-available 50 --low-stock-threshold 3
     """
     settings = tool_settings()
     location_ids = [loc.strip() for loc in locations.split(",") if loc.strip()]
@@ -157,7 +159,7 @@ def set_channel(channel_id: str, locations: str, safety_stock: int, buffer_perce
                f"safety stock {safety_stock}{describe_rules(record)}  [event {record['event_id']}]")
 
 
-def describe_rules(record: dict) -> str:
+def describe_rules(record: Mapping[str, Any]) -> str:
     """The v1.1 rules of a ChannelConfigured that differ from the defaults, for one line."""
     parts = []
     if record.get("buffer_percent"):

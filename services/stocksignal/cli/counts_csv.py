@@ -163,7 +163,7 @@ def _row(line: int, header: list[str], cells: list[str], source: str, result: Co
         result.bad.append(BadLine(line, f"{len(cells)} cell(s) where the header has {len(header)}"))
         return None
     values = {name: cell.strip() for name, cell in zip(header, cells)}
-    problems = []
+    problems: list[str] = []
     qty = _integer(values["counted_qty"], problems)
     reason = values.get("reason") or None
     room = MAX_TEXT_LENGTH - len(source) - 2
@@ -175,7 +175,7 @@ def _row(line: int, header: list[str], cells: list[str], source: str, result: Co
         validate("StockCounted", record)
     except ValidationError as exc:
         problems.extend(exc.problems)
-    if problems:
+    if problems or qty is None:  # no quantity is a problem _integer named
         result.bad.append(BadLine(line, "; ".join(problems)))
         return None
     return CountRow(line, values["sku"], values["location_id"], qty, reason)

@@ -73,7 +73,7 @@ class TopicReader:
                     break
                 except KafkaException as exc:
                     error = exc.args[0] if exc.args else None
-                    code = error.code() if hasattr(error, "code") else None
+                    code = error.code() if error is not None and hasattr(error, "code") else None
                     if code not in _NO_LEADER_YET or time.monotonic() > deadline:
                         raise Unavailable(f"cannot read the offsets of {self.topic}[{p}]: {exc}") from exc
                     time.sleep(0.2)

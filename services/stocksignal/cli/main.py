@@ -1,18 +1,20 @@
 """``stocksignal``: the command-line entry point (pyproject's ``stocksignal`` script).
 
 Each command group lives in a module of its own; to add one, write the module and list its
-group in COMMAND_GROUPS. ``python -m stocksignal.cli.main`` works too.
+group in COMMAND_GROUPS. ``python -m stocksignal.cli.main`` works too. ``stocksignal demo`` is
+the demo package's (it sits on top of the cli, docs/architecture.md#packages): it is mounted
+by name (MOUNTED), so that the cli never imports the demo.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 
 import click
 
 from stocksignal.cli.accuracy import accuracy_command
 from stocksignal.cli.channels import channels
-from stocksignal.cli.demo import demo
 from stocksignal.cli.dlq import dlq
 from stocksignal.cli.produce import produce
 from stocksignal.cli.run import run
@@ -22,7 +24,10 @@ from stocksignal.cli.tail import tail
 from stocksignal.cli.token import token
 from stocksignal.cli.topics import topics
 
-COMMAND_GROUPS: tuple[click.Command, ...] = (topics, run, channels, produce, stock, tail, dlq, sku, accuracy_command, token, demo)
+COMMAND_GROUPS: tuple[click.Command, ...] = (topics, run, channels, produce, stock, tail, dlq, sku, accuracy_command,
+                                             token)
+# name -> "module:attribute" of a command group of a package above the cli, imported when used.
+MOUNTED = {"demo": "stocksignal.demo.command:demo"}
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, not the user's input or environment
 
 
@@ -35,7 +40,13 @@ class InOrder(click.Group):
     and turns an unexpected exception into one line on stderr instead of a traceback."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(self.commands)
+        return [*self.commands, *(name for name in MOUNTED if name not in self.commands)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in MOUNTED:
+            module, attribute = MOUNTED[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context):
         try:

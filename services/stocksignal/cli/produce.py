@@ -100,10 +100,10 @@ def produce(file: str, source: str, dry_run: bool, progress: bool | None) -> Non
             if isinstance(text, BadLine):
                 report.bad.append(text)
                 continue
-            text, note = text
+            line, note = text
             if note is not None:
                 report.notes.append(note)
-            parsed = parse_line(text, number, defaults)
+            parsed = parse_line(line, number, defaults)
             if parsed is None:
                 continue
             if isinstance(parsed, BadLine):

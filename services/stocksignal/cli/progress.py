@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from stocksignal.cli.common import stderr_is_terminal
 
@@ -40,11 +40,15 @@ def columns(label: str) -> list:
     ]
 
 
+def _nothing(n: int = 1) -> None:
+    pass
+
+
 @contextlib.contextmanager
-def bar(label: str, total: int, show: bool, console=None) -> Iterator[Callable[[int], None]]:
+def bar(label: str, total: int, show: bool, console: Any = None) -> Iterator[Callable[..., None]]:
     """``advance(n)`` for a job of ``total`` rows; a no-op when not ``show``."""
     if not show:
-        yield lambda n=1: None
+        yield _nothing
         return
     from rich.console import Console
     from rich.progress import Progress

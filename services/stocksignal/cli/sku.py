@@ -13,7 +13,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import click
 
@@ -22,7 +22,7 @@ from stocksignal.cli.common import Failure, Unavailable, make_console, tool_sett
 from stocksignal.cli.formatting import fmt_ts, locations_table
 from stocksignal.cli.when import HELP as TIME_HELP
 from stocksignal.cli.when import MOMENT
-from stocksignal.processor.rule_text import RULE, channel_rule  # noqa: F401  (shared with the operator's page)
+from stocksignal.processor.rule_text import RULE, channel_rule  # shared with the operator's page
 
 MAX_ID_LENGTH = 128
 
@@ -132,7 +132,7 @@ def sku(sku_id: str, url: str | None, movement_count: int, at: int | None, since
     render(state, movements, base)
 
 
-def render(state: Mapping[str, Any], movements: list[Mapping[str, Any]], base: str, console: Any = None) -> None:
+def render(state: Mapping[str, Any], movements: Sequence[Mapping[str, Any]], base: str, console: Any = None) -> None:
     from rich import box
     from rich.table import Table
 

@@ -15,6 +15,7 @@ import click
 
 from stocksignal.cli.common import Failure, Unavailable, make_console
 from stocksignal.cli.formatting import BUCKETS, fmt_ts, locations_table
+from stocksignal.processor.rule_text import RULE, channel_rule
 
 WINDOW_LIMIT = 1000
 
@@ -56,7 +57,6 @@ def render_at(state: Mapping[str, Any], base: str, console: Any = None) -> None:
     from rich import box
     from rich.table import Table
 
-    from stocksignal.cli.sku import RULE, channel_rule
 
     console = console or make_console()
     positions = state["positions"]
@@ -91,7 +91,8 @@ def _provenance(state: Mapping[str, Any]) -> str:
     kept = "the whole history is kept" if ledger["complete"] else \
         f"kept since {fmt_ts(ledger['first_record_at'])}"
     channels = "every channel change is in the command log" if state.get("channel_history_from") is None else \
-        f"channel changes before {fmt_ts(state['channel_history_from'])} only as far as the compacted channels topic keeps them"
+        f"channel changes before {fmt_ts(state['channel_history_from'])} only as far as the compacted " \
+        "channels topic keeps them"
     return (f"from {state['movements_up_to_at']} movement(s) of {state['sku']} published up to then in "
             f"{ledger['topic']}[{ledger['partition']}] ({kept}); {channels}")
 

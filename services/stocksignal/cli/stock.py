@@ -100,6 +100,7 @@ def import_counts(file: str, show_diff: bool, yes: bool, partial: bool, dry_run:
         raise Failure(f"{file} has no rows to import (only a header)")
     show = progress.wanted(show_progress, len(counts.rows))
     if show_diff and counts.rows:
+        assert base is not None  # set whenever show_diff is
         _show_diff(counts, base, diff_rows, show)
     blocked = bool(counts.bad) and not partial
     if dry_run or blocked or (show_diff and not _confirmed(yes, counts, dry_run or blocked)):

@@ -96,7 +96,8 @@ class Shown:
 @click.argument("what", metavar="availability|reservations|movements|stock-levels|dlq", type=click.Choice(sorted(KINDS)))
 @click.option("--from-beginning", is_flag=True, help="Start at the beginning of the topic instead of the last records.")
 @click.option("-n", "--last", type=click.IntRange(min=0), default=10, show_default=True,
-              help="Without --from-beginning: start with this many of the newest (matching) records; 0 shows only new ones (with -f).")
+              help="Without --from-beginning: start with this many of the newest (matching) records; "
+                   "0 shows only new ones (with -f).")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing records as they arrive (Ctrl-C stops).")
 @click.option("--sku", help="Only records of this SKU.")
 @click.option("--limit", type=click.IntRange(min=1), help="Stop after printing this many records.")

@@ -12,8 +12,9 @@ What the processor and the adapters use::
 See docs/contract.md.
 """
 
-from stocksignal.contract.codec import Codec, Decoded, make_codec
+from stocksignal.contract.codec import Codec, Decoded
 from stocksignal.contract.dlq import DlqReason, dlq_headers
+from stocksignal.contract.framing import make_codec
 from stocksignal.contract.errors import (
     CodecError,
     DecodeError,

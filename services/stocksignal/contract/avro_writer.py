@@ -16,7 +16,7 @@ for fastavro's error message.
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 Writer = Callable[[Mapping[str, Any]], bytes]
 
@@ -78,7 +78,7 @@ def write_bytes(b: bytes) -> bytes:
     return write_long(len(b)) + b
 
 
-def write_array(items, write_item: Callable[[Any], bytes]) -> bytes:
+def write_array(items: Sequence[Any], write_item: Callable[[Any], bytes]) -> bytes:
     if not items:
         return b"\x00"
     return write_long(len(items)) + b"".join([write_item(i) for i in items]) + b"\x00"
@@ -175,7 +175,7 @@ class _Compiler:
             return f"_d({value})"
         raise _Unsupported(name)
 
-    def _union(self, branches: list, value: str) -> str:
+    def _union(self, branches: list[Any], value: str) -> str:
         if len(branches) == 2 and "null" in branches:
             null_index = branches.index("null")
             other = branches[1 - null_index]
@@ -242,4 +242,5 @@ def compile_writer(parsed: Mapping[str, Any]) -> Writer | None:
         return None
     namespace = dict(compiler.env)
     exec("\n".join(compiler.sources), namespace)  # noqa: S102 - source generated above from our schemas
-    return namespace[entry]
+    writer: Writer = namespace[entry]
+    return writer

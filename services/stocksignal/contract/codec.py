@@ -1,15 +1,16 @@
-"""What every codec offers, the Avro body work they share, and the factory.
+"""What every codec offers and the Avro body work they share.
 
 A codec turns ``(record_name, dict)`` into framed bytes and back. Two framings exist
 (docs/contract.md#framing): Avro single-object encoding (the default, :mod:`.single_object`) and Confluent
 Schema Registry framing (:mod:`.registry`). Both write the same Avro binary body, validate
-records before writing, and hand out timestamps as int milliseconds.
+records before writing, and hand out timestamps as int milliseconds. Which of the two a
+deployment uses is chosen by :func:`stocksignal.contract.framing.make_codec`.
 """
 
 from __future__ import annotations
 
 import io
-from typing import Any, Callable, Mapping, NamedTuple, Protocol
+from typing import Any, Callable, Mapping, NamedTuple, Protocol, cast
 
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
@@ -44,8 +45,8 @@ class ReadPlan(NamedTuple):
     """How to read one writer schema: resolved to the current reader when it is older."""
 
     record_name: str
-    writer: dict
-    reader: dict | None  # None: the writer is the current schema, no resolution needed
+    writer: dict[str, Any]
+    reader: dict[str, Any] | None  # None: the writer is the current schema, no resolution needed
     label: str  # names the frame kind and schema in error messages, built once
 
 
@@ -124,7 +125,7 @@ def read_body(data: bytes, offset: int, plan: ReadPlan) -> Decoded:
             f"{plan.label}: {len(data) - end} trailing byte(s) after the {plan.record_name} record "
             f"(frame is {len(data)} bytes, the record ends at byte {end})"
         )
-    return Decoded(plan.record_name, record)
+    return Decoded(plan.record_name, cast(dict[str, Any], record))  # a record schema's value
 
 
 def _why(exc: Exception, ran_out: bool) -> str:
@@ -139,21 +140,3 @@ def _why(exc: Exception, ran_out: bool) -> str:
 
 def describe_length(data: bytes) -> str:
     return "frame is empty (0 bytes)" if not data else f"frame is {len(data)} bytes"
-
-
-def make_codec(schema_registry_url: str = "", *, schemas: SchemaSet | None = None,
-               registry_config: Mapping[str, Any] | None = None) -> Codec:
-    """The codec the settings ask for: Schema Registry framing when a URL is set.
-
-    ``mock://...`` URLs give confluent-kafka's in-memory registry (tests). ``registry_config``:
-    the registry client's authentication and TLS (``stocksignal.security.registry``).
-    """
-    # Imported here because both codec modules import this one; the registry module also pulls
-    # in confluent-kafka's HTTP client (~0.2 s), which only registry deployments need.
-    if not schema_registry_url:
-        from stocksignal.contract.single_object import SingleObjectCodec
-
-        return SingleObjectCodec(schemas)
-    from stocksignal.contract.registry import RegistryCodec
-
-    return RegistryCodec.from_url(schema_registry_url, schemas, registry_config)

@@ -25,7 +25,7 @@ import io
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 from fastavro import schemaless_writer
 from fastavro.schema import parse_schema
@@ -101,14 +101,16 @@ def incompatibilities(writer: Any, reader: Any) -> list[str]:
     Beyond the Avro rules, a changed logical type (say millis to micros) is reported: it would
     resolve, but silently change the meaning of the number.
     """
-    w, r = parse_schema(writer), parse_schema(reader)
+    # Record schemas parse to dicts (fastavro's annotation covers every schema form).
+    w = cast(dict[str, Any], parse_schema(writer))
+    r = cast(dict[str, Any], parse_schema(reader))
     found: list[str] = []
     _Resolver(w["__named_schemas"], r["__named_schemas"], found).resolve(w, r, _short(r["name"]))
     return found
 
 
 class _Resolver:
-    def __init__(self, writer_named: dict, reader_named: dict, found: list[str]):
+    def __init__(self, writer_named: dict[str, Any], reader_named: dict[str, Any], found: list[str]):
         self.wn, self.rn, self.found = writer_named, reader_named, found
         self.seen: set[tuple[str, str]] = set()
 
@@ -144,7 +146,7 @@ class _Resolver:
         if wl != rl:
             self.found.append(f"{path}: logical type changed from {wl} to {rl}")
 
-    def _record(self, w: dict, r: dict, path: str) -> None:
+    def _record(self, w: dict[str, Any], r: dict[str, Any], path: str) -> None:
         if not self._names_match(w, r, path) or (w["name"], r["name"]) in self.seen:
             return
         self.seen.add((w["name"], r["name"]))
@@ -159,31 +161,31 @@ class _Resolver:
                     "and the writer does not write it"
                 )
 
-    def _enum(self, w: dict, r: dict, path: str) -> None:
+    def _enum(self, w: dict[str, Any], r: dict[str, Any], path: str) -> None:
         if not self._names_match(w, r, path):
             return
         unknown = [s for s in w["symbols"] if s not in r["symbols"]]
         if unknown and "default" not in r:
             self.found.append(f"{path}: symbol(s) {', '.join(unknown)} unknown to the reader")
 
-    def _fixed(self, w: dict, r: dict, path: str) -> None:
+    def _fixed(self, w: dict[str, Any], r: dict[str, Any], path: str) -> None:
         if self._names_match(w, r, path) and w["size"] != r["size"]:
             self.found.append(f"{path}: fixed size changed from {w['size']} to {r['size']}")
 
-    def _array(self, w: dict, r: dict, path: str) -> None:
+    def _array(self, w: dict[str, Any], r: dict[str, Any], path: str) -> None:
         self.resolve(w["items"], r["items"], f"{path}[]")
 
-    def _map(self, w: dict, r: dict, path: str) -> None:
+    def _map(self, w: dict[str, Any], r: dict[str, Any], path: str) -> None:
         self.resolve(w["values"], r["values"], f"{path}{{}}")
 
-    def _names_match(self, w: dict, r: dict, path: str) -> bool:
+    def _names_match(self, w: dict[str, Any], r: dict[str, Any], path: str) -> bool:
         if _same_name(w, r):
             return True
         self.found.append(f"{path}: {w['type']} renamed from {w['name']} to {r['name']}")
         return False
 
 
-def _deref(schema: Any, named: dict) -> Any:
+def _deref(schema: Any, named: dict[str, Any]) -> Any:
     return named[schema] if isinstance(schema, str) and schema not in PRIMITIVES else schema
 
 
@@ -199,13 +201,13 @@ def _short(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 
 
-def _same_name(w: dict, r: dict) -> bool:
+def _same_name(w: dict[str, Any], r: dict[str, Any]) -> bool:
     # Avro's resolution rules match named types by unqualified name, or by a reader alias.
     aliases = {_short(a) for a in r.get("aliases", ())}
     return _short(w["name"]) == _short(r["name"]) or _short(w["name"]) in aliases
 
 
-def _field_source(reader_field: dict, written: dict[str, dict]) -> dict | None:
+def _field_source(reader_field: dict[str, Any], written: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     for name in (reader_field["name"], *reader_field.get("aliases", ())):
         if name in written:
             return written[name]

@@ -86,7 +86,7 @@ def write_samples(
     return written, kept
 
 
-def _write(directory: Path, base: str, ws: WriterSchema, frame: bytes, decoded: dict) -> None:
+def _write(directory: Path, base: str, ws: WriterSchema, frame: bytes, decoded: dict[str, Any]) -> None:
     (directory / f"{base}.bin").write_bytes(frame)
     (directory / f"{base}.json").write_text(_json(decoded), encoding="utf-8")
     writers = directory / WRITER_DIR

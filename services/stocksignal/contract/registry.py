@@ -92,11 +92,13 @@ class RegistryCodec:
             subject = self.subject(ws.full_name)
             try:
                 if self.auto_register:
-                    schema_id = self.client.register_schema(subject, schema)
+                    schema_id: int | None = self.client.register_schema(subject, schema)
                 else:
                     schema_id = self.client.lookup_schema(subject, schema).schema_id
             except SchemaRegistryError as exc:
-                raise SchemaError(f"{subject}: cannot get a schema id from the registry: {exc}")
+                raise SchemaError(f"{subject}: cannot get a schema id from the registry: {exc}") from exc
+            if schema_id is None:
+                raise SchemaError(f"{subject}: the registry answered without a schema id")
             header = bytes([MAGIC_BYTE]) + schema_id.to_bytes(4, "big")
             self._headers[ws.record_name] = self._headers[ws.full_name] = header
         return header
@@ -106,9 +108,9 @@ class RegistryCodec:
         if registered.schema_type not in (None, "AVRO"):
             raise UnknownSchemaError(f"schema id {schema_id} is a {registered.schema_type} schema")
         try:
-            ws = writer_schema(json.loads(registered.schema_str))
+            ws = writer_schema(json.loads(registered.schema_str or ""))
         except (ValueError, SchemaError) as exc:
-            raise UnknownSchemaError(f"schema id {schema_id} is not a usable Avro record: {exc}")
+            raise UnknownSchemaError(f"schema id {schema_id} is not a usable Avro record: {exc}") from exc
         if ws.full_name not in self.schemas:
             raise UnknownSchemaError(
                 f"schema id {schema_id} is {ws.full_name}, not a record of this contract"

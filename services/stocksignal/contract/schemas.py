@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, cast
 
 from fastavro.schema import fingerprint as _fastavro_fingerprint
 from fastavro.schema import parse_schema, to_parsing_canonical_form
@@ -66,10 +66,10 @@ class WriterSchema:
 
     record_name: str  # short name, e.g. "OrderPlaced"
     full_name: str  # e.g. "stocksignal.v1.OrderPlaced"
-    schema: dict  # self-contained Avro JSON, docs and defaults kept
+    schema: dict[str, Any]  # self-contained Avro JSON, docs and defaults kept
     canonical_form: str
     fingerprint: bytes  # 8 bytes, little-endian CRC-64-AVRO, exactly as in a single-object frame
-    parsed: dict  # fastavro-parsed with logical types removed: timestamps stay int milliseconds
+    parsed: dict[str, Any]  # fastavro-parsed with logical types removed: timestamps stay int milliseconds
 
     @property
     def fingerprint_hex(self) -> str:
@@ -91,9 +91,10 @@ def writer_schema(schema: Mapping[str, Any]) -> WriterSchema:
     if not isinstance(schema, Mapping) or schema.get("type") != "record":
         raise SchemaError(f"expected a record schema, got {str(schema)[:80]!r}")
     try:
-        parse_schema(schema)  # validates, defaults included
+        parse_schema(dict(schema))  # validates, defaults included
         canonical = canonical_form(schema)
-        parsed = parse_schema(strip_logical_types(schema))
+        # A record schema parses to a dict (fastavro's annotation covers every schema form).
+        parsed = cast(dict[str, Any], parse_schema(strip_logical_types(dict(schema))))
     except Exception as exc:  # fastavro raises several types for a bad schema
         raise SchemaError(f"invalid schema {schema.get('name')!r}: {exc}") from exc
     full_name = parsed["name"]
@@ -119,9 +120,9 @@ def strip_logical_types(schema: Schema) -> Schema:
     return schema
 
 
-def load_named(directory: Path) -> dict[str, dict]:
+def load_named(directory: Path) -> dict[str, dict[str, Any]]:
     """Every ``.avsc`` of ``directory`` (not its subdirectories), by full name."""
-    named: dict[str, dict] = {}
+    named: dict[str, dict[str, Any]] = {}
     for path in sorted(directory.glob("*.avsc")):
         schema = _read_json(path)
         name = schema.get("name") if isinstance(schema, dict) else None
@@ -131,12 +132,13 @@ def load_named(directory: Path) -> dict[str, dict]:
     return named
 
 
-def standalone(full_name: str, named: Mapping[str, dict]) -> dict:
+def standalone(full_name: str, named: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
     """A self-contained copy of ``full_name``: each named type defined inline at first use."""
-    return _inline(named[full_name], named, set(), NAMESPACE)
+    inlined: dict[str, Any] = _inline(named[full_name], named, set(), NAMESPACE)  # a record
+    return inlined
 
 
-def top_level_records(named: Mapping[str, dict]) -> list[str]:
+def top_level_records(named: Mapping[str, dict[str, Any]]) -> list[str]:
     """Records no other schema refers to: the events and outputs, not their parts."""
     referenced: set[str] = set()
     for schema in named.values():
@@ -223,7 +225,7 @@ def _full_name(name: str, namespace: str) -> str:
     return name if "." in name or not namespace else f"{namespace}.{name}"
 
 
-def _inline(node: Schema, named: Mapping[str, dict], defined: set[str], namespace: str) -> Schema:
+def _inline(node: Schema, named: Mapping[str, dict[str, Any]], defined: set[str], namespace: str) -> Schema:
     if isinstance(node, str):
         if node in PRIMITIVES:
             return node

@@ -29,7 +29,7 @@ class _Invalid(Exception):
         self.path: list[str] = []
 
 
-def compile_validator(parsed: dict) -> Callable[[Any], None]:
+def compile_validator(parsed: dict[str, Any]) -> Callable[[Any], None]:
     """A function raising :class:`EncodeError` if ``record`` does not match ``parsed``.
 
     ``parsed`` is a fastavro-parsed, self-contained record schema.
@@ -53,7 +53,7 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
-def _compile(schema: Any, named: dict, compiled: dict[str, Check]) -> Check:
+def _compile(schema: Any, named: dict[str, Any], compiled: dict[str, Check]) -> Check:
     if isinstance(schema, list):
         return _union([_compile(b, named, compiled) for b in schema], schema)
     if isinstance(schema, str):
@@ -78,7 +78,7 @@ def _compile(schema: Any, named: dict, compiled: dict[str, Check]) -> Check:
     return _compile(kind, named, compiled)
 
 
-def _record(schema: dict, named: dict, compiled: dict[str, Check]) -> Check:
+def _record(schema: dict[str, Any], named: dict[str, Any], compiled: dict[str, Check]) -> Check:
     name = schema["name"]
     compiled[name] = lambda value: compiled[name](value)  # placeholder while fields compile
     fields = [
@@ -100,9 +100,9 @@ def _record(schema: dict, named: dict, compiled: dict[str, Check]) -> Check:
                     exc.path.append(f".{field}")
                     raise
             elif not has_default:
-                exc = _Invalid("missing (the field has no default)")
-                exc.path.append(f".{field}")
-                raise exc
+                missing = _Invalid("missing (the field has no default)")
+                missing.path.append(f".{field}")
+                raise missing
         if present != len(value):
             unknown = sorted(str(k) for k in value if k not in known)
             raise _Invalid(f"unknown field(s) {', '.join(unknown)} (not in {name})")
@@ -111,7 +111,7 @@ def _record(schema: dict, named: dict, compiled: dict[str, Check]) -> Check:
     return check
 
 
-def _union(branches: list[Check], schema: list) -> Check:
+def _union(branches: list[Check], schema: list[Any]) -> Check:
     names = " or ".join(b if isinstance(b, str) else b.get("name", b["type"]) for b in schema)
     if len(branches) == 2 and schema[0] == "null":
         only = branches[1]

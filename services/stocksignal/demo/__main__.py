@@ -2,7 +2,7 @@
 
 import sys
 
-from stocksignal.cli.demo import demo
+from stocksignal.demo.command import demo
 
 if __name__ == "__main__":
     if len(sys.argv) == 1:

@@ -1,6 +1,6 @@
 """The demo's ledger section: a stock take imported with its diff, and the day looked back on.
 
-Two self-contained parts the runner calls (stocksignal.demo.runner):
+Two self-contained parts the story calls (stocksignal.demo.story):
 
 - :func:`play_stocktake`, for a step with a stock-take file (``Step.stocktake``): writes the
   file to the run directory, runs ``stocksignal stock import FILE --diff --yes`` as a user
@@ -26,10 +26,12 @@ import urllib.parse
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from stocksignal.demo import script
+from stocksignal.bench.probes import http_get
+from stocksignal.demo import checks, script
+from stocksignal.demo.supervisor import relative
 
 if TYPE_CHECKING:  # pragma: no cover
-    from stocksignal.demo.runner import Demo
+    from stocksignal.demo.story import Demo
 
 CLI_TIMEOUT_S = 120.0
 STOCKTAKE_FILE = "stocktake.csv"
@@ -65,6 +67,7 @@ def play_stocktake(demo: "Demo", number: int, total: int, step: script.Step) -> 
     """A step whose events are a stock-take file: import it with --diff, check, import it again."""
     view = demo.view
     view.step(number, total, step.clock, step.title, step.story)
+    assert step.stocktake is not None  # the story plays other steps itself
     path = demo.run_dir / STOCKTAKE_FILE
     path.write_text(step.stocktake)
     events = list(step.events(script.Observed()))
@@ -73,25 +76,26 @@ def play_stocktake(demo: "Demo", number: int, total: int, step: script.Step) -> 
     commands = step.commands or script.expected_commands(events, demo.settings.command_partitions)
     skus = set().union(*(e.skus for e in events)) | set(step.expect)
 
-    before = demo.handled()
+    traffic = demo.traffic
+    before = traffic.handled()
     result = run_cli(demo, ["stock", "import", str(path), "--diff", "--yes", "--url", url],
-                     f"stocksignal stock import {_relative(path)} --diff --yes")
+                     f"stocksignal stock import {relative(path)} --diff --yes")
     demo.checks.add(result.returncode == 0 and script.STOCKTAKE_DIFF in result.stdout,
                     f"the diff before the import: {script.STOCKTAKE_DIFF}"
                     + ("" if result.returncode == 0 else f"  — exit {result.returncode}"), view)
     if result.returncode != 0:
         return
-    demo.settle(before, commands, skus, ids, script.expected_decisions(events))
-    demo.show_outputs(events, ids)
+    traffic.settle(before, commands, skus, ids, script.expected_decisions(events))
+    traffic.show_outputs(events, ids)
     view.availability(demo.reader.latest, caption=f"after {step.clock}")
-    demo.check_step(step, ids)
+    checks.check_step(demo, step, ids)
 
     versions = {sku: _version(demo, sku) for sku in skus}
     movements = len(demo.reader.movements())
-    before = demo.handled()
-    again = run_cli(demo, ["stock", "import", str(path)], f"stocksignal stock import {_relative(path)}   # again")
+    before = traffic.handled()
+    again = run_cli(demo, ["stock", "import", str(path)], f"stocksignal stock import {relative(path)}   # again")
     if again.returncode == 0:
-        demo.settle(before, commands, set())  # applied or dropped: the processor has seen them all
+        traffic.settle(before, commands, set())  # applied or dropped: the processor has seen them all
     after = {sku: _version(demo, sku) for sku in skus}
     demo.checks.add(again.returncode == 0 and after == versions and len(demo.reader.movements()) == movements,
                     f"the same file imported again changes nothing: {len(ids)} duplicate(s) dropped, "
@@ -157,19 +161,11 @@ def _version(demo: "Demo", sku: str) -> int:
 
 
 def demo_http_get(url: str) -> tuple[int, Any]:
-    from stocksignal.demo.runner import http_get
-
     return http_get(url, timeout=30)
 
 
 def _channels(available: dict[str, int]) -> str:
     return " · ".join(f"{c} {n}" for c, n in sorted(available.items()))
-
-
-def _relative(path) -> str:
-    from stocksignal.demo.runner import _relative as rel
-
-    return rel(path)
 
 
 def where_to_look(demo: "Demo", cli: str) -> list[str]:

@@ -51,23 +51,24 @@ class Sent:
             return (f"ChannelConfigured {f['channel_id']}: {' > '.join(f['location_ids'])}, "
                     f"safety stock {f['safety_stock']}{rules}")
         if self.name == "OrderPlaced":
-            lines = ", ".join(f"{l['qty']} × {l['sku']}" for l in f["lines"])
+            lines = ", ".join(f"{ln['qty']} × {ln['sku']}" for ln in f["lines"])
             return f"OrderPlaced {f['order_id']} on {f['channel_id']}: {lines}"
         if self.name == "OrderCancelled":
             return f"OrderCancelled {f['order_id']} ({f.get('reason') or 'no reason'})"
         if self.name == "PickConfirmed":
-            lines = ", ".join(f"{l['sku']} picked {l['qty_picked']}, short {l.get('qty_short', 0)}" for l in f["lines"])
+            lines = ", ".join(f"{ln['sku']} picked {ln['qty_picked']}, short {ln.get('qty_short', 0)}" for ln in f["lines"])
             return f"PickConfirmed {f['order_id']} at {f['location_id']}: {lines}"
         if self.name == "ReturnReceived":
-            lines = ", ".join(f"{l['qty']} × {l['sku']}" for l in f["lines"])
+            lines = ", ".join(f"{ln['qty']} × {ln['sku']}" for ln in f["lines"])
             return f"ReturnReceived {f['return_id']} at {f['location_id']}: {lines}"
         if self.name == "ReturnInspected":
-            lines = ", ".join(f"{l['sku']} restock {l['qty_restock']}, damaged {l['qty_damaged']}" for l in f["lines"])
+            lines = ", ".join(f"{ln['sku']} restock {ln['qty_restock']}, damaged {ln['qty_damaged']}" for ln in f["lines"])
             return f"ReturnInspected {f['return_id']} at {f['location_id']}: {lines}"
         if self.name == "InboundExpected":
             return f"InboundExpected {f['qty']} × {f['sku']} at {f['location_id']} ({f['reference']})"
         if self.name == "StockReceived":
-            return f"StockReceived {f['qty']} × {f['sku']} at {f['location_id']} ({f.get('reference') or 'no reference'})"
+            reference = f.get("reference") or "no reference"
+            return f"StockReceived {f['qty']} × {f['sku']} at {f['location_id']} ({reference})"
         if self.name == "TransferDispatched":
             return (f"TransferDispatched {f['transfer_id']}: {f['qty']} × {f['sku']} "
                     f"{f['from_location_id']} -> {f['to_location_id']}")
@@ -88,7 +89,7 @@ class Sent:
 class Observed:
     """What the runner has read back from the output topics, for steps that depend on it."""
 
-    decisions: list[Mapping[str, Any]] = field(default_factory=list)  # ReservationDecided records
+    decisions: Sequence[Mapping[str, Any]] = field(default_factory=list)  # ReservationDecided records
 
     def winners(self, sku: str, channel_id: str) -> list[str]:
         """Order ids whose line of ``sku`` on ``channel_id`` was RESERVED, sorted."""
@@ -108,7 +109,7 @@ class Step:
     # Availability per channel of the SKUs this step changes, as published after it.
     expect: Availability
     # Extra checks on the decisions this step caused: (description, check(decisions) -> problem or None).
-    checks: tuple[tuple[str, Callable[[list[Mapping[str, Any]]], str | None]], ...] = ()
+    checks: tuple[tuple[str, Callable[[Sequence[Mapping[str, Any]]], str | None]], ...] = ()
     # Commands the processor applies for this step; None: one per SKU of each event.
     commands: int | None = None
     # A stock-take file: the runner imports it with `stocksignal stock import --diff` instead
@@ -150,7 +151,7 @@ def _rush_orders() -> list[Sent]:
     return orders
 
 
-def _rush_check(decisions: list[Mapping[str, Any]]) -> str | None:
+def _rush_check(decisions: Sequence[Mapping[str, Any]]) -> str | None:
     reserved = [d for d in decisions if d["status"] == "RESERVED"]
     rejected = [d for d in decisions if d["status"] == "REJECTED"]
     units = sum(a["qty"] for d in reserved for a in d["allocations"])
@@ -170,12 +171,12 @@ def _cancel_first_web_winner(observed: Observed) -> Sequence[Sent]:
     return (Sent("OrderCancelled", {"order_id": winners[0], "lines": None, "reason": "customer changed their mind"}),)
 
 
-def _released(decisions: list[Mapping[str, Any]]) -> str | None:
+def _released(decisions: Sequence[Mapping[str, Any]]) -> str | None:
     statuses = [d["status"] for d in decisions]
     return None if statuses == ["RELEASED"] else f"expected one RELEASED decision, saw {statuses}"
 
 
-def _reallocated(decisions: list[Mapping[str, Any]]) -> str | None:
+def _reallocated(decisions: Sequence[Mapping[str, Any]]) -> str | None:
     if len(decisions) != 1:
         return f"expected one decision, saw {len(decisions)}"
     d = decisions[0]
@@ -242,7 +243,7 @@ def steps() -> list[Step]:
             _cancel_first_web_winner,
             {LAMP: {DEFAULT: 1, WEBSHOP: 1, MARKETPLACE: 0}},
             (("the cancelled line is RELEASED", _released),),
-            levels=channels_part.BACK_IN_STOCK,
+            levels=BACK_IN_STOCK,
         ),
         Step(
             "order", "13:00", "An order for 4 mugs",
@@ -303,7 +304,7 @@ def steps() -> list[Step]:
             {MUG: {DEFAULT: 10, WEBSHOP: 10, MARKETPLACE: 8}, LAMP: {DEFAULT: 1, WEBSHOP: 1, MARKETPLACE: 0}},
             stocktake=STOCKTAKE,
         ),
-        *channels_part.steps(),
+        *_evening_steps(),
     ]
 
 
@@ -403,4 +404,59 @@ def expected_decisions(sent: Sequence[Sent]) -> int:
     return n
 
 
-from stocksignal.demo import channels_part  # noqa: E402  (its steps use the Step above)
+# --- the evening: channel rules (docs/demo.md, "Channel rules") -------------------------------
+
+IN, LOW, OUT = "IN_STOCK", "LOW_STOCK", "OUT_OF_STOCK"
+
+#: The marketplace's evening rules: 25 % held back, at most 5 offered, "running low" at 3 or fewer.
+MARKETPLACE_RULES = {"buffer_percent": 25, "max_available": 5, "low_stock_threshold": 3}
+
+#: 12:20: the cancelled lamp is back on the web shop (and the default channel); the marketplace
+#: keeps 0 (the lamp is inside its safety stock) and stays OUT_OF_STOCK: no record for it.
+BACK_IN_STOCK = (
+    LevelSignal(LAMP, DEFAULT, OUT, IN, 1),
+    LevelSignal(LAMP, WEBSHOP, OUT, IN, 1),
+)
+
+
+def _rejected_beyond_cap(decisions: Sequence[Mapping[str, Any]]) -> str | None:
+    if len(decisions) != 1:
+        return f"expected one decision, saw {len(decisions)}"
+    d = decisions[0]
+    if d["status"] != "REJECTED" or d["reason"] != "INSUFFICIENT_STOCK" or d["qty_reserved"] != 0:
+        return f"expected REJECTED INSUFFICIENT_STOCK, saw {d['status']} {d['reason']} {d['qty_reserved']}"
+    return None
+
+
+def _evening_steps() -> list[Step]:
+    """At 18:00 the marketplace is reconfigured with a buffer, a cap and a low-stock threshold
+    (contract v1.1, docs/semantics.md#channel-rules); at 18:10 a marketplace order for more than
+    the cap offers is rejected, although Hamburg alone could sell it."""
+    rules = MARKETPLACE_RULES
+    buffer, cap, low = rules["buffer_percent"], rules["max_available"], rules["low_stock_threshold"]
+    return [
+        Step(
+            "buffer", "18:00", "The marketplace gets a buffer and a cap",
+            f"The marketplace oversold last week, so it is offered less: {buffer} % of what it could "
+            f"sell is held back, it is never offered more than {cap} of a SKU, and it counts as "
+            f"running low at {low} or fewer. For the mugs: raw = 10 sellable − 2 safety stock = 8, "
+            f"⌊8 × {100 - buffer} / 100⌋ = 6, capped at {cap}: the marketplace now shows {cap}. "
+            f"The web shop keeps 10. {cap} is above the threshold of {low}: the marketplace's mug "
+            "level stays IN_STOCK, so no stock-level signal. The lamps stay at 0 there (1 sellable "
+            "is inside the safety stock): nothing to publish.",
+            lambda _o: (channel_config(MARKETPLACE, **rules),),
+            {MUG: {DEFAULT: 10, WEBSHOP: 10, MARKETPLACE: cap}},
+            levels=(),
+        ),
+        Step(
+            "capped", "18:10", "A marketplace order beyond the cap",
+            f"Marketplace order M-6001 wants 6 blue mugs. Hamburg alone has 8 to sell, but the "
+            f"marketplace is offered only {cap}: orders are decided against the channel's number, "
+            "so the order is rejected and nothing moves.",
+            lambda _o: (Sent("OrderPlaced", {"order_id": "M-6001", "channel_id": MARKETPLACE,
+                                             "lines": [{"sku": MUG, "qty": 6}]}),),
+            {MUG: {DEFAULT: 10, WEBSHOP: 10, MARKETPLACE: cap}},
+            ((f"M-6001 (6 mugs) is REJECTED: the marketplace offers {cap}", _rejected_beyond_cap),),
+            levels=(),
+        ),
+    ]

@@ -132,7 +132,7 @@ class LiveView(PlainView):
 
         super().__init__()
         self.console = Console(highlight=False)
-        self._live = None
+        self._live: Any = None  # rich's Live while shown
         self._latest: Mapping[str, Mapping[str, Any]] = {}
         self._status = "starting"
 

@@ -12,15 +12,7 @@ from .channels import ChannelBook
 from .commands import Command, SkuCommand
 from .ids import decision_id, movement_id
 from .lines import Line
-from .outputs import (
-    Allocation,
-    AvailabilityChanged,
-    ChannelAvailability,
-    LocationStock,
-    Outcome,
-    ReservationDecided,
-    StockMoved,
-)
+from .outputs import Allocation, Outcome, ReservationDecided, StockMoved
 from .positions import BUCKET_FIELDS, Position
 from .state import RECENT_KEYS, SkuState, Transfer
 from .symbols import Bucket, MovementReason, Note
@@ -296,60 +288,3 @@ def _bump(counts: dict[str, int], key: str, delta: int) -> None:
         counts[key] = value
     else:
         counts.pop(key, None)
-
-
-def snapshot(state: SkuState, book: ChannelBook, cause: Command) -> AvailabilityChanged:
-    """The SKU's availability as of ``state.version``, caused by ``cause`` (a command)."""
-    ats = book.ats(state)
-    return AvailabilityChanged(
-        state.sku,
-        state.version,
-        [ChannelAvailability(c, ats[c]) for c in sorted(ats)],
-        [_location_stock(loc, pos) for loc, pos in sorted(state.positions.items())],
-        cause.event_id,
-        cause.event_type,
-        cause.occurred_at,
-    )
-
-
-def snapshot_record(state: SkuState, book: ChannelBook, cause: Command) -> dict:
-    """:func:`snapshot`'s record (``published_at`` 0), built without the value objects: what
-    the processor encodes, once per SKU and commit."""
-    ats = book.ats(state)
-    return {
-        "sku": state.sku,
-        "version": state.version,
-        "channels": [{"channel_id": c, "available": ats[c]} for c in sorted(ats)],
-        "locations": [
-            {
-                "location_id": loc,
-                "on_hand": p.on_hand,
-                "reserved": p.reserved,
-                "picked": p.picked,
-                "damaged": p.damaged,
-                "quality_hold": p.quality_hold,
-                "pending_inspection": p.pending_inspection,
-                "inbound": p.inbound,
-                "sellable": p.sellable,
-            }
-            for loc, p in sorted(state.positions.items())
-        ],
-        "cause_event_id": cause.event_id,
-        "cause_event_type": cause.event_type,
-        "occurred_at": cause.occurred_at,
-        "published_at": 0,
-    }
-
-
-def _location_stock(location_id: str, pos: Position) -> LocationStock:
-    return LocationStock(
-        location_id,
-        pos.on_hand,
-        pos.reserved,
-        pos.picked,
-        pos.damaged,
-        pos.quality_hold,
-        pos.pending_inspection,
-        pos.inbound,
-        pos.sellable,
-    )

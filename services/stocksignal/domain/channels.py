@@ -47,7 +47,7 @@ class Channel:
         return self.ats_of_raw(self.raw(positions))
 
     def ats_of_raw(self, raw: int) -> int:
-        """The contract's formula after ``raw`` (section 10.1). Integer arithmetic: floor of
+        """The contract's formula after ``raw`` (docs/semantics.md#channel-rules). Integer arithmetic: floor of
         a non-negative product, so no float can round a unit up."""
         available = max(0, raw)
         if self.buffer_percent:
@@ -99,7 +99,8 @@ def default_channel(positions: Mapping[str, Position]) -> Channel:
 
 @dataclass(frozen=True, slots=True)
 class ChannelBook:
-    """The configured channels of one command-topic partition (docs/processor.md#stages: channel commands reach every partition).
+    """The configured channels of one command-topic partition (channel commands reach every
+    partition: docs/processor.md#stages).
 
     Treated as immutable: ``with_channel``/``without`` return a new book, so a state decided
     under one book can never see a later configuration.

@@ -210,7 +210,7 @@ _FIELDS: dict[type[Command], tuple[str, ...]] = {
 
 _FIELD_SETS: dict[type[Command], frozenset[str]] = {cls: frozenset(f) for cls, f in _FIELDS.items()}
 # The only list-valued field: JSON has no tuples.
-_TUPLE_FIELDS = {ConfigureChannel: ("location_ids",)}
+_TUPLE_FIELDS: dict[type[Command], tuple[str, ...]] = {ConfigureChannel: ("location_ids",)}
 
 
 def command_to_dict(cmd: Command) -> dict[str, Any]:

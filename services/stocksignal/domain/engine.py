@@ -54,7 +54,7 @@ def reconcile(
     state: SkuState,
     old_book: ChannelBook,
     new_book: ChannelBook,
-    cause: c.ConfigureChannel | c.RemoveChannel,
+    cause: c.ChannelCommand,
 ) -> Outcome:
     """After a channel change: a new snapshot iff this SKU's per-channel values changed.
 
@@ -69,7 +69,7 @@ def reconcile(
 
 
 def apply_channel_command(
-    book: ChannelBook, command: c.ConfigureChannel | c.RemoveChannel
+    book: ChannelBook, command: c.ChannelCommand
 ) -> ChannelBook:
     """The partition's channel book after a channel command."""
     if isinstance(command, c.ConfigureChannel):

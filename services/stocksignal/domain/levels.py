@@ -1,4 +1,4 @@
-"""Stock-level signals (contract 10.2, docs/semantics.md#stock-level-signals).
+"""Stock-level signals (docs/semantics.md#stock-level-signals).
 
 A level is a function of one channel's published availability and its low-stock threshold.
 Changes are computed against the levels of the *last published* snapshot, kept in the SKU's

@@ -84,10 +84,9 @@ class PartitionModel:
 def _published(outcome: Outcome) -> Outcome:
     """The model publishes every snapshot: each one settles the SKU's stock levels, and the
     outcome carries the level records and the state that remembers them (levels.py)."""
-    if outcome.changed:
-        outcome.state, outcome.levels = publish_levels(
-            outcome.state, outcome.book, outcome.availability_record()
-        )
+    record = outcome.availability_record()  # None exactly when nothing changed
+    if record is not None:
+        outcome.state, outcome.levels = publish_levels(outcome.state, outcome.book, record)
     return outcome
 
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .channels import ChannelBook
+from .commands import Command
+from .positions import Position
 from .state import SkuState
 
 
@@ -153,7 +156,7 @@ class AvailabilityChanged:
 
 @dataclass(slots=True, unsafe_hash=True)
 class StockLevelChanged:
-    """A channel's stock level changed with a published availability (contract 10.2)."""
+    """A channel's stock level changed with a published availability (docs/semantics.md#stock-level-signals)."""
 
     sku: str
     channel_id: str
@@ -213,8 +216,6 @@ class Outcome:
     @property
     def availability(self) -> AvailabilityChanged | None:
         if self._availability is None and self._source is not None:
-            from .changeset import snapshot  # the builder lives with the working copy
-
             book, cause = self._source
             self._availability = snapshot(self.state, book, cause)
         return self._availability
@@ -225,8 +226,6 @@ class Outcome:
             return self._availability.to_record()
         if self._source is None:
             return None
-        from .changeset import snapshot_record
-
         book, cause = self._source
         return snapshot_record(self.state, book, cause)
 
@@ -253,7 +252,7 @@ class Outcome:
     def has_outputs(self) -> bool:
         return bool(self.decisions or self.movements or self.changed)
 
-    def _fields(self) -> tuple:
+    def _fields(self) -> tuple[Any, ...]:
         return (self.state, self.decisions, self.movements, self.availability, self.notes)
 
     def __eq__(self, other: object) -> bool:
@@ -265,3 +264,60 @@ class Outcome:
         state, decisions, movements, availability, notes = self._fields()
         return (f"Outcome(state={state!r}, decisions={decisions!r}, movements={movements!r}, "
                 f"availability={availability!r}, notes={notes!r})")
+
+
+def snapshot(state: SkuState, book: ChannelBook, cause: Command) -> AvailabilityChanged:
+    """The SKU's availability as of ``state.version``, caused by ``cause`` (a command)."""
+    ats = book.ats(state)
+    return AvailabilityChanged(
+        state.sku,
+        state.version,
+        [ChannelAvailability(c, ats[c]) for c in sorted(ats)],
+        [_location_stock(loc, pos) for loc, pos in sorted(state.positions.items())],
+        cause.event_id,
+        cause.event_type,
+        cause.occurred_at,
+    )
+
+
+def snapshot_record(state: SkuState, book: ChannelBook, cause: Command) -> dict[str, Any]:
+    """:func:`snapshot`'s record (``published_at`` 0), built without the value objects: what
+    the processor encodes, once per SKU and commit."""
+    ats = book.ats(state)
+    return {
+        "sku": state.sku,
+        "version": state.version,
+        "channels": [{"channel_id": c, "available": ats[c]} for c in sorted(ats)],
+        "locations": [
+            {
+                "location_id": loc,
+                "on_hand": p.on_hand,
+                "reserved": p.reserved,
+                "picked": p.picked,
+                "damaged": p.damaged,
+                "quality_hold": p.quality_hold,
+                "pending_inspection": p.pending_inspection,
+                "inbound": p.inbound,
+                "sellable": p.sellable,
+            }
+            for loc, p in sorted(state.positions.items())
+        ],
+        "cause_event_id": cause.event_id,
+        "cause_event_type": cause.event_type,
+        "occurred_at": cause.occurred_at,
+        "published_at": 0,
+    }
+
+
+def _location_stock(location_id: str, pos: Position) -> LocationStock:
+    return LocationStock(
+        location_id,
+        pos.on_hand,
+        pos.reserved,
+        pos.picked,
+        pos.damaged,
+        pos.quality_hold,
+        pos.pending_inspection,
+        pos.inbound,
+        pos.sellable,
+    )

@@ -1,4 +1,7 @@
-"""A stock position: the buckets of one SKU at one location (docs/semantics.md#stock-positions-and-available-to-sell)."""
+"""A stock position: the buckets of one SKU at one location.
+
+docs/semantics.md#stock-positions-and-available-to-sell says what each bucket holds.
+"""
 
 from __future__ import annotations
 

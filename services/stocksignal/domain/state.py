@@ -108,5 +108,5 @@ class SkuState:
 
 
 # One letter per level in the stored form: every SKU of a worker carries one per channel.
-_LEVEL_CODE = {StockLevel.IN_STOCK: "I", StockLevel.LOW_STOCK: "L", StockLevel.OUT_OF_STOCK: "O"}
+_LEVEL_CODE: dict[str, str] = {StockLevel.IN_STOCK: "I", StockLevel.LOW_STOCK: "L", StockLevel.OUT_OF_STOCK: "O"}
 _CODE_LEVEL = {code: level for level, code in _LEVEL_CODE.items()}

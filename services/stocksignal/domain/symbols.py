@@ -29,7 +29,7 @@ class ReservationStatus(StrEnum):
 
 
 class StockLevel(StrEnum):
-    """A channel's stock level (contract 10.2): OUT_OF_STOCK at 0, LOW_STOCK up to the
+    """A channel's stock level (docs/semantics.md#stock-level-signals): OUT_OF_STOCK at 0, LOW_STOCK up to the
     channel's ``low_stock_threshold``, else IN_STOCK."""
 
     IN_STOCK = "IN_STOCK"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from stocksignal.domain import ChannelBook, ConfigureChannel, RemoveChannel, apply_channel_command
+from stocksignal.domain import ChannelBook, ChannelCommand, RemoveChannel, apply_channel_command
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class ChannelChange:
     """A channel command and when it reached the SKU's partition (epoch ms)."""
 
     logged_at: int
-    command: ConfigureChannel | RemoveChannel
+    command: ChannelCommand
 
     @property
     def event_id(self) -> str:

@@ -17,12 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from stocksignal import bootstrap
 from stocksignal.contract import topics as catalogue
 from stocksignal.ledger.accuracy import Correction, Count
 from stocksignal.ledger.history import COMMANDS
-from stocksignal.ledger.kafka import PartitionReader, committed_offsets
-from stocksignal.settings import Settings
+from stocksignal.ledger.kafka import LedgerClients, PartitionReader, committed_offsets
 
 COUNT_COMMAND = b'"type":"CountStock"'
 
@@ -34,22 +32,23 @@ class CountsRead:
     pending: int  # counts in the window the processor has not applied yet
 
 
-def read_counts(settings: Settings, since: int | None, until: int, locations: Iterable[str] = ()) -> CountsRead:
+def read_counts(clients: LedgerClients, since: int | None, until: int, locations: Iterable[str] = ()) -> CountsRead:
     wanted = set(locations)
-    with PartitionReader(settings) as reader:
-        counts, pending = _counts(settings, reader, since, until, wanted)
+    with PartitionReader(clients) as reader:
+        counts, pending = _counts(clients, reader, since, until, wanted)
         ids = {(c.sku, c.location_id, c.event_id) for c in counts}
-        corrections = [m for m in _corrections(settings, reader, since) if m.key in ids]
+        corrections = [m for m in _corrections(clients, reader, since) if m.key in ids]
     return CountsRead(counts, corrections, pending)
 
 
-def _counts(settings: Settings, reader: PartitionReader, since: int | None, until: int,
+def _counts(clients: LedgerClients, reader: PartitionReader, since: int | None, until: int,
             wanted: set[str]) -> tuple[list[Count], int]:
     from stocksignal.processor import batches
 
+    settings = clients.settings
     topic = settings.topic_prefix + COMMANDS
     partitions = reader.partitions(topic)
-    applied = committed_offsets(settings, settings.app_id, topic, partitions)
+    applied = committed_offsets(clients, settings.app_id, topic, partitions)
     counts, pending = [], 0
     for p in partitions:
         for r in reader.range(topic, p, since, None):
@@ -68,9 +67,9 @@ def _counts(settings: Settings, reader: PartitionReader, since: int | None, unti
     return counts, pending
 
 
-def _corrections(settings: Settings, reader: PartitionReader, since: int | None) -> list[Correction]:
-    topic = settings.topic_prefix + catalogue.MOVEMENTS
-    codec = bootstrap.make_codec(settings)
+def _corrections(clients: LedgerClients, reader: PartitionReader, since: int | None) -> list[Correction]:
+    topic = clients.settings.topic_prefix + catalogue.MOVEMENTS
+    codec = clients.codec
     out = []
     for p in reader.partitions(topic):
         for r in reader.range(topic, p, since, None):

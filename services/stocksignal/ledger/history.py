@@ -21,18 +21,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
-from stocksignal import bootstrap
 from stocksignal.contract import partition_for
 from stocksignal.contract import topics as catalogue
 from stocksignal.contract.keys import key_error
-from stocksignal.domain import ChannelBook, ConfigureChannel, RemoveChannel, command_from_dict, split, validate
+from stocksignal.domain import ChannelBook, ChannelCommand, ConfigureChannel, RemoveChannel, command_from_dict, split, validate
 from stocksignal.ledger.balances import Moved, Positions, balances_at, held_by_reference, in_window, net_change
 from stocksignal.ledger.book import ChannelChange, book_at, configured_at, merge
-from stocksignal.ledger.kafka import CLOCK_SKEW_MS, PartitionReader, Span
-from stocksignal.settings import Settings
+from stocksignal.ledger.kafka import CLOCK_SKEW_MS, LedgerClients, PartitionReader, Span
 
 COMMANDS = "stocksignal.commands.v1"  # the processor's command log (processor/topology.py)
 CHANNEL_COMMANDS = (b'"type":"ConfigureChannel"', b'"type":"RemoveChannel"')
+CHANNEL_COMMAND_TYPES = ("ConfigureChannel", "RemoveChannel")
 
 
 class NotRetained(Exception):
@@ -82,9 +81,10 @@ class Window:
 class LedgerHistory:
     """Reads for the inspection API; one at a time per worker (``executor``), off its event loop."""
 
-    def __init__(self, settings: Settings, threads: int = 1) -> None:
-        self.settings = settings
-        self.codec = bootstrap.make_codec(settings)
+    def __init__(self, clients: LedgerClients, threads: int = 1) -> None:
+        self.clients = clients
+        settings = self.settings = clients.settings
+        self.codec = clients.codec
         self.movements_topic = settings.topic_prefix + catalogue.MOVEMENTS
         self.commands_topic = settings.topic_prefix + COMMANDS
         self.channels_topic = settings.topic_prefix + catalogue.CHANNELS
@@ -93,7 +93,7 @@ class LedgerHistory:
     def stock_at(self, sku: str, at: int, current: Mapping[str, Mapping[str, int]] | None = None) -> StockAt:
         """The SKU's buckets and channel book at log time ``at``; ``current``: its positions now
         (used only where retention has deleted the start of the ledger)."""
-        with PartitionReader(self.settings) as reader:
+        with PartitionReader(self.clients) as reader:
             ledger, moves = self._movements(reader, sku, at)
             changes, history_from = self._channel_changes(reader, sku, at)
         return StockAt(
@@ -109,7 +109,7 @@ class LedgerHistory:
 
     def window(self, sku: str, since: int, until: int, limit: int) -> Window:
         """The SKU's movements published in ``(since, until]``, oldest first (at most ``limit``)."""
-        with PartitionReader(self.settings) as reader:
+        with PartitionReader(self.clients) as reader:
             partition = partition_for(sku, len(reader.partitions(self.movements_topic)))
             ledger = self._span(reader, partition)
             records = reader.range(self.movements_topic, partition, since, until, sku.encode())
@@ -157,8 +157,9 @@ class LedgerHistory:
             if r.value is None or not any(marker in r.value for marker in CHANNEL_COMMANDS):
                 continue
             for d in batches.decode(r.value):
-                if d.get("type") in ("ConfigureChannel", "RemoveChannel"):
-                    from_log.append(ChannelChange(r.timestamp, command_from_dict(d)))
+                command = command_from_dict(d) if d.get("type") in CHANNEL_COMMAND_TYPES else None
+                if isinstance(command, ChannelCommand):
+                    from_log.append(ChannelChange(r.timestamp, command))
         history_from = None if span.low == 0 else span.first_at
         return merge(from_log, self._channels_topic(reader)), history_from
 

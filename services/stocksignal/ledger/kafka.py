@@ -17,13 +17,24 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Generator, Iterator
 
-from stocksignal import bootstrap
+from stocksignal.contract import Codec
 from stocksignal.settings import Settings
 
 CLOCK_SKEW_MS = 60_000
 READ_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class LedgerClients:
+    """Where the ledger's readers get their Kafka clients and codec: the composition root builds
+    them (``bootstrap.ledger_clients``), the ledger builds none itself."""
+
+    settings: Settings
+    consumer: Callable[..., Any]  # (group id, **librdkafka overrides) -> a Consumer
+    admin: Callable[[], Any]  # -> an AdminClient
+    codec: Codec
 
 
 class LedgerUnavailable(Exception):
@@ -55,14 +66,15 @@ class PartitionReader:
     Each :meth:`read` has a consumer of its own: one consumer reused across reads could hand a
     read an end-of-partition event or records fetched for the read before it."""
 
-    def __init__(self, settings: Settings, timeout: float = 10.0) -> None:
-        self.settings = settings
+    def __init__(self, clients: LedgerClients, timeout: float = 10.0) -> None:
+        self.clients = clients
+        self.settings = clients.settings
         self.timeout = timeout
         self.consumer = self._consumer()  # metadata, watermarks and time lookups only
 
     def _consumer(self):
-        return bootstrap.make_consumer(
-            self.settings, f"stocksignal-ledger-reader-{uuid.uuid4().hex[:12]}",
+        return self.clients.consumer(
+            f"stocksignal-ledger-reader-{uuid.uuid4().hex[:12]}",
             **{"enable.partition.eof": True, "isolation.level": "read_committed",
                # Short reads that end at a partition's end: don't long-poll there.
                "fetch.wait.max.ms": 100},
@@ -108,7 +120,7 @@ class PartitionReader:
         return None if tp.offset < 0 else tp.offset
 
     def read(self, topic: str, partition: int, start: int, stop: int | None = None, key: bytes | None = None,
-             timeout: float = READ_TIMEOUT_S) -> Iterator[Record]:
+             timeout: float = READ_TIMEOUT_S) -> Generator[Record, None, None]:
         """Records from offset ``start`` up to (not including) ``stop``, or to the end it has now
         (its position passing the end, or PARTITION_EOF: never the last record's offset);
         with ``key``, only the records of that key."""
@@ -176,13 +188,13 @@ def _close(consumer: Any) -> None:
         pass
 
 
-def committed_offsets(settings: Settings, group: str, topic: str, partitions: list[int],
+def committed_offsets(clients: LedgerClients, group: str, topic: str, partitions: list[int],
                       timeout: float = 10.0) -> dict[int, int]:
     """partition -> the group's committed offset (0 where it committed none): what the
     processor has applied, since it commits its consumed offsets in the same transaction."""
     from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 
-    admin = bootstrap.make_admin(settings)
+    admin = clients.admin()
     request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in partitions])
     try:
         (future,) = admin.list_consumer_group_offsets([request], request_timeout=timeout).values()

@@ -25,7 +25,7 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import orjson
 
@@ -189,7 +189,7 @@ class Applier:
                 if self._start_channel(ps, pos, command) and not self._reconcile_slice(ps):
                     return
             else:
-                self._apply_sku(ps, partition, pos, command)
+                self._apply_sku(ps, partition, pos, cast(SkuCommand, command))
             cursor.index += 1
         cursor.done = True
 

@@ -1,9 +1,10 @@
 """Command-topic records carry a batch of commands for one partition.
 
 An order fans out into one command per SKU; one Kafka record per command would cost a record's
-produce, fetch and per-record handling each time. So the router packs the commands of a batch of input events, per target partition and in input
-order, into one record. Every command still names its SKU and every SKU still has exactly one
-partition (murmur2 of the SKU), so all of a SKU's commands stay in one partition, in order.
+produce, fetch and per-record handling each time. So the router packs the commands of a batch
+of input events, per target partition and in input order, into one record. Every command still
+names its SKU and every SKU still has exactly one partition (murmur2 of the SKU), so all of a
+SKU's commands stay in one partition, in order.
 
 A command's place in the log is its *position*: the record's offset and the command's index
 in the record, packed into one integer so that positions compare in log order.
@@ -16,7 +17,7 @@ from typing import Any, Callable
 import orjson
 
 from stocksignal.contract import partition_for
-from stocksignal.domain import ChannelCommand, Command, command_to_dict
+from stocksignal.domain import ChannelCommand, Command, SkuCommand, command_to_dict
 
 INDEX_BITS = 20
 MAX_COMMANDS = 500  # per record: keeps records small and a replay's unit of work short
@@ -46,10 +47,11 @@ class Batcher:
         d = command_to_dict(command)
         if isinstance(command, ChannelCommand):
             # Broadcast: each partition decides with the configuration in its own log.
-            for p in range(self.partitions):
-                self._by_partition.setdefault(p, []).append(d)
+            for each in range(self.partitions):
+                self._by_partition.setdefault(each, []).append(d)
         else:
-            p = self._partition_of.get(command.sku)
+            assert isinstance(command, SkuCommand)  # a command is for a channel or for a SKU
+            p: int | None = self._partition_of.get(command.sku)
             if p is None:
                 if len(self._partition_of) >= 200_000:
                     self._partition_of.clear()

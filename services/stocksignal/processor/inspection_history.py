@@ -14,6 +14,8 @@ from typing import Any, Mapping
 
 from stocksignal.domain import Position, SkuState
 from stocksignal.ledger.history import StockAt, Window
+from stocksignal.processor.envelope import Envelope
+from stocksignal.processor.explain import explain
 from stocksignal.times import parse_timestamp
 
 MAX_WINDOW_MOVEMENTS = 10_000
@@ -41,9 +43,6 @@ def time_param(query: Mapping[str, str], name: str, default: int | None = None) 
 
 def stock_at_json(result: StockAt, partition: int) -> dict[str, Any]:
     """``GET /skus/{sku}`` as of ``result.at``: buckets and channels from the ledger."""
-    from stocksignal.processor.envelope import Envelope
-    from stocksignal.processor.web import explain
-
     state = SkuState(result.sku, positions={loc: Position(**b) for loc, b in result.positions.items()})
     answer = explain(state, result.book, Envelope(state), partition)
     # What the ledger does not carry: versions, the lines' channels and holds, transfers.

@@ -67,7 +67,8 @@ class ProcessorMetrics:
         )
         self.latency = Histogram(
             "stocksignal_output_latency_seconds",
-            "From the cause's input record entering the log (its Kafka timestamp) to the commit of the transaction carrying its AvailabilityChanged",
+            "From the cause's input record entering the log (its Kafka timestamp) to the commit "
+            "of the transaction carrying its AvailabilityChanged",
             buckets=LATENCY_BUCKETS,
             registry=r,
         )

@@ -62,8 +62,8 @@ def message_page(title: str, text: str, self_url: str, sku: str = "") -> Html:
 def home(self_url: str) -> Html:
     return join([nav(self_url), el("main", el("h1", "Operator's page"), el("p", (
         "Look a SKU up to see its stock per location, what each channel may sell and why, its open "
-        "reservations and its ledger; or how it stood at a past moment. Any worker answers for any SKU. "
-        "Nothing here changes anything.")))])
+        "reservations and its ledger; or how it stood at a past moment. Any worker answers for any "
+        "SKU. Nothing here changes anything.")))])
 
 
 # --- the SKU now ---------------------------------------------------------------------------

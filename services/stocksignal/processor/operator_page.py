@@ -30,6 +30,7 @@ from aiohttp import web
 
 from stocksignal.processor import operator_html as ui
 from stocksignal.processor.dlq_view import MAX_PAGE, BadCursor, format_cursor, parse_cursor, reasons
+from stocksignal.processor.inspection_http import MAX_MOVEMENTS, OWNER
 from stocksignal.web.auth import PageLogin
 from stocksignal.web.html import Html, document
 from stocksignal.web.tokens import token_matches
@@ -71,7 +72,9 @@ def html(body: Html, title: str, status: int = 200) -> web.Response:
 
 
 def _json(response: web.Response) -> Any:
-    return orjson.loads(response.body)
+    body = response.body
+    assert isinstance(body, (bytes, bytearray)), "the inspection API answers with a JSON body"
+    return orjson.loads(body)
 
 
 def _problem(status: int, answer: Mapping[str, Any]) -> str:
@@ -140,16 +143,12 @@ def add_page_routes(routes: web.RouteTableDef, answers: Answers, digests: tuple[
         return None, await problem_page(response, sku)
 
     async def now(request: web.Request, sku: str, page: int) -> web.Response:
-        from stocksignal.processor.web import OWNER
-
         response = await answers.sku(request, sku, {})
         if response.status != 200:
             return await problem_page(response, sku)
         state = _json(response)
         owner = response.headers.get(OWNER)
         # One more page than shown: whether an "older" link is needed.
-        from stocksignal.processor.web import MAX_MOVEMENTS
-
         limit = min(MAX_MOVEMENTS, (page + 2) * LEDGER_PAGE)
         moves, problem = await fetched(request, answers.movements, sku, {"limit": str(limit)})
         if problem is not None:

@@ -7,7 +7,7 @@ SKU's burst costs one record, versions stay strictly increasing, some are never 
 Records carry no headers: the fingerprint says what each is, and a header doubles the cost of
 producing a record.
 
-Stock-level records (contract 10.2) are made at flush too, from the snapshot actually
+Stock-level records (docs/semantics.md#stock-level-signals) are made at flush too, from the snapshot actually
 produced: they compare its channels' levels with those of the SKU's previous *published*
 snapshot (``SkuState.levels``), so they carry that snapshot's version and never describe an
 intermediate snapshot no reader saw. The new levels go back into the SKU's state through
@@ -87,6 +87,7 @@ class Publisher:
         levels_topic = self.topics.stock_levels
         for sku, (outcome, published_at, owner) in self._held.items():
             snapshot = outcome.availability_record()
+            assert snapshot is not None  # only changed outcomes are held
             snapshot["published_at"] = published_at
             key = sku.encode()
             send(topic, ANY_PARTITION, key, encode("AvailabilityChanged", snapshot, check=False), None)

@@ -67,7 +67,7 @@ class Router:
                     raise ValidationError([problem])
             order = self._order(orders, name, record, logged_at)
             commands = split(name, record, logged_at=logged_at, order=order)
-            if order is not None and needs_order(name, record):
+            if orders is not None and order is not None and needs_order(name, record):
                 self._remember_fan_out(orders, order, record["event_id"], logged_at)
             for command in commands:
                 batcher.add(command)

@@ -39,7 +39,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, cast
 
 import orjson
 
@@ -479,9 +479,9 @@ class Runtime:
                 if n := self._marker_janitor.sweep(t.store, t.log_time):
                     self._begin()
                     self.metrics.child(self.metrics.janitor_deleted, "dedupe_marker").inc(n)
-        for t in self.inputs:
-            if t.ready and t.store is not None:
-                if n := self._order_janitor.sweep(t.store, t.log_time):
+        for i in self.inputs:
+            if i.ready and i.store is not None:
+                if n := self._order_janitor.sweep(i.store, i.log_time):
                     self._begin()
                     self.metrics.child(self.metrics.janitor_deleted, "order_memory").inc(n)
 
@@ -609,7 +609,7 @@ class Runtime:
         checkpoints; the next transaction's records go to the producer. False when it failed
         (then everything after it is aborted too)."""
         c = self._committing
-        assert c is not None
+        assert c is not None and c.call is not None
         if not wait and not c.call.done():
             return True
         if not c.call.wait(self.config.transaction_call_timeout_s * 4 + 10):
@@ -695,7 +695,7 @@ class Runtime:
         idle = [t for t in self.tasks.values()
                 if t.ready and t.committed is not None and not t.buffer and getattr(t, "cursor", None) is None]
         positions = self.consumer.positions(t.tp for t in idle)
-        moved = [t for t in idle if positions.get(t.tp, -1) > t.committed]
+        moved = [t for t in idle if positions.get(t.tp, -1) > cast(int, t.committed)]
         for t in moved:
             t.next_offset = positions[t.tp]
             t.dirty = True
@@ -724,7 +724,8 @@ class Runtime:
 
         stranded = False
         if self._committing is not None:  # whatever it does, everything is started again
-            stranded = not self._committing.call.wait(self.config.transaction_call_timeout_s * 4 + 10)
+            call = self._committing.call
+            stranded = call is not None and not call.wait(self.config.transaction_call_timeout_s * 4 + 10)
             self._committing = None
         err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
         fenced = err is not None and _is_fencing(err)

@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import orjson
 
@@ -103,6 +103,7 @@ class PartitionStore:
             if ok is None and ck is None:
                 break
             if ck is None or (ok is not None and ok <= ck):
+                assert ok is not None  # both None ended the loop
                 value = writes[ok]
                 if value is not _DELETED:
                     out.append((ok, value))  # type: ignore[arg-type]
@@ -144,7 +145,7 @@ class PartitionStore:
 
     def committed_writes(self, checkpoint: Checkpoint | None) -> None:
         """The frozen transaction committed: make its writes (and the checkpoint) local."""
-        changes = [(k, None if v is _DELETED else v) for k, v in self.committing.items()]  # type: ignore[misc]
+        changes: list[tuple[bytes, Any]] = [(k, None if v is _DELETED else v) for k, v in self.committing.items()]
         if checkpoint is not None:
             changes.append((CHECKPOINT_KEY, checkpoint.to_bytes()))
         if changes:

@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import quote, urlencode
 
 from stocksignal.contract import partition_for
-from stocksignal.domain import BUCKET_FIELDS, ChannelBook, SkuState
+from stocksignal.domain import ChannelBook
 from stocksignal.processor.applier import history
 from stocksignal.processor.envelope import BookEnvelope, Envelope, book_key, sku_key
+from stocksignal.processor.explain import explain, positions_of
+from stocksignal.processor.inspection_http import FORWARDED, MAX_MOVEMENTS, OWNER
 from stocksignal.processor.inspection_history import (
     MAX_WINDOW_MOVEMENTS,
     BadTime,
@@ -38,71 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_MOVEMENTS = 1000
-FORWARDED = "X-Stocksignal-Forwarded"
-OWNER = "X-Stocksignal-Owner"  # on a forwarded answer: the worker that gave it
-
-
-def positions_of(state: SkuState) -> dict[str, dict[str, int]]:
-    return {loc: {name: getattr(p, name) for name in BUCKET_FIELDS.values()} for loc, p in state.positions.items()}
-
-
-def _channel_view(book: ChannelBook, state: SkuState, channel_id: str, ats: int) -> dict[str, Any]:
-    """One channel's number and the rules that made it (docs/semantics.md#channel-rules)."""
-    channel = book.resolve(channel_id, state)
-    return {
-        "available": ats,
-        "locations": list(channel.location_ids),
-        "safety_stock": channel.safety_stock,
-        "buffer_percent": channel.buffer_percent,
-        "max_available": channel.max_available,
-        "low_stock_threshold": channel.low_stock_threshold,
-        # The level of the last published snapshot (None before the first one): what the
-        # stock-levels feed last said, not a level of this number if it is not published yet.
-        "level": state.levels.get(channel_id),
-        "configured": book.is_configured(channel_id),
-    }
-
-
-def explain(state: SkuState, book: ChannelBook, env: Envelope, partition: int) -> dict[str, Any]:
-    """Everything that makes up the SKU's availability, as JSON."""
-    positions = {}
-    for location_id, p in sorted(state.positions.items()):
-        buckets = {name: getattr(p, name) for name in BUCKET_FIELDS.values()}
-        buckets["sellable"] = p.sellable
-        positions[location_id] = buckets
-    reservations = [
-        {
-            "order_id": order_id,
-            "channel_id": line.channel_id,
-            "qty_requested": line.qty,
-            "qty_reserved": line.reserved,
-            "qty_shipped": line.shipped,
-            "allocations": dict(sorted(line.alloc.items())),
-            "picked": dict(sorted(line.picked.items())),
-            "hold_expires_at": line.hold_expires_at,
-            "hold": line.is_hold,
-            "reservation_seq": line.seq,
-        }
-        for order_id, line in sorted(state.lines.items(), key=lambda kv: kv[1].seq)
-    ]
-    channels = {channel_id: _channel_view(book, state, channel_id, ats) for channel_id, ats in sorted(book.ats(state).items())}
-    return {
-        "sku": state.sku,
-        "version": state.version,
-        "partition": partition,
-        "applied_position": env.applied_pos,
-        "channels": channels,
-        "positions": positions,
-        "open_reservations": reservations,
-        "inbound_by_reference": {loc: dict(refs) for loc, refs in sorted(state.inbound.items())},
-        "transfers_in_flight": {
-            tid: {"from": t.from_location_id, "to": t.to_location_id, "qty": t.qty}
-            for tid, t in sorted(state.transfers.items())
-        },
-        "rule": "available = min(floor(max(0, sum(on_hand - reserved over the channel's locations) - safety_stock)"
-                " * (100 - buffer_percent) / 100), max_available)",
-    }
 
 
 class Inspection:
@@ -230,7 +167,7 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
             return error(400, "bad_request", "limit must be an integer")
         if not 1 <= limit <= most:
             return error(400, "bad_request", f"limit must be in 1..{most}")
-        if since is not None and until < since:
+        if since is not None and until is not None and until < since:
             return error(400, "bad_request", "until is before since")
         found, response = await owned(request, sku, api_path(sku, "/movements", query))
         if response is not None:

@@ -2,7 +2,7 @@
 
 - :mod:`.kafka`: the librdkafka security properties every Kafka client shares (protocol,
   SASL PLAIN / SCRAM / OAUTHBEARER-OIDC, TLS and mTLS, hostname verification), merged with the
-  pass-through properties of :mod:`.properties`, refusing conflicts at start.
+  pass-through properties of :mod:`stocksignal.kafka_properties`, refusing conflicts at start.
 - :mod:`.redis`: redis-py options for ``rediss://``, CA, client certificate and ACL login.
 - :mod:`.registry`: the Schema Registry client's authentication and TLS.
 - :mod:`.kafka_probe` and :mod:`.redis_probe`: a connection check at start that turns a wrong

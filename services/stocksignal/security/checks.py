@@ -13,7 +13,7 @@ import logging
 import re
 
 from stocksignal.security.kafka import connection_properties, is_configured, sources
-from stocksignal.security.properties import is_secret_key
+from stocksignal.kafka_properties import is_secret_key
 from stocksignal.security.redis import redis_options
 from stocksignal.security.registry import registry_config
 from stocksignal.settings import Settings, SettingsError

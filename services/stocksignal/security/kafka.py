@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stocksignal.secret import Secret
-from stocksignal.security.properties import shown
+from stocksignal.kafka_properties import shown
 from stocksignal.settings import Settings, SettingsError
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
@@ -243,7 +243,7 @@ def _check_sasl(merged: dict[str, Entry], protocol: Entry) -> None:
     mechanism = merged["sasl.mechanism"]
     if mechanism.value not in MECHANISMS:
         raise SettingsError(f"{mechanism.source}={mechanism.value!r}: expected one of {', '.join(MECHANISMS)}")
-    login = [k for k in ("sasl.username", "sasl.password") if k in merged]
+    login: list[str] = [k for k in ("sasl.username", "sasl.password") if k in merged]
     oauth = [k for k in merged if k.startswith("sasl.oauthbearer.")]
     why = f"{mechanism.source}={mechanism.value}"
     if mechanism.value == "OAUTHBEARER":

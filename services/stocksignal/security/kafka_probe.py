@@ -10,6 +10,7 @@ start (``stocksignal.bootstrap.check_kafka``).
 
 from __future__ import annotations
 
+from typing import Any
 import logging
 import time
 
@@ -39,7 +40,8 @@ def _client(settings: Settings, seen: Seen):
     # A private logger (not registered with logging): nothing reaches stderr, nothing leaks.
     logger = logging.Logger("stocksignal.kafka_probe")
     logger.addHandler(_Collect(seen))
-    return AdminClient({**connection_properties(settings), "error_cb": seen.error, "logger": logger})
+    config: dict[str, Any] = {**connection_properties(settings), "error_cb": seen.error, "logger": logger}
+    return AdminClient(config)
 
 
 def check_kafka(settings: Settings, timeout: float = 10.0):

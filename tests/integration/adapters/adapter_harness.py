@@ -17,16 +17,14 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import orjson
-import pytest
 import redis
 from aiohttp import web
 from confluent_kafka import TopicPartition
@@ -36,22 +34,12 @@ from stocksignal.contract import make_codec
 from stocksignal.contract.examples import example
 from stocksignal.contract.topics import AVAILABILITY
 from stocksignal.settings import Settings
+from tests.support.processes import Service
+from tests.support.waits import wait_until
 
 PARTITIONS = 3
 # Tests kill consumers: their partitions must move in seconds, not Kafka's default 45 s.
 SESSION_TIMEOUT_MS = 6000
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
-    """Poll ``check`` until it returns something truthy; fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def availability(sku: str, version: int, channels: dict[str, int], on_hand: int = 10) -> dict[str, Any]:
@@ -190,31 +178,9 @@ class PrivateRedis:
 # --- stocksignal as a subprocess ---------------------------------------------------------------
 
 
-class Process:
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.args = args
-        self.log = log
-        with log.open("ab") as out:
-            self.popen = subprocess.Popen(
-                [sys.executable, "-m", "stocksignal.cli.main", *args],
-                env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )
-
-    def kill9(self) -> None:
-        self.popen.send_signal(signal.SIGKILL)
-        self.popen.wait(10)
-
-    def stop(self, timeout: float = 30) -> int:
-        """SIGTERM, then the exit code."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-        return self.popen.wait(timeout)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
+def cli_process(args: list[str], env: dict[str, str], log: Path) -> Service:
+    """``stocksignal ARGS`` with exactly ``env`` (a deployment's: no STOCKSIGNAL_* of the caller)."""
+    return Service.cli(env, log, *args, inherit=False)
 
 
 def metrics_text(port: int) -> str:

@@ -15,10 +15,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from adapter_harness import (  # noqa: E402
     Deployment,
     PrivateRedis,
-    Process,
     StubMarketplace,
     _make_deployment,
+    cli_process,
 )
+
+from tests.support.processes import Service  # noqa: E402
 
 
 @pytest.fixture
@@ -47,19 +49,19 @@ def private_deployment(unique_name, create_topic, kafka_bootstrap: str, private_
 
 
 @pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Callable[..., Process]]:
+def processes(tmp_path: Path) -> Iterator[Callable[..., Service]]:
     """``start(args, env)``: a running ``stocksignal`` command, SIGKILLed at the end if still up."""
-    started: list[Process] = []
+    started: list[Service] = []
 
-    def start(args: list[str], env: dict[str, str]) -> Process:
-        process = Process(args, env, tmp_path / f"{args[-1] if args else 'cli'}-{len(started)}.log")
+    def start(args: list[str], env: dict[str, str]) -> Service:
+        process = cli_process(args, env, tmp_path / f"{args[-1] if args else 'cli'}-{len(started)}.log")
         started.append(process)
         return process
 
     yield start
     for process in started:
-        if process.alive():
-            process.kill9()
+        if process.running():
+            process.kill()
 
 
 @pytest.fixture

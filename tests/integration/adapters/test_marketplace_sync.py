@@ -207,7 +207,7 @@ def test_the_worker_process_survives_sigkill(deployment, stub_marketplace, proce
     producer = threading.Thread(target=produce)
     producer.start()
     wait_until(lambda: len(stub.accepted()) >= 60, 60, "a part of the stream at the marketplace")
-    first.kill9()
+    first.kill()
     final = {f"SKU-{i}": value(i, versions) for i in range(skus)}
     assert stub.values() != final, "killed mid-stream"
     producer.join(60)
@@ -239,8 +239,8 @@ def test_a_refused_credential_stops_the_worker_without_committing(deployment, st
         dep.producer.send(f"SKU-{i}", 1, {CHANNEL: 3})
     dep.producer.flush()
     worker = start_sync(processes, dep, stub)
-    wait_until(lambda: not worker.alive(), 60, "the worker to stop")
-    assert worker.popen.returncode == 2, worker.output()
+    wait_until(lambda: not worker.running(), 60, "the worker to stop")
+    assert worker.proc.returncode == 2, worker.output()
     assert "credentials" in worker.output()
     # At most "the first record is still to do" (offset 0): the values go out after the fix.
     assert all(offset == 0 for offset in dep.committed(group(dep)).values()), dep.committed(group(dep))

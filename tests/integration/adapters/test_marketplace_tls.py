@@ -150,7 +150,7 @@ def test_a_bad_certificate_is_an_error_with_a_metric_and_the_worker_keeps_trying
     wait_until(lambda: metric(dep.metrics_port, "stocksignal_marketplace_tls_failures_total", labels) >= 2, 40,
                "two TLS failures counted")
     assert metric(dep.metrics_port, "stocksignal_marketplace_requests_total", f'{labels},outcome="tls"') >= 2
-    assert worker.alive(), "a certificate problem does not stop the worker"
+    assert worker.running(), "a certificate problem does not stop the worker"
     assert worker.stop() == 0
     log = worker.output()
     assert "ERROR" in log and "certificate verify failed" in log and "STOCKSIGNAL_MARKETPLACE_CA_BUNDLE" in log

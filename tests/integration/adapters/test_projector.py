@@ -147,14 +147,14 @@ def test_the_projector_process_survives_sigkill(deployment, processes):
     producer = threading.Thread(target=produce)
     producer.start()
     wait_until(lambda: len(projected(dep.redis(), dep.redis_prefix)) >= skus // 2, 30, "a part of the stream")
-    first.kill9()
+    first.kill()
     producer.join(60)
 
     second = processes(["run", "projector"], dep.env())
     expected = {f"SKU-{i}": (versions, {"default": versions, "web": i}) for i in range(skus)}
     wait_until(lambda: projected(dep.redis(), dep.redis_prefix) == expected, 60, "every SKU at its last version")
     wait_until(lambda: dep.committed(dep.prefix + "-projector") == dep.end_offsets(), 30, "the commit to the end")
-    assert second.alive(), second.output()
+    assert second.running(), second.output()
     assert "rebuilding" not in second.output(), "Redis kept its data: no rebuild was needed"
     # The lag metric every process shares (docs/operations.md#consumer-lag), caught up; the
     # process and runtime metrics beside it.

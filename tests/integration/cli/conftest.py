@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -15,6 +12,7 @@ from click.testing import CliRunner, Result
 from stocksignal.bench import harness
 from stocksignal.cli.main import main
 from stocksignal.settings import Settings
+from tests.support import ports
 
 
 @pytest.fixture
@@ -49,12 +47,9 @@ def with_topics(cli_settings: Settings, cli) -> Settings:
 @pytest.fixture
 def processor(with_topics: Settings, tmp_path: Path) -> Iterator[harness.Worker]:
     """A processor worker started as ``stocksignal run processor``, ready."""
-    settings = replace(with_topics, state_dir=str(tmp_path / "state"), web_port=harness.free_port())
-    worker = harness.Worker(settings, tmp_path / "processor.log")
-    env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
-    log = open(worker.log_path, "ab")
-    worker.proc = subprocess.Popen([sys.executable, "-m", "stocksignal.cli.main", "run", "processor"], env=env,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    settings = replace(with_topics, state_dir=str(tmp_path / "state"), web_port=ports.free_port())
+    command = ("-m", "stocksignal.cli.main", "run", "processor")
+    worker = harness.Worker(settings, tmp_path / "processor.log", command=command).start()
     worker.wait_ready()
     yield worker
     worker.stop()

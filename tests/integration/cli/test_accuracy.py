@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from tests.integration.cli.waits import wait_metric
 
 pytestmark = pytest.mark.integration
 
@@ -15,11 +14,10 @@ pytestmark = pytest.mark.integration
 
 
 def test_accuracy_per_location_with_the_largest_corrections_and_their_reasons(processor, cli, tmp_path):
-    s = processor.settings
     receipts = "\n".join(json.dumps({"type": "StockReceived", "sku": sku, "location_id": loc, "qty": qty})
                          for sku, loc, qty in [("MUG", "WH-A", 10), ("LAMP", "WH-A", 4), ("MUG", "WH-B", 6)])
     assert cli("produce", "-", input=receipts).exit_code == 0
-    wait_metric(processor, "stocksignal_commands_applied_total", 3)
+    processor.wait_metric("stocksignal_commands_applied_total", 3)
     before = int(time.time() * 1000)
     take = tmp_path / "take.csv"
     take.write_text("sku,location_id,counted_qty,reason\n"
@@ -28,7 +26,7 @@ def test_accuracy_per_location_with_the_largest_corrections_and_their_reasons(pr
                     "MUG,WH-B,6,\n"                 # agrees
                     "LAMP,WH-B,2,found on a pallet\n")  # +2, a new position
     assert cli("stock", "import", str(take)).exit_code == 0
-    wait_metric(processor, "stocksignal_cycle_counts_total", 4)
+    processor.wait_metric("stocksignal_cycle_counts_total", 4)
 
     answer = json.loads(cli("accuracy", "--json").output)
     by_location = {t["location_id"]: t for t in answer["locations"]}

@@ -7,7 +7,8 @@ block names a file the example uses (``day.jsonl``: produced first, one event at
 line of it and compares what it prints with the lines below it. Times (shown in local time),
 the worker's URL and the topic prefix differ from run to run and are compared as
 placeholders; everything else, event ids included (a stock import's come from the file), must
-be exactly as documented. ``$ cat FILE`` writes the lines below it to FILE. ``$AFTER_PICK`` is the time noted once the day's events are applied.
+be exactly as documented. ``$ cat FILE`` writes the lines below it to FILE. ``$AFTER_PICK`` is
+the time noted once the day's events are applied.
 """
 
 from __future__ import annotations
@@ -67,13 +68,6 @@ def normal(lines: list[str], prefix: str) -> list[str]:
     return result
 
 
-def _wait(worker, metric: str, target: float, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not worker.metric(metric) >= target:  # NaN (no answer) is not there yet
-        assert time.monotonic() < deadline, f"{metric} < {target}:\n{worker.tail()}"
-        time.sleep(0.2)
-
-
 def _wait_for(worker, cli, env, sku: str, done, timeout: float = 60.0) -> None:
     """Until the processor's state of ``sku`` satisfies ``done`` (the last event of the day is applied)."""
     deadline = time.monotonic() + timeout
@@ -110,7 +104,7 @@ def test_the_stock_take_example_runs_as_written(processor, cli, tmp_path, monkey
         produced = cli("produce", "-", input=line)
         assert produced.exit_code == 0, produced.output
         applied += s.command_partitions if json.loads(line)["type"] == "ChannelConfigured" else 1
-        _wait(processor, "stocksignal_commands_applied_total", applied)
+        processor.wait_metric("stocksignal_commands_applied_total", applied)
     _wait_for(processor, cli, env, "MUG-BLUE", lambda st: st["positions"].get("WH-BER", {}).get("picked") == 4)
     time.sleep(0.05)
     variables = {"AFTER_PICK": str(int(time.time() * 1000))}
@@ -133,7 +127,7 @@ def test_the_stock_take_example_runs_as_written(processor, cli, tmp_path, monkey
                 time.sleep(0.5)
             if writes and (result.exit_code == 0 or "--partial" in args):
                 counted += len(files["stocktake.csv"].strip().splitlines()) - 1
-                _wait(processor, "stocksignal_cycle_counts_total", counted)
+                processor.wait_metric("stocksignal_cycle_counts_total", counted)
             if PRINT:
                 with open(PRINT, "a") as f:
                     f.write(f"$ {line}\n" + "\n".join(got) + "\n@@@\n")

@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -23,6 +22,8 @@ from stocksignal import bootstrap
 from stocksignal.cli.kafka_read import read_all
 from stocksignal.contract import topics as catalogue
 from stocksignal.web.tokens import hash_token
+from tests.support.processes import Service
+from tests.support.waits import http_get, wait_until
 
 CLI = [sys.executable, "-m", "stocksignal.cli.main"]
 
@@ -153,24 +154,16 @@ def get(url: str, token: str | None = None) -> tuple[int, dict, bytes]:
 
 
 def wait_for(url: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            get(url)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} never answered")
+    wait_until(lambda: http_get(url)[0] != 0, timeout, f"{url} to answer", 0.1)
 
 
 @pytest.mark.integration
 def test_the_api_process_with_tokens_and_metrics_on_their_own_port(redis_url: str, free_port, tmp_path: Path):
     port, metrics_port, token = free_port(), free_port(), "t-" + "z" * 40
-    env = {**os.environ, "REDIS_URL": redis_url, "STOCKSIGNAL_API_PORT": str(port),
+    env = {"REDIS_URL": redis_url, "STOCKSIGNAL_API_PORT": str(port),
            "STOCKSIGNAL_API_METRICS_PORT": str(metrics_port), "STOCKSIGNAL_API_TOKENS_SHA256": hash_token(token),
            "STOCKSIGNAL_REDIS_PREFIX": f"cli-failures-{port}:"}
-    log = open(tmp_path / "api.log", "wb")
-    proc = subprocess.Popen([*CLI, "run", "api"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    api = Service.cli(env, tmp_path / "api.log", "run", "api")
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz")
         status, headers, body = get(f"http://127.0.0.1:{port}/availability/MUG")
@@ -182,6 +175,5 @@ def test_the_api_process_with_tokens_and_metrics_on_their_own_port(redis_url: st
         status, _, body = get(f"http://127.0.0.1:{metrics_port}/metrics")
         assert status == 200 and b'stocksignal_api_requests_total{route="/availability/{sku}",status="401"} 1.0' in body
     finally:
-        proc.terminate()
-        assert proc.wait(15) == 0
+        assert api.stop(15) == 0
     assert "Traceback" not in (tmp_path / "api.log").read_text()

@@ -29,7 +29,6 @@ from stocksignal.cli.kafka_read import read_all
 from stocksignal.contract import topics as catalogue
 from stocksignal.contract.schemas import default_schema_set, schema_dir, strip_logical_types, writer_schema
 
-from tests.integration.cli.waits import wait_metric
 
 pytestmark = pytest.mark.integration
 
@@ -63,12 +62,9 @@ def _fixed_package(tmp_path: Path, schema: dict) -> Path:
 
 
 def _start(settings, log: Path, pythonpath: Path | None = None) -> harness.Worker:
-    worker = harness.Worker(settings, log)
-    env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
-    if pythonpath is not None:
-        env["PYTHONPATH"] = f"{pythonpath}{os.pathsep}{env.get('PYTHONPATH', '')}"
-    worker.proc = subprocess.Popen([sys.executable, "-m", "stocksignal.cli.main", "run", "processor"], env=env,
-                                   stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    env = {} if pythonpath is None else {"PYTHONPATH": f"{pythonpath}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    command = ("-m", "stocksignal.cli.main", "run", "processor")
+    worker = harness.Worker(settings, log, command=command, env=env).start()
     worker.wait_ready()
     return worker
 
@@ -94,7 +90,7 @@ def test_a_dead_lettered_record_is_replayed_after_the_fix_and_applied_once(proce
     producer.produce(s.topic_prefix + catalogue.STOCK, _frame(schema, record), SKU.encode(),
                      headers=[("traceparent", b"00-abc-01")])
     assert producer.flush(10) == 0
-    wait_metric(processor, "stocksignal_dlq_records_total", 1)
+    processor.wait_metric("stocksignal_dlq_records_total", 1)
     _, metrics = processor.get("/metrics")
     assert 'stocksignal_dlq_records_total{reason="UNKNOWN_SCHEMA",topic="inventory.stock.v1"} 1.0' in metrics.decode()
     assert f"dead-lettered {s.topic_prefix}inventory.stock.v1[" in processor.log_path.read_text()
@@ -128,8 +124,8 @@ def test_a_dead_lettered_record_is_replayed_after_the_fix_and_applied_once(proce
             replayed = _cli_in(fixed, s, "dlq", "replay", "--reason", "UNKNOWN_SCHEMA")
             assert replayed.returncode == 0, replayed.stdout + replayed.stderr
             assert "replayed 1 record(s)" in replayed.stdout
-        wait_metric(worker, "stocksignal_commands_applied_total", 1)
-        wait_metric(worker, "stocksignal_duplicates_dropped_total", 1)
+        worker.wait_metric("stocksignal_commands_applied_total", 1)
+        worker.wait_metric("stocksignal_duplicates_dropped_total", 1)
         assert _on_hand(worker) == 7  # applied once, not 14
         assert worker.metric("stocksignal_commands_applied_total") == 1
         assert worker.metric("stocksignal_dlq_records_total") == 0  # nothing went back to the DLQ

@@ -9,7 +9,6 @@ import pytest
 from stocksignal.cli.kafka_read import read_all
 from stocksignal.contract import topics as catalogue
 
-from tests.integration.cli.waits import wait_metric
 
 pytestmark = pytest.mark.integration
 
@@ -28,11 +27,11 @@ def test_import_with_a_diff_then_once_only_however_often_it_runs(processor, cli,
         {"type": "OrderPlaced", "order_id": "W-1", "channel_id": "web", "lines": [{"sku": "MUG", "qty": 4}]},
     ], start=1):
         assert cli("produce", "-", input=json.dumps(event)).exit_code == 0
-        wait_metric(processor, "stocksignal_commands_applied_total", applied)
+        processor.wait_metric("stocksignal_commands_applied_total", applied)
     pick = json.dumps({"type": "PickConfirmed", "order_id": "W-1", "location_id": "WH-A",
                        "lines": [{"sku": "MUG", "qty_picked": 4}]})
     assert cli("produce", "-", input=pick).exit_code == 0
-    wait_metric(processor, "stocksignal_commands_applied_total", 3)
+    processor.wait_metric("stocksignal_commands_applied_total", 3)
 
     take = tmp_path / "take.csv"
     take.write_text("sku,location_id,counted_qty,reason\nMUG,WH-A,5,shelf 3 short\nMUG,WH-B,3,\nLAMP,WH-A,0,\n")
@@ -46,7 +45,7 @@ def test_import_with_a_diff_then_once_only_however_often_it_runs(processor, cli,
     applied = cli("stock", "import", str(take), "--diff", "--yes", env=env)
     assert applied.exit_code == 0, applied.output
     assert "imported 3 count(s)" in applied.stdout
-    wait_metric(processor, "stocksignal_commands_applied_total", 6)
+    processor.wait_metric("stocksignal_commands_applied_total", 6)
     state = json.loads(cli("sku", "MUG", "--json", env=env).output)
     assert state["positions"]["WH-A"]["on_hand"] == 9 and state["positions"]["WH-B"]["on_hand"] == 3
     movements = [m for m in state["movements"] if m["reason"] == "CYCLE_COUNT"]
@@ -54,7 +53,7 @@ def test_import_with_a_diff_then_once_only_however_often_it_runs(processor, cli,
 
     again = cli("stock", "import", str(take), env=env)
     assert again.exit_code == 0, again.output
-    wait_metric(processor, "stocksignal_duplicates_dropped_total", 3)
+    processor.wait_metric("stocksignal_duplicates_dropped_total", 3)
     state = json.loads(cli("sku", "MUG", "--json", env=env).output)
     assert state["positions"]["WH-A"]["on_hand"] == 9
     assert len([m for m in state["movements"] if m["reason"] == "CYCLE_COUNT"]) == 2

@@ -27,20 +27,13 @@ import pytest
 
 from stocksignal.bench import harness
 from stocksignal.settings import Settings
+from tests.support.ports import free_ports
 
 REPO = Path(__file__).resolve().parents[3]
 PLATFORMCTL = REPO / "deploy" / "local" / "platformctl.py"
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 PORTS = ("KAFKA_PORT", "CONTROLLER_PORT", "KAFKA_SASL_SSL_PORT", "KAFKA_MTLS_PORT", "REDIS_PORT", "REDIS_TLS_PORT",
          "OIDC_PORT")
-
-
-def _free_ports(count: int) -> list[int]:
-    with contextlib.ExitStack() as stack:  # held together, so no two are the same
-        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
 
 
 @dataclass
@@ -82,7 +75,7 @@ class SecurePlatform:
 @pytest.fixture(scope="session")
 def secure_platform() -> Iterator[SecurePlatform]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSIGNAL_LOCAL_")}
-    env.update({f"STOCKSIGNAL_LOCAL_{name}": str(port) for name, port in zip(PORTS, _free_ports(len(PORTS)))})
+    env.update({f"STOCKSIGNAL_LOCAL_{name}": str(port) for name, port in zip(PORTS, free_ports(len(PORTS)))})
     env.update(STOCKSIGNAL_LOCAL_DIR=str(REPO / ".local" / "secure-tests"), STOCKSIGNAL_LOCAL_SECURITY="on",
                STOCKSIGNAL_LOCAL_START_TIMEOUT="120")
     platform = SecurePlatform(env)

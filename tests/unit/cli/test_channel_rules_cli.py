@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from stocksignal.cli import channels as channels_cli
 from stocksignal.cli.main import main
-from stocksignal.cli.sku import channel_rule
+from stocksignal.processor.rule_text import channel_rule
 
 DEAD_KAFKA = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9", "STOCKSIGNAL_WEB_PORT": "9"}
 POSITIONS = {"WH-BER": {"sellable": 2}, "WH-HAM": {"sellable": 8}}

@@ -8,7 +8,8 @@ import sys
 import time
 
 from stocksignal.demo import procs
-from stocksignal.demo.runner import choose_ports, metric_sum
+from stocksignal.bench.probes import metric_sum
+from stocksignal.demo.config import choose_ports
 from stocksignal.demo.view import PlainView, availability_line, decision_line, movement_line, table_rows
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)", "stocksignal-test-sleeper"]

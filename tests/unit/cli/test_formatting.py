@@ -12,7 +12,7 @@ from stocksignal.cli.formatting import (
     record_skus,
     utc,
 )
-from stocksignal.cli.sku import channel_rule
+from stocksignal.processor.rule_text import channel_rule
 from stocksignal.contract.examples import example
 
 T = 1_767_261_600_123  # 2026-01-01T10:00:00.123Z

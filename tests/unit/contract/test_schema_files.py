@@ -32,7 +32,7 @@ SPEC_RECORDS = {
     "TransferDispatched": f"{COMMON} transfer_id:string from_location_id:string to_location_id:string sku:string qty:int",
     "TransferReceived": f"{COMMON} transfer_id:string to_location_id:string sku:string qty_received:int",
     "ChannelConfigured": f"{COMMON} channel_id:string location_ids:[string] safety_stock:int=0"
-    " buffer_percent:int=0 max_available:?int=null low_stock_threshold:int=0",  # v1.1, section 10.1
+    " buffer_percent:int=0 max_available:?int=null low_stock_threshold:int=0",  # v1.1: channel rules
     "ChannelRemoved": f"{COMMON} channel_id:string",
     "ChannelAvailability": "channel_id:string available:int",
     "LocationStock": "location_id:string on_hand:int reserved:int picked:int damaged:int quality_hold:int pending_inspection:int inbound:int sellable:int",
@@ -40,11 +40,11 @@ SPEC_RECORDS = {
     "Allocation": "location_id:string qty:int",
     "ReservationDecided": "decision_id:string order_id:string sku:string channel_id:string status:ReservationStatus qty_requested:int qty_reserved:int allocations:[Allocation] reason:?string cause_event_id:string decided_at:ts",
     "StockMoved": "movement_id:string sku:string location_id:string bucket:Bucket delta:int balance_after:int reason:MovementReason reason_detail:?string cause_event_id:string cause_event_type:string reference:?string occurred_at:ts",
-    # v1.1, section 10.2
+    # v1.1: stock levels
     "StockLevelChanged": "sku:string channel_id:string level:StockLevel previous_level:?StockLevel=null available:int version:long cause_event_id:string occurred_at:ts",
 }  # fmt: skip
 SPEC_ENUMS = {
-    "StockLevel": "IN_STOCK LOW_STOCK OUT_OF_STOCK",  # v1.1, section 10.2
+    "StockLevel": "IN_STOCK LOW_STOCK OUT_OF_STOCK",  # v1.1: stock levels
     "StockStatus": "SELLABLE DAMAGED QUALITY_HOLD WRITTEN_OFF",
     "ReservationStatus": "RESERVED REJECTED RELEASED EXPIRED FULFILLED REALLOCATED SHORTED",
     "Bucket": "ON_HAND RESERVED PICKED DAMAGED QUALITY_HOLD PENDING_INSPECTION INBOUND",

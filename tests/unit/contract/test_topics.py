@@ -30,7 +30,7 @@ SPEC_TOPICS = {
     "inventory.availability.v1": (Role.OUTPUT, "sku", True),
     "inventory.reservations.v1": (Role.OUTPUT, "order_id", False),
     "inventory.movements.v1": (Role.OUTPUT, "sku", False),
-    "inventory.stock-levels.v1": (Role.OUTPUT, "sku", False),  # v1.1, section 10.2
+    "inventory.stock-levels.v1": (Role.OUTPUT, "sku", False),  # v1.1, docs/contract.md#v11-additions
     "inventory.dlq.v1": (Role.DLQ, None, False),
 }
 SPEC_RECORD_TOPIC = {

@@ -207,7 +207,7 @@ def test_the_scrape_token_matches_the_processor_digest(example):
 def test_settings_and_secrets_are_real_settings_that_load(example, tmp_path: Path):
     from stocksignal.settings import FILE_SUFFIX, Settings
 
-    known = {Settings.env_var(name) for name in Settings.__dataclass_fields__ if name != "extra"}
+    known = {Settings.env_var(name) for name in Settings.__dataclass_fields__}
     env = settings_env(example)
     for key in env:
         assert key.removesuffix(FILE_SUFFIX) in known, f"{key} is no setting (docs/operations.md#configuration-reference)"
@@ -288,8 +288,9 @@ def test_selectors_and_references_match(example):
 
 
 def test_the_renderer_features_on_their_own(tmp_path: Path):
-    """What render.py implements (and, where kubectl is installed, kustomize agrees): nested resources, namespace (not on
-    cluster-scoped kinds; a Namespace renamed), images (a registry port is no tag), generators, JSON 6902 ops."""
+    """What render.py implements (and, where kubectl is installed, kustomize agrees): nested
+    resources, namespace (not on cluster-scoped kinds; a Namespace renamed), images (a registry
+    port is no tag), generators, JSON 6902 ops."""
     base = tmp_path / "base"
     base.mkdir()
     (base / "kustomization.yaml").write_text("resources: [app.yaml]\n")

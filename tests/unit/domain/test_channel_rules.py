@@ -1,4 +1,4 @@
-"""Channel rules of v1.1 (contract section 10.1, docs/semantics.md#channel-rules): a buffer, a
+"""Channel rules of v1.1 (docs/semantics.md#channel-rules): a buffer, a
 cap, and what they do to available-to-sell and to reservations."""
 
 from __future__ import annotations

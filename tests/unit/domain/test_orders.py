@@ -1,4 +1,7 @@
-"""Order lines: reservations, holds, confirmation, cancellation (docs/semantics.md#order-lines-reservations-and-holds)."""
+"""Order lines: reservations, holds, confirmation, cancellation.
+
+The rules are docs/semantics.md#order-lines-reservations-and-holds.
+"""
 
 from __future__ import annotations
 

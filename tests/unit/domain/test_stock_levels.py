@@ -1,4 +1,4 @@
-"""Stock-level signals in the core (contract 10.2, docs/semantics.md#stock-level-signals)."""
+"""Stock-level signals in the core (docs/semantics.md#stock-level-signals)."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def test_a_removed_channel_is_forgotten_and_first_seen_again_when_configured_aga
 
 
 def test_a_threshold_change_alone_signals_with_the_next_availability_change():
-    """A level change is published with an availability change (contract 10.2): a new
+    """A level change is published with an availability change: a new
     threshold that changes no channel's number publishes no snapshot, hence no level; the
     next snapshot carries the change (docs/semantics.md#stock-level-signals)."""
     inv = InMemoryInventory()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from stocksignal.domain import ValidationError, validate
+from stocksignal.domain import ConfigureChannel, ValidationError, split, validate
 
 COMMON = {"event_id": "e1", "occurred_at": 1_700_000_000_000, "source": None}
 VALID: dict[str, dict[str, Any]] = {
@@ -295,7 +295,9 @@ def test_channel_safety_stock_may_not_be_negative():
 
 def test_channel_safety_stock_defaults_to_zero():
     record = {**COMMON, "channel_id": "web", "location_ids": ["A"]}
-    validate("ChannelConfigured", record)
+    validate("ChannelConfigured", record)  # safety_stock may be left out
+    (command,) = split("ChannelConfigured", record, logged_at=COMMON["occurred_at"])
+    assert isinstance(command, ConfigureChannel) and command.safety_stock == 0
 
 
 def test_channel_may_not_list_a_location_twice():

@@ -1,4 +1,4 @@
-"""Stock-level records (contract 10.2) from the processor, on the fakes of its ports: in the
+"""Stock-level records (docs/semantics.md#stock-level-signals) from the processor, on the fakes of its ports: in the
 transaction of the availability snapshot they go with, with its version, and never repeated or
 invented by a failed commit, a restart or a restore (the published levels live in the SKU's
 state, restored from its changelog)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stocksignal import bootstrap
-from stocksignal.security.properties import Properties, PropertiesError, env_to_key, key_to_env
+from stocksignal.kafka_properties import Properties, PropertiesError, env_to_key, key_to_env
 from stocksignal.settings import Settings, SettingsError
 
 SECRET = "pass-through-secret"

@@ -227,7 +227,7 @@ class SyncWorker:
         acked = await self.acked.load(list(dict.fromkeys(c.sku for c in changes if c is not None)))
         now = self.clock()
         for message, change in zip(messages, changes):
-            position = (message.partition(), message.offset())
+            position = kafka_io.position_of(message)
             self.tracker.seen(*position)
             if change is None:
                 self.tracker.resolve([position])
@@ -243,24 +243,27 @@ class SyncWorker:
 
     def _decode(self, message: Message) -> ChannelChange | None:
         if message.value() is None:
-            return self._skip("tombstone", message)
+            self._skip("tombstone", message)
+            return None
         try:
             name, record = self.codec.decode(message.value())
         except CodecError as exc:
-            return self._skip("undecodable", message, exc)
+            self._skip("undecodable", message, exc)
+            return None
         if self.config.push == "levels":
             if name != LEVEL_RECORD:
-                return self._skip("unexpected_record", message, name)
+                self._skip("unexpected_record", message, name)
+                return None
             return level_change(record, self.config.channel_id)  # None: another channel's, resolved
         if name != RECORD:
-            return self._skip("unexpected_record", message, name)
+            self._skip("unexpected_record", message, name)
+            return None
         return channel_change(record, self.config.channel_id)
 
     def _skip(self, reason: str, message: Message, detail: object = "") -> None:
         self.metrics.skipped.labels(self.config.channel_id, reason).inc()
         log.warning("skipped %s record at %s[%d]@%d %s", reason, message.topic(), message.partition(),
                     message.offset(), detail)
-        return None
 
     # --- the sender ----------------------------------------------------------------------------
 

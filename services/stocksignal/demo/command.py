@@ -42,7 +42,8 @@ def run_demo(plain: bool, pace: float | None, free_ports: bool, topic_prefix: st
     not answer.
     """
     from stocksignal.demo import procs
-    from stocksignal.demo.runner import Options, run_demo as run
+    from stocksignal.demo.story import run_demo as run
+    from stocksignal.demo.config import Options
 
     base = tool_settings()
     options = Options(
@@ -70,7 +71,7 @@ def stop_demo(run_dir: Path | None, purge: bool) -> None:
     stopped = procs.stop_all(directory, log=click.echo)
     click.echo(f"stopped {', '.join(stopped)}" if stopped else f"nothing running ({directory})")
     if purge:
-        from stocksignal.demo.runner import purge as purge_run
+        from stocksignal.demo.cleanup import purge as purge_run
         from stocksignal.demo.view import PlainView
 
         state = procs.read_state(directory)
@@ -85,7 +86,7 @@ def stop_demo(run_dir: Path | None, purge: bool) -> None:
 def status_demo(run_dir: Path | None, as_json: bool) -> None:
     """Show the demo's processes and URLs. Exit 0 when all five run, 1 otherwise."""
     from stocksignal.demo import procs
-    from stocksignal.demo.runner import SERVICES
+    from stocksignal.demo.supervisor import SERVICES
 
     directory = run_dir or procs.default_run_dir()
     state = procs.read_state(directory) or {}
