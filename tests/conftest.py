@@ -25,9 +25,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -35,7 +36,7 @@ from tests.support import ports
 from tests.support.topics import KafkaAdmin
 
 if TYPE_CHECKING:
-    from stocksignal.settings import Settings
+    pass
 
 REPO = Path(__file__).resolve().parents[1]
 PLATFORMCTL = REPO / "deploy" / "local" / "platformctl.py"
@@ -66,7 +67,9 @@ def _kafka_problem(bootstrap: str, timeout: float = 10.0) -> str | None:
     from stocksignal.settings import Settings
 
     try:
-        metadata = composition.make_admin(Settings(kafka_bootstrap_servers=bootstrap)).list_topics(timeout=timeout)
+        metadata = composition.make_admin(Settings(kafka_bootstrap_servers=bootstrap)).list_topics(
+            timeout=timeout
+        )
     except KafkaException as exc:
         return f"Kafka at {bootstrap} does not answer: {exc}"
     return None if metadata.brokers else f"Kafka at {bootstrap} lists no brokers"
@@ -79,7 +82,9 @@ def _redis_problem(url: str, timeout: float = 5.0) -> str | None:
     from stocksignal.settings import Settings
 
     try:
-        composition.make_redis(Settings(redis_url=url), socket_timeout=timeout, socket_connect_timeout=timeout).ping()
+        composition.make_redis(
+            Settings(redis_url=url), socket_timeout=timeout, socket_connect_timeout=timeout
+        ).ping()
     except redis.RedisError as exc:
         return f"Redis at {url} does not answer: {exc}"
     return None
@@ -96,10 +101,16 @@ def _wait_until_ready(problem: Callable[[str], str | None], address: str, timeou
 # --- the local launcher ----------------------------------------------------------------------
 
 
-def _platformctl(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def _platformctl(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(PLATFORMCTL), *args],
-        capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -198,7 +209,9 @@ def _from_docker(spec: ServiceSpec, stack: contextlib.ExitStack) -> str:
 def _from_launcher(spec: ServiceSpec, stack: contextlib.ExitStack) -> str:
     result = _platformctl("up", spec.name)
     if result.returncode != 0:
-        raise Unavailable(f"deploy/local/platformctl.py up {spec.name} failed:\n{result.stderr.strip()}")
+        raise Unavailable(
+            f"deploy/local/platformctl.py up {spec.name} failed:\n{result.stderr.strip()}"
+        )
     # Started by this session (it was not running at step 2): leave nothing of ours behind.
     stack.callback(_platformctl, "down", spec.name)
     return _local_addresses()[spec.env_var]

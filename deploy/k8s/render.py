@@ -30,10 +30,26 @@ from pathlib import Path
 
 import yaml
 
-SUPPORTED = {"apiVersion", "kind", "resources", "namespace", "images", "secretGenerator",
-             "configMapGenerator", "generatorOptions", "patches"}
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-                  "PersistentVolume", "StorageClass", "PriorityClass"}
+SUPPORTED = {
+    "apiVersion",
+    "kind",
+    "resources",
+    "namespace",
+    "images",
+    "secretGenerator",
+    "configMapGenerator",
+    "generatorOptions",
+    "patches",
+}
+CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+}
 POD_TEMPLATE_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 
 
@@ -70,7 +86,9 @@ def _load_kustomization(directory: Path) -> dict:
     spec = yaml.safe_load(path.read_text()) or {}
     unknown = set(spec) - SUPPORTED
     if unknown:
-        raise RenderError(f"{path}: {sorted(unknown)} not implemented by {Path(__file__).name}; use kubectl kustomize")
+        raise RenderError(
+            f"{path}: {sorted(unknown)} not implemented by {Path(__file__).name}; use kubectl kustomize"
+        )
     return spec
 
 
@@ -82,12 +100,16 @@ def _generated(directory: Path, spec: dict) -> list[dict]:
     generators = [("Secret", g) for g in spec.get("secretGenerator", [])]
     generators += [("ConfigMap", g) for g in spec.get("configMapGenerator", [])]
     if generators and not spec.get("generatorOptions", {}).get("disableNameSuffixHash"):
-        raise RenderError("generators need generatorOptions.disableNameSuffixHash: true here (no name references rewritten)")
+        raise RenderError(
+            "generators need generatorOptions.disableNameSuffixHash: true here (no name references rewritten)"
+        )
     out = []
     for kind, generator in generators:
         unknown = set(generator) - {"name", "literals", "envs", "type"}
         if unknown:
-            raise RenderError(f"{kind} generator {generator.get('name')}: {sorted(unknown)} not implemented")
+            raise RenderError(
+                f"{kind} generator {generator.get('name')}: {sorted(unknown)} not implemented"
+            )
         values: dict[str, str] = {}
         for env_file in generator.get("envs", []):
             values.update(_env_file(directory / env_file))
@@ -95,7 +117,9 @@ def _generated(directory: Path, spec: dict) -> list[dict]:
         obj: dict = {"apiVersion": "v1", "kind": kind, "metadata": {"name": generator["name"]}}
         if kind == "Secret":
             obj["type"] = generator.get("type", "Opaque")
-            obj["data"] = {k: base64.b64encode(v.encode()).decode() for k, v in sorted(values.items())}
+            obj["data"] = {
+                k: base64.b64encode(v.encode()).decode() for k, v in sorted(values.items())
+            }
         else:
             obj["data"] = dict(sorted(values.items()))
         out.append(obj)
@@ -122,13 +146,21 @@ def _pair(text: str) -> tuple[str, str]:
 def _apply_patch(objects: list[dict], patch: dict) -> None:
     target = patch.get("target", {})
     if set(target) - {"kind", "name"} or set(patch) - {"target", "patch"}:
-        raise RenderError(f"patch {patch}: only JSON 6902 operations with a target by kind and name are implemented")
-    matches = [o for o in objects if o["kind"] == target.get("kind") and o["metadata"]["name"] == target.get("name")]
+        raise RenderError(
+            f"patch {patch}: only JSON 6902 operations with a target by kind and name are implemented"
+        )
+    matches = [
+        o
+        for o in objects
+        if o["kind"] == target.get("kind") and o["metadata"]["name"] == target.get("name")
+    ]
     if not matches:
         raise RenderError(f"patch target {target} matches nothing")
     operations = yaml.safe_load(patch["patch"])
     if not isinstance(operations, list):
-        raise RenderError(f"patch of {target}: a list of JSON 6902 operations is implemented, not a strategic merge")
+        raise RenderError(
+            f"patch of {target}: a list of JSON 6902 operations is implemented, not a strategic merge"
+        )
     for obj in matches:
         for op in operations:
             _operate(obj, op)

@@ -12,12 +12,18 @@ from __future__ import annotations
 import platform
 import weakref
 
-from prometheus_client import CollectorRegistry, GCCollector, Gauge, PlatformCollector, ProcessCollector
+from prometheus_client import (
+    CollectorRegistry,
+    Gauge,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 from stocksignal import __version__
 
 # Registries that have them already: a collector registered twice is an error.
-_DONE: "weakref.WeakSet[CollectorRegistry]" = weakref.WeakSet()
+_DONE: weakref.WeakSet[CollectorRegistry] = weakref.WeakSet()
 
 
 def register_process_metrics(registry: CollectorRegistry, commit: str = "") -> CollectorRegistry:

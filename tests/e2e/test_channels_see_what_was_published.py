@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from stocksignal.bench import harness
 from stocksignal.bench.workload import Workload
+from tests.e2e import support
 from tests.support import ports
 from tests.support.processes import Service
-from tests.e2e import support
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -26,7 +25,9 @@ MARKETPLACE = "web"  # the workload's channel: the marketplace sells the same li
 
 def http(method: str, url: str, body: dict | None = None, timeout: float = 5.0):
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, json.loads(r.read())
@@ -42,7 +43,10 @@ class Services:
         self.api_port, self.stub_port = ports.free_port(), ports.free_port()
 
     def start(self, name: str, *argv: str) -> None:
-        env = {**self.settings.to_env(), "STOCKSIGNAL_MARKETPLACE_ALLOW_HTTP": "true"}  # the stub is plain HTTP
+        env = {
+            **self.settings.to_env(),
+            "STOCKSIGNAL_MARKETPLACE_ALLOW_HTTP": "true",
+        }  # the stub is plain HTTP
         self.procs.append(Service(["-m", *argv], env, self.tmp / f"{name}.log"))
 
     def start_all(self) -> None:
@@ -50,8 +54,18 @@ class Services:
         cli = "stocksignal.cli.main"
         self.start("projector", cli, "run", "projector", "--metrics-port", str(ports.free_port()))
         self.start("api", cli, "run", "api", "--host", "127.0.0.1", "--port", str(self.api_port))
-        self.start("sync", cli, "run", "marketplace-sync", "--channel", MARKETPLACE,
-                   "--url", f"http://127.0.0.1:{self.stub_port}/updates", "--metrics-port", str(ports.free_port()))
+        self.start(
+            "sync",
+            cli,
+            "run",
+            "marketplace-sync",
+            "--channel",
+            MARKETPLACE,
+            "--url",
+            f"http://127.0.0.1:{self.stub_port}/updates",
+            "--metrics-port",
+            str(ports.free_port()),
+        )
 
     def stop(self) -> None:
         for service in self.procs:
@@ -61,7 +75,11 @@ class Services:
     def api_view(self, skus: list[str]) -> dict[str, dict]:
         out = {}
         for i in range(0, len(skus), 1000):
-            status, body = http("POST", f"http://127.0.0.1:{self.api_port}/availability/batch", {"skus": skus[i:i + 1000]})
+            status, body = http(
+                "POST",
+                f"http://127.0.0.1:{self.api_port}/availability/batch",
+                {"skus": skus[i : i + 1000]},
+            )
             if status != 200:
                 return {}
             out.update({item["sku"]: item for item in body["items"]})
@@ -72,8 +90,12 @@ class Services:
         return body["channels"].get(MARKETPLACE, {}) if status == 200 else {}
 
 
-def test_storefront_api_and_marketplace_end_with_what_the_processor_published(proc_settings, workers, producer, tmp_path):
-    settings = replace(proc_settings, redis_prefix=f"e2e-{uuid.uuid4().hex[:8]}:", marketplace_rate_per_s=50.0)
+def test_storefront_api_and_marketplace_end_with_what_the_processor_published(
+    proc_settings, workers, producer, tmp_path
+):
+    settings = replace(
+        proc_settings, redis_prefix=f"e2e-{uuid.uuid4().hex[:8]}:", marketplace_rate_per_s=50.0
+    )
     services = Services(settings, tmp_path)
     services.start_all()
     try:
@@ -84,7 +106,10 @@ def test_storefront_api_and_marketplace_end_with_what_the_processor_published(pr
         producer.send_all(load.stream(3000, now))
         support.wait_quiescent(proc_settings, proc_settings.app_id, timeout=240)
         published = support.Published.read(proc_settings).latest
-        want = {sku: {c["channel_id"]: c["available"] for c in a["channels"]} for sku, a in published.items()}
+        want = {
+            sku: {c["channel_id"]: c["available"] for c in a["channels"]}
+            for sku, a in published.items()
+        }
         versions = {sku: a["version"] for sku, a in published.items()}
         skus = sorted(want)
 
@@ -92,12 +117,18 @@ def test_storefront_api_and_marketplace_end_with_what_the_processor_published(pr
         while True:
             api = services.api_view(skus)
             market = services.marketplace_view()
-            api_ok = {s: (v["channels"], v["version"]) for s, v in api.items()} == {s: (want[s], versions[s]) for s in skus}
-            market_ok = {s: v["available"] for s, v in market.items()} == {s: want[s][MARKETPLACE] for s in skus}
+            api_ok = {s: (v["channels"], v["version"]) for s, v in api.items()} == {
+                s: (want[s], versions[s]) for s in skus
+            }
+            market_ok = {s: v["available"] for s, v in market.items()} == {
+                s: want[s][MARKETPLACE] for s in skus
+            }
             if api_ok and market_ok:
                 break
             api_matches = sum(1 for s in skus if s in api and api[s]["channels"] == want[s])
-            market_matches = sum(1 for s in skus if s in market and market[s]["available"] == want[s][MARKETPLACE])
+            market_matches = sum(
+                1 for s in skus if s in market and market[s]["available"] == want[s][MARKETPLACE]
+            )
             assert time.monotonic() < deadline, (
                 f"after 120 s: API matches {api_matches}/{len(skus)} SKUs, marketplace {market_matches}/{len(skus)}"
             )

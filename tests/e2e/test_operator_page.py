@@ -34,7 +34,16 @@ from tests.e2e.steps import event, step
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 TOKEN = "operator-page-e2e-token-0123456789abcdef"
-BUCKETS = ("on_hand", "reserved", "picked", "damaged", "quality_hold", "pending_inspection", "inbound", "sellable")
+BUCKETS = (
+    "on_hand",
+    "reserved",
+    "picked",
+    "damaged",
+    "quality_hold",
+    "pending_inspection",
+    "inbound",
+    "sellable",
+)
 
 
 def _unavailable(reason: str) -> None:
@@ -50,15 +59,24 @@ def _browser_binaries() -> tuple[str, str]:
     chromium, driver = found()
     if (not chromium or not driver) and IN_CI:
         # CI starts from a machine without a browser: install it as make test would.
-        result = subprocess.run([sys.executable, str(PLATFORMCTL), "tools", "chromium"], capture_output=True,
-                                text=True, stdin=subprocess.DEVNULL, timeout=900)
+        result = subprocess.run(
+            [sys.executable, str(PLATFORMCTL), "tools", "chromium"],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=900,
+        )
         chromium, driver = found()
         if not chromium or not driver:
-            pytest.fail(f"chromium/chromedriver missing and could not be installed:\n{result.stdout}{result.stderr}",
-                        pytrace=False)
+            pytest.fail(
+                f"chromium/chromedriver missing and could not be installed:\n{result.stdout}{result.stderr}",
+                pytrace=False,
+            )
     if not chromium or not driver:
-        _unavailable("chromium and chromedriver are not installed: run `python3 deploy/local/platformctl.py tools "
-                     "chromium` as root (Debian's chromium and chromium-driver packages)")
+        _unavailable(
+            "chromium and chromedriver are not installed: run `python3 deploy/local/platformctl.py tools "
+            "chromium` as root (Debian's chromium and chromium-driver packages)"
+        )
     return chromium, driver
 
 
@@ -72,8 +90,15 @@ def browser():
     chromium, driver = _browser_binaries()
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1440,1300", "--no-first-run", "--disable-extensions"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1440,1300",
+        "--no-first-run",
+        "--disable-extensions",
+    ):
         options.add_argument(arg)
     driver_ = webdriver.Chrome(service=Service(driver), options=options)
     driver_.set_page_load_timeout(60)
@@ -111,12 +136,20 @@ def _cell(browser, selector: str) -> str:
 
 
 def _positions_shown(browser, positions: dict) -> dict:
-    return {loc: {b: int(_cell(browser, f'#positions tr[data-location="{loc}"] td[data-field="{b}"]'))
-                  for b in BUCKETS} for loc in positions}
+    return {
+        loc: {
+            b: int(_cell(browser, f'#positions tr[data-location="{loc}"] td[data-field="{b}"]'))
+            for b in BUCKETS
+        }
+        for loc in positions
+    }
 
 
 def _channels_shown(browser, channels: dict) -> dict:
-    return {c: int(_cell(browser, f'#channels tr[data-channel="{c}"] td[data-field="available"]')) for c in channels}
+    return {
+        c: int(_cell(browser, f'#channels tr[data-channel="{c}"] td[data-field="available"]'))
+        for c in channels
+    }
 
 
 def _load(browser, url: str, timeout: float = 60.0) -> None:
@@ -139,7 +172,9 @@ def _skus_on_every_partition(partitions: int) -> list[str]:
 
 
 @pytest.mark.timeout(420)
-def test_the_operator_page_shows_the_inspection_apis_numbers(workers, producer, proc_settings, browser, tmp_path):
+def test_the_operator_page_shows_the_inspection_apis_numbers(
+    workers, producer, proc_settings, browser, tmp_path
+):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -154,22 +189,61 @@ def test_the_operator_page_shows_the_inspection_apis_numbers(workers, producer, 
         for e in events:
             shop.post(e.name, **e.record)
 
-    send(event("ChannelConfigured", channel_id="web", location_ids=["BER", "HAM"], safety_stock=1),
-         event("ChannelConfigured", channel_id="mkt", location_ids=["HAM"], safety_stock=0, buffer_percent=25))
-    send(*[event("StockReceived", sku=s, location_id=loc, qty=qty, reference=None)
-           for s in skus for loc, qty in (("BER", 10), ("HAM", 8))])
+    send(
+        event("ChannelConfigured", channel_id="web", location_ids=["BER", "HAM"], safety_stock=1),
+        event(
+            "ChannelConfigured",
+            channel_id="mkt",
+            location_ids=["HAM"],
+            safety_stock=0,
+            buffer_percent=25,
+        ),
+    )
+    send(
+        *[
+            event("StockReceived", sku=s, location_id=loc, qty=qty, reference=None)
+            for s in skus
+            for loc, qty in (("BER", 10), ("HAM", 8))
+        ]
+    )
     time.sleep(0.05)
     before_orders = int(time.time() * 1000)
     expected_then = shop.ats(mug)
     time.sleep(0.05)
-    send(event("OrderPlaced", order_id="W-1", channel_id="web", lines=[{"sku": mug, "qty": 3}], hold_expires_at=None))
-    send(event("OrderPlaced", order_id="M-1", channel_id="mkt", lines=[{"sku": mug, "qty": 2}],
-               hold_expires_at=int(time.time() * 1000) + 3_600_000))
-    send(event("StockStatusChanged", sku=mug, location_id="BER", qty=1, from_status="SELLABLE", to_status="DAMAGED"))
+    send(
+        event(
+            "OrderPlaced",
+            order_id="W-1",
+            channel_id="web",
+            lines=[{"sku": mug, "qty": 3}],
+            hold_expires_at=None,
+        )
+    )
+    send(
+        event(
+            "OrderPlaced",
+            order_id="M-1",
+            channel_id="mkt",
+            lines=[{"sku": mug, "qty": 2}],
+            hold_expires_at=int(time.time() * 1000) + 3_600_000,
+        )
+    )
+    send(
+        event(
+            "StockStatusChanged",
+            sku=mug,
+            location_id="BER",
+            qty=1,
+            from_status="SELLABLE",
+            to_status="DAMAGED",
+        )
+    )
     # A record nobody can decode: it goes to the DLQ, with its reason, and shows there.
     dlq_before = w1.metric("stocksignal_dlq_records_total")
-    producer.send(event("StockReceived", sku="BROKEN-1", location_id="BER", qty=1, reference=None),
-                  raw_value=b"\x00 not avro at all")
+    producer.send(
+        event("StockReceived", sku="BROKEN-1", location_id="BER", qty=1, reference=None),
+        raw_value=b"\x00 not avro at all",
+    )
     producer.flush()
     deadline = time.monotonic() + 30
     while w1.metric("stocksignal_dlq_records_total") <= dlq_before:
@@ -190,18 +264,23 @@ def test_the_operator_page_shows_the_inspection_apis_numbers(workers, producer, 
     # The numbers are the inspection API's.
     api = _api(w1, f"/skus/{quoted}")
     assert _positions_shown(browser, api["positions"]) == {
-        loc: {b: api["positions"][loc][b] for b in BUCKETS} for loc in api["positions"]}
-    assert _channels_shown(browser, api["channels"]) == {c: ch["available"] for c, ch in api["channels"].items()}
+        loc: {b: api["positions"][loc][b] for b in BUCKETS} for loc in api["positions"]
+    }
+    assert _channels_shown(browser, api["channels"]) == {
+        c: ch["available"] for c, ch in api["channels"].items()
+    }
     assert {c: ch["available"] for c, ch in api["channels"].items()} == shop.ats(mug)
     model = shop.state(mug)
-    assert {loc: p.on_hand for loc, p in model.positions.items()} == \
-        {loc: b["on_hand"] for loc, b in api["positions"].items()}
+    assert {loc: p.on_hand for loc, p in model.positions.items()} == {
+        loc: b["on_hand"] for loc, b in api["positions"].items()
+    }
     for channel_id, ch in api["channels"].items():
         rule = _cell(browser, f'#channels tr[data-channel="{channel_id}"] td.rule')
         assert rule.endswith(f"= {ch['available']}"), rule
     for r in api["open_reservations"]:
-        assert _cell(browser, f'#reservations tr[data-order="{r["order_id"]}"] td[data-field="qty_reserved"]') == \
-            str(r["qty_reserved"])
+        assert _cell(
+            browser, f'#reservations tr[data-order="{r["order_id"]}"] td[data-field="qty_reserved"]'
+        ) == str(r["qty_reserved"])
     assert "hold until" in _cell(browser, '#reservations tr[data-order="M-1"]')
     movements = _api(w1, f"/skus/{quoted}/movements?limit=20")["movements"]
     rows = browser.find_elements(By.CSS_SELECTOR, "#ledger tbody tr")
@@ -220,8 +299,11 @@ def test_the_operator_page_shows_the_inspection_apis_numbers(workers, producer, 
     then = _api(w1, f"/skus/{quoted}?at={before_orders}")
     browser.get(f"{w1.url}/ui/skus/{quoted}?at={before_orders}")
     assert _positions_shown(browser, then["positions"]) == {
-        loc: {b: then["positions"][loc][b] for b in BUCKETS} for loc in then["positions"]}
-    assert _channels_shown(browser, then["channels"]) == {c: ch["available"] for c, ch in then["channels"].items()}
+        loc: {b: then["positions"][loc][b] for b in BUCKETS} for loc in then["positions"]
+    }
+    assert _channels_shown(browser, then["channels"]) == {
+        c: ch["available"] for c, ch in then["channels"].items()
+    }
     assert {c: ch["available"] for c, ch in then["channels"].items()} == expected_then
     assert "as of" in _cell(browser, "h1")
 
@@ -229,13 +311,17 @@ def test_the_operator_page_shows_the_inspection_apis_numbers(workers, producer, 
     browser.get(f"{w1.url}/ui/skus/{quoted}?since={before_orders}")
     window = _api(w1, f"/skus/{quoted}/movements?since={before_orders}")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#ledger tbody tr")) == window["total"] > 0
-    assert _cell(browser, '#net-change tr[data-location="BER"] td[data-field="reserved"]') == \
-        f"{window['net_change']['BER']['reserved']:+d}"
+    assert (
+        _cell(browser, '#net-change tr[data-location="BER"] td[data-field="reserved"]')
+        == f"{window['net_change']['BER']['reserved']:+d}"
+    )
 
     # The dead letter, with its reason and where it came from.
     browser.get(f"{w1.url}/ui/dlq")
     letters = browser.find_elements(By.CSS_SELECTOR, "#dead-letters tbody tr")
-    assert any("DECODE_ERROR" in r.text and "BROKEN-1" in r.text for r in letters), [r.text for r in letters]
+    assert any("DECODE_ERROR" in r.text and "BROKEN-1" in r.text for r in letters), [
+        r.text for r in letters
+    ]
     dlq_shot = tmp_path / "operator-dlq.png"
     browser.save_screenshot(str(dlq_shot))
     browser.get(f"{w1.url}/ui/dlq?reason=VALIDATION_ERROR")
@@ -255,7 +341,8 @@ def test_the_operator_page_shows_the_inspection_apis_numbers(workers, producer, 
         for w in (w1, w2):
             _load(browser, f"{w.url}/ui/skus/{q}")
             assert _positions_shown(browser, expected) == {
-                loc: {b: expected[loc][b] for b in BUCKETS} for loc in expected}, (sku, w.url)
+                loc: {b: expected[loc][b] for b in BUCKETS} for loc in expected
+            }, (sku, w.url)
             owner = browser.find_element(By.CSS_SELECTOR, '[data-field="owner"]')
             forwarded.append(owner.get_attribute("data-forwarded") == "true")
     # Every SKU was rendered once by its owner and once from the owner's answer.

@@ -58,11 +58,15 @@ def test_a_200000_row_stock_take_ends_with_the_counted_quantities(workers, proc_
     env = proc_settings.to_env()
 
     started = time.monotonic()
-    result = CliRunner().invoke(main, ["stock", "import", str(take), "--progress"], env=env, catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["stock", "import", str(take), "--progress"], env=env, catch_exceptions=False
+    )
     import_s = time.monotonic() - started
     assert result.exit_code == 0, result.output
     assert f"imported {ROWS} count(s)" in result.stdout
-    assert f"{ROWS}/{ROWS}" in result.stderr and "rows/s" in result.stderr  # the progress bar's last state
+    assert (
+        f"{ROWS}/{ROWS}" in result.stderr and "rows/s" in result.stderr
+    )  # the progress bar's last state
     worker.wait_metric("stocksignal_commands_applied_total", ROWS, timeout=600, interval=1.0)
     applied_s = time.monotonic() - started
 
@@ -76,10 +80,16 @@ def test_a_200000_row_stock_take_ends_with_the_counted_quantities(workers, proc_
     # --diff of the same file against the worker's books now: every row agrees (50,000 SKUs asked).
     started = time.monotonic()
     env_diff = {**env, "STOCKSIGNAL_WEB_PORT": str(worker.settings.web_port)}
-    diff = CliRunner().invoke(main, ["stock", "import", str(take), "--diff", "--progress"], env=env_diff,
-                              catch_exceptions=False)
+    diff = CliRunner().invoke(
+        main,
+        ["stock", "import", str(take), "--diff", "--progress"],
+        env=env_diff,
+        catch_exceptions=False,
+    )
     diff_s = time.monotonic() - started
     assert diff.exit_code == 0, diff.output
     assert f"{ROWS} row(s): 0 change stock (+0 / −0 units)" in diff.stdout, diff.stdout
-    print(f"\n200,000-row import: produced in {import_s:.1f} s ({ROWS / import_s:,.0f} rows/s), applied after "
-          f"{applied_s:.1f} s; --diff of the same file (50,000 SKUs' books) in {diff_s:.1f} s")
+    print(
+        f"\n200,000-row import: produced in {import_s:.1f} s ({ROWS / import_s:,.0f} rows/s), applied after "
+        f"{applied_s:.1f} s; --diff of the same file (50,000 SKUs' books) in {diff_s:.1f} s"
+    )

@@ -7,8 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 CLI = ("-m", "stocksignal.cli.main")
 
@@ -17,12 +17,19 @@ class Service:
     """``python <argv>`` with ``env`` over this process's environment (``inherit=False``: ``env``
     alone); ``Service.cli(env, log, "run", "api")`` is ``stocksignal run api``."""
 
-    def __init__(self, argv: list[str], env: Mapping[str, str], log: Path, inherit: bool = True) -> None:
+    def __init__(
+        self, argv: list[str], env: Mapping[str, str], log: Path, inherit: bool = True
+    ) -> None:
         self.log = log
         full_env = {**(os.environ if inherit else {}), **env, "PYTHONUNBUFFERED": "1"}
         with log.open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, *argv], env=full_env, stdout=out,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                [sys.executable, *argv],
+                env=full_env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
 
     @classmethod
     def cli(cls, env: Mapping[str, str], log: Path, *args: str, inherit: bool = True) -> Service:

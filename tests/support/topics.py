@@ -17,7 +17,7 @@ class KafkaAdmin:
     the client is built by stocksignal.bootstrap like every other.
     """
 
-    def __init__(self, settings: "str | Settings") -> None:
+    def __init__(self, settings: str | Settings) -> None:
         from stocksignal import bootstrap as composition
         from stocksignal.settings import Settings
 
@@ -25,12 +25,19 @@ class KafkaAdmin:
             settings = Settings(kafka_bootstrap_servers=settings)
         self.client = composition.make_admin(settings)
 
-    def create_topic(self, name: str, partitions: int = 1, config: dict[str, str] | None = None,
-                     timeout: float = 30.0) -> str:
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        config: dict[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> str:
         from confluent_kafka.admin import NewTopic
 
         # replication_factor=-1: the cluster's default.replication.factor (1 on a single broker).
-        topic = NewTopic(name, num_partitions=partitions, replication_factor=-1, config=config or {})
+        topic = NewTopic(
+            name, num_partitions=partitions, replication_factor=-1, config=config or {}
+        )
         self.client.create_topics([topic], operation_timeout=timeout)[name].result(timeout)
         self.wait_for_topic(name, partitions, timeout)
         return name

@@ -30,13 +30,19 @@ def test_the_table_lists_the_enforced_layers_in_order():
 
 def test_every_ignored_import_is_listed_as_an_exception():
     text = (REPO / "docs" / "architecture.md").read_text()
-    exceptions = text.split("Exceptions, each an import the contracts ignore by name", 1)[1].split("\n## ", 1)[0]
+    exceptions = text.split("Exceptions, each an import the contracts ignore by name", 1)[1].split(
+        "\n## ", 1
+    )[0]
     for ignored in _contracts()["layers"]["ignore_imports"]:
         importer, imported = (side.strip() for side in ignored.split("->"))
-        assert f"`{importer}`" in exceptions or f"`{importer.rsplit('.', 1)[0]}.*`" in exceptions, ignored
+        assert f"`{importer}`" in exceptions or f"`{importer.rsplit('.', 1)[0]}.*`" in exceptions, (
+            ignored
+        )
         assert imported.rsplit(".", 1)[-1] in exceptions, ignored
 
 
 def test_the_cycle_contract_ignores_no_more_than_the_layers_do():
     contracts = _contracts()
-    assert set(contracts["acyclic_siblings"]["ignore_imports"]) <= set(contracts["layers"]["ignore_imports"])
+    assert set(contracts["acyclic_siblings"]["ignore_imports"]) <= set(
+        contracts["layers"]["ignore_imports"]
+    )

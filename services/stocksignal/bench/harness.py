@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,9 +16,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from stocksignal import bootstrap
 from stocksignal.bench.probes import free_port, metric_sum, wait_until
@@ -61,11 +61,14 @@ class Worker:
     def url(self) -> str:
         return f"http://{self.settings.web_host}:{self.settings.web_port}"
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         env = {**os.environ, **self.settings.to_env(), **self.env, "PYTHONUNBUFFERED": "1"}
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, *self.command], env=env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, *self.command],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.starts += 1
@@ -84,12 +87,13 @@ class Worker:
     def get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
-            with urllib.request.urlopen(urllib.request.Request(self.url + path, headers=headers),
-                                        timeout=timeout) as r:
+            with urllib.request.urlopen(
+                urllib.request.Request(self.url + path, headers=headers), timeout=timeout
+            ) as r:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
-        except (urllib.error.URLError, ConnectionError, TimeoutError, socket.timeout):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
             return 0, b""
 
     def metric(self, name: str) -> float:
@@ -114,10 +118,18 @@ class Worker:
         except subprocess.TimeoutExpired:
             self.kill()
 
-    def wait_metric(self, name: str, target: float, timeout: float = 60.0, interval: float = 0.2) -> None:
+    def wait_metric(
+        self, name: str, target: float, timeout: float = 60.0, interval: float = 0.2
+    ) -> None:
         """Until the worker's counter ``name`` reaches ``target`` (NaN, no answer, is not yet)."""
         try:
-            wait_until(lambda: self.metric(name) >= target, timeout, f"{name} >= {target}", interval, self.alive)
+            wait_until(
+                lambda: self.metric(name) >= target,
+                timeout,
+                f"{name} >= {target}",
+                interval,
+                self.alive,
+            )
         except TimeoutError as exc:
             raise TimeoutError(f"{exc} (it is {self.metric(name)}):\n{self.tail()}") from None
 
@@ -148,7 +160,9 @@ class EventProducer:
         self.codec = bootstrap.make_codec(settings)
         self.count = 0
 
-    def send(self, event: Event, *, raw_value: bytes | None = None, timestamp: int | None = None) -> None:
+    def send(
+        self, event: Event, *, raw_value: bytes | None = None, timestamp: int | None = None
+    ) -> None:
         """Produce one event (``timestamp``: the record's, in ms; default: now)."""
         topic = topic_for_record(event.name)
         key = key_for(topic, event.name, event.record).encode()
@@ -193,7 +207,9 @@ def delete_topics(settings: Settings, timeout: float = 30.0) -> None:
     if not settings.topic_prefix:
         raise ValueError("refusing to delete topics without a prefix: that is every topic")
     admin = bootstrap.make_admin(settings)
-    names = [t for t in admin.list_topics(timeout=timeout).topics if t.startswith(settings.topic_prefix)]
+    names = [
+        t for t in admin.list_topics(timeout=timeout).topics if t.startswith(settings.topic_prefix)
+    ]
     if names:
         for future in admin.delete_topics(names, operation_timeout=timeout).values():
             try:
@@ -218,7 +234,9 @@ def expected_commands(events: Iterable[Event], partitions: int) -> int:
 class Progress:
     samples: list[tuple[float, float]] = field(default_factory=list)
 
-    def wait_for(self, w: Worker, metric: str, target: float, timeout: float, interval: float = 0.25) -> float:
+    def wait_for(
+        self, w: Worker, metric: str, target: float, timeout: float, interval: float = 0.25
+    ) -> float:
         """Poll ``metric`` until it reaches ``target``; returns the time it did."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -230,4 +248,6 @@ class Progress:
             if w.proc is not None and w.proc.poll() is not None:
                 raise RuntimeError(f"worker died:\n{w.tail()}")
             time.sleep(interval)
-        raise TimeoutError(f"{metric} stuck at {self.samples[-1][1] if self.samples else '?'} < {target}:\n{w.tail()}")
+        raise TimeoutError(
+            f"{metric} stuck at {self.samples[-1][1] if self.samples else '?'} < {target}:\n{w.tail()}"
+        )

@@ -8,9 +8,18 @@ copy of each rule (docs/semantics.md). Standard library only.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-BUCKETS = ("on_hand", "reserved", "picked", "damaged", "quality_hold", "pending_inspection", "inbound")
+BUCKETS = (
+    "on_hand",
+    "reserved",
+    "picked",
+    "damaged",
+    "quality_hold",
+    "pending_inspection",
+    "inbound",
+)
 Record = Mapping[str, Any]
 
 
@@ -37,14 +46,18 @@ def ledger_problems(movements: Iterable[Record], latest: Mapping[str, Record]) -
         key = (m["sku"], m["location_id"], m["bucket"].lower())
         sums[key] += m["delta"]
         if sums[key] != m["balance_after"]:
-            return [f"{key}: deltas sum to {sums[key]}, movement {m['movement_id']} says {m['balance_after']}"]
+            return [
+                f"{key}: deltas sum to {sums[key]}, movement {m['movement_id']} says {m['balance_after']}"
+            ]
     problems = []
     for sku, snap in sorted(latest.items()):
         for loc in snap["locations"]:
             for bucket in BUCKETS:
                 ledger = sums.get((sku, loc["location_id"], bucket), 0)
                 if ledger != loc[bucket]:
-                    problems.append(f"{sku}@{loc['location_id']} {bucket}: ledger {ledger}, snapshot {loc[bucket]}")
+                    problems.append(
+                        f"{sku}@{loc['location_id']} {bucket}: ledger {ledger}, snapshot {loc[bucket]}"
+                    )
     return problems
 
 
@@ -54,5 +67,7 @@ def oversell_problems(snapshots: Iterable[Record]) -> list[str]:
     for snap in snapshots:
         for loc in snap["locations"]:
             if loc["reserved"] > loc["on_hand"] or min(loc[b] for b in BUCKETS) < 0:
-                problems.append(f"oversold or negative: {snap['sku']} v{snap['version']} {loc['location_id']}")
+                problems.append(
+                    f"oversold or negative: {snap['sku']} v{snap['version']} {loc['location_id']}"
+                )
     return problems

@@ -12,7 +12,8 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Callable, Iterable, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 

@@ -16,8 +16,21 @@ from typing import Any
 import click
 
 from stocksignal import bootstrap
-from stocksignal.cli.common import Failure, Unavailable, kafka_client_overrides, require_topics, tool_settings
-from stocksignal.cli.dlq_records import DlqEntry, Selection, parse_range, parse_ref, plan_replay, reasons
+from stocksignal.cli.common import (
+    Failure,
+    Unavailable,
+    kafka_client_overrides,
+    require_topics,
+    tool_settings,
+)
+from stocksignal.cli.dlq_records import (
+    DlqEntry,
+    Selection,
+    parse_range,
+    parse_ref,
+    plan_replay,
+    reasons,
+)
 from stocksignal.cli.formatting import fmt_ts
 from stocksignal.cli.kafka_read import Raw, TopicReader, read_all
 from stocksignal.cli.when import HELP as TIME_HELP
@@ -60,15 +73,40 @@ def dlq() -> None:
 
 def _selection_options(f):
     options = [
-        click.option("--reason", "reasons_", multiple=True, type=click.Choice(reasons()),
-                     help="Only this dlq.reason (repeatable)."),
-        click.option("--topic", "topics", multiple=True,
-                     help="Only records read from this input topic, e.g. inventory.orders.v1 (repeatable)."),
-        click.option("--since", type=MOMENT, help=f"Only records dead-lettered at or after this time: {TIME_HELP}."),
-        click.option("--until", type=MOMENT, help="Only records dead-lettered at or before this time."),
-        click.option("--event-id", "event_ids", multiple=True, help="Only the record with this event_id (repeatable)."),
-        click.option("--offsets", "ranges", multiple=True, type=RangeType(),
-                     help="Only DLQ offsets P@FIRST-LAST (both included), P@OFFSET or P@FIRST- (repeatable)."),
+        click.option(
+            "--reason",
+            "reasons_",
+            multiple=True,
+            type=click.Choice(reasons()),
+            help="Only this dlq.reason (repeatable).",
+        ),
+        click.option(
+            "--topic",
+            "topics",
+            multiple=True,
+            help="Only records read from this input topic, e.g. inventory.orders.v1 (repeatable).",
+        ),
+        click.option(
+            "--since",
+            type=MOMENT,
+            help=f"Only records dead-lettered at or after this time: {TIME_HELP}.",
+        ),
+        click.option(
+            "--until", type=MOMENT, help="Only records dead-lettered at or before this time."
+        ),
+        click.option(
+            "--event-id",
+            "event_ids",
+            multiple=True,
+            help="Only the record with this event_id (repeatable).",
+        ),
+        click.option(
+            "--offsets",
+            "ranges",
+            multiple=True,
+            type=RangeType(),
+            help="Only DLQ offsets P@FIRST-LAST (both included), P@OFFSET or P@FIRST- (repeatable).",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -76,8 +114,15 @@ def _selection_options(f):
 
 
 def _selection(settings, reasons_, topics, since, until, event_ids, ranges) -> Selection:
-    return Selection(frozenset(reasons_), frozenset(topics), frozenset(event_ids), tuple(ranges), since, until,
-                     settings.topic_prefix)
+    return Selection(
+        frozenset(reasons_),
+        frozenset(topics),
+        frozenset(event_ids),
+        tuple(ranges),
+        since,
+        until,
+        settings.topic_prefix,
+    )
 
 
 def _read(settings, selection: Selection) -> tuple[str, list[DlqEntry], int]:
@@ -104,12 +149,18 @@ def list_records(reasons_, topics, since, until, event_ids, ranges, limit, as_js
     topic, chosen, total = _read(settings, selection)
     shown = chosen[-limit:] if limit else chosen
     for entry in shown:
-        click.echo(json.dumps(_as_json(entry), ensure_ascii=False, default=str) if as_json else _line(entry))
+        click.echo(
+            json.dumps(_as_json(entry), ensure_ascii=False, default=str)
+            if as_json
+            else _line(entry)
+        )
     by_reason = Counter(e.reason for e in chosen)
     by_topic = Counter(e.source_topic or "?" for e in chosen)
-    summary = (f"{len(chosen)} of {total} record(s) in {topic}"
-               + (": " + ", ".join(f"{n} {r}" for r, n in by_reason.most_common()) if chosen else "")
-               + ("; from " + ", ".join(f"{t} {n}" for t, n in by_topic.most_common()) if chosen else ""))
+    summary = (
+        f"{len(chosen)} of {total} record(s) in {topic}"
+        + (": " + ", ".join(f"{n} {r}" for r, n in by_reason.most_common()) if chosen else "")
+        + ("; from " + ", ".join(f"{t} {n}" for t, n in by_topic.most_common()) if chosen else "")
+    )
     if limit and len(chosen) > limit:
         summary += f" (the newest {limit} shown)"
     click.echo(summary, err=as_json)
@@ -132,7 +183,11 @@ def show(ref: str, as_json: bool) -> None:
     entry = DlqEntry.of(raw, bootstrap.make_codec(settings))
     verdict = _verdict(entry, settings.topic_prefix)
     if as_json:
-        click.echo(json.dumps({**_as_json(entry), "replay": verdict}, ensure_ascii=False, default=str, indent=2))
+        click.echo(
+            json.dumps(
+                {**_as_json(entry), "replay": verdict}, ensure_ascii=False, default=str, indent=2
+            )
+        )
         return
     click.echo(f"{topic} {entry.ref}, dead-lettered {fmt_ts(raw.timestamp)}")
     click.echo(f"  reason   {entry.reason}")
@@ -144,7 +199,12 @@ def show(ref: str, as_json: bool) -> None:
         click.echo(f"  {k}: {'(null)' if v is None else v.decode('utf-8', 'replace')}")
     if entry.record_name is not None:
         click.echo(f"body: {entry.record_name}")
-        click.echo("  " + json.dumps(entry.record, ensure_ascii=False, indent=2, default=str).replace("\n", "\n  "))
+        click.echo(
+            "  "
+            + json.dumps(entry.record, ensure_ascii=False, indent=2, default=str).replace(
+                "\n", "\n  "
+            )
+        )
     else:
         size = 0 if raw.value is None else len(raw.value)
         click.echo(f"body: does not decode ({entry.decode_error}); {size} byte(s):")
@@ -159,11 +219,16 @@ def _read_one(settings, topic: str, partition: int, offset: int) -> Raw:
             raise Failure(f"{topic} has no partition {partition} (it has {len(reader.partitions)})")
         low, high = reader.watermarks([partition])[partition]
         if not low <= offset < high:
-            raise Failure(f"no record at {partition}@{offset}: {topic}[{partition}] holds offsets {low}..{high - 1}"
-                          if high > low else f"no record at {partition}@{offset}: {topic}[{partition}] is empty")
+            raise Failure(
+                f"no record at {partition}@{offset}: {topic}[{partition}] holds offsets {low}..{high - 1}"
+                if high > low
+                else f"no record at {partition}@{offset}: {topic}[{partition}] is empty"
+            )
         for raw in reader.to_end({partition: offset}, {partition: offset + 1}):
             return raw
-    raise Failure(f"no record at {partition}@{offset} in {topic} (a transaction marker or a compacted gap)")
+    raise Failure(
+        f"no record at {partition}@{offset} in {topic} (a transaction marker or a compacted gap)"
+    )
 
 
 def _verdict(entry: DlqEntry, prefix: str) -> str:
@@ -177,9 +242,13 @@ def _verdict(entry: DlqEntry, prefix: str) -> str:
 
 @dlq.command("replay", short_help="Send selected DLQ records back to their original topics.")
 @_selection_options
-@click.option("--all", "everything", is_flag=True, help="Every DLQ record (without it, give a selection).")
+@click.option(
+    "--all", "everything", is_flag=True, help="Every DLQ record (without it, give a selection)."
+)
 @click.option("--dry-run", is_flag=True, help="Say what would be replayed; send nothing.")
-@click.option("--force", is_flag=True, help="Also send records today's rules would dead-letter again.")
+@click.option(
+    "--force", is_flag=True, help="Also send records today's rules would dead-letter again."
+)
 def replay(reasons_, topics, since, until, event_ids, ranges, everything, dry_run, force) -> None:
     """Replay the selected DLQ records to the input topics they were read from, with their
     original key, value and headers (dlq.* removed), in their original order per
@@ -199,19 +268,30 @@ def replay(reasons_, topics, since, until, event_ids, ranges, everything, dry_ru
     settings = tool_settings()
     selection = _selection(settings, reasons_, topics, since, until, event_ids, ranges)
     if not selection.narrowed and not everything:
-        raise click.UsageError("say which records: --reason, --topic, --since/--until, --event-id, --offsets, or --all")
+        raise click.UsageError(
+            "say which records: --reason, --topic, --since/--until, --event-id, --offsets, or --all"
+        )
     dlq_topic, chosen, _ = _read(settings, selection)
     if not chosen:
         raise Failure(f"no record of {dlq_topic} matches")
     plan = plan_replay(chosen, settings.topic_prefix, force)
     if plan.send:
-        click.echo(f"{'would replay' if dry_run else 'replaying'} {len(plan.send)} record(s) to their original topics "
-                   "(original key, value and headers):")
+        click.echo(
+            f"{'would replay' if dry_run else 'replaying'} {len(plan.send)} record(s) to their original topics "
+            "(original key, value and headers):"
+        )
         for entry, topic in plan.send:
-            click.echo(f"  {entry.ref:<9} -> {topic}  {entry.record_name or '(undecodable)'} "
-                       f"{entry.event_id or ''}  key={_key(entry.raw.key)}")
-    for title, items in (("not replayed, would be dead-lettered again (fix the cause first, or --force):", plan.failing),
-                         ("not replayable:", plan.refused)):
+            click.echo(
+                f"  {entry.ref:<9} -> {topic}  {entry.record_name or '(undecodable)'} "
+                f"{entry.event_id or ''}  key={_key(entry.raw.key)}"
+            )
+    for title, items in (
+        (
+            "not replayed, would be dead-lettered again (fix the cause first, or --force):",
+            plan.failing,
+        ),
+        ("not replayable:", plan.refused),
+    ):
         if items:
             click.echo(title, err=True)
             for entry, why in items:
@@ -219,8 +299,10 @@ def replay(reasons_, topics, since, until, event_ids, ranges, everything, dry_ru
     if plan.send and not dry_run:
         _send(settings, plan.send)
         days = settings.dedupe_window_ms / DAY_MS
-        click.echo(f"replayed {len(plan.send)} record(s); replaying them again within the dedupe window "
-                   f"({days:g} days) changes nothing")
+        click.echo(
+            f"replayed {len(plan.send)} record(s); replaying them again within the dedupe window "
+            f"({days:g} days) changes nothing"
+        )
     left = len(plan.failing) + len(plan.refused)
     if left:
         raise Failure(f"{left} selected record(s) not replayed")
@@ -240,20 +322,30 @@ def _send(settings, items: list[tuple[DlqEntry, str]]) -> None:
         # The contract's partitioner, as every producer of these topics; a keyless record (it
         # was sent with --force) goes wherever librdkafka puts it.
         partition = partition_for(key, targets[topic]) if key else -1
-        producer.produce(topic, entry.raw.value, key, partition=partition, headers=entry.original_headers,
-                         on_delivery=delivered)
+        producer.produce(
+            topic,
+            entry.raw.value,
+            key,
+            partition=partition,
+            headers=entry.original_headers,
+            on_delivery=delivered,
+        )
         producer.poll(0)
     left = producer.flush(FLUSH_TIMEOUT_S)
     if left or errors:
-        raise Unavailable(f"{left + len(errors)} record(s) not delivered ({'; '.join(errors[:3]) or 'timed out'}); "
-                          "run the same replay again: repeats are dropped by event_id")
+        raise Unavailable(
+            f"{left + len(errors)} record(s) not delivered ({'; '.join(errors[:3]) or 'timed out'}); "
+            "run the same replay again: repeats are dropped by event_id"
+        )
 
 
 def _line(entry: DlqEntry) -> str:
     event = f"{entry.record_name} {entry.event_id}" if entry.record_name else "(undecodable)"
     error = entry.error if len(entry.error) <= ERROR_SHOWN else entry.error[:ERROR_SHOWN] + "..."
-    return (f"{entry.ref:<9} {fmt_ts(entry.raw.timestamp)}  {entry.reason:<16}  {entry.source}  "
-            f"key={_key(entry.raw.key)}  {event}  {error}")
+    return (
+        f"{entry.ref:<9} {fmt_ts(entry.raw.timestamp)}  {entry.reason:<16}  {entry.source}  "
+        f"key={_key(entry.raw.key)}  {event}  {error}"
+    )
 
 
 def _key(key: bytes | None) -> str:
@@ -271,9 +363,17 @@ def _as_json(entry: DlqEntry) -> dict[str, Any]:
         "error": entry.error,
         "source": entry.source,
         "key": None if raw.key is None else raw.key.decode("utf-8", "replace"),
-        "headers": [[k, None if v is None else v.decode("utf-8", "replace")] for k, v in raw.headers],
+        "headers": [
+            [k, None if v is None else v.decode("utf-8", "replace")] for k, v in raw.headers
+        ],
         "type": entry.record_name,
         "record": entry.record,
-        **({"decode_error": entry.decode_error, "value_hex": None if raw.value is None else raw.value.hex()}
-           if entry.record_name is None else {}),
+        **(
+            {
+                "decode_error": entry.decode_error,
+                "value_hex": None if raw.value is None else raw.value.hex(),
+            }
+            if entry.record_name is None
+            else {}
+        ),
     }

@@ -11,12 +11,21 @@ docs/architecture.md).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from stocksignal.cli.kafka_read import Raw
 from stocksignal.contract import topics as catalogue
-from stocksignal.contract.dlq import DLQ_ERROR, DLQ_HEADERS, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC, DlqReason
+from stocksignal.contract.dlq import (
+    DLQ_ERROR,
+    DLQ_HEADERS,
+    DLQ_OFFSET,
+    DLQ_PARTITION,
+    DLQ_REASON,
+    DLQ_TOPIC,
+    DlqReason,
+)
 from stocksignal.contract.errors import CodecError
 from stocksignal.contract.keys import key_error
 from stocksignal.domain import ValidationError, validate
@@ -36,7 +45,7 @@ class DlqEntry:
     decode_reason: str | None = None  # the DLQ reason today's codec gives it
 
     @classmethod
-    def of(cls, raw: Raw, codec: Any) -> "DlqEntry":
+    def of(cls, raw: Raw, codec: Any) -> DlqEntry:
         if raw.value is None:
             return cls(raw, None, None, "no value (null/tombstone)", str(DlqReason.DECODE_ERROR))
         try:
@@ -84,8 +93,13 @@ class DlqEntry:
 
     def replay_order(self) -> tuple:
         """Source topic, partition, offset: a replay keeps each key's original order."""
-        return (self.source_topic or "", _int(self.header(DLQ_PARTITION)), _int(self.header(DLQ_OFFSET)),
-                self.raw.partition, self.raw.offset)
+        return (
+            self.source_topic or "",
+            _int(self.header(DLQ_PARTITION)),
+            _int(self.header(DLQ_OFFSET)),
+            self.raw.partition,
+            self.raw.offset,
+        )
 
 
 def _int(text: str | None) -> int:
@@ -131,18 +145,30 @@ class Selection:
 
     @property
     def narrowed(self) -> bool:
-        return bool(self.reasons or self.topics or self.event_ids or self.ranges
-                    or self.since is not None or self.until is not None)
+        return bool(
+            self.reasons
+            or self.topics
+            or self.event_ids
+            or self.ranges
+            or self.since is not None
+            or self.until is not None
+        )
 
     def matches(self, entry: DlqEntry) -> bool:
         if self.reasons and entry.reason not in self.reasons:
             return False
-        if self.topics and not ({entry.source_topic} & (self.topics | {self.prefix + t for t in self.topics})):
+        if self.topics and not (
+            {entry.source_topic} & (self.topics | {self.prefix + t for t in self.topics})
+        ):
             return False
         if self.event_ids and entry.event_id not in self.event_ids:
             return False
-        if self.ranges and not any(p == entry.raw.partition and first <= entry.raw.offset and
-                                   (last is None or entry.raw.offset <= last) for p, first, last in self.ranges):
+        if self.ranges and not any(
+            p == entry.raw.partition
+            and first <= entry.raw.offset
+            and (last is None or entry.raw.offset <= last)
+            for p, first, last in self.ranges
+        ):
             return False
         if self.since is not None and entry.raw.timestamp < self.since:
             return False
@@ -164,8 +190,10 @@ def replay_target(entry: DlqEntry, prefix: str) -> tuple[str | None, str | None]
     base = inputs.get(topic)
     if base is None:
         where = f" with STOCKSIGNAL_TOPIC_PREFIX={prefix!r}" if prefix else ""
-        return None, (f"{topic} is not an input topic{where}: a replay writes only to input topics, never to the "
-                      "processor's outputs")
+        return None, (
+            f"{topic} is not an input topic{where}: a replay writes only to input topics, never to the "
+            "processor's outputs"
+        )
     return topic, base
 
 
@@ -173,10 +201,14 @@ def recheck(entry: DlqEntry, base_topic: str) -> tuple[str, str] | None:
     """None when today's rules accept the record (the processor would apply it), else
     (dlq reason, error) as the router would dead-letter it again."""
     if entry.record_name is None or entry.record is None:
-        return entry.decode_reason or str(DlqReason.DECODE_ERROR), entry.decode_error or "does not decode"
+        return entry.decode_reason or str(
+            DlqReason.DECODE_ERROR
+        ), entry.decode_error or "does not decode"
     carried = catalogue.topic(base_topic).records
     if entry.record_name not in carried:
-        return str(DlqReason.VALIDATION_ERROR), f"record: {entry.record_name} does not belong on {base_topic}"
+        return str(
+            DlqReason.VALIDATION_ERROR
+        ), f"record: {entry.record_name} does not belong on {base_topic}"
     try:
         validate(entry.record_name, entry.record)
     except ValidationError as exc:
@@ -193,7 +225,9 @@ class ReplayPlan:
 
     send: list[tuple[DlqEntry, str]] = field(default_factory=list)  # (entry, target topic)
     refused: list[tuple[DlqEntry, str]] = field(default_factory=list)  # not replayable at all
-    failing: list[tuple[DlqEntry, str]] = field(default_factory=list)  # would be dead-lettered again
+    failing: list[tuple[DlqEntry, str]] = field(
+        default_factory=list
+    )  # would be dead-lettered again
 
 
 def plan_replay(entries: Iterable[DlqEntry], prefix: str, force: bool = False) -> ReplayPlan:

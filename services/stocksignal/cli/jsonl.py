@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from stocksignal.client import EventEncoder, InvalidEvent
 from stocksignal.client.encoder import INPUT_RECORDS, OUTPUT_RECORDS  # noqa: F401  (part of this module's API)
@@ -36,7 +37,6 @@ from stocksignal.times import parse_timestamp  # noqa: F401  (part of this modul
 
 DEFAULT_SOURCE = "stocksignal-cli"
 FILLABLE = ("event_id", "occurred_at", "source")
-
 
 
 @dataclass(frozen=True)
@@ -87,13 +87,18 @@ def decode_line(raw: bytes, number: int) -> tuple[str, BadLine | None] | BadLine
     """
     note = None
     if raw.startswith(BOM):
-        raw = raw[len(BOM):]
-        note = BadLine(number, "a UTF-8 byte order mark (EF BB BF) was ignored; save the file without it")
+        raw = raw[len(BOM) :]
+        note = BadLine(
+            number, "a UTF-8 byte order mark (EF BB BF) was ignored; save the file without it"
+        )
     try:
         return raw.decode("utf-8"), note
     except UnicodeDecodeError as exc:
-        return BadLine(number, f"not UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}; "
-                               "save the file as UTF-8")
+        return BadLine(
+            number,
+            f"not UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}; "
+            "save the file as UTF-8",
+        )
 
 
 def parse_line(text: str, number: int, defaults: Defaults) -> Event | BadLine | None:
@@ -112,8 +117,13 @@ def parse_line(text: str, number: int, defaults: Defaults) -> Event | BadLine | 
         return BadLine(number, 'no "type": name the input event, e.g. "type": "OrderPlaced"')
     if not isinstance(record_name, str) or record_name not in INPUT_RECORDS:
         if record_name in OUTPUT_RECORDS:
-            return BadLine(number, f"{record_name} is an output of the processor, not an input event")
-        return BadLine(number, f"unknown type {record_name!r}; input events are: {', '.join(sorted(INPUT_RECORDS))}")
+            return BadLine(
+                number, f"{record_name} is an output of the processor, not an input event"
+            )
+        return BadLine(
+            number,
+            f"unknown type {record_name!r}; input events are: {', '.join(sorted(INPUT_RECORDS))}",
+        )
     filled = []
     if "event_id" not in obj:
         obj["event_id"] = defaults.new_event_id()

@@ -10,8 +10,9 @@ and offset; the consumer has moved past it, so the next call goes on.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from stocksignal.client.errors import ClientError
 from stocksignal.client.repeats import RepeatFilter
@@ -43,12 +44,16 @@ def output_topics(names: Iterable[str], prefix: str = "") -> list[str]:
     chosen = list(names)
     wrong = [n for n in chosen if n not in outputs]
     if wrong or not chosen:
-        raise ValueError(f"not output topics: {wrong or 'none given'}; outputs are {', '.join(sorted(outputs))}")
+        raise ValueError(
+            f"not output topics: {wrong or 'none given'}; outputs are {', '.join(sorted(outputs))}"
+        )
     return [prefix + n for n in chosen]
 
 
 class OutputConsumer:
-    def __init__(self, consumer: Any, codec: Any, topics: list[str], repeats: RepeatFilter | None = None) -> None:
+    def __init__(
+        self, consumer: Any, codec: Any, topics: list[str], repeats: RepeatFilter | None = None
+    ) -> None:
         """``consumer``: a confluent-kafka ``Consumer`` (use :meth:`from_settings`); it is
         subscribed to ``topics`` (full names) here."""
         self.consumer = consumer
@@ -59,13 +64,22 @@ class OutputConsumer:
         consumer.subscribe(topics)
 
     @classmethod
-    def from_settings(cls, settings: Any = None, *, group_id: str, topics: Iterable[str] = (catalogue.AVAILABILITY,),
-                      repeats: RepeatFilter | None = None, **consumer_overrides: Any) -> "OutputConsumer":
+    def from_settings(
+        cls,
+        settings: Any = None,
+        *,
+        group_id: str,
+        topics: Iterable[str] = (catalogue.AVAILABILITY,),
+        repeats: RepeatFilter | None = None,
+        **consumer_overrides: Any,
+    ) -> OutputConsumer:
         """Built by the composition root; ``topics`` by their contract names (the prefix is added)."""
         from stocksignal import bootstrap
 
         settings = bootstrap.settings_from_env() if settings is None else settings
-        return bootstrap.make_output_consumer(settings, group_id, topics, repeats=repeats, **consumer_overrides)
+        return bootstrap.make_output_consumer(
+            settings, group_id, topics, repeats=repeats, **consumer_overrides
+        )
 
     def poll(self, timeout: float = 1.0) -> Output | None:
         """The next output not seen before, or None when none came within ``timeout``."""
@@ -92,13 +106,21 @@ class OutputConsumer:
     def _decode(self, msg: Any) -> Output:
         value, key = msg.value(), msg.key()
         if value is None:
-            raise UndecodableOutput(msg.topic(), msg.partition(), msg.offset(), "no value (a tombstone)")
+            raise UndecodableOutput(
+                msg.topic(), msg.partition(), msg.offset(), "no value (a tombstone)"
+            )
         try:
             name, record = self.codec.decode(value)
         except CodecError as exc:
             raise UndecodableOutput(msg.topic(), msg.partition(), msg.offset(), str(exc)) from None
-        return Output(msg.topic(), msg.partition(), msg.offset(), None if key is None else key.decode("utf-8", "replace"),
-                      name, record)
+        return Output(
+            msg.topic(),
+            msg.partition(),
+            msg.offset(),
+            None if key is None else key.decode("utf-8", "replace"),
+            name,
+            record,
+        )
 
     def commit(self) -> None:
         """Commit what was read so far (synchronously): a restart resumes after it."""
@@ -107,13 +129,15 @@ class OutputConsumer:
         try:
             self.consumer.commit(asynchronous=False)
         except KafkaException as exc:
-            if exc.args[0].code() != KafkaError._NO_OFFSET:  # nothing read since the last commit: fine
+            if (
+                exc.args[0].code() != KafkaError._NO_OFFSET
+            ):  # nothing read since the last commit: fine
                 raise
 
     def close(self) -> None:
         self.consumer.close()
 
-    def __enter__(self) -> "OutputConsumer":
+    def __enter__(self) -> OutputConsumer:
         return self
 
     def __exit__(self, *_: Any) -> None:

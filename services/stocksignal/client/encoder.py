@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from stocksignal.client.errors import InvalidEvent
 from stocksignal.client.events import TIMESTAMP_FIELDS, InputEvent, epoch_ms
@@ -39,8 +40,12 @@ from stocksignal.contract.errors import CodecError
 from stocksignal.domain import ValidationError, validate
 
 #: record name -> contract topic (without prefix), for every input record.
-INPUT_RECORDS: dict[str, str] = {r: t.name for t in catalogue.list_topics(catalogue.Role.INPUT) for r in t.records}
-OUTPUT_RECORDS: frozenset[str] = frozenset(r for t in catalogue.list_topics(catalogue.Role.OUTPUT) for r in t.records)
+INPUT_RECORDS: dict[str, str] = {
+    r: t.name for t in catalogue.list_topics(catalogue.Role.INPUT) for r in t.records
+}
+OUTPUT_RECORDS: frozenset[str] = frozenset(
+    r for t in catalogue.list_topics(catalogue.Role.OUTPUT) for r in t.records
+)
 
 
 @dataclass(frozen=True)
@@ -61,9 +66,15 @@ class Prepared:
 
 
 class EventEncoder:
-    def __init__(self, codec: Any, *, topic_prefix: str = "", source: str | None = None,
-                 clock: Callable[[], float] = time.time,
-                 new_event_id: Callable[[], str] = lambda: str(uuid.uuid4())) -> None:
+    def __init__(
+        self,
+        codec: Any,
+        *,
+        topic_prefix: str = "",
+        source: str | None = None,
+        clock: Callable[[], float] = time.time,
+        new_event_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
         self.codec = codec
         self.topic_prefix = topic_prefix
         self.source = source
@@ -81,14 +92,19 @@ class EventEncoder:
         try:
             validate(record_name, fields)
         except ValidationError as exc:
-            raise InvalidEvent(f"{record_name}: " + "; ".join(exc.problems), record_name=record_name,
-                               problems=exc.problems) from None
+            raise InvalidEvent(
+                f"{record_name}: " + "; ".join(exc.problems),
+                record_name=record_name,
+                problems=exc.problems,
+            ) from None
         key = catalogue.key_for(base_topic, record_name, fields)
         try:
             value = self.codec.encode(record_name, fields)
         except CodecError as exc:  # an unknown field, a wrong type: what the rules do not look at
             raise InvalidEvent(str(exc), record_name=record_name) from None
-        return Prepared(record_name, fields, base_topic, self.topic_prefix + base_topic, key, value, filled)
+        return Prepared(
+            record_name, fields, base_topic, self.topic_prefix + base_topic, key, value, filled
+        )
 
     def _fill(self, fields: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
         filled = []
@@ -110,11 +126,15 @@ def _split(event: InputEvent | str, record: Mapping[str, Any] | None) -> tuple[s
             raise TypeError("give an event object, or a record name and its fields, not both")
         return event.record_name, event.to_record()
     if not isinstance(event, str):
-        raise InvalidEvent(f"expected an input event (OrderPlaced(...), ...) or a record name, "
-                           f"got {type(event).__name__}")
+        raise InvalidEvent(
+            f"expected an input event (OrderPlaced(...), ...) or a record name, "
+            f"got {type(event).__name__}"
+        )
     if not isinstance(record, Mapping):
-        raise InvalidEvent(f"{event}: expected the record's fields as a mapping, got {type(record).__name__}",
-                           record_name=event)
+        raise InvalidEvent(
+            f"{event}: expected the record's fields as a mapping, got {type(record).__name__}",
+            record_name=event,
+        )
     return event, dict(record)
 
 
@@ -123,7 +143,12 @@ def _input_topic(record_name: str) -> str:
     if topic is not None:
         return topic
     if record_name in OUTPUT_RECORDS:
-        raise InvalidEvent(f"{record_name} is an output of the processor, not an input event: only the "
-                           "processor writes it (docs/architecture.md)", record_name=record_name)
-    raise InvalidEvent(f"unknown input event {record_name!r}; input events are: {', '.join(sorted(INPUT_RECORDS))}",
-                       record_name=record_name)
+        raise InvalidEvent(
+            f"{record_name} is an output of the processor, not an input event: only the "
+            "processor writes it (docs/architecture.md)",
+            record_name=record_name,
+        )
+    raise InvalidEvent(
+        f"unknown input event {record_name!r}; input events are: {', '.join(sorted(INPUT_RECORDS))}",
+        record_name=record_name,
+    )

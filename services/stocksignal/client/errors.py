@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 class ClientError(Exception):
@@ -14,7 +14,9 @@ class InvalidEvent(ClientError, ValueError):
     processor applies, so it would only have gone to the DLQ. ``problems`` lists each as
     ``path: what``; nothing was sent."""
 
-    def __init__(self, message: str, *, record_name: str | None = None, problems: Sequence[str] = ()) -> None:
+    def __init__(
+        self, message: str, *, record_name: str | None = None, problems: Sequence[str] = ()
+    ) -> None:
         super().__init__(message)
         self.record_name = record_name
         self.problems = list(problems) or [message]
@@ -31,7 +33,14 @@ class KafkaUnavailable(ClientError):
 class DeliveryFailed(ClientError):
     """The broker did not take the event (after librdkafka's retries)."""
 
-    def __init__(self, message: str, *, reason: str = "", event_id: str | None = None, retriable: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str = "",
+        event_id: str | None = None,
+        retriable: bool = False,
+    ) -> None:
         super().__init__(message)
         self.reason = reason or message  # the broker's or librdkafka's words
         self.event_id = event_id

@@ -20,9 +20,10 @@ on every machine.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from stocksignal.client.errors import InvalidEvent
 from stocksignal.domain.symbols import StockStatus
@@ -95,9 +96,11 @@ def epoch_ms(name: str, value: Any) -> Any:
     """A ``datetime`` with a time zone as epoch ms; anything else unchanged (the rules judge it)."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            raise InvalidEvent(f"{name}: a datetime without a time zone is ambiguous; give tzinfo "
-                               "(e.g. datetime.now(timezone.utc)) or epoch milliseconds", problems=[
-                                   f"{name}: datetime without a time zone"])
+            raise InvalidEvent(
+                f"{name}: a datetime without a time zone is ambiguous; give tzinfo "
+                "(e.g. datetime.now(timezone.utc)) or epoch milliseconds",
+                problems=[f"{name}: datetime without a time zone"],
+            )
         return int(value.timestamp() * 1000)
     return value
 
@@ -244,8 +247,21 @@ class ChannelRemoved(InputEvent):
 EVENTS: dict[str, type[InputEvent]] = {
     cls.__name__: cls
     for cls in (
-        OrderPlaced, OrderConfirmed, OrderCancelled, PickConfirmed, ShipmentConfirmed, ReturnReceived,
-        ReturnInspected, InboundExpected, StockReceived, StockAdjusted, StockCounted, StockStatusChanged,
-        TransferDispatched, TransferReceived, ChannelConfigured, ChannelRemoved,
+        OrderPlaced,
+        OrderConfirmed,
+        OrderCancelled,
+        PickConfirmed,
+        ShipmentConfirmed,
+        ReturnReceived,
+        ReturnInspected,
+        InboundExpected,
+        StockReceived,
+        StockAdjusted,
+        StockCounted,
+        StockStatusChanged,
+        TransferDispatched,
+        TransferReceived,
+        ChannelConfigured,
+        ChannelRemoved,
     )
 }

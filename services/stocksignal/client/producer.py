@@ -18,9 +18,10 @@ same Kafka security settings, framing and idempotent producer as every stocksign
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from stocksignal.client.encoder import EventEncoder, Prepared
 from stocksignal.client.errors import DeliveryFailed, KafkaUnavailable, TopicMissing, Undelivered
@@ -46,7 +47,7 @@ class Delivery:
     """The pending acknowledgement of one event: a :class:`concurrent.futures.Future` of
     :class:`Delivered` whose ``result()`` serves the producer's callbacks while it waits."""
 
-    def __init__(self, producer: "EventProducer", prepared: Prepared, partition: int) -> None:
+    def __init__(self, producer: EventProducer, prepared: Prepared, partition: int) -> None:
         self.record_name = prepared.record_name
         self.event_id = prepared.event_id
         self.topic = prepared.topic
@@ -65,7 +66,9 @@ class Delivery:
         while not self.future.done():
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
-                raise TimeoutError(f"{self.record_name} {self.event_id}: no acknowledgement within {timeout:g}s")
+                raise TimeoutError(
+                    f"{self.record_name} {self.event_id}: no acknowledgement within {timeout:g}s"
+                )
             self._producer.poll(0.1 if left is None else min(0.1, left))
         return self.future.result()
 
@@ -76,17 +79,36 @@ class Delivery:
     def _settle(self, err: Any, msg: Any) -> None:
         if err is not None:
             retriable = bool(getattr(err, "retriable", lambda: False)())
-            self.future.set_exception(DeliveryFailed(
-                f"{self.record_name} {self.event_id} to {self.topic}: not delivered: {err.str()}",
-                reason=err.str(), event_id=self.event_id, retriable=retriable))
+            self.future.set_exception(
+                DeliveryFailed(
+                    f"{self.record_name} {self.event_id} to {self.topic}: not delivered: {err.str()}",
+                    reason=err.str(),
+                    event_id=self.event_id,
+                    retriable=retriable,
+                )
+            )
         else:
-            self.future.set_result(Delivered(self.record_name, self.event_id, msg.topic(), msg.partition(),
-                                             msg.offset(), self.key))
+            self.future.set_result(
+                Delivered(
+                    self.record_name,
+                    self.event_id,
+                    msg.topic(),
+                    msg.partition(),
+                    msg.offset(),
+                    self.key,
+                )
+            )
 
 
 class EventProducer:
-    def __init__(self, producer: Any, encoder: EventEncoder, *, metadata_timeout: float = 10.0,
-                 queue_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        producer: Any,
+        encoder: EventEncoder,
+        *,
+        metadata_timeout: float = 10.0,
+        queue_timeout: float = 60.0,
+    ) -> None:
         """``producer``: a confluent-kafka ``Producer`` (use :meth:`from_settings`)."""
         self.producer = producer
         self.encoder = encoder
@@ -95,23 +117,36 @@ class EventProducer:
         self._partitions: dict[str, int] = {}
 
     @classmethod
-    def from_settings(cls, settings: Any = None, *, source: str | None = None, **producer_overrides: Any) -> "EventProducer":
+    def from_settings(
+        cls, settings: Any = None, *, source: str | None = None, **producer_overrides: Any
+    ) -> EventProducer:
         """Built by the composition root from ``settings`` (default: read from the environment)."""
         from stocksignal import bootstrap
 
         settings = bootstrap.settings_from_env() if settings is None else settings
         return bootstrap.make_event_producer(settings, source=source, **producer_overrides)
 
-    def send(self, event: InputEvent | str, record: Mapping[str, Any] | None = None, *,
-             headers: Headers | None = None, on_delivery: Callable[[Delivery], None] | None = None) -> Delivery:
+    def send(
+        self,
+        event: InputEvent | str,
+        record: Mapping[str, Any] | None = None,
+        *,
+        headers: Headers | None = None,
+        on_delivery: Callable[[Delivery], None] | None = None,
+    ) -> Delivery:
         """Check, encode and queue one event: ``send(OrderPlaced(...))`` or
         ``send("OrderPlaced", {...})``. Raises :class:`InvalidEvent` (nothing queued) or
         :class:`TopicMissing`."""
         prepared = self.encoder.prepare(event, record)
         return self.send_prepared(prepared, headers=headers, on_delivery=on_delivery)
 
-    def send_prepared(self, prepared: Prepared, *, headers: Headers | None = None,
-                      on_delivery: Callable[[Delivery], None] | None = None) -> Delivery:
+    def send_prepared(
+        self,
+        prepared: Prepared,
+        *,
+        headers: Headers | None = None,
+        on_delivery: Callable[[Delivery], None] | None = None,
+    ) -> Delivery:
         partition = partition_for(prepared.key, self.partitions(prepared.topic))
         delivery = Delivery(self, prepared, partition)
 
@@ -123,12 +158,20 @@ class EventProducer:
         self._produce(prepared, partition, _headers(headers), delivered)
         return delivery
 
-    def _produce(self, prepared: Prepared, partition: int, headers: list | None, delivered: Callable) -> None:
+    def _produce(
+        self, prepared: Prepared, partition: int, headers: list | None, delivered: Callable
+    ) -> None:
         deadline = time.monotonic() + self.queue_timeout
         while True:
             try:
-                self.producer.produce(prepared.topic, prepared.value, prepared.key.encode(), partition=partition,
-                                      headers=headers, on_delivery=delivered)
+                self.producer.produce(
+                    prepared.topic,
+                    prepared.value,
+                    prepared.key.encode(),
+                    partition=partition,
+                    headers=headers,
+                    on_delivery=delivered,
+                )
                 break
             except BufferError:  # librdkafka's queue is full: let deliveries drain it
                 if time.monotonic() > deadline:
@@ -151,13 +194,17 @@ class EventProducer:
         try:
             topics = self.producer.list_topics(timeout=self.metadata_timeout).topics
         except KafkaException as exc:
-            raise KafkaUnavailable(f"Kafka does not answer ({exc.args[0].str() if exc.args else exc}); "
-                                   "is KAFKA_BOOTSTRAP_SERVERS right?") from None
+            raise KafkaUnavailable(
+                f"Kafka does not answer ({exc.args[0].str() if exc.args else exc}); "
+                "is KAFKA_BOOTSTRAP_SERVERS right?"
+            ) from None
         meta = topics.get(topic)
         if meta is None or meta.error is not None or not meta.partitions:
             prefix = self.encoder.topic_prefix
             where = f" (STOCKSIGNAL_TOPIC_PREFIX={prefix!r})" if prefix else ""
-            raise TopicMissing(f"topic {topic} does not exist{where}; `stocksignal topics create` creates it")
+            raise TopicMissing(
+                f"topic {topic} does not exist{where}; `stocksignal topics create` creates it"
+            )
         return len(meta.partitions)
 
     def poll(self, timeout: float = 0) -> int:
@@ -174,7 +221,7 @@ class EventProducer:
         if left:
             raise Undelivered(left, timeout)
 
-    def __enter__(self) -> "EventProducer":
+    def __enter__(self) -> EventProducer:
         return self
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:

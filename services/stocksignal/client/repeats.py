@@ -31,7 +31,8 @@ record type for decisions and movements, whose repeats arrive close to the first
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 VERSIONED = {"AvailabilityChanged": ("sku",), "StockLevelChanged": ("sku", "channel_id")}
 BY_ID = {"ReservationDecided": "decision_id", "StockMoved": "movement_id"}

@@ -14,7 +14,6 @@ See docs/contract.md.
 
 from stocksignal.contract.codec import Codec, Decoded
 from stocksignal.contract.dlq import DlqReason, dlq_headers
-from stocksignal.contract.framing import make_codec
 from stocksignal.contract.errors import (
     CodecError,
     DecodeError,
@@ -22,6 +21,7 @@ from stocksignal.contract.errors import (
     SchemaError,
     UnknownSchemaError,
 )
+from stocksignal.contract.framing import make_codec
 from stocksignal.contract.partitioning import confluent_producer_config, murmur2, partition_for
 from stocksignal.contract.schemas import SchemaSet, WriterSchema, default_schema_set, schema_dir
 from stocksignal.contract.single_object import SingleObjectCodec

@@ -10,7 +10,8 @@ deployment uses is chosen by :func:`stocksignal.contract.framing.make_codec`.
 from __future__ import annotations
 
 import io
-from typing import Any, Callable, Mapping, NamedTuple, Protocol, cast
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, Protocol, cast
 
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
@@ -50,12 +51,12 @@ class ReadPlan(NamedTuple):
     label: str  # names the frame kind and schema in error messages, built once
 
 
-
 def _not_compiled(record: Mapping[str, Any]) -> bytes:  # a schema avro_writer does not cover
     raise NotImplementedError
 
 
 _NOT_COMPILED = _not_compiled
+
 
 class AvroBodies:
     """Avro binary bodies (no framing) for the records of one :class:`SchemaSet`."""

@@ -23,9 +23,10 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence, cast
+from typing import Any, cast
 
 from fastavro import schemaless_writer
 from fastavro.schema import parse_schema
@@ -86,8 +87,9 @@ class Report:
             lines += [f"ok    {subject}" for subject in self.passed]
         lines += [f"FAIL  {p.kind:<10} {p.subject}: {p.message}" for p in self.problems]
         lines.append(
-            "all compatible" if self.ok else f"{len(self.problems)} problem(s); see "
-            "docs/contract.md, 'Evolving a schema'"
+            "all compatible"
+            if self.ok
+            else f"{len(self.problems)} problem(s); see docs/contract.md, 'Evolving a schema'"
         )
         return "\n".join(lines)
 
@@ -110,7 +112,9 @@ def incompatibilities(writer: Any, reader: Any) -> list[str]:
 
 
 class _Resolver:
-    def __init__(self, writer_named: dict[str, Any], reader_named: dict[str, Any], found: list[str]):
+    def __init__(
+        self, writer_named: dict[str, Any], reader_named: dict[str, Any], found: list[str]
+    ):
         self.wn, self.rn, self.found = writer_named, reader_named, found
         self.seen: set[tuple[str, str]] = set()
 
@@ -207,7 +211,9 @@ def _same_name(w: dict[str, Any], r: dict[str, Any]) -> bool:
     return _short(w["name"]) == _short(r["name"]) or _short(w["name"]) in aliases
 
 
-def _field_source(reader_field: dict[str, Any], written: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+def _field_source(
+    reader_field: dict[str, Any], written: dict[str, dict[str, Any]]
+) -> dict[str, Any] | None:
     for name in (reader_field["name"], *reader_field.get("aliases", ())):
         if name in written:
             return written[name]

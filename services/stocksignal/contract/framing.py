@@ -6,15 +6,20 @@ that module; kept there, the three modules would import each other.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from stocksignal.contract.codec import Codec
 from stocksignal.contract.schemas import SchemaSet
 from stocksignal.contract.single_object import SingleObjectCodec
 
 
-def make_codec(schema_registry_url: str = "", *, schemas: SchemaSet | None = None,
-               registry_config: Mapping[str, Any] | None = None) -> Codec:
+def make_codec(
+    schema_registry_url: str = "",
+    *,
+    schemas: SchemaSet | None = None,
+    registry_config: Mapping[str, Any] | None = None,
+) -> Codec:
     """The codec the settings ask for: Schema Registry framing when a URL is set.
 
     ``mock://...`` URLs give confluent-kafka's in-memory registry (tests). ``registry_config``:

@@ -20,9 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from stocksignal.contract.examples import example, example_names
 from stocksignal.contract.schemas import SchemaSet, WriterSchema, repo_root, writer_schema
@@ -86,7 +87,9 @@ def write_samples(
     return written, kept
 
 
-def _write(directory: Path, base: str, ws: WriterSchema, frame: bytes, decoded: dict[str, Any]) -> None:
+def _write(
+    directory: Path, base: str, ws: WriterSchema, frame: bytes, decoded: dict[str, Any]
+) -> None:
     (directory / f"{base}.bin").write_bytes(frame)
     (directory / f"{base}.json").write_text(_json(decoded), encoding="utf-8")
     writers = directory / WRITER_DIR

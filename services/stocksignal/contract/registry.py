@@ -13,7 +13,8 @@ topic can switch framings without a flag day and producers of either kind can co
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
@@ -47,8 +48,9 @@ class RegistryCodec:
         self._plans: dict[int, ReadPlan] = {}
 
     @classmethod
-    def from_url(cls, url: str, schemas: SchemaSet | None = None,
-                 config: Mapping[str, Any] | None = None) -> "RegistryCodec":
+    def from_url(
+        cls, url: str, schemas: SchemaSet | None = None, config: Mapping[str, Any] | None = None
+    ) -> RegistryCodec:
         """``config``: the client's other properties (basic.auth.user.info, bearer.auth.*,
         ssl.*), as stocksignal.security.registry builds them. new_client() returns the
         in-memory mock for mock:// URLs."""
@@ -96,7 +98,9 @@ class RegistryCodec:
                 else:
                     schema_id = self.client.lookup_schema(subject, schema).schema_id
             except SchemaRegistryError as exc:
-                raise SchemaError(f"{subject}: cannot get a schema id from the registry: {exc}") from exc
+                raise SchemaError(
+                    f"{subject}: cannot get a schema id from the registry: {exc}"
+                ) from exc
             if schema_id is None:
                 raise SchemaError(f"{subject}: the registry answered without a schema id")
             header = bytes([MAGIC_BYTE]) + schema_id.to_bytes(4, "big")
@@ -110,7 +114,9 @@ class RegistryCodec:
         try:
             ws = writer_schema(json.loads(registered.schema_str or ""))
         except (ValueError, SchemaError) as exc:
-            raise UnknownSchemaError(f"schema id {schema_id} is not a usable Avro record: {exc}") from exc
+            raise UnknownSchemaError(
+                f"schema id {schema_id} is not a usable Avro record: {exc}"
+            ) from exc
         if ws.full_name not in self.schemas:
             raise UnknownSchemaError(
                 f"schema id {schema_id} is {ws.full_name}, not a record of this contract"

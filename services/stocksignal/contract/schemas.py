@@ -16,10 +16,11 @@ from __future__ import annotations
 import copy
 import functools
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping, cast
+from typing import Any, cast
 
 from fastavro.schema import fingerprint as _fastavro_fingerprint
 from fastavro.schema import parse_schema, to_parsing_canonical_form
@@ -69,7 +70,9 @@ class WriterSchema:
     schema: dict[str, Any]  # self-contained Avro JSON, docs and defaults kept
     canonical_form: str
     fingerprint: bytes  # 8 bytes, little-endian CRC-64-AVRO, exactly as in a single-object frame
-    parsed: dict[str, Any]  # fastavro-parsed with logical types removed: timestamps stay int milliseconds
+    parsed: dict[
+        str, Any
+    ]  # fastavro-parsed with logical types removed: timestamps stay int milliseconds
 
     @property
     def fingerprint_hex(self) -> str:
@@ -165,7 +168,7 @@ class SchemaSet:
         )
 
     @classmethod
-    def load(cls, directory: Path | str | None = None) -> "SchemaSet":
+    def load(cls, directory: Path | str | None = None) -> SchemaSet:
         """Load ``directory`` (default :func:`schema_dir`) and its ``history/``."""
         root = Path(directory) if directory is not None else schema_dir()
         named = load_named(root)
@@ -225,7 +228,9 @@ def _full_name(name: str, namespace: str) -> str:
     return name if "." in name or not namespace else f"{namespace}.{name}"
 
 
-def _inline(node: Schema, named: Mapping[str, dict[str, Any]], defined: set[str], namespace: str) -> Schema:
+def _inline(
+    node: Schema, named: Mapping[str, dict[str, Any]], defined: set[str], namespace: str
+) -> Schema:
     if isinstance(node, str):
         if node in PRIMITIVES:
             return node

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from stocksignal import bootstrap
 from stocksignal.demo import procs
@@ -50,10 +51,14 @@ def purge(state: Mapping[str, Any], base: Settings, view: PlainView) -> None:
     state_dir = state.get("state_dir")
     if state_dir and Path(state_dir).name.startswith("state-"):
         shutil.rmtree(state_dir, ignore_errors=True)
-    view.info(f"removed demo run {state.get('run_id')} (topics {prefix}*, its consumer groups, Redis keys and state)")
+    view.info(
+        f"removed demo run {state.get('run_id')} (topics {prefix}*, its consumer groups, Redis keys and state)"
+    )
 
 
-def _delete_topics_and_groups(state: Mapping[str, Any], settings: Settings, app_id: str, view: PlainView) -> None:
+def _delete_topics_and_groups(
+    state: Mapping[str, Any], settings: Settings, app_id: str, view: PlainView
+) -> None:
     from stocksignal.processor.topology import plan
 
     admin = bootstrap.make_admin(settings)
@@ -68,10 +73,14 @@ def _delete_topics_and_groups(state: Mapping[str, Any], settings: Settings, app_
                 view.warn(f"could not delete a topic of the previous demo: {exc}")
         # Until they are gone: a run reusing the prefix must not race their deletion.
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and set(doomed) & set(admin.list_topics(timeout=10).topics):
+        while time.monotonic() < deadline and set(doomed) & set(
+            admin.list_topics(timeout=10).topics
+        ):
             time.sleep(0.2)
     groups = [g for g in state.get("consumer_groups", []) if g]
-    for future in admin.delete_consumer_groups(groups, request_timeout=10).values() if groups else ():
+    for future in (
+        admin.delete_consumer_groups(groups, request_timeout=10).values() if groups else ()
+    ):
         try:
             future.result(10)
         except Exception:  # a group that never committed does not exist: fine

@@ -13,7 +13,13 @@ from stocksignal.bench.probes import free_port, port_free
 from stocksignal.demo import procs, script
 from stocksignal.settings import Settings
 
-PREFERRED_PORTS = {"processor": 6066, "api": 8080, "stub": 8099, "projector_metrics": 9108, "sync_metrics": 9109}
+PREFERRED_PORTS = {
+    "processor": 6066,
+    "api": 8080,
+    "stub": 8099,
+    "projector_metrics": 9108,
+    "sync_metrics": 9109,
+}
 
 
 @dataclass
@@ -58,7 +64,9 @@ def choose_ports(any_free: bool) -> tuple[Ports, list[str]]:
     return Ports(**chosen), notes
 
 
-def demo_settings(base: Settings, run_id: str, prefix: str, run_dir: Path, ports: Ports) -> Settings:
+def demo_settings(
+    base: Settings, run_id: str, prefix: str, run_dir: Path, ports: Ports
+) -> Settings:
     """The run's settings: its own topics, groups, Redis keys, state directory and ports."""
     tag = f"stocksignal-demo-{run_id}"
     return replace(

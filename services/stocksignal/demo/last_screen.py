@@ -27,9 +27,15 @@ def show(demo: Demo, code: int, elapsed: float) -> None:
         return
     latest = demo.latest
     if latest:
-        rows = [[sku, fmt_channels({c["channel_id"]: c["available"] for c in a["channels"]})]
-                for sku, a in sorted(latest.items())]
-        view.table("Final availability (inventory.availability.v1):", ["SKU", "available per channel"], rows)
+        rows = [
+            [sku, fmt_channels({c["channel_id"]: c["available"] for c in a["channels"]})]
+            for sku, a in sorted(latest.items())
+        ]
+        view.table(
+            "Final availability (inventory.availability.v1):",
+            ["SKU", "available per channel"],
+            rows,
+        )
     running = procs.running(demo.run_dir)
     for line in where_to_look(demo, bool(running)):
         view.info(line)

@@ -15,10 +15,9 @@ import uuid
 from typing import Any
 
 from stocksignal import bootstrap
-from stocksignal.demo import channels_part, checks, ledger_part, procs, script, supervisor
-from stocksignal.demo.outputs import OutputReader
-from stocksignal.demo import config
+from stocksignal.demo import channels_part, checks, config, ledger_part, procs, script, supervisor
 from stocksignal.demo.config import Options
+from stocksignal.demo.outputs import OutputReader
 from stocksignal.demo.supervisor import EXIT_FAILED, EXIT_OK, DemoError, Supervisor
 from stocksignal.demo.traffic import Traffic
 from stocksignal.demo.view import make_view
@@ -103,8 +102,10 @@ class Demo:
         if prefix is None:
             prefix = f"{self.base.topic_prefix}demo-{self.run_id}."
         if not prefix:
-            raise DemoError("the demo needs a topic prefix of its own (--topic-prefix must not be empty)",
-                            supervisor.EXIT_USAGE)
+            raise DemoError(
+                "the demo needs a topic prefix of its own (--topic-prefix must not be empty)",
+                supervisor.EXIT_USAGE,
+            )
         cleanup_previous(self.run_dir, self.base, view)
         ports, notes = config.choose_ports(self.options.free_ports)
         for note in notes:
@@ -113,7 +114,9 @@ class Demo:
         self.supervisor = Supervisor(self.run_dir, self.run_id, s, ports, view)
         self.services.save_state()
         self.services.write_env_file()
-        view.info(f"run {self.run_id} · Kafka {s.kafka_bootstrap_servers} · Redis {redact_url(s.redis_url)}")
+        view.info(
+            f"run {self.run_id} · Kafka {s.kafka_bootstrap_servers} · Redis {redact_url(s.redis_url)}"
+        )
         view.info(f"topics {prefix}* · Redis keys {s.redis_prefix}* · run directory {self.run_dir}")
         self.services.create_topics()
 
@@ -122,21 +125,35 @@ class Demo:
     def configure_channels(self) -> None:
         self._traffic = traffic = Traffic(self.services, self.view)
         view = self.view
-        view.step(0, len(script.steps()), "05:00", "Before opening: configure the sales channels",
-                  "The web shop sells from Berlin, then Hamburg. The marketplace sells from Hamburg, then "
-                  "Berlin, and keeps 2 units of every SKU back as safety stock.")
+        view.step(
+            0,
+            len(script.steps()),
+            "05:00",
+            "Before opening: configure the sales channels",
+            "The web shop sells from Berlin, then Hamburg. The marketplace sells from Hamburg, then "
+            "Berlin, and keeps 2 units of every SKU back as safety stock.",
+        )
         events = script.channel_events()
         for e in events:
             view.command(channels_part.channels_set_command(e.fields))
         before = traffic.handled()
         traffic.send("channels", events)
-        traffic.settle(before, script.expected_commands(events, self.settings.command_partitions), set())
-        view.check(True, f"the processor applied both channel configurations on all "
-                         f"{self.settings.command_partitions} command partitions")
+        traffic.settle(
+            before, script.expected_commands(events, self.settings.command_partitions), set()
+        )
+        view.check(
+            True,
+            f"the processor applied both channel configurations on all "
+            f"{self.settings.command_partitions} command partitions",
+        )
 
     def play(self) -> None:
         steps = script.steps()
-        pace = self.options.pace if self.options.pace is not None else (0.0 if self.options.plain else 1.5)
+        pace = (
+            self.options.pace
+            if self.options.pace is not None
+            else (0.0 if self.options.plain else 1.5)
+        )
         for number, step in enumerate(steps, start=1):
             if pace:
                 deadline = time.monotonic() + pace
@@ -154,8 +171,12 @@ class Demo:
         events = list(step.events(script.Observed(decisions=self.reader.decisions())))
         for e in events:
             if e.name == "ChannelConfigured":
-                view.command(channels_part.channels_set_command(e.fields) + "   # sent as this event:")
-        commands = step.commands or script.expected_commands(events, self.settings.command_partitions)
+                view.command(
+                    channels_part.channels_set_command(e.fields) + "   # sent as this event:"
+                )
+        commands = step.commands or script.expected_commands(
+            events, self.settings.command_partitions
+        )
         skus = set().union(*(e.skus for e in events)) | set(step.expect)
         traffic = self.traffic
         before = traffic.handled()
@@ -173,4 +194,3 @@ class Demo:
 
 def run_demo(options: Options, base: Settings | None = None) -> int:
     return Demo(options, base or bootstrap.settings_from_env()).run()
-

@@ -46,19 +46,31 @@ def check_platform(base: Settings) -> None:
     try:
         existing_topics(base, timeout=10)
     except Unavailable as exc:
-        raise DemoError(f"{exc.message}\nstart the local platform with `make up`", EXIT_UNAVAILABLE) from None
+        raise DemoError(
+            f"{exc.message}\nstart the local platform with `make up`", EXIT_UNAVAILABLE
+        ) from None
     try:
         bootstrap.make_redis(base, socket_connect_timeout=3, socket_timeout=3).ping()
     except Exception as exc:
-        raise DemoError(f"Redis at {redact_url(base.redis_url)} does not answer ({exc}); start it with `make up`",
-                        EXIT_UNAVAILABLE) from None
+        raise DemoError(
+            f"Redis at {redact_url(base.redis_url)} does not answer ({exc}); start it with `make up`",
+            EXIT_UNAVAILABLE,
+        ) from None
 
 
 class Supervisor:
     """The run's processes: started detached, waited for, their logs at hand."""
 
-    def __init__(self, run_dir: Path, run_id: str, settings: Settings, ports: Ports, view: PlainView) -> None:
-        self.run_dir, self.run_id, self.settings, self.ports, self.view = run_dir, run_id, settings, ports, view
+    def __init__(
+        self, run_dir: Path, run_id: str, settings: Settings, ports: Ports, view: PlainView
+    ) -> None:
+        self.run_dir, self.run_id, self.settings, self.ports, self.view = (
+            run_dir,
+            run_id,
+            settings,
+            ports,
+            view,
+        )
         self.children: dict[str, subprocess.Popen[bytes]] = {}
 
     def urls(self) -> dict[str, str]:
@@ -69,7 +81,9 @@ class Supervisor:
         from stocksignal.processor.runner import create_topics
 
         s = self.settings
-        self.view.command(f"stocksignal topics create   (STOCKSIGNAL_TOPIC_PREFIX={s.topic_prefix})")
+        self.view.command(
+            f"stocksignal topics create   (STOCKSIGNAL_TOPIC_PREFIX={s.topic_prefix})"
+        )
         reports = create_topics(s)
         wait_for_leaders(s, [r.name for r in reports if r.action == "created"])
         created = sum(r.action == "created" for r in reports)
@@ -80,20 +94,23 @@ class Supervisor:
 
     def save_state(self) -> None:
         s = self.settings
-        procs.write_state(self.run_dir, {
-            "run_id": self.run_id,
-            "topic_prefix": s.topic_prefix,
-            "app_id": s.app_id,
-            "redis_prefix": s.redis_prefix,
-            "consumer_groups": [s.app_id, s.projector_group, s.marketplace_group],
-            "marketplace_dlq_topic": s.topic_prefix + s.marketplace_dlq_topic,
-            "state_dir": s.state_dir,
-            "kafka_bootstrap_servers": s.kafka_bootstrap_servers,
-            "redis_url": redact_url(s.redis_url),
-            "ports": vars(self.ports),
-            "urls": self.urls(),
-            "started_at": int(time.time() * 1000),
-        })
+        procs.write_state(
+            self.run_dir,
+            {
+                "run_id": self.run_id,
+                "topic_prefix": s.topic_prefix,
+                "app_id": s.app_id,
+                "redis_prefix": s.redis_prefix,
+                "consumer_groups": [s.app_id, s.projector_group, s.marketplace_group],
+                "marketplace_dlq_topic": s.topic_prefix + s.marketplace_dlq_topic,
+                "state_dir": s.state_dir,
+                "kafka_bootstrap_servers": s.kafka_bootstrap_servers,
+                "redis_url": redact_url(s.redis_url),
+                "ports": vars(self.ports),
+                "urls": self.urls(),
+                "started_at": int(time.time() * 1000),
+            },
+        )
 
     def write_env_file(self) -> None:
         s, p = self.settings, self.ports
@@ -115,12 +132,27 @@ class Supervisor:
         env = {**os.environ, **s.to_env(), "PYTHONUNBUFFERED": "1"}
         cli = [sys.executable, "-m", "stocksignal.cli.main"]
         commands = {
-            "stub-marketplace": [sys.executable, "-m", "stocksignal.demo.stub_marketplace", "--port", str(p.stub)],
+            "stub-marketplace": [
+                sys.executable,
+                "-m",
+                "stocksignal.demo.stub_marketplace",
+                "--port",
+                str(p.stub),
+            ],
             "processor": [*cli, "run", "processor"],
             "projector": [*cli, "run", "projector", "--metrics-port", str(p.projector_metrics)],
             "api": [*cli, "run", "api", "--host", "127.0.0.1", "--port", str(p.api)],
-            "marketplace-sync": [*cli, "run", "marketplace-sync", "--channel", script.MARKETPLACE,
-                                 "--url", s.marketplace_url, "--metrics-port", str(p.sync_metrics)],
+            "marketplace-sync": [
+                *cli,
+                "run",
+                "marketplace-sync",
+                "--channel",
+                script.MARKETPLACE,
+                "--url",
+                s.marketplace_url,
+                "--metrics-port",
+                str(p.sync_metrics),
+            ],
         }
         for name in SERVICES:
             self.children[name] = procs.start(self.run_dir, name, commands[name], env)
@@ -146,7 +178,9 @@ class Supervisor:
             if http_get(url, timeout=2)[0] == 200:
                 return
             if time.monotonic() > deadline:
-                raise DemoError(f"{name} not ready after {START_TIMEOUT_S:.0f}s ({url}):\n{self.log_tail(name)}")
+                raise DemoError(
+                    f"{name} not ready after {START_TIMEOUT_S:.0f}s ({url}):\n{self.log_tail(name)}"
+                )
             time.sleep(0.2)
 
     def check_alive(self, name: str) -> None:

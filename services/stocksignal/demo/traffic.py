@@ -10,7 +10,8 @@ from __future__ import annotations
 import sys
 import time
 import urllib.parse
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from stocksignal import bootstrap
 from stocksignal.bench.probes import http_get, metric_sum
@@ -48,15 +49,23 @@ class Traffic:
         ids = []
         now = int(time.time() * 1000)
         for i, event in enumerate(sent, start=1):
-            record = {"event_id": f"demo-{self.run_id}-{step_key}-{i}", "occurred_at": now,
-                      "source": "stocksignal-demo", **event.fields}
+            record = {
+                "event_id": f"demo-{self.run_id}-{step_key}-{i}",
+                "occurred_at": now,
+                "source": "stocksignal-demo",
+                **event.fields,
+            }
             validate(event.name, record)
             topic = topic_for_record(event.name)
             key = key_for(topic, event.name, record)
-            producer.produce(self.settings.topic_prefix + topic, codec.encode(event.name, record), key.encode())
+            producer.produce(
+                self.settings.topic_prefix + topic, codec.encode(event.name, record), key.encode()
+            )
             ids.append(record["event_id"])
         if producer.flush(30):
-            raise DemoError("events not delivered to Kafka within 30 s", supervisor.EXIT_UNAVAILABLE)
+            raise DemoError(
+                "events not delivered to Kafka within 30 s", supervisor.EXIT_UNAVAILABLE
+            )
         return ids
 
     def handled(self) -> float:
@@ -67,27 +76,48 @@ class Traffic:
             return -1.0
         return metric_sum(body, APPLIED)
 
-    def wait_until(self, what: str, done: Callable[[], bool], timeout: float = STEP_TIMEOUT_S) -> None:
+    def wait_until(
+        self, what: str, done: Callable[[], bool], timeout: float = STEP_TIMEOUT_S
+    ) -> None:
         deadline = time.monotonic() + timeout
         while not done():
             if time.monotonic() > deadline:
-                raise DemoError(f"timed out after {timeout:.0f}s waiting for {what}\nprocessor log:\n"
-                                f"{self.services.log_tail('processor')}")
+                raise DemoError(
+                    f"timed out after {timeout:.0f}s waiting for {what}\nprocessor log:\n"
+                    f"{self.services.log_tail('processor')}"
+                )
             self.reader.pump(0.05)
 
-    def settle(self, before: float, commands: int, skus: set[str], ids: list[str] | None = None,
-               decisions: int = 0) -> None:
+    def settle(
+        self,
+        before: float,
+        commands: int,
+        skus: set[str],
+        ids: list[str] | None = None,
+        decisions: int = 0,
+    ) -> None:
         """Until the processor applied ``commands`` more commands and their outputs are read:
         the SKUs' newest snapshots, the ``decisions`` the events ``ids`` cause, and everything
         acknowledged on the reservations and movements topics."""
-        self.wait_until(f"the processor to apply {commands} command(s)", lambda: self.handled() >= before + commands)
+        self.wait_until(
+            f"the processor to apply {commands} command(s)",
+            lambda: self.handled() >= before + commands,
+        )
         wanted = set(ids or ())
-        self.wait_until(f"{decisions} reservation decision(s)", lambda: sum(
-            o.cause in wanted for o in self.reader.records["reservations"]) >= decisions)
+        self.wait_until(
+            f"{decisions} reservation decision(s)",
+            lambda: (
+                sum(o.cause in wanted for o in self.reader.records["reservations"]) >= decisions
+            ),
+        )
         for sku in sorted(skus):
-            status, state = http_get(f"{self.services.urls()['processor']}/skus/{urllib.parse.quote(sku, safe='')}")
+            status, state = http_get(
+                f"{self.services.urls()['processor']}/skus/{urllib.parse.quote(sku, safe='')}"
+            )
             version = state["version"] if status == 200 else 0
-            self.wait_until(f"{sku}'s availability version {version}", self._has_version(sku, version))
+            self.wait_until(
+                f"{sku}'s availability version {version}", self._has_version(sku, version)
+            )
         self.wait_until("the output topics to be read to their end", self.reader.caught_up)
 
     def _has_version(self, sku: str, version: int) -> Callable[[], bool]:
@@ -98,8 +128,12 @@ class Traffic:
         (by the records' log time, then by the ledger's offsets: a SKU's movements are in one
         partition, in the order they were decided)."""
         caused = self.reader.caused_by(ids)
-        lines = {"reservations": ("decided", decision_line), "movements": ("ledger", movement_line),
-                 "availability": ("available", availability_line), "levels": ("level", channels_part.level_line)}
+        lines = {
+            "reservations": ("decided", decision_line),
+            "movements": ("ledger", movement_line),
+            "availability": ("available", availability_line),
+            "levels": ("level", channels_part.level_line),
+        }
 
         def applied_order(item: tuple[int, str]) -> tuple[int, int, int]:
             index, event_id = item
@@ -119,4 +153,6 @@ class Traffic:
                         self.view.output(label, line(o.record or {}))
             kinds = {o.kind for o in outputs}
             if "movements" in kinds and "availability" not in kinds:
-                self.view.output("available", "(in the next snapshot of the SKU: coalesced within one commit)")
+                self.view.output(
+                    "available", "(in the next snapshot of the SKU: coalesced within one commit)"
+                )

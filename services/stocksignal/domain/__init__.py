@@ -37,6 +37,7 @@ from .dedupe import DEFAULT_DEDUPE_WINDOW_MS, dedupe_key, within_window
 from .engine import apply, apply_channel_command, reconcile
 from .errors import UnknownOrderError, ValidationError
 from .ids import decision_id, movement_id
+from .levels import level_changes, level_of, publish_levels
 from .lines import Line
 from .model import InMemoryInventory, PartitionModel, partition_of
 from .outputs import (
@@ -49,7 +50,6 @@ from .outputs import (
     StockLevelChanged,
     StockMoved,
 )
-from .levels import level_changes, level_of, publish_levels
 from .positions import BUCKET_FIELDS, Position
 from .split import OrderRef, needs_order, remember_fan_out, remember_order, split
 from .state import SkuState, Transfer

@@ -9,7 +9,7 @@ what it touches, not the size of the SKU's state.
 from __future__ import annotations
 
 from .channels import ChannelBook
-from .commands import Command, SkuCommand
+from .commands import SkuCommand
 from .ids import decision_id, movement_id
 from .lines import Line
 from .outputs import Allocation, Outcome, ReservationDecided, StockMoved
@@ -276,7 +276,9 @@ class Changeset:
             base.levels,  # changed only when a snapshot is published (levels.py)
         )
         source = (self.book, self.cmd) if buckets_changed else None
-        return Outcome(state, self.decisions, self.movements, None, tuple(self.notes), source=source)
+        return Outcome(
+            state, self.decisions, self.movements, None, tuple(self.notes), source=source
+        )
 
 
 def _bump(counts: dict[str, int], key: str, delta: int) -> None:

@@ -68,9 +68,7 @@ def reconcile(
     return Outcome(new_state, [], [], None, (), source=(new_book, cause))
 
 
-def apply_channel_command(
-    book: ChannelBook, command: c.ChannelCommand
-) -> ChannelBook:
+def apply_channel_command(book: ChannelBook, command: c.ChannelCommand) -> ChannelBook:
     """The partition's channel book after a channel command."""
     if isinstance(command, c.ConfigureChannel):
         return book.with_channel(

@@ -262,8 +262,10 @@ class Outcome:
 
     def __repr__(self) -> str:
         state, decisions, movements, availability, notes = self._fields()
-        return (f"Outcome(state={state!r}, decisions={decisions!r}, movements={movements!r}, "
-                f"availability={availability!r}, notes={notes!r})")
+        return (
+            f"Outcome(state={state!r}, decisions={decisions!r}, movements={movements!r}, "
+            f"availability={availability!r}, notes={notes!r})"
+        )
 
 
 def snapshot(state: SkuState, book: ChannelBook, cause: Command) -> AvailabilityChanged:

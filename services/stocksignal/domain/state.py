@@ -65,8 +65,11 @@ class SkuState:
         # min, not open_holds()[0]: the processor asks after every command, and most SKUs
         # have no hold at all.
         return min(
-            (line.hold_expires_at for line in self.lines.values()
-             if line.hold_expires_at is not None and not line.confirmed),
+            (
+                line.hold_expires_at
+                for line in self.lines.values()
+                if line.hold_expires_at is not None and not line.confirmed
+            ),
             default=None,
         )
 
@@ -108,5 +111,9 @@ class SkuState:
 
 
 # One letter per level in the stored form: every SKU of a worker carries one per channel.
-_LEVEL_CODE: dict[str, str] = {StockLevel.IN_STOCK: "I", StockLevel.LOW_STOCK: "L", StockLevel.OUT_OF_STOCK: "O"}
+_LEVEL_CODE: dict[str, str] = {
+    StockLevel.IN_STOCK: "I",
+    StockLevel.LOW_STOCK: "L",
+    StockLevel.OUT_OF_STOCK: "O",
+}
 _CODE_LEVEL = {code: level for level, code in _LEVEL_CODE.items()}

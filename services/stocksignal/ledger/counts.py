@@ -14,8 +14,8 @@ end, as committed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from stocksignal.contract import topics as catalogue
 from stocksignal.ledger.accuracy import Correction, Count
@@ -32,7 +32,9 @@ class CountsRead:
     pending: int  # counts in the window the processor has not applied yet
 
 
-def read_counts(clients: LedgerClients, since: int | None, until: int, locations: Iterable[str] = ()) -> CountsRead:
+def read_counts(
+    clients: LedgerClients, since: int | None, until: int, locations: Iterable[str] = ()
+) -> CountsRead:
     wanted = set(locations)
     with PartitionReader(clients) as reader:
         counts, pending = _counts(clients, reader, since, until, wanted)
@@ -41,8 +43,9 @@ def read_counts(clients: LedgerClients, since: int | None, until: int, locations
     return CountsRead(counts, corrections, pending)
 
 
-def _counts(clients: LedgerClients, reader: PartitionReader, since: int | None, until: int,
-            wanted: set[str]) -> tuple[list[Count], int]:
+def _counts(
+    clients: LedgerClients, reader: PartitionReader, since: int | None, until: int, wanted: set[str]
+) -> tuple[list[Count], int]:
     from stocksignal.processor import batches
 
     settings = clients.settings
@@ -62,12 +65,22 @@ def _counts(clients: LedgerClients, reader: PartitionReader, since: int | None, 
                 if r.offset >= applied.get(p, 0):
                     pending += 1
                     continue
-                counts.append(Count(d["sku"], d["location_id"], d["event_id"], d["logged_at"], d["counted_qty"],
-                                    d.get("source")))
+                counts.append(
+                    Count(
+                        d["sku"],
+                        d["location_id"],
+                        d["event_id"],
+                        d["logged_at"],
+                        d["counted_qty"],
+                        d.get("source"),
+                    )
+                )
     return counts, pending
 
 
-def _corrections(clients: LedgerClients, reader: PartitionReader, since: int | None) -> list[Correction]:
+def _corrections(
+    clients: LedgerClients, reader: PartitionReader, since: int | None
+) -> list[Correction]:
     topic = clients.settings.topic_prefix + catalogue.MOVEMENTS
     codec = clients.codec
     out = []
@@ -77,8 +90,16 @@ def _corrections(clients: LedgerClients, reader: PartitionReader, since: int | N
                 continue
             name, m = codec.decode(r.value)
             if name == "StockMoved" and m["reason"] == "CYCLE_COUNT" and m["bucket"] == "ON_HAND":
-                out.append(Correction(m["sku"], m["location_id"], m["cause_event_id"], m["delta"], m["balance_after"],
-                                      m.get("reason_detail")))
+                out.append(
+                    Correction(
+                        m["sku"],
+                        m["location_id"],
+                        m["cause_event_id"],
+                        m["delta"],
+                        m["balance_after"],
+                        m.get("reason_detail"),
+                    )
+                )
     return out
 
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, cast
+from typing import Any, cast
 
 import orjson
 
@@ -140,7 +141,7 @@ class PartitionState:
     reconcile: Reconcile | None = None
 
     @classmethod
-    def load(cls, store: PartitionStore) -> "PartitionState":
+    def load(cls, store: PartitionStore) -> PartitionState:
         raw = store.get(book_key(store.partition))
         book = BookEnvelope.from_bytes(raw) if raw is not None else BookEnvelope(ChannelBook())
         return cls(store, HoldIndex.load(store), book)
@@ -214,7 +215,9 @@ class Applier:
         if type(cmd) is CountStock:  # inventory record accuracy (docs/operations.md)
             self.metrics.counted(cmd.location_id, outcome.movements)
 
-    def _write(self, ps: PartitionState, partition: int, pos: int, env: Envelope | None, outcome) -> None:
+    def _write(
+        self, ps: PartitionState, partition: int, pos: int, env: Envelope | None, outcome
+    ) -> None:
         store = ps.store
         state = outcome.state
         history_seq = env.history_seq if env else 0
@@ -244,7 +247,9 @@ class Applier:
         store, partition = ps.store, ps.store.partition
         env = self.envelope(store, published.sku)
         assert env is not None and env.state.version == published.version
-        new_env = Envelope(replace(env.state, levels=published.levels), env.applied_pos, env.history_seq)
+        new_env = Envelope(
+            replace(env.state, levels=published.levels), env.applied_pos, env.history_seq
+        )
         raw = new_env.to_bytes()
         store.put(sku_key(published.sku), raw)
         self.cache.put(partition, published.sku, new_env, len(raw))
@@ -255,7 +260,9 @@ class Applier:
             return False
         marker = Marker.from_bytes(raw)
         # The same position is this very command (read again after a failure).
-        return marker.pos != pos and within_window(marker.logged_at, logged_at, self.config.dedupe_window_ms)
+        return marker.pos != pos and within_window(
+            marker.logged_at, logged_at, self.config.dedupe_window_ms
+        )
 
     # --- channel commands (broadcast: one per partition) -----------------------------------
 
@@ -326,7 +333,9 @@ class Applier:
                 log.error("invariant broken for %s at %s: %s", state.sku, location_id, p)
 
 
-def history(store: PartitionStore, env: Envelope, sku: str, history_size: int, limit: int) -> list[dict[str, Any]]:
+def history(
+    store: PartitionStore, env: Envelope, sku: str, history_size: int, limit: int
+) -> list[dict[str, Any]]:
     """The SKU's recent movements, newest first (from the history slots)."""
     entries: list[dict[str, Any]] = []
     first = max(0, env.history_seq - history_size)

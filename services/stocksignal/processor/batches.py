@@ -12,7 +12,8 @@ in the record, packed into one integer so that positions compare in log order.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 

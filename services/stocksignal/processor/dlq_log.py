@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 LOG = logging.getLogger("stocksignal.processor.dlq")
 KEY_SHOWN = 80
@@ -19,8 +19,13 @@ ERROR_SHOWN = 300
 
 
 class DeadLetterLog:
-    def __init__(self, logger: logging.Logger = LOG, burst: int = 10, interval_s: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger = LOG,
+        burst: int = 10,
+        interval_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.logger = logger
         self.burst = burst
         self.interval_s = interval_s
@@ -29,8 +34,9 @@ class DeadLetterLog:
         self._logged = 0
         self.suppressed = 0  # left out since the last line
 
-    def dead_lettered(self, reason: str, topic: str, partition: int, offset: int, key: bytes | None,
-                      error: str) -> None:
+    def dead_lettered(
+        self, reason: str, topic: str, partition: int, offset: int, key: bytes | None, error: str
+    ) -> None:
         now = self.clock()
         if now - self._window_start >= self.interval_s:
             self._window_start, self._logged = now, 0
@@ -38,10 +44,22 @@ class DeadLetterLog:
             self.suppressed += 1
             return
         self._logged += 1
-        more = f" ({self.suppressed} more dead-lettered record(s) not logged before this one)" if self.suppressed else ""
+        more = (
+            f" ({self.suppressed} more dead-lettered record(s) not logged before this one)"
+            if self.suppressed
+            else ""
+        )
         self.suppressed = 0
-        self.logger.warning("dead-lettered %s[%d]@%d key=%s: %s: %s%s", topic, partition, offset, _key(key), reason,
-                            _cut(error, ERROR_SHOWN), more)
+        self.logger.warning(
+            "dead-lettered %s[%d]@%d key=%s: %s: %s%s",
+            topic,
+            partition,
+            offset,
+            _key(key),
+            reason,
+            _cut(error, ERROR_SHOWN),
+            more,
+        )
 
 
 def _key(key: bytes | None) -> str:

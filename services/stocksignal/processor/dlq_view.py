@@ -15,9 +15,10 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from stocksignal.contract.dlq import DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC
 
@@ -86,13 +87,27 @@ def letter(partition: int, record: Any, decode: Any) -> DeadLetter:
         except Exception:  # DECODE_ERROR and UNKNOWN_SCHEMA records are there because they do not
             name = None
     key = record.key.decode("utf-8", "replace") if record.key is not None else None
-    return DeadLetter(partition, record.offset, record.timestamp, key, _text(headers, DLQ_REASON) or "?",
-                      _text(headers, DLQ_ERROR), _text(headers, DLQ_TOPIC), _text(headers, DLQ_PARTITION),
-                      _text(headers, DLQ_OFFSET), name, event_id)
+    return DeadLetter(
+        partition,
+        record.offset,
+        record.timestamp,
+        key,
+        _text(headers, DLQ_REASON) or "?",
+        _text(headers, DLQ_ERROR),
+        _text(headers, DLQ_TOPIC),
+        _text(headers, DLQ_PARTITION),
+        _text(headers, DLQ_OFFSET),
+        name,
+        event_id,
+    )
 
 
-def take(windows: Mapping[int, tuple[int, list[DeadLetter]]], size: int, reason: str | None,
-         low: Mapping[int, int]) -> tuple[list[DeadLetter], dict[int, int] | None]:
+def take(
+    windows: Mapping[int, tuple[int, list[DeadLetter]]],
+    size: int,
+    reason: str | None,
+    low: Mapping[int, int],
+) -> tuple[list[DeadLetter], dict[int, int] | None]:
     """The newest ``size`` letters (matching ``reason``) of the partitions' windows, and the
     next page's cursor.
 
@@ -101,11 +116,15 @@ def take(windows: Mapping[int, tuple[int, list[DeadLetter]]], size: int, reason:
     what a page shows of a partition is the top of its window: the next cursor is the offset
     of the lowest one shown, or, when none was, of the highest matching one left, and every
     record is shown on exactly one page."""
+
     def matching(letters: list[DeadLetter]) -> list[DeadLetter]:
         return [d for d in reversed(letters) if not reason or d.reason == reason]
 
-    merged = heapq.merge(*(matching(letters) for _, letters in windows.values()),
-                         key=lambda d: (d.timestamp, -d.partition), reverse=True)
+    merged = heapq.merge(
+        *(matching(letters) for _, letters in windows.values()),
+        key=lambda d: (d.timestamp, -d.partition),
+        reverse=True,
+    )
     shown = list(itertools.islice(merged, size))
     shown_ids = {(d.partition, d.offset) for d in shown}
     cursor = {}
@@ -140,7 +159,9 @@ class DeadLetters:
                 windows[p] = (start, [letter(p, r, self.codec.decode) for r in records])
         shown, older = take(windows, size, reason, low)
         scanned = sum(len(letters) for _, letters in windows.values())
-        return DlqPage(self.topic, shown, scanned, total, older, dict(Counter(d.reason for d in shown)))
+        return DlqPage(
+            self.topic, shown, scanned, total, older, dict(Counter(d.reason for d in shown))
+        )
 
 
 def reasons() -> Iterable[str]:

@@ -13,7 +13,10 @@ from stocksignal.processor.envelope import Envelope
 
 
 def positions_of(state: SkuState) -> dict[str, dict[str, int]]:
-    return {loc: {name: getattr(p, name) for name in BUCKET_FIELDS.values()} for loc, p in state.positions.items()}
+    return {
+        loc: {name: getattr(p, name) for name in BUCKET_FIELDS.values()}
+        for loc, p in state.positions.items()
+    }
 
 
 def _channel_view(book: ChannelBook, state: SkuState, channel_id: str, ats: int) -> dict[str, Any]:
@@ -55,7 +58,10 @@ def explain(state: SkuState, book: ChannelBook, env: Envelope, partition: int) -
         }
         for order_id, line in sorted(state.lines.items(), key=lambda kv: kv[1].seq)
     ]
-    channels = {channel_id: _channel_view(book, state, channel_id, ats) for channel_id, ats in sorted(book.ats(state).items())}
+    channels = {
+        channel_id: _channel_view(book, state, channel_id, ats)
+        for channel_id, ats in sorted(book.ats(state).items())
+    }
     return {
         "sku": state.sku,
         "version": state.version,
@@ -70,5 +76,5 @@ def explain(state: SkuState, book: ChannelBook, env: Envelope, partition: int) -
             for tid, t in sorted(state.transfers.items())
         },
         "rule": "available = min(floor(max(0, sum(on_hand - reserved over the channel's locations) - safety_stock)"
-                " * (100 - buffer_percent) / 100), max_available)",
+        " * (100 - buffer_percent) / 100), max_available)",
     }

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import orjson
@@ -48,7 +49,7 @@ COOKIE_MAX_AGE_S = 12 * 3600
 # No script at all, styles from the one stylesheet, forms only back to this worker.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
+    "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -63,12 +64,17 @@ class Answers:
 
     sku: Answer
     movements: Answer
-    inspection: "Inspection"
+    inspection: Inspection
 
 
 def html(body: Html, title: str, status: int = 200) -> web.Response:
-    return web.Response(text=document(title, body, ui.STYLESHEET), status=status, content_type="text/html",
-                        charset="utf-8", headers=SECURITY_HEADERS)
+    return web.Response(
+        text=document(title, body, ui.STYLESHEET),
+        status=status,
+        content_type="text/html",
+        charset="utf-8",
+        headers=SECURITY_HEADERS,
+    )
 
 
 def _json(response: web.Response) -> Any:
@@ -90,8 +96,13 @@ def _page_number(query: Mapping[str, str]) -> int:
 
 def _safe_next(path: str) -> str:
     """Only back into the pages: a login link must not send anyone elsewhere."""
-    return path if PAGES.covers(path.split("?")[0]) and not path.startswith("//") and path != PAGES.login_path \
+    return (
+        path
+        if PAGES.covers(path.split("?")[0])
+        and not path.startswith("//")
+        and path != PAGES.login_path
         else "/ui"
+    )
 
 
 def add_page_routes(routes: web.RouteTableDef, answers: Answers, digests: tuple[str, ...]) -> None:
@@ -109,13 +120,17 @@ def add_page_routes(routes: web.RouteTableDef, answers: Answers, digests: tuple[
 
     @routes.get("/ui/page.css")
     async def stylesheet(request: web.Request) -> web.Response:
-        return web.Response(text=ui.CSS, content_type="text/css", headers={"Cache-Control": "max-age=3600"})
+        return web.Response(
+            text=ui.CSS, content_type="text/css", headers={"Cache-Control": "max-age=3600"}
+        )
 
     @routes.get("/ui/search")
     async def search(request: web.Request) -> web.Response:
         sku = request.query.get("sku", "").strip()
         if not 1 <= len(sku) <= MAX_SKU_LENGTH or not sku.isprintable():
-            return failure("Not a SKU", f"A SKU is 1 to {MAX_SKU_LENGTH} printable characters.", 400)
+            return failure(
+                "Not a SKU", f"A SKU is 1 to {MAX_SKU_LENGTH} printable characters.", 400
+            )
         return see_other(f"/ui/skus/{quote(sku, safe='')}")
 
     @routes.get("/ui/skus/{sku}")
@@ -133,8 +148,12 @@ def add_page_routes(routes: web.RouteTableDef, answers: Answers, digests: tuple[
 
     async def problem_page(response: web.Response, sku: str) -> web.Response:
         titles = {404: "Unknown SKU", 422: "Not retained", 400: "Bad request"}
-        return failure(titles.get(response.status, "Not available now"), _problem(response.status, _json(response)),
-                       response.status, sku)
+        return failure(
+            titles.get(response.status, "Not available now"),
+            _problem(response.status, _json(response)),
+            response.status,
+            sku,
+        )
 
     async def fetched(request: web.Request, call: Answer, sku: str, query: Mapping[str, str]):
         response = await call(request, sku, query)
@@ -155,25 +174,38 @@ def add_page_routes(routes: web.RouteTableDef, answers: Answers, digests: tuple[
             return problem
         movements = moves["movements"]
         more = len(movements) > (page + 1) * LEDGER_PAGE
-        return html(ui.sku_page(state, movements, page, LEDGER_PAGE, more, here(), owner), f"{sku} · stocksignal")
+        return html(
+            ui.sku_page(state, movements, page, LEDGER_PAGE, more, here(), owner),
+            f"{sku} · stocksignal",
+        )
 
     async def as_of(request: web.Request, sku: str, at_text: str) -> web.Response:
         state, problem = await fetched(request, answers.sku, sku, {"at": at_text})
         if problem is not None:
             return problem
-        return html(ui.as_of_page(state, at_text, here()), f"{sku} as of {ui.fmt_ts(state['at'])} · stocksignal")
+        return html(
+            ui.as_of_page(state, at_text, here()),
+            f"{sku} as of {ui.fmt_ts(state['at'])} · stocksignal",
+        )
 
-    async def window(request: web.Request, sku: str, query: Mapping[str, str], page: int) -> web.Response:
+    async def window(
+        request: web.Request, sku: str, query: Mapping[str, str], page: int
+    ) -> web.Response:
         from stocksignal.processor.inspection_history import MAX_WINDOW_MOVEMENTS
 
-        wanted = {"since": query["since"], "limit": str(min(MAX_WINDOW_MOVEMENTS, (page + 1) * LEDGER_PAGE))}
+        wanted = {
+            "since": query["since"],
+            "limit": str(min(MAX_WINDOW_MOVEMENTS, (page + 1) * LEDGER_PAGE)),
+        }
         if query.get("until"):
             wanted["until"] = query["until"]
         answer, problem = await fetched(request, answers.movements, sku, wanted)
         if problem is not None:
             return problem
         texts = {k: query.get(k, "") for k in ("since", "until")}
-        return html(ui.window_page(answer, page, LEDGER_PAGE, texts, here()), f"{sku} ledger · stocksignal")
+        return html(
+            ui.window_page(answer, page, LEDGER_PAGE, texts, here()), f"{sku} ledger · stocksignal"
+        )
 
     @routes.get("/ui/dlq")
     async def dead_letters(request: web.Request) -> web.Response:
@@ -192,15 +224,20 @@ def add_page_routes(routes: web.RouteTableDef, answers: Answers, digests: tuple[
             return failure("Not available", "this worker does not read the DLQ", 503)
         try:
             view = await asyncio.get_running_loop().run_in_executor(
-                source.executor, source.page, before, min(DLQ_PAGE, MAX_PAGE), reason or None)
+                source.executor, source.page, before, min(DLQ_PAGE, MAX_PAGE), reason or None
+            )
         except LedgerUnavailable as exc:
             return failure("Kafka does not answer", str(exc), 503)
         older = None
         if view.older is not None:
             older = "/ui/dlq?" + "&".join(
-                f"{k}={quote(v, safe=':,')}" for k, v in (("reason", reason), ("before", format_cursor(view.older)))
-                if v)
-        return html(ui.dlq_page(view, reason, view_reasons, older, here()), "dead letters · stocksignal")
+                f"{k}={quote(v, safe=':,')}"
+                for k, v in (("reason", reason), ("before", format_cursor(view.older)))
+                if v
+            )
+        return html(
+            ui.dlq_page(view, reason, view_reasons, older, here()), "dead letters · stocksignal"
+        )
 
     @routes.get("/ui/login")
     async def login_form(request: web.Request) -> web.Response:
@@ -216,10 +253,21 @@ def add_page_routes(routes: web.RouteTableDef, answers: Answers, digests: tuple[
         token = str(form.get("token", "")).strip()
         if not token or not token_matches(token, digests):
             log.info("operator page: a login with a wrong token from %s", request.remote)
-            return html(ui.login_page(next_path, "That token is not valid here.", True), "log in · stocksignal", 401)
+            return html(
+                ui.login_page(next_path, "That token is not valid here.", True),
+                "log in · stocksignal",
+                401,
+            )
         response = see_other(next_path)
-        response.set_cookie(PAGES.cookie, token, path=PAGES.prefix, max_age=COOKIE_MAX_AGE_S, httponly=True,
-                            samesite="Lax", secure=_is_https(request))
+        response.set_cookie(
+            PAGES.cookie,
+            token,
+            path=PAGES.prefix,
+            max_age=COOKIE_MAX_AGE_S,
+            httponly=True,
+            samesite="Lax",
+            secure=_is_https(request),
+        )
         return response
 
     @routes.post("/ui/logout")

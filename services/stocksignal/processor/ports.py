@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 Offsets = dict[tuple[str, int], int]  # (topic, partition) -> next offset to read
 
@@ -18,7 +19,11 @@ Offsets = dict[tuple[str, int], int]  # (topic, partition) -> next offset to rea
 def _tp(topic: str, partition: int, offset: int | None = None):
     from confluent_kafka import TopicPartition
 
-    return TopicPartition(topic, partition) if offset is None else TopicPartition(topic, partition, offset)
+    return (
+        TopicPartition(topic, partition)
+        if offset is None
+        else TopicPartition(topic, partition, offset)
+    )
 
 
 class GroupConsumer:
@@ -27,7 +32,9 @@ class GroupConsumer:
     def __init__(self, consumer) -> None:
         self._c = consumer
 
-    def subscribe(self, topics: Sequence[str], on_assign: Callable, on_revoke: Callable, on_lost: Callable) -> None:
+    def subscribe(
+        self, topics: Sequence[str], on_assign: Callable, on_revoke: Callable, on_lost: Callable
+    ) -> None:
         def assigned(_consumer, partitions) -> None:
             on_assign([(p.topic, p.partition) for p in partitions])
 
@@ -140,7 +147,7 @@ def parse_membership(group_metadata: bytes) -> tuple[int, str]:
     (generation,) = struct.unpack_from("=i", data, at)
     group_end = data.index(b"\0", at + 4)
     member_end = data.index(b"\0", group_end + 1)
-    return generation, data[group_end + 1:member_end].decode()
+    return generation, data[group_end + 1 : member_end].decode()
 
 
 class TxnProducer:
@@ -166,8 +173,15 @@ class TxnProducer:
     def begin(self) -> None:
         self._p.begin_transaction()
 
-    def produce(self, topic: str, partition: int, key: bytes | None, value: bytes | None,
-                headers=None, on_delivery: Callable | None = None) -> None:
+    def produce(
+        self,
+        topic: str,
+        partition: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers=None,
+        on_delivery: Callable | None = None,
+    ) -> None:
         produce = self._p.produce
         while True:
             try:
@@ -190,7 +204,9 @@ class TxnProducer:
     # Bound to that ``instance``, a late call can only reach the old, fenced producer: never
     # commit, half-built, the transaction the new producer has open.
 
-    def send_offsets(self, offsets: Offsets, group_metadata: Any, timeout_s: float, instance: Any = None) -> None:
+    def send_offsets(
+        self, offsets: Offsets, group_metadata: Any, timeout_s: float, instance: Any = None
+    ) -> None:
         p = self._p if instance is None else instance
         tps = [_tp(t, part, o) for (t, part), o in offsets.items()]
         _bounded(lambda: p.send_offsets_to_transaction(tps, group_metadata, timeout_s), timeout_s)
@@ -236,7 +252,11 @@ def _bounded(call: Callable[[], None], timeout_s: float, grace_s: float = 5.0) -
     worker.start()
     worker.join(timeout_s + grace_s)
     if not outcome:
-        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, f"transaction call stuck past {timeout_s} s", fatal=True))
+        raise KafkaException(
+            KafkaError(
+                KafkaError._TIMED_OUT, f"transaction call stuck past {timeout_s} s", fatal=True
+            )
+        )
     if outcome[0] is not None:
         raise outcome[0]
 
@@ -259,7 +279,9 @@ class ChangelogReader:
     def consume(self, max_records: int, timeout_s: float) -> list:
         return self._c.consume(max_records, timeout_s)
 
-    def committed_at(self, topic: str, partition: int, offset: int, timeout_s: float) -> bool | None:
+    def committed_at(
+        self, topic: str, partition: int, offset: int, timeout_s: float
+    ) -> bool | None:
         """Whether the changelog record at ``offset`` is committed: True when a read_committed
         fetch from there hands out exactly that record, False when it skips it (its
         transaction was aborted), None when that is not known within ``timeout_s`` (its
@@ -267,6 +289,8 @@ class ChangelogReader:
         reader is running are not disturbed."""
         from confluent_kafka import KafkaError
 
+        if self._probe is None:
+            return None  # no way to ask: not known
         probe = self._probe()
         try:
             probe.assign([_tp(topic, partition, offset)])

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from stocksignal.processor.ports import ChangelogReader
 from stocksignal.processor.store import LAYOUT, Checkpoint, PartitionStore
@@ -70,7 +70,9 @@ class Restorer:
         self._active[(topic, store.partition)] = Restoring(store, topic, topic_id, start, end)
         self._reassign()
 
-    def _start_offset(self, store: PartitionStore, topic: str, topic_id: str, low: int, end: int) -> int:
+    def _start_offset(
+        self, store: PartitionStore, topic: str, topic_id: str, low: int, end: int
+    ) -> int:
         cp = store.checkpoint()
         problem = self._mismatch(cp, topic, topic_id, low, end)
         if problem is None:
@@ -80,12 +82,19 @@ class Restorer:
             assert cp is not None
             return cp.offset
         if cp is not None or store.scan(limit=1):
-            log.warning("store %s-%d: %s; wiping it and restoring from the changelog", store.name, store.partition, problem)
+            log.warning(
+                "store %s-%d: %s; wiping it and restoring from the changelog",
+                store.name,
+                store.partition,
+                problem,
+            )
             store.wipe()
             self.on_wipe()
         return low
 
-    def _mismatch(self, cp: Checkpoint | None, topic: str, topic_id: str, low: int, end: int) -> str | None:
+    def _mismatch(
+        self, cp: Checkpoint | None, topic: str, topic_id: str, low: int, end: int
+    ) -> str | None:
         if cp is None:
             return "no checkpoint"
         if cp.changelog != topic or cp.topic_id != topic_id:
@@ -110,7 +119,10 @@ class Restorer:
         and the owner's next transaction on the partition is what ends a hanging one."""
         if cp.offset <= low:
             return None
-        if self.reader.committed_at(topic, partition, cp.offset - 1, self.verify_timeout_s) is not False:
+        if (
+            self.reader.committed_at(topic, partition, cp.offset - 1, self.verify_timeout_s)
+            is not False
+        ):
             return None
         return f"the changelog record before its checkpoint ({cp.offset - 1}) was aborted"
 

@@ -8,10 +8,13 @@ the same answer of the inspection API: it reads the API's JSON (a channel's ``av
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-RULE = ("available = min(⌊max(0, Σ sellable over the channel's locations − safety_stock) × (100 − buffer)%⌋, cap);  "
-        "sellable = max(0, on_hand − reserved)")
+RULE = (
+    "available = min(⌊max(0, Σ sellable over the channel's locations − safety_stock) × (100 − buffer)%⌋, cap);  "
+    "sellable = max(0, on_hand − reserved)"
+)
 
 
 def channel_rule(channel: Mapping[str, Any], positions: Mapping[str, Mapping[str, int]]) -> str:

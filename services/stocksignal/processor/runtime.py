@@ -38,8 +38,9 @@ import heapq
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, cast
+from typing import Any, cast
 
 import orjson
 
@@ -134,7 +135,7 @@ class _Committing:
     counts: dict
     flushed: list[int]
     started: float
-    call: "CommitCall | None" = None
+    call: CommitCall | None = None
 
 
 class CommitCall:
@@ -180,6 +181,7 @@ def _changelog_delivered(txn: _Txn, topic: str, partition: int):
     def delivered(err, msg) -> None:
         if err is None:
             txn.last_changelog[(topic, partition)] = msg.offset()
+
     return delivered
 
 
@@ -240,10 +242,14 @@ class Runtime:
         self.failure: BaseException | None = None
         window = config.dedupe_window_ms
         self._marker_janitor = Janitor(
-            MARKER_PREFIX, lambda v, now: now - Marker.from_bytes(v).logged_at >= window, config.janitor_every_ms
+            MARKER_PREFIX,
+            lambda v, now: now - Marker.from_bytes(v).logged_at >= window,
+            config.janitor_every_ms,
         )
         retention = config.order_retention_ms
-        self._order_janitor = Janitor(b"", lambda v, now: now - touched_at(v) >= retention, config.janitor_every_ms)
+        self._order_janitor = Janitor(
+            b"", lambda v, now: now - touched_at(v) >= retention, config.janitor_every_ms
+        )
         publisher.send = self._send
         metrics.bind_recovery(self.restorer.remaining, self.ready)
 
@@ -273,7 +279,11 @@ class Runtime:
             self.producer.close(self.config.kafka_timeout_s)
 
     def ready(self) -> bool:
-        return self.assigned_once and self.failure is None and all(t.ready for t in self.tasks.values())
+        return (
+            self.assigned_once
+            and self.failure is None
+            and all(t.ready for t in self.tasks.values())
+        )
 
     # --- one loop ----------------------------------------------------------------------------
 
@@ -419,8 +429,12 @@ class Runtime:
         if not t.gave_up:  # said once per wait: routing goes on without it
             t.gave_up = True
             self.metrics.route_idle_timeouts.inc()
-            log.info("%s[%d] has records not fetched after %d ms: routing without it",
-                     t.topic, t.partition, self.config.max_task_idle_ms)
+            log.info(
+                "%s[%d] has records not fetched after %d ms: routing without it",
+                t.topic,
+                t.partition,
+                self.config.max_task_idle_ms,
+            )
         return False
 
     # --- 5. apply ----------------------------------------------------------------------------
@@ -467,7 +481,9 @@ class Runtime:
                 continue
             self._begin()
             # The command carries the time it was decided at: a replay decides the same.
-            payload = orjson.dumps([command_to_dict(expire_holds(s, now_ms, logged_at=now_ms)) for s in skus])
+            payload = orjson.dumps(
+                [command_to_dict(expire_holds(s, now_ms, logged_at=now_ms)) for s in skus]
+            )
             self._send(self.config.command_topic, t.partition, None, payload, None)
             self.metrics.holds_expired_commands.inc(len(skus))
 
@@ -496,8 +512,15 @@ class Runtime:
             txn.started = self.monotonic()
             txn.records = 0
 
-    def _produce(self, topic: str, partition: int, key: bytes | None, value: bytes | None, headers,
-                 callback: Callable | None = None) -> None:
+    def _produce(
+        self,
+        topic: str,
+        partition: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers,
+        callback: Callable | None = None,
+    ) -> None:
         """Into the open transaction; held back while the previous one commits (the producer
         takes the next transaction's records only once that commit is done)."""
         txn = self._txn
@@ -509,7 +532,9 @@ class Runtime:
             self.producer.produce(topic, partition, key, value, headers, callback)
         txn.records += 1
 
-    def _send(self, topic: str, partition: int, key: bytes | None, value: bytes | None, headers) -> None:
+    def _send(
+        self, topic: str, partition: int, key: bytes | None, value: bytes | None, headers
+    ) -> None:
         self._produce(topic, partition, key, value, headers)
 
     def _producer_begin(self, txn: _Txn) -> None:
@@ -566,8 +591,13 @@ class Runtime:
             store.freeze()  # its writes stay readable; they reach the store once committed
         for t in self.tasks.values():
             t.dirty = False
-        committing = _Committing(txn, offsets, self.metrics.take_counts(), self.publisher.take_flushed(),
-                                 self.monotonic())
+        committing = _Committing(
+            txn,
+            offsets,
+            self.metrics.take_counts(),
+            self.publisher.take_flushed(),
+            self.monotonic(),
+        )
         self._txn = _Txn()
         timeout = self.config.transaction_call_timeout_s
         producer, instance = self.producer, self.producer.instance  # see TxnProducer.instance
@@ -578,8 +608,13 @@ class Runtime:
             self._retrying(lambda: producer.commit(timeout, instance))  # 8d
 
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("commit of %d records starts (producer %x, member %s): offsets %s", txn.records,
-                      id(instance), self._member, _short(offsets))
+            log.debug(
+                "commit of %d records starts (producer %x, member %s): offsets %s",
+                txn.records,
+                id(instance),
+                self._member,
+                _short(offsets),
+            )
         committing.call = self.start_commit(commit)
         self._committing = committing
         if wait or committing.call.done():  # done at once: a synchronous commit
@@ -599,10 +634,13 @@ class Runtime:
         if member[0] < 0 or not member[1] or member != self._member:
             from confluent_kafka import KafkaError, KafkaException
 
-            raise KafkaException(KafkaError(
-                KafkaError.UNKNOWN_MEMBER_ID,
-                f"not the member that owns the tasks (generation {member[0]}, member {member[1]!r}; "
-                f"assigned as {self._member})"))
+            raise KafkaException(
+                KafkaError(
+                    KafkaError.UNKNOWN_MEMBER_ID,
+                    f"not the member that owns the tasks (generation {member[0]}, member {member[1]!r}; "
+                    f"assigned as {self._member})",
+                )
+            )
 
     def _finish_commit(self, wait: bool, restart_on_abort: bool = True) -> bool:
         """8e, once the commit in flight is done: local stores take its writes, with their
@@ -623,7 +661,11 @@ class Runtime:
         now_ms = int(self.clock() * 1000)
         for store, topic in c.txn.stores.values():
             last = c.txn.last_changelog.get((topic, store.partition))
-            cp = None if last is None else Checkpoint(topic, self.restorer.topic_ids[topic], last + 1, now_ms)
+            cp = (
+                None
+                if last is None
+                else Checkpoint(topic, self.restorer.topic_ids[topic], last + 1, now_ms)
+            )
             store.committed_writes(cp)
         for tp, offset in c.offsets.items():
             task = self.tasks.get(tp)
@@ -664,7 +706,11 @@ class Runtime:
             txn.stores[id(store)] = (store, topic)
 
     def _changelog_of(self, task: Task) -> str:
-        return self.config.stock_changelog if isinstance(task, CommandTask) else self.config.orders_changelog
+        return (
+            self.config.stock_changelog
+            if isinstance(task, CommandTask)
+            else self.config.orders_changelog
+        )
 
     def _offsets(self) -> Offsets:
         """The offset of every task that has one, processed since the last commit or not:
@@ -673,7 +719,9 @@ class Runtime:
         deletions (a transaction without offsets is never checked against the group)."""
         out: Offsets = {}
         tasks = list(self.tasks.values())
-        idle = [t.tp for t in tasks if t.dirty and not t.buffer and getattr(t, "cursor", None) is None]
+        idle = [
+            t.tp for t in tasks if t.dirty and not t.buffer and getattr(t, "cursor", None) is None
+        ]
         positions = self.consumer.positions(idle)
         for t in tasks:
             offset = t.commit_offset() if t.dirty else t.committed
@@ -692,8 +740,14 @@ class Runtime:
         if now < self._next_marker_check:
             return False
         self._next_marker_check = now + self.config.commit_interval_ms / 1000
-        idle = [t for t in self.tasks.values()
-                if t.ready and t.committed is not None and not t.buffer and getattr(t, "cursor", None) is None]
+        idle = [
+            t
+            for t in self.tasks.values()
+            if t.ready
+            and t.committed is not None
+            and not t.buffer
+            and getattr(t, "cursor", None) is None
+        ]
         positions = self.consumer.positions(t.tp for t in idle)
         moved = [t for t in idle if positions.get(t.tp, -1) > cast(int, t.committed)]
         for t in moved:
@@ -725,7 +779,9 @@ class Runtime:
         stranded = False
         if self._committing is not None:  # whatever it does, everything is started again
             call = self._committing.call
-            stranded = call is not None and not call.wait(self.config.transaction_call_timeout_s * 4 + 10)
+            stranded = call is not None and not call.wait(
+                self.config.transaction_call_timeout_s * 4 + 10
+            )
             self._committing = None
         err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
         fenced = err is not None and _is_fencing(err)
@@ -776,7 +832,9 @@ class Runtime:
             done = t.committed if t.committed is not None else marks[0]
             lag[t.topic] = lag.get(t.topic, 0) + max(0, marks[1] - done)
         for topic in self.config.topics:
-            self.metrics.consumer_lag.labels(self.config.base_names.get(topic, topic)).set(lag.get(topic, 0))
+            self.metrics.consumer_lag.labels(self.config.base_names.get(topic, topic)).set(
+                lag.get(topic, 0)
+            )
 
     # --- assignment --------------------------------------------------------------------------
 
@@ -803,7 +861,10 @@ class Runtime:
     def _on_lost(self, partitions: list[tuple[str, int]]) -> None:
         # We were out of the group (paused past the session timeout, say): someone else may
         # own these partitions already. Nothing of the open transaction may become visible.
-        log.warning("%d partitions lost (out of the group): the open transaction is aborted", len(partitions))
+        log.warning(
+            "%d partitions lost (out of the group): the open transaction is aborted",
+            len(partitions),
+        )
         if self._txn.open or self._committing is not None:
             self._abort(None, restart=False)
         self._drop_tasks(partitions)
@@ -812,8 +873,10 @@ class Runtime:
         """Committed offsets (waited for while a transaction commits some), else explicitly
         the partition's first record."""
         partitions = list(partitions)
-        committed = self._patiently(lambda: self.consumer.committed(partitions, self.config.kafka_timeout_s),
-                                    "fetching committed offsets")
+        committed = self._patiently(
+            lambda: self.consumer.committed(partitions, self.config.kafka_timeout_s),
+            "fetching committed offsets",
+        )
         return {tp: committed.get(tp, OFFSET_BEGINNING) for tp in partitions}
 
     def _patiently(self, call: Callable[[], Any], what: str) -> Any:
@@ -856,7 +919,10 @@ class Runtime:
         self._index_tasks()
 
     def _start_restore(self, store: PartitionStore, changelog: str) -> None:
-        self._patiently(lambda: self.restorer.start(store, changelog), f"checking {changelog}[{store.partition}]")
+        self._patiently(
+            lambda: self.restorer.start(store, changelog),
+            f"checking {changelog}[{store.partition}]",
+        )
 
     def _store(self, name: str, changelog: str, partition: int) -> PartitionStore:
         key = (changelog, partition)
@@ -867,7 +933,9 @@ class Runtime:
         return store
 
     def _store_owners(self) -> set[tuple[str, int]]:
-        return {(self._changelog_of(t), t.partition) for t in self.tasks.values() if t.store is not None}
+        return {
+            (self._changelog_of(t), t.partition) for t in self.tasks.values() if t.store is not None
+        }
 
     def _drop_tasks(self, partitions: Iterable[tuple[str, int]]) -> None:
         for tp in partitions:
@@ -902,8 +970,13 @@ class Runtime:
 
     def _index_tasks(self) -> None:
         self.inputs = [t for t in self.tasks.values() if isinstance(t, InputTask)]
-        self.commands = sorted((t for t in self.tasks.values() if isinstance(t, CommandTask)), key=lambda t: t.partition)
-        self.serving = {t.partition: t.store for t in self.commands if t.ready and t.store is not None}
+        self.commands = sorted(
+            (t for t in self.tasks.values() if isinstance(t, CommandTask)),
+            key=lambda t: t.partition,
+        )
+        self.serving = {
+            t.partition: t.store for t in self.commands if t.ready and t.store is not None
+        }
 
     def _count_assigned(self) -> None:
         counts: dict[str, int] = {}

@@ -14,7 +14,8 @@ import asyncio
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from stocksignal.contract import partition_for
@@ -22,7 +23,6 @@ from stocksignal.domain import ChannelBook
 from stocksignal.processor.applier import history
 from stocksignal.processor.envelope import BookEnvelope, Envelope, book_key, sku_key
 from stocksignal.processor.explain import explain, positions_of
-from stocksignal.processor.inspection_http import FORWARDED, MAX_MOVEMENTS, OWNER
 from stocksignal.processor.inspection_history import (
     MAX_WINDOW_MOVEMENTS,
     BadTime,
@@ -30,6 +30,7 @@ from stocksignal.processor.inspection_history import (
     time_param,
     window_json,
 )
+from stocksignal.processor.inspection_http import FORWARDED, MAX_MOVEMENTS, OWNER
 
 if TYPE_CHECKING:
     from stocksignal.ledger.history import LedgerHistory
@@ -41,13 +42,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-
 class Inspection:
     """What the handlers ask; reads the runtime's ``serving`` stores (committed values)."""
 
-    def __init__(self, runtime: "Runtime", owners: "Owners", partitions: int, history_size: int,
-                 self_url: str, ledger: "LedgerHistory | None" = None,
-                 dead_letters: "DeadLetters | None" = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        owners: Owners,
+        partitions: int,
+        history_size: int,
+        self_url: str,
+        ledger: LedgerHistory | None = None,
+        dead_letters: DeadLetters | None = None,
+    ) -> None:
         self.runtime = runtime
         self.owners = owners
         self.partitions = partitions
@@ -73,8 +80,12 @@ class Inspection:
         return None if url == self.self_url else url
 
 
-def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Callable[[], str | None],
-             token_digests: tuple[str, ...] = ()):
+def make_app(
+    inspection: Inspection,
+    metrics: ProcessorMetrics,
+    healthy: Callable[[], str | None],
+    token_digests: tuple[str, ...] = (),
+):
     """The inspection app: the JSON error shape of every stocksignal server and, with token
     digests, bearer authentication (``/healthz`` and ``/readyz`` stay open for probes)."""
     from aiohttp import ClientSession, ClientTimeout, web
@@ -99,9 +110,13 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
                 headers["Authorization"] = f"Bearer {request[TOKEN]}"
             async with ClientSession(timeout=ClientTimeout(total=5)) as session:
                 async with session.get(url + path_qs, headers=headers) as r:
-                    return web.Response(body=await r.read(), status=r.status, content_type="application/json",
-                                        headers={OWNER: url})
-        except (OSError, asyncio.TimeoutError) as exc:
+                    return web.Response(
+                        body=await r.read(),
+                        status=r.status,
+                        content_type="application/json",
+                        headers={OWNER: url},
+                    )
+        except (TimeoutError, OSError) as exc:
             log.warning("forwarding %s to its owner failed: %s", path_qs, exc)
             return None
 
@@ -116,7 +131,9 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
         forwarded = await forward(request, sku, path_qs)
         if forwarded is not None:
             return None, forwarded
-        return None, error(503, "not_ready", "the SKU's partition is moving between workers or restoring; retry")
+        return None, error(
+            503, "not_ready", "the SKU's partition is moving between workers or restoring; retry"
+        )
 
     def not_found(sku: str) -> web.Response:
         return error(404, "unknown_sku", f"no event has touched SKU {sku!r}")
@@ -134,7 +151,9 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
         if env is None:
             return not_found(sku)
         if at is not None:
-            return await from_ledger(lambda r: stock_at_json(r, partition), "stock_at", sku, at, positions_of(env.state))
+            return await from_ledger(
+                lambda r: stock_at_json(r, partition), "stock_at", sku, at, positions_of(env.state)
+            )
         return web.json_response(explain(env.state, book.book, env, partition))
 
     async def from_ledger(render: Callable[[Any], dict], method: str, *args: Any) -> web.Response:
@@ -146,14 +165,18 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
             return error(503, "not_ready", "this worker does not read the ledger")
         call = getattr(inspection.ledger, method)
         try:
-            result = await asyncio.get_running_loop().run_in_executor(inspection.ledger.executor, call, *args)
+            result = await asyncio.get_running_loop().run_in_executor(
+                inspection.ledger.executor, call, *args
+            )
         except NotRetained as exc:
             return error(422, "not_retained", str(exc))
         except LedgerUnavailable as exc:
             return error(503, "ledger_unavailable", str(exc))
         return web.json_response(render(result))
 
-    async def movements_answer(request: web.Request, sku: str, query: Mapping[str, str]) -> web.Response:
+    async def movements_answer(
+        request: web.Request, sku: str, query: Mapping[str, str]
+    ) -> web.Response:
         """``GET /skus/{sku}/movements`` with ``query``: for the route and the operator's page."""
         try:
             since = time_param(query, "since")
@@ -200,14 +223,20 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
         if inspection.runtime.ready():
             return web.json_response({"status": "ready"})
         remaining = inspection.runtime.restorer.remaining()
-        return error(503, "not_ready", "joining the consumer group or restoring stores",
-                     restore_remaining_records=remaining)
+        return error(
+            503,
+            "not_ready",
+            "joining the consumer group or restoring stores",
+            restore_remaining_records=remaining,
+        )
 
     @routes.get("/metrics")
     async def metrics_view(request: web.Request) -> web.Response:
         # The full type (with the exposition format version) goes in a header: aiohttp refuses
         # parameters in its content_type argument.
-        return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(
+            body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
 
     from stocksignal.processor.operator_page import PAGES, Answers, add_page_routes
 

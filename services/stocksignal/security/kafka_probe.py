@@ -10,9 +10,9 @@ start (``stocksignal.bootstrap.check_kafka``).
 
 from __future__ import annotations
 
-from typing import Any
 import logging
 import time
+from typing import Any
 
 from stocksignal.security.errors import AccessRefused, NoAnswer
 from stocksignal.security.kafka_diagnosis import Seen, context, diagnose
@@ -40,7 +40,11 @@ def _client(settings: Settings, seen: Seen):
     # A private logger (not registered with logging): nothing reaches stderr, nothing leaks.
     logger = logging.Logger("stocksignal.kafka_probe")
     logger.addHandler(_Collect(seen))
-    config: dict[str, Any] = {**connection_properties(settings), "error_cb": seen.error, "logger": logger}
+    config: dict[str, Any] = {
+        **connection_properties(settings),
+        "error_cb": seen.error,
+        "logger": logger,
+    }
     return AdminClient(config)
 
 
@@ -55,7 +59,9 @@ def check_kafka(settings: Settings, timeout: float = 10.0):
     last = ""
     while True:
         try:
-            metadata = admin.list_topics(timeout=max(0.05, min(SLICE_S, deadline - time.monotonic())))
+            metadata = admin.list_topics(
+                timeout=max(0.05, min(SLICE_S, deadline - time.monotonic()))
+            )
             if metadata.brokers:
                 return metadata
         except KafkaException as exc:
@@ -66,5 +72,7 @@ def check_kafka(settings: Settings, timeout: float = 10.0):
             raise AccessRefused(f"Kafka at {settings.kafka_bootstrap_servers}: {refusal}")
         if time.monotonic() >= deadline:
             said = seen.lines[-1] if seen.lines else last
-            raise NoAnswer(f"Kafka at {settings.kafka_bootstrap_servers} does not answer within {timeout:.0f}s"
-                           + (f" (last: {said})" if said else ""))
+            raise NoAnswer(
+                f"Kafka at {settings.kafka_bootstrap_servers} does not answer within {timeout:.0f}s"
+                + (f" (last: {said})" if said else "")
+            )

@@ -13,8 +13,8 @@ form sets, checked the same way, and a request without a valid one is sent to th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -26,7 +26,9 @@ REALM = "stocksignal"
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
 # The token a request was let through with (header or page cookie): what a worker forwards.
 # A typed key where aiohttp has them (3.12+), which it asks for; a plain name before.
-TOKEN = web.RequestKey("stocksignal.token", str) if hasattr(web, "RequestKey") else "stocksignal.token"
+TOKEN = (
+    web.RequestKey("stocksignal.token", str) if hasattr(web, "RequestKey") else "stocksignal.token"
+)
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,16 @@ def _challenge(error: str | None) -> dict[str, str]:
 
 
 def unauthorized(message: str, invalid: bool) -> web.Response:
-    return error_response(401, "unauthorized", message, _challenge("invalid_token" if invalid else None))
+    return error_response(
+        401, "unauthorized", message, _challenge("invalid_token" if invalid else None)
+    )
 
 
-def bearer_middleware(digests: Iterable[str], public_paths: Iterable[str] = PUBLIC_PATHS,
-                      pages: PageLogin | None = None):
+def bearer_middleware(
+    digests: Iterable[str],
+    public_paths: Iterable[str] = PUBLIC_PATHS,
+    pages: PageLogin | None = None,
+):
     """A middleware refusing requests without a valid bearer token (except ``public_paths``);
     with ``pages``, the pages under its prefix also take the token from its cookie."""
     digests = tuple(digests)
@@ -70,14 +77,20 @@ def bearer_middleware(digests: Iterable[str], public_paths: Iterable[str] = PUBL
             return await handler(request)
         if pages is not None and pages.covers(request.path):
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-            token = token.strip() if scheme.lower() == "bearer" else request.cookies.get(pages.cookie, "")
+            token = (
+                token.strip()
+                if scheme.lower() == "bearer"
+                else request.cookies.get(pages.cookie, "")
+            )
             if not token or not token_matches(token, digests):
                 raise pages.to_login(request)
             request[TOKEN] = token
             return await handler(request)
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if not scheme:
-            return unauthorized("this API needs a bearer token: send Authorization: Bearer <token>", invalid=False)
+            return unauthorized(
+                "this API needs a bearer token: send Authorization: Bearer <token>", invalid=False
+            )
         if scheme.lower() != "bearer" or not token.strip():
             return unauthorized("only Authorization: Bearer <token> is accepted", invalid=True)
         if not token_matches(token.strip(), digests):

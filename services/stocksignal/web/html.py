@@ -9,8 +9,9 @@ from a producer: there is no way to splice raw text in other than by constructin
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from html import escape
-from typing import Iterable, Union
+from typing import Union
 
 # Elements without a closing tag.
 VOID = frozenset({"br", "hr", "img", "input", "link", "meta"})
@@ -62,7 +63,11 @@ def join(children: Iterable[Child]) -> Html:
 def document(title: str, body: Child, stylesheet: str) -> Html:
     """A whole page: doctype, UTF-8, the title, one stylesheet (no inline style or script, so
     the Content-Security-Policy can forbid both)."""
-    head = el("head", el("meta", charset="utf-8"),
-              el("meta", name="viewport", content="width=device-width, initial-scale=1"),
-              el("title", title), el("link", rel="stylesheet", href=stylesheet))
+    head = el(
+        "head",
+        el("meta", charset="utf-8"),
+        el("meta", name="viewport", content="width=device-width, initial-scale=1"),
+        el("title", title),
+        el("link", rel="stylesheet", href=stylesheet),
+    )
     return Html("<!doctype html>\n" + el("html", head, el("body", body), lang="en"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import errno
 import socket
-from typing import Iterable
+from collections.abc import Iterable
 
 from aiohttp import web
 
@@ -25,8 +25,12 @@ class PortInUse(OSError):
     """The address a server should listen on is taken, or cannot be bound at all."""
 
 
-def secure(app: web.Application, digests: Iterable[str] = (), public_paths: Iterable[str] = PUBLIC_PATHS,
-           pages: PageLogin | None = None) -> web.Application:
+def secure(
+    app: web.Application,
+    digests: Iterable[str] = (),
+    public_paths: Iterable[str] = PUBLIC_PATHS,
+    pages: PageLogin | None = None,
+) -> web.Application:
     """Add the JSON error shape and, when ``digests`` is not empty, bearer authentication
     (with ``pages``: the token also from the login cookie under the pages' prefix).
 
@@ -35,7 +39,9 @@ def secure(app: web.Application, digests: Iterable[str] = (), public_paths: Iter
     reaches neither a handler nor the router's 404, so paths cannot be probed.
     """
     digests = tuple(digests)
-    front = [error_middleware] + ([bearer_middleware(digests, public_paths, pages)] if digests else [])
+    front = [error_middleware] + (
+        [bearer_middleware(digests, public_paths, pages)] if digests else []
+    )
     app.middlewares[:0] = front
     return app
 
@@ -49,11 +55,17 @@ def check_port_free(host: str, port: int, what: str) -> None:
         try:
             probe.bind((host or "0.0.0.0", port))
         except OSError as exc:
-            reason = "is in use by another process" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+            reason = (
+                "is in use by another process"
+                if exc.errno == errno.EADDRINUSE
+                else f"cannot be used ({exc.strerror})"
+            )
             raise PortInUse(exc.errno, f"{what}: {host or '0.0.0.0'}:{port} {reason}") from None
 
 
-async def start_site(app: web.Application, host: str, port: int, **runner_kwargs) -> JsonErrorRunner:
+async def start_site(
+    app: web.Application, host: str, port: int, **runner_kwargs
+) -> JsonErrorRunner:
     """Start serving ``app`` on ``host:port``; ``await runner.cleanup()`` stops it."""
     runner = JsonErrorRunner(app, access_log=None, **runner_kwargs)
     await runner.setup()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -24,7 +24,9 @@ from tests.support.processes import Service  # noqa: E402
 
 
 @pytest.fixture
-def deployment(unique_name, create_topic, kafka_bootstrap: str, redis_url: str, free_port) -> Iterator[Deployment]:
+def deployment(
+    unique_name, create_topic, kafka_bootstrap: str, redis_url: str, free_port
+) -> Iterator[Deployment]:
     """A deployment on the shared Redis; its keys are deleted afterwards."""
     dep = _make_deployment(unique_name, create_topic, kafka_bootstrap, redis_url, free_port)
     yield dep
@@ -43,9 +45,13 @@ def private_redis(free_port, tmp_path: Path) -> Iterator[PrivateRedis]:
 
 
 @pytest.fixture
-def private_deployment(unique_name, create_topic, kafka_bootstrap: str, private_redis: PrivateRedis, free_port) -> Deployment:
+def private_deployment(
+    unique_name, create_topic, kafka_bootstrap: str, private_redis: PrivateRedis, free_port
+) -> Deployment:
     """A deployment whose Redis is the test's own ``private_redis``."""
-    return _make_deployment(unique_name, create_topic, kafka_bootstrap, private_redis.url, free_port)
+    return _make_deployment(
+        unique_name, create_topic, kafka_bootstrap, private_redis.url, free_port
+    )
 
 
 @pytest.fixture
@@ -54,7 +60,9 @@ def processes(tmp_path: Path) -> Iterator[Callable[..., Service]]:
     started: list[Service] = []
 
     def start(args: list[str], env: dict[str, str]) -> Service:
-        process = cli_process(args, env, tmp_path / f"{args[-1] if args else 'cli'}-{len(started)}.log")
+        process = cli_process(
+            args, env, tmp_path / f"{args[-1] if args else 'cli'}-{len(started)}.log"
+        )
         started.append(process)
         return process
 

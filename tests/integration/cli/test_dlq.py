@@ -27,8 +27,12 @@ from stocksignal import bootstrap
 from stocksignal.bench import harness
 from stocksignal.cli.kafka_read import read_all
 from stocksignal.contract import topics as catalogue
-from stocksignal.contract.schemas import default_schema_set, schema_dir, strip_logical_types, writer_schema
-
+from stocksignal.contract.schemas import (
+    default_schema_set,
+    schema_dir,
+    strip_logical_types,
+    writer_schema,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +42,14 @@ SKU = "MUG-DLQ"
 def _newer_stock_received() -> dict:
     """StockReceived as a producer that upgraded first writes it: one more optional field."""
     schema = json.loads(json.dumps(default_schema_set().current("StockReceived").schema))
-    schema["fields"].append({"name": "pallet_id", "type": ["null", "string"], "default": None,
-                             "doc": "Pallet the units came on."})
+    schema["fields"].append(
+        {
+            "name": "pallet_id",
+            "type": ["null", "string"],
+            "default": None,
+            "doc": "Pallet the units came on.",
+        }
+    )
     return schema
 
 
@@ -53,16 +63,24 @@ def _fixed_package(tmp_path: Path, schema: dict) -> Path:
     """A copy of this package whose schemas archive the newer writer schema: the fix."""
     root = tmp_path / "fixed"
     package = root / "stocksignal"
-    shutil.copytree(Path(stocksignal.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        Path(stocksignal.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__")
+    )
     avsc = package / "contract" / "avsc"
     shutil.copytree(schema_dir(), avsc, dirs_exist_ok=True)
     (avsc / "history").mkdir(exist_ok=True)
-    (avsc / "history" / f"StockReceived.{writer_schema(schema).fingerprint_hex}.avsc").write_text(json.dumps(schema))
+    (avsc / "history" / f"StockReceived.{writer_schema(schema).fingerprint_hex}.avsc").write_text(
+        json.dumps(schema)
+    )
     return root
 
 
 def _start(settings, log: Path, pythonpath: Path | None = None) -> harness.Worker:
-    env = {} if pythonpath is None else {"PYTHONPATH": f"{pythonpath}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = (
+        {}
+        if pythonpath is None
+        else {"PYTHONPATH": f"{pythonpath}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    )
     command = ("-m", "stocksignal.cli.main", "run", "processor")
     worker = harness.Worker(settings, log, command=command, env=env).start()
     worker.wait_ready()
@@ -70,9 +88,19 @@ def _start(settings, log: Path, pythonpath: Path | None = None) -> harness.Worke
 
 
 def _cli_in(package: Path, settings, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, **settings.to_env(), "PYTHONPATH": f"{package}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    return subprocess.run([sys.executable, "-m", "stocksignal.cli.main", *args], env=env, capture_output=True,
-                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        **settings.to_env(),
+        "PYTHONPATH": f"{package}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "stocksignal.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _on_hand(worker: harness.Worker) -> int:
@@ -81,23 +109,51 @@ def _on_hand(worker: harness.Worker) -> int:
     return json.loads(body)["positions"]["WH-A"]["on_hand"]
 
 
-def test_a_dead_lettered_record_is_replayed_after_the_fix_and_applied_once(processor, cli, tmp_path):
+def test_a_dead_lettered_record_is_replayed_after_the_fix_and_applied_once(
+    processor, cli, tmp_path
+):
     s = processor.settings
     schema = _newer_stock_received()
-    record = {"event_id": "wms-1", "occurred_at": 1_767_225_600_000, "source": "wms", "reference": None,
-              "location_id": "WH-A", "sku": SKU, "qty": 7, "pallet_id": "P-9"}
+    record = {
+        "event_id": "wms-1",
+        "occurred_at": 1_767_225_600_000,
+        "source": "wms",
+        "reference": None,
+        "location_id": "WH-A",
+        "sku": SKU,
+        "qty": 7,
+        "pallet_id": "P-9",
+    }
     producer = bootstrap.make_producer(s)
-    producer.produce(s.topic_prefix + catalogue.STOCK, _frame(schema, record), SKU.encode(),
-                     headers=[("traceparent", b"00-abc-01")])
+    producer.produce(
+        s.topic_prefix + catalogue.STOCK,
+        _frame(schema, record),
+        SKU.encode(),
+        headers=[("traceparent", b"00-abc-01")],
+    )
     assert producer.flush(10) == 0
     processor.wait_metric("stocksignal_dlq_records_total", 1)
     _, metrics = processor.get("/metrics")
-    assert 'stocksignal_dlq_records_total{reason="UNKNOWN_SCHEMA",topic="inventory.stock.v1"} 1.0' in metrics.decode()
+    assert (
+        'stocksignal_dlq_records_total{reason="UNKNOWN_SCHEMA",topic="inventory.stock.v1"} 1.0'
+        in metrics.decode()
+    )
     assert f"dead-lettered {s.topic_prefix}inventory.stock.v1[" in processor.log_path.read_text()
 
-    listed = cli("dlq", "list", "--reason", "UNKNOWN_SCHEMA", "--topic", "inventory.stock.v1", "--since", "-1h")
+    listed = cli(
+        "dlq",
+        "list",
+        "--reason",
+        "UNKNOWN_SCHEMA",
+        "--topic",
+        "inventory.stock.v1",
+        "--since",
+        "-1h",
+    )
     assert listed.exit_code == 0, listed.output
-    (line,) = [ln for ln in listed.stdout.splitlines() if "UNKNOWN_SCHEMA" in ln and "@" in ln.split()[0]]
+    (line,) = [
+        ln for ln in listed.stdout.splitlines() if "UNKNOWN_SCHEMA" in ln and "@" in ln.split()[0]
+    ]
     ref = line.split()[0]
     assert f"key='{SKU}'" in line and "(undecodable)" in line
     assert "1 of 1 record(s)" in listed.stdout and "1 UNKNOWN_SCHEMA" in listed.stdout
@@ -106,7 +162,9 @@ def test_a_dead_lettered_record_is_replayed_after_the_fix_and_applied_once(proce
     shown = cli("dlq", "show", ref)
     assert shown.exit_code == 0, shown.output
     assert "traceparent: 00-abc-01" in shown.stdout and "dlq.reason: UNKNOWN_SCHEMA" in shown.stdout
-    assert "body: does not decode" in shown.stdout and "would be dead-lettered again" in shown.stdout
+    assert (
+        "body: does not decode" in shown.stdout and "would be dead-lettered again" in shown.stdout
+    )
 
     # Before the fix, this CLI's rules refuse it too: nothing is sent.
     early = cli("dlq", "replay", "--offsets", ref)
@@ -119,7 +177,9 @@ def test_a_dead_lettered_record_is_replayed_after_the_fix_and_applied_once(proce
     worker = _start(replace(s), tmp_path / "fixed-processor.log", fixed)
     try:
         shown = _cli_in(fixed, s, "dlq", "show", ref)
-        assert "body: StockReceived" in shown.stdout and "today's rules accept it" in shown.stdout, shown.stderr
+        assert (
+            "body: StockReceived" in shown.stdout and "today's rules accept it" in shown.stdout
+        ), shown.stderr
         for _ in range(2):  # as an operator might: twice
             replayed = _cli_in(fixed, s, "dlq", "replay", "--reason", "UNKNOWN_SCHEMA")
             assert replayed.returncode == 0, replayed.stdout + replayed.stderr
@@ -139,7 +199,9 @@ def test_a_dead_lettered_record_is_replayed_after_the_fix_and_applied_once(proce
         assert (r.key, r.value, r.headers) == (original.key, original.value, original.headers)
         assert r.partition == original.partition
     codec = bootstrap.make_codec(s)
-    movements = [codec.decode(m.value).record for m in read_all(s, s.topic_prefix + catalogue.MOVEMENTS)]
+    movements = [
+        codec.decode(m.value).record for m in read_all(s, s.topic_prefix + catalogue.MOVEMENTS)
+    ]
     assert [(m["bucket"], m["delta"]) for m in movements] == [("ON_HAND", 7)]
 
 
@@ -152,7 +214,9 @@ def test_replay_needs_a_selection_and_never_writes_an_output_topic(with_topics, 
     from stocksignal.contract import dlq_headers
 
     producer = bootstrap.make_producer(s)
-    headers = dlq_headers("DECODE_ERROR", "bad", topic=s.topic_prefix + catalogue.AVAILABILITY, partition=0, offset=1)
+    headers = dlq_headers(
+        "DECODE_ERROR", "bad", topic=s.topic_prefix + catalogue.AVAILABILITY, partition=0, offset=1
+    )
     producer.produce(s.topic_prefix + catalogue.DLQ, b"junk", b"K", partition=0, headers=headers)
     assert producer.flush(10) == 0
     listed = cli("dlq", "list", "--json")
@@ -160,7 +224,9 @@ def test_replay_needs_a_selection_and_never_writes_an_output_topic(with_topics, 
     (record,) = [json.loads(line) for line in listed.stdout.splitlines()]
     assert record["ref"] == "0@0" and record["reason"] == "DECODE_ERROR" and record["key"] == "K"
     assert record["value_hex"] == b"junk".hex() and record["type"] is None
-    assert ["dlq.reason", "DECODE_ERROR"] in record["headers"] and "1 of 1 record(s)" in listed.stderr
+    assert ["dlq.reason", "DECODE_ERROR"] in record[
+        "headers"
+    ] and "1 of 1 record(s)" in listed.stderr
     shown = json.loads(cli("dlq", "show", "0@0", "--json").stdout)
     assert shown["source"] == f"{s.topic_prefix}inventory.availability.v1[0]@1"
     assert "not replayable" in shown["replay"]

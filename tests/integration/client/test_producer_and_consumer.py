@@ -35,8 +35,10 @@ def test_events_land_on_the_contracts_partition_with_key_headers_and_filled_fiel
     s = with_topics
     skus = [f"SKU-{n}" for n in range(12)]
     with EventProducer.from_settings(s, source="wms") as producer:
-        deliveries = [producer.send(StockReceived(location_id="WH", sku=sku, qty=1), headers={"trace": sku})
-                      for sku in skus]
+        deliveries = [
+            producer.send(StockReceived(location_id="WH", sku=sku, qty=1), headers={"trace": sku})
+            for sku in skus
+        ]
     topic = s.topic_prefix + catalogue.STOCK
     done = [d.result(timeout=0) for d in deliveries]
     assert len({d.partition for d in done}) > 1  # the keys spread: the partition is not constant
@@ -47,7 +49,11 @@ def test_events_land_on_the_contracts_partition_with_key_headers_and_filled_fiel
         assert d.topic == topic and raw.partition == d.partition == partition_for(d.key, 3)
         assert raw.offset == d.offset and raw.headers == (("trace", d.key.encode()),)
         name, record = codec.decode(raw.value)
-        assert name == "StockReceived" and record["event_id"] == d.event_id and record["source"] == "wms"
+        assert (
+            name == "StockReceived"
+            and record["event_id"] == d.event_id
+            and record["source"] == "wms"
+        )
         assert abs(record["occurred_at"] - time.time() * 1000) < 60_000
 
 
@@ -63,7 +69,9 @@ def test_an_invalid_event_sends_nothing(with_topics):
 
 def test_a_missing_topic_is_named(cli_settings):
     producer = EventProducer.from_settings(cli_settings)  # no `topics create` in this world
-    with pytest.raises(TopicMissing, match=r"inventory\.stock\.v1 does not exist .*stocksignal topics create"):
+    with pytest.raises(
+        TopicMissing, match=r"inventory\.stock\.v1 does not exist .*stocksignal topics create"
+    ):
         producer.send(StockReceived(location_id="WH", sku="A", qty=1))
 
 
@@ -79,13 +87,17 @@ def test_a_refused_delivery_fails_its_future_and_calls_back(cli_settings):
     s = cli_settings
     admin = bootstrap.make_admin(s)
     topic = s.topic_prefix + catalogue.ORDERS
-    for future in admin.create_topics([NewTopic(topic, 1, 1, config={"max.message.bytes": "200"})]).values():
+    for future in admin.create_topics(
+        [NewTopic(topic, 1, 1, config={"max.message.bytes": "200"})]
+    ).values():
         future.result(30)
     wait_for_leaders(s, [topic])
     called = []
     producer = EventProducer.from_settings(s, **{"message.timeout.ms": 10000})
     lines = [OrderLine(sku=f"SKU-{n}", qty=1) for n in range(40)]
-    delivery = producer.send(OrderPlaced(order_id="W-big", channel_id="web", lines=lines), on_delivery=called.append)
+    delivery = producer.send(
+        OrderPlaced(order_id="W-big", channel_id="web", lines=lines), on_delivery=called.append
+    )
     with pytest.raises(DeliveryFailed) as caught:
         delivery.result(timeout=20)
     assert caught.value.event_id == delivery.event_id and "not delivered" in str(caught.value)
@@ -103,7 +115,9 @@ def test_the_output_reader_names_a_record_it_cannot_decode_and_goes_on(cli_setti
     producer = bootstrap.make_producer(s)
     producer.produce(topic, b"not avro", b"K")
     producer.flush(10)
-    reader = OutputConsumer(bootstrap.make_consumer(s, f"g-{uuid.uuid4().hex[:6]}"), bootstrap.make_codec(s), [topic])
+    reader = OutputConsumer(
+        bootstrap.make_consumer(s, f"g-{uuid.uuid4().hex[:6]}"), bootstrap.make_codec(s), [topic]
+    )
     try:
         deadline = time.monotonic() + 30
         with pytest.raises(UndecodableOutput, match=rf"{topic}\[0\]@0 does not decode"):

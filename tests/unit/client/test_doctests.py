@@ -11,7 +11,9 @@ import stocksignal.client.events
 import stocksignal.client.repeats
 
 
-@pytest.mark.parametrize("module", [stocksignal.client.events, stocksignal.client.encoder, stocksignal.client.repeats])
+@pytest.mark.parametrize(
+    "module", [stocksignal.client.events, stocksignal.client.encoder, stocksignal.client.repeats]
+)
 def test_module_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

@@ -7,7 +7,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from stocksignal.client import EVENTS, INPUT_RECORDS, InvalidEvent, OrderCancelled, OrderLine, OrderPlaced, PickLine
+from stocksignal.client import (
+    EVENTS,
+    INPUT_RECORDS,
+    InvalidEvent,
+    OrderCancelled,
+    OrderLine,
+    OrderPlaced,
+    PickLine,
+)
 from stocksignal.client.events import COMMON_FIELDS, TIMESTAMP_FIELDS, InspectionLine, epoch_ms
 from stocksignal.contract import topics as catalogue
 from stocksignal.contract.schemas import default_schema_set
@@ -43,8 +51,10 @@ def test_fields_order_and_defaults_match_the_schema(record_name):
     assert fields[3:] == schema[3:]
 
 
-@pytest.mark.parametrize("cls, record", [(OrderLine, "OrderLine"), (PickLine, "PickLine"),
-                                         (InspectionLine, "InspectionLine")])
+@pytest.mark.parametrize(
+    "cls, record",
+    [(OrderLine, "OrderLine"), (PickLine, "PickLine"), (InspectionLine, "InspectionLine")],
+)
 def test_line_types_match_their_schemas(cls, record):
     named = {n["name"]: n for n in _named()}
     schema = [(f["name"], f.get("default", NO_DEFAULT)) for f in named[record]["fields"]]
@@ -64,7 +74,9 @@ def test_timestamp_fields_are_the_schemas_timestamp_millis_fields():
     for name in EVENTS:
         for f in default_schema_set().current(name).schema["fields"]:
             types = f["type"] if isinstance(f["type"], list) else [f["type"]]
-            if any(isinstance(t, dict) and t.get("logicalType") == "timestamp-millis" for t in types):
+            if any(
+                isinstance(t, dict) and t.get("logicalType") == "timestamp-millis" for t in types
+            ):
                 found.add(f["name"])
     assert found == TIMESTAMP_FIELDS
 
@@ -72,10 +84,15 @@ def test_timestamp_fields_are_the_schemas_timestamp_millis_fields():
 def test_constructors_are_keyword_only_and_to_record_gives_plain_values():
     with pytest.raises(TypeError):
         OrderPlaced("W-1", "web", [])  # type: ignore[misc]
-    record = OrderCancelled(order_id="W-1", lines=(OrderLine(sku="A", qty=1), {"sku": "B", "qty": 2}),
-                            event_id="e").to_record()
-    assert record == {"event_id": "e", "order_id": "W-1", "lines": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 2}],
-                      "reason": None}
+    record = OrderCancelled(
+        order_id="W-1", lines=(OrderLine(sku="A", qty=1), {"sku": "B", "qty": 2}), event_id="e"
+    ).to_record()
+    assert record == {
+        "event_id": "e",
+        "order_id": "W-1",
+        "lines": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 2}],
+        "reason": None,
+    }
 
 
 def test_aware_datetimes_become_epoch_ms_and_naive_ones_are_refused():

@@ -21,7 +21,9 @@ def test_stock_levels_are_versioned_per_sku_and_channel():
     assert not f.is_new("StockLevelChanged", {"sku": "A", "channel_id": "web", "version": 4})
 
 
-@pytest.mark.parametrize("name, field", [("ReservationDecided", "decision_id"), ("StockMoved", "movement_id")])
+@pytest.mark.parametrize(
+    "name, field", [("ReservationDecided", "decision_id"), ("StockMoved", "movement_id")]
+)
 def test_ids_are_remembered_up_to_max_ids(name, field):
     f = RepeatFilter(max_ids=2)
     assert f.is_new(name, {field: "1"}) and f.is_new(name, {field: "2"})

@@ -50,7 +50,10 @@ def test_data_of_an_archived_writer_schema_decodes_to_the_current_shape(
     _archive(schema_copy, older)
     loaded = SchemaSet.load(schema_copy)
     # ChannelConfigured's v1 schema is archived in the repository (v1.1, docs/contract.md#v11-additions).
-    assert sorted(ws.record_name for ws in loaded.history) == ["ChannelConfigured", "OrderConfirmed"]
+    assert sorted(ws.record_name for ws in loaded.history) == [
+        "ChannelConfigured",
+        "OrderConfirmed",
+    ]
     name, record = SingleObjectCodec(loaded).decode(frame)
     assert name == "OrderConfirmed"
     assert record == {"event_id": "e-old", "occurred_at": 1_600_000_000_000, "source": None,

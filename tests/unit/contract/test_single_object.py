@@ -9,8 +9,8 @@ import pytest
 
 from stocksignal.contract import (
     CodecError,
-    DecodeError,
     Decoded,
+    DecodeError,
     EncodeError,
     UnknownSchemaError,
     make_codec,
@@ -164,7 +164,7 @@ def test_unknown_fingerprint(codec: SingleObjectCodec) -> None:
         ("OrderPlaced", {"lines": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": "2"}]}, "OrderPlaced.lines[1].qty: expected int, got str '2'"),
         ("OrderPlaced", {"lines": [{"sku": "a"}]}, "OrderPlaced.lines[0].qty: missing"),
         ("OrderPlaced", {"lines": None}, "OrderPlaced.lines: expected an array, got NoneType None"),
-        ("OrderPlaced", {"hold_expires_at": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)},
+        ("OrderPlaced", {"hold_expires_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)},
          "OrderPlaced.hold_expires_at: expected long (timestamps are int epoch milliseconds), got datetime"),
         ("OrderCancelled", {"lines": [{"sku": "a", "qty": 1, "note": "x"}]}, "OrderCancelled.lines[0]: unknown field(s) note"),
         ("ChannelConfigured", {"location_ids": ["a", 7]}, "ChannelConfigured.location_ids[1]: expected string, got int 7"),

@@ -32,11 +32,27 @@ K8S_VERSIONS = ("1.29.0", "1.37.0")
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
 # The subset of the Prometheus Operator's CRD fields the manifests may use (its schemas are
 # not in kubernetes-validate): a typo fails here instead of being dropped by the API server.
-SERVICE_MONITOR_SPEC = {"jobLabel", "selector", "endpoints", "namespaceSelector", "targetLabels", "podTargetLabels"}
-ENDPOINT_FIELDS = {"port", "path", "interval", "scrapeTimeout", "scheme", "authorization", "tlsConfig",
-                   "relabelings", "metricRelabelings", "honorLabels"}
+SERVICE_MONITOR_SPEC = {
+    "jobLabel",
+    "selector",
+    "endpoints",
+    "namespaceSelector",
+    "targetLabels",
+    "podTargetLabels",
+}
+ENDPOINT_FIELDS = {
+    "port",
+    "path",
+    "interval",
+    "scrapeTimeout",
+    "scheme",
+    "authorization",
+    "tlsConfig",
+    "relabelings",
+    "metricRelabelings",
+    "honorLabels",
+}
 RULE_FIELDS = {"alert", "record", "expr", "for", "labels", "annotations", "keep_firing_for"}
-
 
 
 def _load(name: str):
@@ -87,8 +103,14 @@ def settings_env(objects: list[dict]) -> dict[str, str]:
 @pytest.mark.parametrize("directory", [BASE, EXAMPLE], ids=["base", "example"])
 def test_every_builtin_object_is_valid_against_the_kubernetes_schemas(directory: Path):
     objects = render.render(directory)
-    assert {o["kind"] for o in objects} >= {"ConfigMap", "StatefulSet", "Service", "Deployment", "Job",
-                                            "PodDisruptionBudget"}
+    assert {o["kind"] for o in objects} >= {
+        "ConfigMap",
+        "StatefulSet",
+        "Service",
+        "Deployment",
+        "Job",
+        "PodDisruptionBudget",
+    }
     for obj in objects:
         if obj["kind"] in CRD_KINDS:
             continue
@@ -96,14 +118,25 @@ def test_every_builtin_object_is_valid_against_the_kubernetes_schemas(directory:
             try:
                 kubernetes_validate.validate(obj, version, strict=True)
             except kubernetes_validate.ValidationError as exc:
-                pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} (Kubernetes {version}): {exc.message} at "
-                            f"{'/'.join(map(str, exc.path))}", pytrace=False)
+                pytest.fail(
+                    f"{obj['kind']}/{obj['metadata']['name']} (Kubernetes {version}): {exc.message} at "
+                    f"{'/'.join(map(str, exc.path))}",
+                    pytrace=False,
+                )
 
 
 def test_the_schema_validation_can_fail():
-    bad = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "x"},
-           "spec": {"serviceName": "x", "selector": {}, "template": {"spec": {"containers": [{"name": "x"}]}},
-                    "terminationGracePeriod": 60}}
+    bad = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "x"},
+        "spec": {
+            "serviceName": "x",
+            "selector": {},
+            "template": {"spec": {"containers": [{"name": "x"}]}},
+            "terminationGracePeriod": 60,
+        },
+    }
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(bad, K8S_VERSIONS[-1], strict=True)
 
@@ -116,7 +149,9 @@ def assert_kubectl_kustomize_agrees(directory: Path) -> None:
         if IN_CI:
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
-    done = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     theirs = {(o["kind"], o["metadata"]["name"]): o for o in yaml.safe_load_all(done.stdout) if o}
     mine = {(o["kind"], o["metadata"]["name"]): o for o in render.render(directory)}
@@ -139,10 +174,16 @@ def test_the_renderer_refuses_what_it_does_not_implement(tmp_path: Path):
 
 
 def test_monitoring_is_generated_from_deploy_prometheus():
-    done = subprocess.run([sys.executable, str(K8S / "monitoring.py"), "--check"], capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(K8S / "monitoring.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr  # "run python3 deploy/k8s/monitoring.py"
-    rules = yaml.safe_load((REPO / "deploy" / "prometheus" / "rules" / "stocksignal.rules.yml").read_text())
+    rules = yaml.safe_load(
+        (REPO / "deploy" / "prometheus" / "rules" / "stocksignal.rules.yml").read_text()
+    )
     (rule,) = by_kind(render.render(MONITORING), "PrometheusRule").values()
     assert rule["spec"]["groups"] == rules["groups"]
 
@@ -191,7 +232,9 @@ def test_the_prometheus_rule_passes_promtool(example, tmp_path: Path):
             assert set(item) <= RULE_FIELDS and "expr" in item, item
     path = tmp_path / "rules.yml"
     path.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
-    done = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -210,7 +253,9 @@ def test_settings_and_secrets_are_real_settings_that_load(example, tmp_path: Pat
     known = {Settings.env_var(name) for name in Settings.__dataclass_fields__}
     env = settings_env(example)
     for key in env:
-        assert key.removesuffix(FILE_SUFFIX) in known, f"{key} is no setting (docs/operations.md#configuration-reference)"
+        assert key.removesuffix(FILE_SUFFIX) in known, (
+            f"{key} is no setting (docs/operations.md#configuration-reference)"
+        )
     # The CA file is mounted from the Secret stocksignal-tls in a cluster; here, any PEM file.
     ca = tmp_path / "ca.crt"
     ca.write_text(_a_pem_certificate())
@@ -232,7 +277,9 @@ def test_processor_statefulset_follows_the_scaling_and_state_rules(example):
 
     sts = one(example, "StatefulSet", "stocksignal-processor")
     env = settings_env(example)
-    assert sts["spec"]["replicas"] <= int(env["STOCKSIGNAL_COMMAND_PARTITIONS"]), "pods <= command partitions"
+    assert sts["spec"]["replicas"] <= int(env["STOCKSIGNAL_COMMAND_PARTITIONS"]), (
+        "pods <= command partitions"
+    )
     # Graceful stop: finish the batch and commit, which takes at most the transaction timeout.
     timeout_ms = int(env.get("STOCKSIGNAL_TRANSACTION_TIMEOUT_MS", Settings.transaction_timeout_ms))
     pod = pod_spec(sts)
@@ -265,12 +312,20 @@ def test_each_worker_advertises_its_own_name_under_the_headless_service(example)
 
 
 def test_selectors_and_references_match(example):
-    pods = {o["metadata"]["name"]: o["spec"]["template"]["metadata"]["labels"] for o in workloads(example)}
+    pods = {
+        o["metadata"]["name"]: o["spec"]["template"]["metadata"]["labels"]
+        for o in workloads(example)
+    }
     for service in by_kind(example, "Service").values():
         selector = service["spec"]["selector"].items()
         targets = [w for w in workloads(example) if selector <= pods[w["metadata"]["name"]].items()]
         assert targets, f"Service {service['metadata']['name']} selects no pods"
-        ports = {p["name"] for w in targets for c in pod_spec(w)["containers"] for p in c.get("ports", [])}
+        ports = {
+            p["name"]
+            for w in targets
+            for c in pod_spec(w)["containers"]
+            for p in c.get("ports", [])
+        }
         for port in service["spec"]["ports"]:
             assert port["targetPort"] in ports, (service["metadata"]["name"], port)
     pdb = one(example, "PodDisruptionBudget", "stocksignal-processor")
@@ -278,13 +333,22 @@ def test_selectors_and_references_match(example):
     configmaps = set(by_kind(example, "ConfigMap"))
     for workload in workloads(example):
         for container in pod_spec(workload)["containers"]:
-            refs = [e["configMapRef"]["name"] for e in container.get("envFrom", []) if "configMapRef" in e]
+            refs = [
+                e["configMapRef"]["name"]
+                for e in container.get("envFrom", [])
+                if "configMapRef" in e
+            ]
             assert refs and set(refs) <= configmaps, workload["metadata"]["name"]
-            assert container["image"] == "example.com/stocksignal:0.1.0"  # the overlay's images entry
+            assert (
+                container["image"] == "example.com/stocksignal:0.1.0"
+            )  # the overlay's images entry
     job = one(example, "Job", "stocksignal-topics")
     assert pod_spec(job)["containers"][0]["args"] == ["topics", "create"]
     assert {d["metadata"]["name"] for d in by_kind(example, "Deployment").values()} == {
-        "stocksignal-projector", "stocksignal-api", "stocksignal-marketplace-sync"}
+        "stocksignal-projector",
+        "stocksignal-api",
+        "stocksignal-marketplace-sync",
+    }
 
 
 def test_the_renderer_features_on_their_own(tmp_path: Path):
@@ -294,31 +358,67 @@ def test_the_renderer_features_on_their_own(tmp_path: Path):
     base = tmp_path / "base"
     base.mkdir()
     (base / "kustomization.yaml").write_text("resources: [app.yaml]\n")
-    (base / "app.yaml").write_text(yaml.safe_dump_all([
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app"},
-         "spec": {"replicas": 1, "template": {"spec": {
-             "initContainers": [{"name": "init", "image": "localhost:5000/tool:1"}],
-             "containers": [{"name": "a", "image": "app", "args": ["x", "y"]}]}}}},
-    ]))
+    (base / "app.yaml").write_text(
+        yaml.safe_dump_all(
+            [
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}},
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": "app"},
+                    "spec": {
+                        "replicas": 1,
+                        "template": {
+                            "spec": {
+                                "initContainers": [
+                                    {"name": "init", "image": "localhost:5000/tool:1"}
+                                ],
+                                "containers": [{"name": "a", "image": "app", "args": ["x", "y"]}],
+                            }
+                        },
+                    },
+                },
+            ]
+        )
+    )
     overlay = tmp_path / "overlay"
     overlay.mkdir()
     (overlay / "app.env").write_text("# a comment\n\nA=1\nB=x=y\n")
-    (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
-        "resources": ["../base"], "namespace": "prod",
-        "images": [{"name": "app", "newName": "example.com/app", "newTag": "2"},
-                   {"name": "localhost:5000/tool", "digest": "sha256:abc"}],
-        "generatorOptions": {"disableNameSuffixHash": True},
-        "configMapGenerator": [{"name": "cfg", "envs": ["app.env"], "literals": ["C=3"]}],
-        "secretGenerator": [{"name": "sec", "literals": ["K=v"]}],
-        "patches": [{"target": {"kind": "Deployment", "name": "app"}, "patch": yaml.safe_dump([
-            {"op": "replace", "path": "/spec/replicas", "value": 3},
-            {"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": "z"},
-            {"op": "remove", "path": "/spec/template/spec/containers/0/args/0"},
-        ])}],
-    }))
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "resources": ["../base"],
+                "namespace": "prod",
+                "images": [
+                    {"name": "app", "newName": "example.com/app", "newTag": "2"},
+                    {"name": "localhost:5000/tool", "digest": "sha256:abc"},
+                ],
+                "generatorOptions": {"disableNameSuffixHash": True},
+                "configMapGenerator": [{"name": "cfg", "envs": ["app.env"], "literals": ["C=3"]}],
+                "secretGenerator": [{"name": "sec", "literals": ["K=v"]}],
+                "patches": [
+                    {
+                        "target": {"kind": "Deployment", "name": "app"},
+                        "patch": yaml.safe_dump(
+                            [
+                                {"op": "replace", "path": "/spec/replicas", "value": 3},
+                                {
+                                    "op": "add",
+                                    "path": "/spec/template/spec/containers/0/args/-",
+                                    "value": "z",
+                                },
+                                {"op": "remove", "path": "/spec/template/spec/containers/0/args/0"},
+                            ]
+                        ),
+                    }
+                ],
+            }
+        )
+    )
     objects = {(o["kind"], o["metadata"]["name"]): o for o in render.render(overlay)}
-    assert "namespace" not in objects[("Namespace", "prod")]["metadata"]  # renamed, as kustomize does
+    assert (
+        "namespace" not in objects[("Namespace", "prod")]["metadata"]
+    )  # renamed, as kustomize does
     app = objects[("Deployment", "app")]
     assert app["metadata"]["namespace"] == "prod" and app["spec"]["replicas"] == 3
     pod = app["spec"]["template"]["spec"]
@@ -327,7 +427,10 @@ def test_the_renderer_features_on_their_own(tmp_path: Path):
     assert objects[("ConfigMap", "cfg")]["data"] == {"A": "1", "B": "x=y", "C": "3"}
     assert base64.b64decode(objects[("Secret", "sec")]["data"]["K"]) == b"v"
     assert_kubectl_kustomize_agrees(overlay)
-    (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
-        "resources": ["../base"], "configMapGenerator": [{"name": "cfg", "literals": ["C=3"]}]}))
+    (overlay / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {"resources": ["../base"], "configMapGenerator": [{"name": "cfg", "literals": ["C=3"]}]}
+        )
+    )
     with pytest.raises(render.RenderError, match="disableNameSuffixHash"):
         render.render(overlay)

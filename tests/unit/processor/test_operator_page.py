@@ -59,21 +59,38 @@ def _shop_store(sku: str = "MUG", receipts: int = 0) -> _Store:
         ("ChannelConfigured", dict(channel_id="web", location_ids=["BER", "HAM"], safety_stock=1)),
         ("StockReceived", dict(sku=sku, location_id="BER", qty=10, reference=None)),
         ("StockReceived", dict(sku=sku, location_id="HAM", qty=4, reference=None)),
-        ("OrderPlaced", dict(order_id="W-1", channel_id="web", lines=[{"sku": sku, "qty": 3}], hold_expires_at=None)),
-    ] + [("StockReceived", dict(sku=sku, location_id="BER", qty=1, reference=f"R-{i}")) for i in range(receipts)]
+        (
+            "OrderPlaced",
+            dict(
+                order_id="W-1",
+                channel_id="web",
+                lines=[{"sku": sku, "qty": 3}],
+                hold_expires_at=None,
+            ),
+        ),
+    ] + [
+        ("StockReceived", dict(sku=sku, location_id="BER", qty=1, reference=f"R-{i}"))
+        for i in range(receipts)
+    ]
     for name, fields in events:
         for outcome in shop.post(name, **fields):
             if outcome.movements:
-                slots[history_key(sku, seq % HISTORY)] = orjson.dumps([seq, [m.to_record() for m in outcome.movements]])
+                slots[history_key(sku, seq % HISTORY)] = orjson.dumps(
+                    [seq, [m.to_record() for m in outcome.movements]]
+                )
                 seq += 1
-    values = {sku_key(sku): Envelope(shop.state(sku), 7, seq).to_bytes(),
-              book_key(0): BookEnvelope(shop.book(sku)).to_bytes(), **slots}
+    values = {
+        sku_key(sku): Envelope(shop.state(sku), 7, seq).to_bytes(),
+        book_key(0): BookEnvelope(shop.book(sku)).to_bytes(),
+        **slots,
+    }
     return _Store(values)
 
 
 def _app(store, digests=(), owner_url=None, self_url="http://self"):
-    inspection = Inspection(_Runtime(store), _Owners(owner_url), partitions=1, history_size=HISTORY,
-                            self_url=self_url)
+    inspection = Inspection(
+        _Runtime(store), _Owners(owner_url), partitions=1, history_size=HISTORY, self_url=self_url
+    )
     return make_app(inspection, ProcessorMetrics(), lambda: None, digests)
 
 
@@ -129,7 +146,9 @@ def test_the_sku_page_shows_the_inspection_apis_numbers_and_formula():
             api = await (await client.get("/skus/MUG")).json()
             response = await client.get("/ui/skus/MUG")
             assert response.status == 200 and response.content_type == "text/html"
-            assert "script-src" not in response.headers["Content-Security-Policy"]  # default-src 'none' forbids it
+            assert (
+                "script-src" not in response.headers["Content-Security-Policy"]
+            )  # default-src 'none' forbids it
             page = await response.text()
         finally:
             await client.close()
@@ -141,9 +160,12 @@ def test_the_sku_page_shows_the_inspection_apis_numbers_and_formula():
             assert shown[(channel_id, "available")] == str(ch["available"])
         assert api["channels"]["web"]["available"] == 10  # (BER 10 − 3 reserved) + HAM 4 − 1
         assert "max(0, BER 7 + HAM 4 − 1) = 10" in page
-        assert shown[("W-1", "qty_reserved")] == "3" and shown[("", "version")] == str(api["version"])
+        assert shown[("W-1", "qty_reserved")] == "3" and shown[("", "version")] == str(
+            api["version"]
+        )
         assert page.count('data-movement="') == 3  # two receipts and a reservation, newest first
         assert re.search(r"RESERVATION.*RECEIPT", page, re.S)
+
     run(scenario)
 
 
@@ -162,8 +184,11 @@ def test_the_ledger_pages_through_the_recent_movements():
         ids = [re.findall(r'data-movement="([^"]+)"', page) for page in pages]
         assert ids[0] + ids[1] == [m["movement_id"] for m in api["movements"]] and len(ids[0]) == 20
         assert len(ids[1]) == 12
-        assert 'rel="next"' in pages[0] and 'rel="next"' not in pages[1] and 'rel="prev"' in pages[1]
+        assert (
+            'rel="next"' in pages[0] and 'rel="next"' not in pages[1] and 'rel="prev"' in pages[1]
+        )
         assert bad.status == 400
+
     run(scenario)
 
 
@@ -174,14 +199,20 @@ def test_a_page_without_a_token_goes_to_the_login_form_and_the_cookie_opens_only
         client = await _client(_app(_shop_store(), digests))
         try:
             first = await client.get("/ui/skus/MUG", allow_redirects=False)
-            assert first.status == 303 and unquote(first.headers["Location"]) == "/ui/login?next=/ui/skus/MUG"
+            assert (
+                first.status == 303
+                and unquote(first.headers["Location"]) == "/ui/login?next=/ui/skus/MUG"
+            )
             form = await client.get("/ui/login?next=/ui/skus/MUG")
             assert form.status == 200 and 'name="token"' in await form.text()
-            wrong = await client.post("/ui/login", data={"token": "nope", "next": "/ui/skus/MUG"},
-                                      allow_redirects=False)
+            wrong = await client.post(
+                "/ui/login", data={"token": "nope", "next": "/ui/skus/MUG"}, allow_redirects=False
+            )
             assert wrong.status == 401 and "not valid" in await wrong.text()
             assert "stocksignal_token" not in wrong.cookies
-            ok = await client.post("/ui/login", data={"token": TOKEN, "next": "/ui/skus/MUG"}, allow_redirects=False)
+            ok = await client.post(
+                "/ui/login", data={"token": TOKEN, "next": "/ui/skus/MUG"}, allow_redirects=False
+            )
             assert ok.status == 303 and ok.headers["Location"] == "/ui/skus/MUG"
             cookie = ok.headers["Set-Cookie"]
             assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/ui" in cookie
@@ -197,18 +228,24 @@ def test_a_page_without_a_token_goes_to_the_login_form_and_the_cookie_opens_only
             again = await client.get("/ui/skus/MUG", allow_redirects=False)
             assert again.status == 303
             # A bearer header works on the pages too (a script, a proxy that injects it).
-            bearer = await client.get("/ui/skus/MUG", headers={"Authorization": f"Bearer {TOKEN}"},
-                                      allow_redirects=False)
+            bearer = await client.get(
+                "/ui/skus/MUG", headers={"Authorization": f"Bearer {TOKEN}"}, allow_redirects=False
+            )
             assert bearer.status == 200
             # The form sends nobody elsewhere.
             evil = await client.get("/ui/login?next=//evil.example/x")
             assert 'value="/ui"' in await evil.text()
             # Behind a TLS-terminating proxy the cookie is Secure.
-            behind_tls = await client.post("/ui/login", data={"token": TOKEN}, allow_redirects=False,
-                                           headers={"X-Forwarded-Proto": "https"})
+            behind_tls = await client.post(
+                "/ui/login",
+                data={"token": TOKEN},
+                allow_redirects=False,
+                headers={"X-Forwarded-Proto": "https"},
+            )
             assert "Secure" in behind_tls.headers["Set-Cookie"]
         finally:
             await client.close()
+
     run(scenario)
 
 
@@ -225,6 +262,7 @@ def test_a_sku_of_another_worker_is_rendered_from_its_answer_with_this_requests_
         async def record(request, handler):
             seen.append(request.headers.get("Authorization", ""))
             return await handler(request)
+
         owner_app.middlewares.insert(0, record)
         owner = await _client(owner_app)
         try:
@@ -235,28 +273,34 @@ def test_a_sku_of_another_worker_is_rendered_from_its_answer_with_this_requests_
                 text = await page.text()
             finally:
                 await here.close()
-            api = await (await owner.get("/skus/MUG", headers={"Authorization": f"Bearer {TOKEN}"})).json()
+            api = await (
+                await owner.get("/skus/MUG", headers={"Authorization": f"Bearer {TOKEN}"})
+            ).json()
         finally:
             await owner.close()
         assert page.status == 200
         assert cells(text)[("BER", "on_hand")] == str(api["positions"]["BER"]["on_hand"]) == "10"
         assert 'data-forwarded="true"' in text and owner_url in text
         assert f"Bearer {TOKEN}" in seen[0]
+
     run(scenario)
 
 
 def test_every_value_is_escaped():
     sku = '<img src=x onerror=alert(1)>"'
+
     async def scenario():
         client = await _client(_app(_shop_store(sku)))
         try:
             from urllib.parse import quote
+
             page = await (await client.get("/ui/skus/" + quote(sku, safe=""))).text()
             missing = await (await client.get("/ui/skus/%3Cscript%3E")).text()
         finally:
             await client.close()
         assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
         assert "<script>" not in missing and "&lt;script&gt;" in missing
+
     run(scenario)
     assert el("td", "<b>", title='"x"') == '<td title="&quot;x&quot;">&lt;b&gt;</td>'
     assert el("p", Html("<b>ok</b>")) == "<p><b>ok</b></p>"
@@ -271,6 +315,7 @@ def test_an_unknown_sku_is_a_404_page():
         finally:
             await client.close()
         assert response.status == 404 and "Unknown SKU" in text
+
     run(scenario)
 
 
@@ -289,11 +334,20 @@ def test_the_cursor_text_round_trips_and_refuses_garbage():
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.lists(st.tuples(st.integers(0, 50), st.sampled_from(["A", "B"])), max_size=12),
-                min_size=1, max_size=3),
-       st.integers(1, 5), st.sampled_from([None, "A"]))
+@given(
+    st.lists(
+        st.lists(st.tuples(st.integers(0, 50), st.sampled_from(["A", "B"])), max_size=12),
+        min_size=1,
+        max_size=3,
+    ),
+    st.integers(1, 5),
+    st.sampled_from([None, "A"]),
+)
 def test_paging_by_cursor_shows_every_matching_record_exactly_once(partitions, size, reason):
-    logs = {p: [_letter(p, o, ts, r) for o, (ts, r) in enumerate(records)] for p, records in enumerate(partitions)}
+    logs = {
+        p: [_letter(p, o, ts, r) for o, (ts, r) in enumerate(records)]
+        for p, records in enumerate(partitions)
+    }
     cursor: dict[int, int] | None = None
     shown: list[tuple[int, int]] = []
     for _ in range(200):
@@ -307,8 +361,12 @@ def test_paging_by_cursor_shows_every_matching_record_exactly_once(partitions, s
         shown.extend((d.partition, d.offset) for d in page)
         if cursor is None:
             break
-    wanted = sorted((d.partition, d.offset) for letters in logs.values() for d in letters
-                    if reason is None or d.reason == reason)
+    wanted = sorted(
+        (d.partition, d.offset)
+        for letters in logs.values()
+        for d in letters
+        if reason is None or d.reason == reason
+    )
     assert sorted(shown) == wanted
 
 
@@ -317,8 +375,15 @@ def test_a_dlq_record_shows_its_headers_and_what_its_value_decodes_to():
     from stocksignal.ledger.kafka import Record
     from stocksignal.processor.dlq_view import letter
 
-    headers = tuple(dlq_headers(DlqReason.VALIDATION_ERROR, "qty: <must be > 0>", topic="inventory.stock.v1",
-                                partition=2, offset=41))
+    headers = tuple(
+        dlq_headers(
+            DlqReason.VALIDATION_ERROR,
+            "qty: <must be > 0>",
+            topic="inventory.stock.v1",
+            partition=2,
+            offset=41,
+        )
+    )
 
     def decode(value):
         if value != b"ok":
@@ -326,8 +391,12 @@ def test_a_dlq_record_shows_its_headers_and_what_its_value_decodes_to():
         return "StockReceived", {"event_id": "e-7"}
 
     good = letter(1, Record(5, 1000, b"MUG", b"ok", headers), decode)
-    assert (good.reason, good.source_topic, good.source_partition, good.source_offset) == \
-        ("VALIDATION_ERROR", "inventory.stock.v1", "2", "41")
+    assert (good.reason, good.source_topic, good.source_partition, good.source_offset) == (
+        "VALIDATION_ERROR",
+        "inventory.stock.v1",
+        "2",
+        "41",
+    )
     assert (good.record_name, good.event_id, good.key) == ("StockReceived", "e-7", "MUG")
     bad = letter(1, Record(6, 1000, None, b"\x00", ()), decode)
     assert bad.record_name is None and bad.reason == "?"
@@ -344,15 +413,34 @@ class _DeadLetters:
         from stocksignal.processor.dlq_view import DlqPage
 
         self.asked.append((before, size, reason))
-        letters = [DeadLetter(0, 9, 1000, "K<1>", "DECODE_ERROR", "bad <b>bytes</b>", "inventory.stock.v1", "0",
-                              "3", None, None)]
+        letters = [
+            DeadLetter(
+                0,
+                9,
+                1000,
+                "K<1>",
+                "DECODE_ERROR",
+                "bad <b>bytes</b>",
+                "inventory.stock.v1",
+                "0",
+                "3",
+                None,
+                None,
+            )
+        ]
         return DlqPage("inventory.dlq.v1", letters, 1, 10, {0: 9}, {"DECODE_ERROR": 1})
 
 
 def test_the_dlq_page_lists_reasons_escapes_errors_and_links_the_older_page():
     source = _DeadLetters()
-    inspection = Inspection(_Runtime(None), _Owners(None), partitions=1, history_size=HISTORY, self_url="x",
-                            dead_letters=source)
+    inspection = Inspection(
+        _Runtime(None),
+        _Owners(None),
+        partitions=1,
+        history_size=HISTORY,
+        self_url="x",
+        dead_letters=source,
+    )
     app = make_app(inspection, ProcessorMetrics(), lambda: None)
 
     async def scenario():
@@ -364,7 +452,12 @@ def test_the_dlq_page_lists_reasons_escapes_errors_and_links_the_older_page():
         finally:
             await client.close()
         assert source.asked == [({0: 20}, 50, "DECODE_ERROR")]
-        assert "bad &lt;b&gt;bytes&lt;/b&gt;" in page and "K&lt;1&gt;" in page and "<b>bytes" not in page
+        assert (
+            "bad &lt;b&gt;bytes&lt;/b&gt;" in page
+            and "K&lt;1&gt;" in page
+            and "<b>bytes" not in page
+        )
         assert 'href="/ui/dlq?reason=DECODE_ERROR&amp;before=0:9"' in page
         assert bad_reason.status == 400 and bad_cursor.status == 400
+
     run(scenario)

@@ -21,13 +21,25 @@ def no_wall_clock_sleeps(monkeypatch):
 
 
 def received(n: int, occurred_at: int) -> Event:
-    return Event("StockReceived", {"event_id": f"r-{n}", "occurred_at": occurred_at, "source": "test",
-                                   "sku": f"SKU-{n}", "location_id": "BER", "qty": 5, "reference": None})
+    return Event(
+        "StockReceived",
+        {
+            "event_id": f"r-{n}",
+            "occurred_at": occurred_at,
+            "source": "test",
+            "sku": f"SKU-{n}",
+            "location_id": "BER",
+            "qty": 5,
+            "reference": None,
+        },
+    )
 
 
 def observed(worker) -> tuple[float, float]:
     r = worker.metrics.registry
-    return r.get_sample_value(LATENCY + "_count") or 0.0, r.get_sample_value(LATENCY + "_sum") or 0.0
+    return r.get_sample_value(LATENCY + "_count") or 0.0, r.get_sample_value(
+        LATENCY + "_sum"
+    ) or 0.0
 
 
 def test_a_backfill_of_old_events_is_measured_from_its_log_time():

@@ -28,8 +28,15 @@ except ZeroDivisionError:
 
 
 def run(fmt: str) -> list[str]:
-    env = {**os.environ, "PYTHONPATH": str(SERVICES), "STOCKSIGNAL_LOG_FORMAT": fmt, "STOCKSIGNAL_LOG_LEVEL": "INFO"}
-    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(SERVICES),
+        "STOCKSIGNAL_LOG_FORMAT": fmt,
+        "STOCKSIGNAL_LOG_LEVEL": "INFO",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     return done.stderr.splitlines()
 

@@ -13,8 +13,14 @@ from stocksignal import __version__, bootstrap
 from stocksignal.process_metrics import register_process_metrics
 from stocksignal.settings import Settings
 
-RUNTIME = {"process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds",
-           "process_start_time_seconds", "python_info", "python_gc_collections_total"}
+RUNTIME = {
+    "process_cpu_seconds_total",
+    "process_resident_memory_bytes",
+    "process_open_fds",
+    "process_start_time_seconds",
+    "python_info",
+    "python_gc_collections_total",
+}
 
 
 def samples(registry) -> dict[str, list[dict]]:
