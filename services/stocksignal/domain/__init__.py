@@ -5,18 +5,29 @@ Standard library only, synchronous, deterministic: no clock, no randomness, no I
 walks every module and enforces the imports). The behaviour is described in docs/semantics.md.
 """
 
+from .bundles import BundleView, Cause, Limit, bundle_ats, limits, observe, redefine
+from .catalog import (
+    Bundle,
+    BundleComponent,
+    Catalogue,
+    apply_catalog_command,
+    refusal,
+    stock_refusal,
+)
 from .channels import DEFAULT_CHANNEL, Channel, ChannelBook, default_channel
 from .commands import (
     COMMAND_TYPES,
     HOLDS_EXPIRED,
     AdjustStock,
     CancelLine,
+    CatalogCommand,
     ChangeStockStatus,
     ChannelCommand,
     Command,
     ConfigureChannel,
     ConfirmLine,
     CountStock,
+    DefineBundle,
     DispatchTransfer,
     ExpectInbound,
     ExpireHolds,
@@ -26,6 +37,7 @@ from .commands import (
     ReceiveReturn,
     ReceiveStock,
     ReceiveTransfer,
+    RemoveBundle,
     RemoveChannel,
     ShipLine,
     SkuCommand,
@@ -44,6 +56,8 @@ from .outputs import (
     AvailabilityChanged,
     ChannelAvailability,
     LocationStock,
+    OrderDecided,
+    OrderLineOutcome,
     Outcome,
     ReservationDecided,
     StockLevelChanged,
@@ -56,15 +70,38 @@ from .state import SkuState, Transfer
 from .symbols import (
     Bucket,
     DecisionReason,
+    Fulfilment,
     MovementReason,
     Note,
+    OrderStatus,
     ReservationStatus,
     StockLevel,
     StockStatus,
 )
 from .validation import validate
+from . import order_saga  # noqa: E402  (the order saga's steps: order_saga.start, ...)
 
 __all__ = [
+    "Bundle",
+    "BundleComponent",
+    "BundleView",
+    "CatalogCommand",
+    "Catalogue",
+    "Cause",
+    "DefineBundle",
+    "Fulfilment",
+    "Limit",
+    "OrderDecided",
+    "OrderLineOutcome",
+    "OrderStatus",
+    "RemoveBundle",
+    "apply_catalog_command",
+    "bundle_ats",
+    "limits",
+    "observe",
+    "redefine",
+    "refusal",
+    "stock_refusal",
     "BUCKET_FIELDS",
     "COMMAND_TYPES",
     "DEFAULT_CHANNEL",
@@ -134,6 +171,7 @@ __all__ = [
     "remember_fan_out",
     "remember_order",
     "split",
+    "order_saga",
     "validate",
     "within_window",
 ]

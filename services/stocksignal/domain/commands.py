@@ -166,6 +166,23 @@ class RemoveChannel(ChannelCommand):
     pass
 
 
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class CatalogCommand(Command):
+    """Applies to a partition's catalogue (broadcast to every partition, as channel commands)."""
+
+    bundle_sku: str
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class DefineBundle(CatalogCommand):
+    components: tuple[tuple[str, int], ...]  # (sku, qty), in the record's order
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class RemoveBundle(CatalogCommand):
+    pass
+
+
 def expire_holds(sku: str, now: int, *, logged_at: int) -> ExpireHolds:
     """The timer's command; its synthetic event id makes a repeated tick a duplicate."""
     event_id = f"expire:{sku}:{now}"
@@ -200,6 +217,8 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         ExpireHolds,
         ConfigureChannel,
         RemoveChannel,
+        DefineBundle,
+        RemoveBundle,
     )
 }
 
@@ -221,6 +240,8 @@ def command_to_dict(cmd: Command) -> dict[str, Any]:
         d[name] = getattr(cmd, name)
     for name in _TUPLE_FIELDS.get(cls, ()):
         d[name] = list(d[name])
+    if cls is DefineBundle:
+        d["components"] = [list(c) for c in d["components"]]
     return d
 
 
@@ -235,6 +256,8 @@ def command_from_dict(d: Mapping[str, Any]) -> Command:
     for name in _TUPLE_FIELDS.get(cls, ()):
         if name in kwargs:
             kwargs[name] = tuple(kwargs[name])
+    if cls is DefineBundle and "components" in kwargs:
+        kwargs["components"] = tuple((sku, qty) for sku, qty in kwargs["components"])
     try:
         return cls(**kwargs)
     except TypeError as exc:  # a required field is missing

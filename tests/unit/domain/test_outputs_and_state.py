@@ -331,6 +331,7 @@ def example_command(cls):
         "str | None": "y",
         "int | None": 4,
         "tuple[str, ...]": ("A", "B"),
+        "tuple[tuple[str, int], ...]": (("A", 1), ("B", 6)),
     }
     return cls(**{f.name: values[f.type] for f in dataclasses.fields(cls)})
 
