@@ -212,6 +212,11 @@ def build_processor(settings: Settings):
                     key_error)
     applier = Applier(ApplierConfig(settings.dedupe_window_ms, settings.movement_history, settings.state_cache_mb),
                       publisher, metrics)
+    from stocksignal.processor import bundles
+
+    bundles.install(applier, publisher, codec, metrics, command_topic=command_topic,
+                    command_partitions=settings.command_partitions, dlq_topic=dlq, dlq_partitions=partitions[dlq],
+                    availability_topic=name(catalogue.AVAILABILITY), dedupe_window_ms=settings.dedupe_window_ms)
     reader = Consumer(consumer_config(settings, f"{settings.app_id}-restore", **{"enable.partition.eof": True}))
     watermarks = Consumer(consumer_config(settings, f"{settings.app_id}-restore",
                                           **{"isolation.level": "read_uncommitted"}))

@@ -11,6 +11,7 @@ import logging
 import click
 
 from stocksignal.cli.accuracy import accuracy_command
+from stocksignal.cli.catalog import catalog
 from stocksignal.cli.channels import channels
 from stocksignal.cli.demo import demo
 from stocksignal.cli.produce import produce
@@ -21,7 +22,7 @@ from stocksignal.cli.tail import tail
 from stocksignal.cli.token import token
 from stocksignal.cli.topics import topics
 
-COMMAND_GROUPS: tuple[click.Command, ...] = (topics, run, channels, produce, stock, tail, sku, accuracy_command, token, demo)
+COMMAND_GROUPS: tuple[click.Command, ...] = (topics, run, channels, catalog, produce, stock, tail, sku, accuracy_command, token, demo)
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, not the user's input or environment
 
 

@@ -32,6 +32,7 @@ from .commands import (
     ExpectInbound,
     ExpireHolds,
     InspectReturn,
+    ObserveComponent,
     PickLine,
     PlaceLine,
     ReceiveReturn,
@@ -83,6 +84,7 @@ from . import order_saga  # noqa: E402  (the order saga's steps: order_saga.star
 
 __all__ = [
     "Bundle",
+    "ObserveComponent",
     "BundleComponent",
     "BundleView",
     "CatalogCommand",

@@ -22,13 +22,14 @@ from .outputs import AvailabilityChanged, ChannelAvailability
 ChannelValues = Mapping[str, int]  # channel_id -> available
 
 
-def bundle_ats(bundle: Bundle, components: Mapping[str, ChannelValues]) -> dict[str, int]:
+def bundle_ats(bundle: Bundle, components: Mapping[str, ChannelValues],
+               channels: tuple[str, ...] = ()) -> dict[str, int]:
     """Per channel, the whole bundles the components' availability allows.
 
-    The channels are ``default`` and every channel any component lists (by channel id), as a
-    SKU's snapshot lists ``default`` and every configured channel.
+    The channels are ``default``, ``channels`` and every channel any component lists (by
+    channel id), as a SKU's snapshot lists ``default`` and every configured channel.
     """
-    channels = {DEFAULT_CHANNEL}
+    channels = {DEFAULT_CHANNEL, *channels}
     for c in bundle.components:
         channels.update(components.get(c.sku, {}))
     out: dict[str, int] = {}
@@ -71,12 +72,15 @@ class BundleView:
     version: int = 0
     components: Mapping[str, ChannelValues] = field(default_factory=dict)
     published: Mapping[str, int] | None = None  # None: nothing published yet
+    # The channels configured when it was defined, listed until every component has told
+    # its own (a component's snapshot lists every channel its partition has configured).
+    channels: tuple[str, ...] = ()
 
     def values(self) -> dict[str, int]:
         """The bundle's availability now: 0 on every known channel once it is removed."""
         if self.bundle is None:
             return {ch: 0 for ch in (self.published or {DEFAULT_CHANNEL: 0})}
-        return bundle_ats(self.bundle, self.components)
+        return bundle_ats(self.bundle, self.components, self.channels)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +89,7 @@ class BundleView:
             "v": self.version,
             "c": {s: dict(v) for s, v in self.components.items()},
             "p": dict(self.published) if self.published is not None else None,
+            "ch": list(self.channels),
         }
 
     @classmethod
@@ -96,6 +101,7 @@ class BundleView:
             d["v"],
             {s: dict(v) for s, v in d.get("c", {}).items()},
             dict(d["p"]) if d.get("p") is not None else None,
+            tuple(d.get("ch", ())),
         )
 
 
@@ -132,17 +138,18 @@ def observe(view: BundleView, component_sku: str, values: ChannelValues,
     ignored: the news may be from before a redefinition."""
     if view.bundle is None or view.bundle.qty_of(component_sku) == 0:
         return view, None
-    new = replace(view, components={**view.components, component_sku: dict(values)})
+    components = {**view.components, component_sku: dict(values)}
+    told = all(c.sku in components for c in view.bundle.components)
+    new = replace(view, components=components, channels=() if told else view.channels)
     return _publish(view, new, cause)
 
 
 def redefine(view: BundleView, bundle: Bundle | None, cause: Cause,
-             known: Mapping[str, ChannelValues] | None = None) -> tuple[BundleView, AvailabilityChanged | None]:
+             channels: tuple[str, ...] = ()) -> tuple[BundleView, AvailabilityChanged | None]:
     """The bundle was defined, redefined or (``None``) removed. Components it no longer has are
-    forgotten; a removed bundle publishes 0 on every channel it was offered on. ``known``:
-    components' availability learnt with the change (their values as last published)."""
-    components = {} if bundle is None else {
-        s: v for s, v in {**view.components, **(known or {})}.items() if bundle.qty_of(s)
-    }
-    new = replace(view, bundle=bundle, components=components)
+    forgotten; a removed bundle publishes 0 on every channel it was offered on. ``channels``:
+    the channels configured now, listed (at 0) until the components have told theirs."""
+    components = {} if bundle is None else {s: v for s, v in view.components.items() if bundle.qty_of(s)}
+    told = bundle is not None and all(c.sku in components for c in bundle.components)
+    new = replace(view, bundle=bundle, components=components, channels=() if told else tuple(channels))
     return _publish(view, new, cause)

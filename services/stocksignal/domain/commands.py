@@ -168,9 +168,14 @@ class RemoveChannel(ChannelCommand):
 
 @dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class CatalogCommand(Command):
-    """Applies to a partition's catalogue (broadcast to every partition, as channel commands)."""
+    """Applies to a partition's catalogue. The bundle's own partition decides it first
+    (``accepted`` False: it may refuse it), then every other partition applies the accepted
+    copy (docs/processor.md#bundles-and-all-or-nothing-orders). ``origin``: the input record
+    it came from (JSON), for the DLQ copy of a refusal."""
 
     bundle_sku: str
+    accepted: bool = False
+    origin: str | None = None
 
 
 @dataclass(slots=True, kw_only=True, unsafe_hash=True)
@@ -181,6 +186,16 @@ class DefineBundle(CatalogCommand):
 @dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class RemoveBundle(CatalogCommand):
     pass
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class ObserveComponent(SkuCommand):
+    """A component's availability was published; ``sku`` is a bundle containing it (so the
+    command reaches the bundle's partition). ``event_*``/``occurred_at`` are the snapshot's
+    cause; ``values`` its (channel_id, available) pairs."""
+
+    component: str
+    values: tuple[tuple[str, int], ...]
 
 
 def expire_holds(sku: str, now: int, *, logged_at: int) -> ExpireHolds:
@@ -219,6 +234,7 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         RemoveChannel,
         DefineBundle,
         RemoveBundle,
+        ObserveComponent,
     )
 }
 
@@ -230,6 +246,8 @@ _FIELDS: dict[type[Command], tuple[str, ...]] = {
 _FIELD_SETS: dict[type[Command], frozenset[str]] = {cls: frozenset(f) for cls, f in _FIELDS.items()}
 # The only list-valued field: JSON has no tuples.
 _TUPLE_FIELDS = {ConfigureChannel: ("location_ids",)}
+# Tuples of pairs: lists of two-element lists in JSON.
+_PAIR_FIELDS = {DefineBundle: "components", ObserveComponent: "values"}
 
 
 def command_to_dict(cmd: Command) -> dict[str, Any]:
@@ -240,8 +258,9 @@ def command_to_dict(cmd: Command) -> dict[str, Any]:
         d[name] = getattr(cmd, name)
     for name in _TUPLE_FIELDS.get(cls, ()):
         d[name] = list(d[name])
-    if cls is DefineBundle:
-        d["components"] = [list(c) for c in d["components"]]
+    nested = _PAIR_FIELDS.get(cls)
+    if nested is not None:
+        d[nested] = [list(c) for c in d[nested]]
     return d
 
 
@@ -256,8 +275,9 @@ def command_from_dict(d: Mapping[str, Any]) -> Command:
     for name in _TUPLE_FIELDS.get(cls, ()):
         if name in kwargs:
             kwargs[name] = tuple(kwargs[name])
-    if cls is DefineBundle and "components" in kwargs:
-        kwargs["components"] = tuple((sku, qty) for sku, qty in kwargs["components"])
+    nested = _PAIR_FIELDS.get(cls)
+    if nested is not None and nested in kwargs:
+        kwargs[nested] = tuple((a, b) for a, b in kwargs[nested])
     try:
         return cls(**kwargs)
     except TypeError as exc:  # a required field is missing

@@ -230,10 +230,17 @@ class InMemoryInventory:
             owner = self.partition_for(comp.sku)
             if comp.sku in owner.states:
                 known[comp.sku] = owner.book.ats(owner.states[comp.sku])
-        view = home.bundle_views.get(sku) or BundleView(sku)
-        view, snapshot = redefine(view, bundle, Cause(cmd.event_id, cmd.event_type, cmd.occurred_at), known)
+        # As the processor learns them: the change first, then each stocked component's value
+        # (its partition tells the bundle's, in component order here).
+        cause = Cause(cmd.event_id, cmd.event_type, cmd.occurred_at)
+        channels = tuple(sorted(home.book.configured))
+        view, snapshot = redefine(home.bundle_views.get(sku) or BundleView(sku), bundle, cause, channels)
+        snapshots = [snapshot]
+        for component, values in known.items():
+            view, snapshot = observe(view, component, values, cause)
+            snapshots.append(snapshot)
         home.bundle_views[sku] = view
-        return [] if snapshot is None else [Outcome(SkuState.empty(sku), [], [], snapshot)]
+        return [Outcome(SkuState.empty(sku), [], [], s) for s in snapshots if s is not None]
 
     def _with_bundles(self, outcomes: list[Outcome]) -> list[Outcome]:
         """``outcomes`` and, after each component snapshot that moves a bundle, the bundle's."""

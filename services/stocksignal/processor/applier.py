@@ -138,6 +138,7 @@ class PartitionState:
     book: BookEnvelope
     log_time: int = 0
     reconcile: Reconcile | None = None
+    catalog: Any = None  # the partition's catalogue, read when first needed (bundles.py)
 
     @classmethod
     def load(cls, store: PartitionStore) -> "PartitionState":
@@ -170,6 +171,7 @@ class Applier:
         self.clock = clock
         self.cache = EnvelopeCache(config.cache_mb << 20)
         publisher.on_levels = self._levels_published
+        self.bundles = None  # bundles.install: catalogue, bundle availability (docs/processor.md)
 
     def advance(self, ps: PartitionState, cursor: RecordCursor) -> None:
         """Apply the record's commands from where the cursor stands; returns when the record
@@ -188,7 +190,11 @@ class Applier:
             if isinstance(command, ChannelCommand):
                 if self._start_channel(ps, pos, command) and not self._reconcile_slice(ps):
                     return
-            else:
+            elif self.bundles is None:
+                self._apply_sku(ps, partition, pos, command)
+            elif self.bundles.handles(command):
+                self.bundles.apply(ps, pos, command)
+            elif not self.bundles.refuses(ps, pos, command):
                 self._apply_sku(ps, partition, pos, command)
             cursor.index += 1
         cursor.done = True

@@ -54,6 +54,8 @@ class Publisher:
         self.clock = clock
         self._held: dict[str, tuple[Outcome, int, object]] = {}
         self.on_levels: OnLevels | None = None  # set by the applier, which owns the states
+        # (owner, sku, snapshot record) after each snapshot produced: bundles.py follows components
+        self.on_snapshot: Callable[[object, str, dict], None] | None = None
         self._flushed: list[int] = []  # occurred_at of the snapshots of the open transaction
 
     def publish(self, outcome: Outcome, published_at: int, movements: list[dict] | None = None,
@@ -91,6 +93,8 @@ class Publisher:
             key = sku.encode()
             send(topic, ANY_PARTITION, key, encode("AvailabilityChanged", snapshot, check=False), None)
             self._flushed.append(outcome.occurred_at)
+            if self.on_snapshot is not None:
+                self.on_snapshot(owner, sku, snapshot)
             state, changes = publish_levels(outcome.state, outcome.book, snapshot)
             for change in changes:
                 send(levels_topic, ANY_PARTITION, key, encode("StockLevelChanged", change.to_record(), check=False), None)

@@ -28,6 +28,7 @@ from stocksignal.domain import (
     validate,
 )
 from stocksignal.processor.batches import Batcher
+from stocksignal.processor.bundles import CATALOG_RECORDS, with_origin
 from stocksignal.processor.metrics import ProcessorMetrics
 from stocksignal.processor.orders import OrderMemory
 
@@ -64,6 +65,8 @@ class Router:
                     raise ValidationError([problem])
             order = self._order(orders, name, record, logged_at)
             commands = split(name, record, logged_at=logged_at, order=order)
+            if name in CATALOG_RECORDS:  # a refusal's DLQ copy is the input record itself
+                with_origin(commands, msg)
             if order is not None and needs_order(name, record):
                 self._remember_fan_out(orders, order, record["event_id"], logged_at)
             for command in commands:

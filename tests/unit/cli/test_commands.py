@@ -10,7 +10,8 @@ from stocksignal.cli.main import main
 COMMANDS = [
     [], ["topics"], ["topics", "create"], ["topics", "check"], ["run"], ["run", "processor"],
     ["run", "projector"], ["run", "api"], ["run", "marketplace-sync"], ["produce"], ["tail"], ["sku"],
-    ["channels"], ["channels", "set"], ["channels", "list"], ["channels", "remove"], ["demo"], ["demo", "run"],
+    ["channels"], ["channels", "set"], ["channels", "list"], ["channels", "remove"],
+    ["catalog"], ["catalog", "set"], ["catalog", "list"], ["catalog", "remove"], ["demo"], ["demo", "run"],
     ["demo", "stop"], ["demo", "status"],
 ]
 # Nothing listens here: a service that does not answer.

@@ -332,6 +332,7 @@ def example_command(cls):
         "int | None": 4,
         "tuple[str, ...]": ("A", "B"),
         "tuple[tuple[str, int], ...]": (("A", 1), ("B", 6)),
+        "bool": True,
     }
     return cls(**{f.name: values[f.type] for f in dataclasses.fields(cls)})
 
