@@ -47,11 +47,17 @@ class PartitionModel:
         A SKU command gives one outcome; a channel command gives one per SKU whose
         availability changed (in SKU order).
         """
+        if isinstance(command, c.ObserveComponent):  # not an input event: never a repeat
+            return self._observe(command)
         if self._seen(command):
             return []
         if isinstance(command, (c.ConfigureChannel, c.RemoveChannel)):
             return self._handle_channel(command)
+        if isinstance(command, c.CatalogCommand):
+            return self._handle_catalog(command)
         assert isinstance(command, c.SkuCommand)
+        if not isinstance(command, _ORDER_COMMANDS) and self.catalogue.is_bundle(command.sku):
+            return []  # refused: a bundle holds no stock (the processor dead-letters it)
         outcome = _published(apply(self.states.get(command.sku), command, self.book))
         self.states[command.sku] = outcome.state
         return [outcome]
@@ -82,6 +88,34 @@ class PartitionModel:
                 self.states[sku] = outcome.state
                 outcomes.append(outcome)
         return outcomes
+
+    def _handle_catalog(self, command: c.CatalogCommand) -> list[Outcome]:
+        """As the processor's partitions do (docs/processor.md#bundles-and-all-or-nothing-orders):
+        the bundle's own partition gets the change first (``accepted`` False) and decides it;
+        every other partition gets the accepted copy."""
+        sku = command.bundle_sku
+        bundle = Bundle.of(sku, command.components) if isinstance(command, c.DefineBundle) else None
+        if not command.accepted and bundle is not None:
+            state = self.states.get(sku)
+            if refusal(self.catalogue, bundle, stocked=bool(state and state.positions)):
+                return []
+        self.catalogue = apply_catalog_command(self.catalogue, command)
+        if command.accepted:
+            return []
+        cause = Cause(command.event_id, command.event_type, command.occurred_at)
+        view, snapshot = redefine(self.bundle_views.get(sku) or BundleView(sku), bundle, cause,
+                                  tuple(sorted(self.book.configured)))
+        self.bundle_views[sku] = view
+        return [] if snapshot is None else [Outcome(SkuState.empty(sku), [], [], snapshot)]
+
+    def _observe(self, command: c.ObserveComponent) -> list[Outcome]:
+        view = self.bundle_views.get(command.sku)
+        if view is None:
+            return []
+        cause = Cause(command.event_id, command.event_type, command.occurred_at)
+        view, snapshot = observe(view, command.component, dict(command.values), cause)
+        self.bundle_views[command.sku] = view
+        return [] if snapshot is None else [Outcome(SkuState.empty(command.sku), [], [], snapshot)]
 
     def due_holds(self, now: int) -> list[str]:
         """SKUs with a hold due at ``now`` (the processor keeps an index; this model scans)."""

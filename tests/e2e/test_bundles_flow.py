@@ -1,0 +1,99 @@
+"""End-to-end, real broker and worker processes: the catalogue and bundle availability
+(docs/semantics.md#bundles-and-shared-stock, docs/processor.md#bundles-and-all-or-nothing-orders).
+
+A gift set of a mug and a lamp follows its scarcer component on every channel, also after the
+worker that owned its partition was SIGKILLed and another one SIGSTOPped; a refused definition
+and a stock event naming the bundle go to the DLQ and change nothing; everything published
+matches the domain model replayed over the command log."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from stocksignal.contract import topics as catalogue
+from tests.e2e import support
+from tests.e2e.steps import event
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+GIFT = [{"sku": "MUG", "qty": 1}, {"sku": "LAMP", "qty": 2}]
+
+
+def _send(producer, *events) -> None:
+    producer.send_all(events)
+    producer.flush()
+
+
+def _gift(pub) -> dict[str, int]:
+    return {c["channel_id"]: c["available"] for c in pub.latest["GIFT"]["channels"]}
+
+
+def _dlq(s) -> list[tuple[bytes | None, dict]]:
+    return [(k, dict(h or ())) for _p, _o, k, _v, h in support.read_topic(s, catalogue.DLQ)]
+
+
+def test_a_bundle_follows_its_scarcest_component_and_refusals_change_nothing(proc_settings, workers, producer):
+    s = proc_settings
+    workers("w1")
+    _send(producer, event("ChannelConfigured", channel_id="web", location_ids=["WH-A"]))
+    support.wait_quiescent(s, s.app_id)
+    _send(producer, event("StockReceived", reference=None, location_id="WH-A", sku="MUG", qty=3),
+          event("StockReceived", reference=None, location_id="WH-A", sku="LAMP", qty=5))
+    support.wait_quiescent(s, s.app_id)
+    _send(producer, event("BundleDefined", bundle_sku="GIFT", components=GIFT))
+    support.wait_quiescent(s, s.app_id)
+    assert _gift(support.Published.read(s)) == {"default": 2, "web": 2}  # LAMP 5 // 2
+
+    _send(producer, event("OrderPlaced", order_id="O-1", channel_id="web", hold_expires_at=None,
+                          lines=[{"sku": "LAMP", "qty": 3}]))
+    support.wait_quiescent(s, s.app_id)
+    pub = support.Published.read(s)
+    assert _gift(pub) == {"default": 1, "web": 1}
+    assert pub.latest["GIFT"]["cause_event_type"] == "OrderPlaced" and pub.latest["GIFT"]["locations"] == []
+
+    _send(producer, event("StockReceived", reference=None, location_id="WH-A", sku="GIFT", qty=4),
+          event("BundleDefined", bundle_sku="MUG", components=[{"sku": "LAMP", "qty": 1}]))
+    support.wait_quiescent(s, s.app_id)
+    reasons = sorted(h["dlq.error"].decode() for _k, h in _dlq(s))
+    assert len(reasons) == 2, reasons
+    assert "holds stock positions" in reasons[0] or "holds stock positions" in reasons[1]
+    assert any("'GIFT' is a bundle" in r for r in reasons)
+    pub = support.Published.read(s)
+    assert _gift(pub) == {"default": 1, "web": 1}
+    support.assert_matches_model(pub, support.expected_from_log(s))
+
+
+def test_bundle_availability_survives_a_killed_worker_and_a_stopped_one(proc_settings, workers, producer):
+    s = proc_settings
+    w1, w2 = workers("w1"), workers("w2")
+    _send(producer, event("ChannelConfigured", channel_id="web", location_ids=["WH-A"]),
+          *[event("StockReceived", reference=None, location_id="WH-A", sku=sku, qty=10) for sku in ("MUG", "LAMP")])
+    support.wait_quiescent(s, s.app_id)
+    _send(producer, event("BundleDefined", bundle_sku="GIFT", components=GIFT))
+    support.wait_quiescent(s, s.app_id)
+    assert _gift(support.Published.read(s)) == {"default": 5, "web": 5}
+
+    # Component changes keep coming while one worker dies and another freezes.
+    orders = [event("OrderPlaced", order_id=f"O-{i}", channel_id="web", hold_expires_at=None,
+                    lines=[{"sku": "LAMP" if i % 2 else "MUG", "qty": 1}]) for i in range(12)]
+    _send(producer, *orders[:4])
+    w1.kill()
+    w3 = workers("w3")
+    os.kill(w2.proc.pid, signal.SIGSTOP)
+    try:
+        _send(producer, *orders[4:])
+        time.sleep(2 * s.session_timeout_ms / 1000)  # w2 is expelled; w3 takes its partitions
+    finally:
+        os.kill(w2.proc.pid, signal.SIGCONT)
+    w3.wait_ready()
+    support.wait_quiescent(s, s.app_id)
+    pub = support.Published.read(s)
+    # 6 lamps and 6 mugs sold: LAMP 4 // 2 = 2 < MUG 4.
+    assert _gift(pub) == {"default": 2, "web": 2}
+    versions = [a["version"] for a in pub.snapshots if a["sku"] == "GIFT"]
+    assert len(versions) == len(set(versions)), f"a bundle version published twice: {versions}"
+    support.assert_matches_model(pub, support.expected_from_log(s))
