@@ -217,6 +217,10 @@ def build_processor(settings: Settings):
     bundles.install(applier, publisher, codec, metrics, command_topic=command_topic,
                     command_partitions=settings.command_partitions, dlq_topic=dlq, dlq_partitions=partitions[dlq],
                     availability_topic=name(catalogue.AVAILABILITY), dedupe_window_ms=settings.dedupe_window_ms)
+    from stocksignal.processor import sagas
+
+    sagas.install(applier, router, publisher, codec, metrics, command_topic=command_topic,
+                  command_partitions=settings.command_partitions, decisions_topic=name(catalogue.ORDER_DECISIONS))
     reader = Consumer(consumer_config(settings, f"{settings.app_id}-restore", **{"enable.partition.eof": True}))
     watermarks = Consumer(consumer_config(settings, f"{settings.app_id}-restore",
                                           **{"isolation.level": "read_uncommitted"}))

@@ -198,7 +198,7 @@ def wait_quiescent(settings: Settings, group: str, timeout: float = 180.0, stabl
 
     admin = bootstrap.make_admin(settings)
     topics = [p.name for p in plan(settings)
-              if not p.name.endswith(("availability.v1", "reservations.v1", "movements.v1", "stock-levels.v1",
+              if not p.name.endswith(("availability.v1", "reservations.v1", "movements.v1", "stock-levels.v1", "order-decisions.v1",
                                       "dlq.v1", "-changelog"))]
     c = _consumer(settings)
     deadline = time.monotonic() + timeout

@@ -97,3 +97,65 @@ def test_bundle_availability_survives_a_killed_worker_and_a_stopped_one(proc_set
     versions = [a["version"] for a in pub.snapshots if a["sku"] == "GIFT"]
     assert len(versions) == len(set(versions)), f"a bundle version published twice: {versions}"
     support.assert_matches_model(pub, support.expected_from_log(s))
+
+
+def _order_decisions(s) -> dict[str, dict]:
+    return {d["order_id"]: d for d in support.decoded(s, catalogue.ORDER_DECISIONS)}
+
+
+def _last_kit_race(s, producer, kill=None) -> None:
+    """12 kit orders across two channels for 5 kits' worth of lamps, and direct lamp orders at
+    the same time: exactly the possible number of kits is accepted, nothing is oversold, and a
+    rejected kit order holds nothing."""
+    _send(producer, event("ChannelConfigured", channel_id="web", location_ids=["WH-A"]),
+          event("ChannelConfigured", channel_id="mkt", location_ids=["WH-A"]),
+          event("StockReceived", reference=None, location_id="WH-A", sku="MUG", qty=20),
+          event("StockReceived", reference=None, location_id="WH-A", sku="LAMP", qty=12))
+    support.wait_quiescent(s, s.app_id)
+    _send(producer, event("BundleDefined", bundle_sku="GIFT", components=GIFT))  # 1 mug + 2 lamps
+    support.wait_quiescent(s, s.app_id)
+    kits = [event("OrderPlaced", order_id=f"K-{i}", channel_id="web" if i % 2 else "mkt", hold_expires_at=None,
+                  lines=[{"sku": "GIFT", "qty": 1}]) for i in range(12)]
+    direct = [event("OrderPlaced", order_id=f"D-{i}", channel_id="web", hold_expires_at=None,
+                    lines=[{"sku": "LAMP", "qty": 1}]) for i in range(4)]
+    mixed = [e for pair in zip(kits, [*direct, *[None] * 8]) for e in pair if e is not None]
+    _send(producer, *mixed[:6])
+    if kill is not None:
+        kill()
+    _send(producer, *mixed[6:])
+    support.wait_quiescent(s, s.app_id)
+    decided = _order_decisions(s)
+    assert set(decided) == {e.record["order_id"] for e in kits}, "every kit order has one OrderDecided"
+    pub = support.Published.read(s)
+    lamps_direct = sum(1 for d in pub.decisions.values() if d["order_id"].startswith("D-") and d["status"] == "RESERVED")
+    accepted = [o for o, d in decided.items() if d["status"] == "ACCEPTED"]
+    assert len(accepted) == (12 - lamps_direct) // 2, (lamps_direct, decided)
+    assert {d["status"] for d in decided.values()} <= {"ACCEPTED", "REJECTED"}
+    lamp = {loc["location_id"]: loc for loc in pub.latest["LAMP"]["locations"]}["WH-A"]
+    assert lamp["reserved"] == 2 * len(accepted) + lamps_direct <= lamp["on_hand"] == 12
+    held = {(d["order_id"], d["sku"]): d["qty_reserved"] for d in sorted(
+        pub.decisions.values(), key=lambda d: d["decided_at"])}
+    for o, d in decided.items():
+        if d["status"] == "REJECTED":
+            assert held.get((o, "MUG"), 0) == 0 and held.get((o, "LAMP"), 0) == 0, (o, d)
+    support.assert_never_oversold(pub)
+
+
+def test_the_last_kit_race(proc_settings, workers, producer):
+    workers("w1")
+    _last_kit_race(proc_settings, producer)
+
+
+def test_the_last_kit_race_with_a_worker_killed_and_another_stopped(proc_settings, workers, producer):
+    s = proc_settings
+    w1, w2 = workers("w1"), workers("w2")
+    started = []
+
+    def faults() -> None:
+        w1.kill()
+        started.append(workers("w3"))
+        os.kill(w2.proc.pid, signal.SIGSTOP)
+        time.sleep(2 * s.session_timeout_ms / 1000)  # w2 is expelled while stopped
+        os.kill(w2.proc.pid, signal.SIGCONT)
+
+    _last_kit_race(s, producer, kill=faults)

@@ -198,6 +198,54 @@ class ObserveComponent(SkuCommand):
     values: tuple[tuple[str, int], ...]
 
 
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class PlaceOrderLine(PlaceLine):
+    """A line asked for by an order's saga (order_saga.py): decided as PlaceLine, and the
+    SKU's partition tells the order's partition what it reserved (LineDecided)."""
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class ReleaseOrderLine(CancelLine):
+    """A reserved line of an incomplete ALL_OR_NOTHING order released by its saga: decided as
+    CancelLine, and the SKU's partition tells the order's partition (LineReleased)."""
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class OrderCommand(Command):
+    """A step of an order's saga, applied at the order's own command partition."""
+
+    order_id: str
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class PlaceOrder(OrderCommand):
+    """A whole OrderPlaced, for the order's saga to decide (bundle lines not yet expanded)."""
+
+    channel_id: str
+    lines: tuple[tuple[str, int], ...]
+    fulfilment: str = "PER_LINE"
+    hold_expires_at: int | None = None
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class LineDecided(OrderCommand):
+    sku: str
+    qty_reserved: int
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class LineReleased(OrderCommand):
+    sku: str
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class ForwardOrder(OrderCommand):
+    """An order event of a saga's order (confirm, cancel), as its per-SKU commands: the order's
+    partition passes them on after the lines it asked for, so they never overtake them."""
+
+    commands: tuple[str, ...]  # each a command as JSON
+
+
 def expire_holds(sku: str, now: int, *, logged_at: int) -> ExpireHolds:
     """The timer's command; its synthetic event id makes a repeated tick a duplicate."""
     event_id = f"expire:{sku}:{now}"
@@ -235,6 +283,12 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         DefineBundle,
         RemoveBundle,
         ObserveComponent,
+        PlaceOrderLine,
+        ReleaseOrderLine,
+        PlaceOrder,
+        LineDecided,
+        LineReleased,
+        ForwardOrder,
     )
 }
 
@@ -245,9 +299,9 @@ _FIELDS: dict[type[Command], tuple[str, ...]] = {
 
 _FIELD_SETS: dict[type[Command], frozenset[str]] = {cls: frozenset(f) for cls, f in _FIELDS.items()}
 # The only list-valued field: JSON has no tuples.
-_TUPLE_FIELDS = {ConfigureChannel: ("location_ids",)}
+_TUPLE_FIELDS = {ConfigureChannel: ("location_ids",), ForwardOrder: ("commands",)}
 # Tuples of pairs: lists of two-element lists in JSON.
-_PAIR_FIELDS = {DefineBundle: "components", ObserveComponent: "values"}
+_PAIR_FIELDS = {DefineBundle: "components", ObserveComponent: "values", PlaceOrder: "lines"}
 
 
 def command_to_dict(cmd: Command) -> dict[str, Any]:

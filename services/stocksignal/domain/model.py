@@ -49,6 +49,8 @@ class PartitionModel:
         """
         if isinstance(command, c.ObserveComponent):  # not an input event: never a repeat
             return self._observe(command)
+        if isinstance(command, c.OrderCommand):
+            return []  # a saga's step: its effects are the commands it appended (in the log)
         if self._seen(command):
             return []
         if isinstance(command, (c.ConfigureChannel, c.RemoveChannel)):

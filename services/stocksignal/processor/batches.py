@@ -16,7 +16,7 @@ from typing import Any, Callable
 import orjson
 
 from stocksignal.contract import partition_for
-from stocksignal.domain import CatalogCommand, ChannelCommand, Command, command_to_dict
+from stocksignal.domain import CatalogCommand, ChannelCommand, Command, OrderCommand, command_to_dict
 
 INDEX_BITS = 20
 MAX_COMMANDS = 500  # per record: keeps records small and a replay's unit of work short
@@ -48,6 +48,9 @@ class Batcher:
             # Broadcast: each partition decides with the configuration in its own log.
             for p in range(self.partitions):
                 self._by_partition.setdefault(p, []).append(d)
+        elif isinstance(command, OrderCommand):  # the order's saga owns it (sagas.py)
+            p = partition_for(command.order_id, self.partitions)
+            self._by_partition.setdefault(p, []).append(d)
         elif isinstance(command, CatalogCommand):
             # The bundle's own partition decides it first, then tells the others (bundles.py).
             p = partition_for(command.bundle_sku, self.partitions)

@@ -138,6 +138,9 @@ class Bundles:
         self._send = send  # the runtime binds the publisher's send late: look it up per call
         self._envelope = envelope  # the applier's SKU envelope loader (open transaction included)
         self._clock_ms = clock_ms
+        # The newest catalogue this worker read or wrote on any partition: the router's view
+        # of which SKUs are bundles (an order with a bundle line goes to its saga).
+        self.view: Catalogue | None = None
 
     # --- the partition's catalogue -----------------------------------------------------------
 
@@ -147,6 +150,8 @@ class Bundles:
         if env is None:
             raw = ps.store.get(catalog_key(ps.store.partition))
             env = ps.catalog = CatalogEnvelope.from_bytes(raw) if raw is not None else CatalogEnvelope(Catalogue())
+            if env.catalogue.bundles or self.view is None:
+                self.view = env.catalogue
         return env
 
     @staticmethod
@@ -243,6 +248,7 @@ class Bundles:
 
     def _write_catalogue(self, ps, catalogue: Catalogue, pos: int) -> None:
         ps.catalog = CatalogEnvelope(catalogue, pos)
+        self.view = catalogue
         ps.store.put(catalog_key(ps.store.partition), ps.catalog.to_bytes())
 
     def _refuse(self, command: CatalogCommand, why: str) -> None:

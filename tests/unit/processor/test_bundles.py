@@ -16,7 +16,7 @@ from stocksignal.contract import partition_for
 from stocksignal.contract import topics as catalogue
 from stocksignal.processor.bundles import CatalogEnvelope, catalog_key
 
-from tests.unit.processor.world import World, assert_matches_model, published, run_until_idle
+from tests.unit.processor.world import DEDUPE_WINDOW_MS, World, assert_matches_model, published, run_until_idle
 
 
 @pytest.fixture(autouse=True)
@@ -120,3 +120,73 @@ def test_bundle_state_survives_a_new_worker():
     assert (last["version"], last["channels"][0]["available"]) == (3, 1)  # restored view: v2 -> v3
     assert partition_for("GIFT", 2) in (0, 1)
     assert_matches_model(w)
+
+
+# --- the order saga ----------------------------------------------------------------------------
+
+
+def _order_decisions(w: World) -> dict[str, dict]:
+    return {d["order_id"]: d for d in (w.codec.decode(r.value).record for r in w.broker.visible(catalogue.ORDER_DECISIONS))}
+
+
+def _open_lines(wk, sku: str) -> dict:
+    from stocksignal.processor.envelope import Envelope, sku_key
+
+    store = wk.runtime.serving[partition_for(sku, wk.world.command_partitions)]
+    raw = store.get(sku_key(sku))
+    return {} if raw is None else {oid: line.reserved for oid, line in Envelope.from_bytes(raw).state.lines.items()}
+
+
+def assert_matches_command_log(w: World) -> None:
+    """A saga's steps interleave with other orders, so the timestamp-order model does not say
+    which order wins; the command-log model does (as the e2e checks): every decision and
+    movement, by id and content, nothing more, nothing missing."""
+    from stocksignal.domain import PartitionModel, command_from_dict
+
+    got = published(w)
+    want_d, want_m = {}, {}
+    for p, commands in got.commands.items():
+        model = PartitionModel(DEDUPE_WINDOW_MS)
+        for d in commands:
+            for o in model.handle(command_from_dict(d)):
+                want_d.update((x.decision_id, x.to_record()) for x in o.decisions)
+                want_m.update((x.movement_id, x.to_record()) for x in o.movements)
+    assert {r["decision_id"]: r for r in got.decisions} == want_d
+    assert {r["movement_id"]: r for r in got.movements} == want_m
+
+
+def test_the_last_kit_is_sold_once_and_the_loser_holds_nothing():
+    w, wk = _shop()  # MUG 3, LAMP 5; GIFT = 1 MUG + 2 LAMP: 2 kits
+    w.send([_event(w, "OrderPlaced", order_id=f"K-{i}", channel_id="web", lines=[{"sku": "GIFT", "qty": 1}])
+            for i in range(3)])
+    w.send([_event(w, "OrderPlaced", order_id="D-1", channel_id="web", lines=[{"sku": "LAMP", "qty": 1}])])
+    run_until_idle(wk)
+    decided = _order_decisions(w)
+    kits = {o: d["status"] for o, d in decided.items() if o.startswith("K-")}
+    assert sorted(kits.values()) == ["ACCEPTED", "ACCEPTED", "REJECTED"], decided
+    (loser,) = [o for o, st in kits.items() if st == "REJECTED"]
+    assert decided[loser]["fulfilment"] == "ALL_OR_NOTHING"
+    assert all(x["qty_reserved"] == 0 for x in decided[loser]["lines"])
+    assert loser not in _open_lines(wk, "MUG") and loser not in _open_lines(wk, "LAMP")
+    assert_matches_command_log(w)
+
+
+def test_an_all_or_nothing_order_is_released_whole_and_a_kit_cancel_releases_its_components():
+    w, wk = _shop()
+    w.send([_event(w, "OrderPlaced", order_id="A-1", channel_id="web", fulfilment="ALL_OR_NOTHING",
+                   lines=[{"sku": "MUG", "qty": 1}, {"sku": "LAMP", "qty": 9}])])
+    run_until_idle(wk)
+    d = _order_decisions(w)["A-1"]
+    assert (d["status"], d["reason"]) == ("REJECTED", "ORDER_INCOMPLETE: INSUFFICIENT_STOCK for LAMP")
+    released = [r for r in published(w).decisions if r["order_id"] == "A-1" and r["status"] == "RELEASED"]
+    assert [(r["sku"], r["reason"]) for r in released] == [("MUG", "ORDER_INCOMPLETE")]
+    w.send([_event(w, "OrderPlaced", order_id="K-1", channel_id="web", lines=[{"sku": "GIFT", "qty": 2}])])
+    run_until_idle(wk)
+    assert _order_decisions(w)["K-1"]["status"] == "ACCEPTED"
+    w.send([_event(w, "OrderCancelled", order_id="K-1", lines=[{"sku": "GIFT", "qty": 1}], reason="customer")])
+    run_until_idle(wk)
+    assert _open_lines(wk, "MUG").get("K-1") == 1 and _open_lines(wk, "LAMP").get("K-1") == 2
+    w.send([_event(w, "OrderCancelled", order_id="K-1", lines=None, reason="customer")])
+    run_until_idle(wk)
+    assert "K-1" not in _open_lines(wk, "MUG") and "K-1" not in _open_lines(wk, "LAMP")
+    assert_matches_command_log(w)

@@ -22,7 +22,7 @@ from stocksignal.contract import key_for, make_codec, partition_for, topic_for_r
 from stocksignal.contract import topics as catalogue
 from stocksignal.contract.keys import key_error
 from stocksignal.domain import InMemoryInventory, ValidationError
-from stocksignal.processor import batches, bundles
+from stocksignal.processor import batches, bundles, sagas
 from stocksignal.processor.applier import Applier, ApplierConfig
 from stocksignal.processor.metrics import ProcessorMetrics
 from stocksignal.processor.publisher import Publisher, output_topics
@@ -181,6 +181,8 @@ class Worker:
                         command_partitions=world.command_partitions, dlq_topic=catalogue.DLQ,
                         dlq_partitions=partitions[catalogue.DLQ], availability_topic=catalogue.AVAILABILITY,
                         dedupe_window_ms=DEDUPE_WINDOW_MS)
+        sagas.install(self.applier, self.router, self.publisher, world.codec, self.metrics, command_topic=COMMANDS,
+                      command_partitions=world.command_partitions, decisions_topic=catalogue.ORDER_DECISIONS)
         self.reader = FakeChangelogReader(b)
         self.restorer = Restorer(self.reader, {STOCK_CHANGELOG: b.topic_ids[STOCK_CHANGELOG],
                                                ORDERS_CHANGELOG: b.topic_ids[ORDERS_CHANGELOG]},

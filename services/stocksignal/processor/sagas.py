@@ -1,0 +1,244 @@
+"""The order saga in the processor: whole-order decisions owned by the order's command
+partition (docs/processor.md#bundles-and-all-or-nothing-orders; the steps are
+stocksignal.domain.order_saga's).
+
+The router sends an order that needs a whole-order decision (``ALL_OR_NOTHING``, or a line the
+worker's catalogue knows as a bundle) as one ``PlaceOrder`` to partition ``murmur2(order_id)``,
+and that order's later confirmations and cancellations as ``ForwardOrder``. There, in log
+order and each in the transaction of the offsets it consumed:
+
+- ``PlaceOrder``: expand, start the saga (``NUL o NUL order_id``), append a ``PlaceOrderLine``
+  to each line's SKU partition;
+- the SKU partition decides the line as any PlaceLine and appends ``LineDecided``;
+- ``LineDecided``: record it; with every line in, either release the reserved lines of an
+  incomplete ``ALL_OR_NOTHING`` order (``ReleaseOrderLine``, answered by ``LineReleased``) or
+  publish ``OrderDecided``;
+- ``LineReleased``: after the last one, publish ``OrderDecided``;
+- ``ForwardOrder``: pass the order event's per-SKU commands on (after the saga's own lines).
+
+Every command the saga appends carries the placement's event id and log time, so its ids are
+those the in-memory model gives, and a replay gives the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+import orjson
+
+from stocksignal.contract import Codec, partition_for
+from stocksignal.domain import (
+    ForwardOrder,
+    Fulfilment,
+    LineDecided,
+    LineReleased,
+    OrderCommand,
+    OrderRef,
+    PlaceOrder,
+    PlaceOrderLine,
+    ReleaseOrderLine,
+    command_to_dict,
+    order_saga,
+)
+from stocksignal.domain.order_saga import OrderSaga
+from stocksignal.domain.symbols import DecisionReason
+from stocksignal.processor.metrics import ProcessorMetrics
+from stocksignal.processor.publisher import ANY_PARTITION
+
+log = logging.getLogger(__name__)
+
+SAGA_PREFIX = b"\x00o\x00"
+Send = Callable[[str, int, bytes | None, bytes | None, list | None], None]
+
+
+def saga_key(order_id: str) -> bytes:
+    return SAGA_PREFIX + order_id.encode()
+
+
+class Sagas:
+    def __init__(self, command_topic: str, command_partitions: int, decisions_topic: str, codec: Codec,
+                 metrics: ProcessorMetrics, send: Callable[[], Send], bundles) -> None:
+        self.command_topic = command_topic
+        self.partitions = command_partitions
+        self.decisions_topic = decisions_topic
+        self.codec = codec
+        self.metrics = metrics
+        self._send = send
+        self.bundles = bundles  # the partition's catalogue, and the worker's latest view of it
+
+    # --- routing (the router's side) ---------------------------------------------------------
+
+    def route(self, name: str, record: dict, commands: list, orders, logged_at: int) -> list:
+        """The commands to send for one input event: a whole-order command for a saga's order,
+        else ``commands`` as split."""
+        if name == "OrderPlaced":
+            view = self.bundles.view
+            bundle_line = view is not None and any(view.is_bundle(line["sku"]) for line in record["lines"])
+            if record.get("fulfilment", Fulfilment.PER_LINE) != Fulfilment.ALL_OR_NOTHING and not bundle_line:
+                return commands
+            if orders is not None:  # later events of the order follow it through its partition
+                self._remember(orders, record, logged_at)
+            first = commands[0]
+            return [PlaceOrder(
+                command_id=f"{record['event_id']}@{logged_at}", event_id=first.event_id, event_type=first.event_type,
+                occurred_at=first.occurred_at, logged_at=logged_at, source=first.source, order_id=record["order_id"],
+                channel_id=record["channel_id"], lines=tuple((line["sku"], line["qty"]) for line in record["lines"]),
+                fulfilment=record.get("fulfilment", Fulfilment.PER_LINE), hold_expires_at=record.get("hold_expires_at"),
+            )]
+        if name in ("OrderConfirmed", "OrderCancelled") and orders is not None and commands:
+            known = orders.get(record["order_id"])
+            if known is not None and SAGA_FLAG in known.fanned_out:
+                first = commands[0]
+                return [ForwardOrder(
+                    command_id=f"{first.event_id}@{logged_at}", event_id=first.event_id, event_type=first.event_type,
+                    occurred_at=first.occurred_at, logged_at=logged_at, source=first.source,
+                    order_id=record["order_id"],
+                    commands=tuple(orjson.dumps(command_to_dict(c)).decode() for c in commands),
+                )]
+        return commands
+
+    def _remember(self, orders, record: dict, logged_at: int) -> None:
+        """A null-line cancel or a confirmation must reach the components: remember the order
+        with its lines expanded as the router's catalogue sees them, and that it is a saga's."""
+        expanded = order_saga.expand(record["lines"], self.bundles.view or _empty())
+        ref = OrderRef(record["order_id"], record["channel_id"], tuple(s for s, _ in expanded.lines))
+        known = orders.get(record["order_id"])
+        skus = tuple(dict.fromkeys((*(known.skus if known else ()), *ref.skus)))
+        fanned_out = {**(known.fanned_out if known else {}), SAGA_FLAG: 0}
+        orders.put(OrderRef(ref.order_id, ref.channel_id, skus, fanned_out), logged_at)
+
+    # --- applying (the order's partition, and the SKUs' replies) -----------------------------
+
+    @staticmethod
+    def handles(command) -> bool:
+        return isinstance(command, OrderCommand)
+
+    def apply(self, ps, pos: int, command: OrderCommand) -> None:
+        env = _read(ps.store, command.order_id)
+        if env is not None and pos <= env["o"]:
+            self.metrics.replayed.inc()
+            return
+        if isinstance(command, PlaceOrder):
+            self._place(ps, pos, command, env)
+        elif isinstance(command, ForwardOrder):
+            self._forward(command, env)
+            if env is not None:
+                _write(ps.store, command.order_id, {**env, "o": pos})
+        elif env is not None:
+            saga = OrderSaga.from_dict(env["saga"])
+            if isinstance(command, LineDecided):
+                saga, steps = order_saga.line_decided(saga, command.sku, command.qty_reserved, env["t"])
+            else:
+                assert isinstance(command, LineReleased)
+                saga, steps = order_saga.line_released(saga, command.sku, env["t"])
+            env = {**env, "saga": saga.to_dict(), "o": pos}
+            _write(ps.store, command.order_id, env)
+            self._steps(env, steps)
+        self.metrics.bump(self.metrics.commands_applied, type(command).__name__)
+
+    def _place(self, ps, pos: int, cmd: PlaceOrder, env: dict | None) -> None:
+        if env is not None and env["e"] == cmd.event_id:
+            return  # the same placement sent again: decided once
+        if env is not None and OrderSaga.from_dict(env["saga"]).phase != order_saga.Phase.DECIDED:
+            log.warning("order %s placed again while being decided: the new placement is ignored", cmd.order_id)
+            return
+        catalogue = self.bundles.catalogue(ps).catalogue
+        lines = [{"sku": s, "qty": q} for s, q in cmd.lines]
+        expanded = order_saga.expand(lines, catalogue, cmd.fulfilment)
+        saga, steps = order_saga.start(cmd.order_id, cmd.channel_id, expanded, command_id=cmd.command_id,
+                                       cause_event_id=cmd.event_id, decided_at=cmd.logged_at)
+        env = {"saga": saga.to_dict(), "o": pos, "t": cmd.logged_at, "e": cmd.event_id, "occ": cmd.occurred_at,
+               "src": cmd.source, "hold": cmd.hold_expires_at}
+        _write(ps.store, cmd.order_id, env)
+        self._steps(env, steps)
+
+    def _steps(self, env: dict, steps: list) -> None:
+        saga = env["saga"]
+        common = {"event_type": "OrderPlaced", "occurred_at": env["occ"], "logged_at": env["t"], "source": env["src"],
+                  "order_id": saga["order_id"]}
+        out: dict[int, list] = {}
+        for step in steps:
+            if isinstance(step, order_saga.Place):
+                cmd = PlaceOrderLine(command_id=f"{env['e']}:{step.sku}@{env['t']}", event_id=env["e"], sku=step.sku,
+                                     channel_id=saga["channel_id"], qty=step.qty, hold_expires_at=env["hold"], **common)
+            elif isinstance(step, order_saga.Release):
+                release_id = f"{env['e']}/incomplete"
+                cmd = ReleaseOrderLine(command_id=f"{release_id}:{step.sku}@{env['t']}", event_id=release_id,
+                                       sku=step.sku, qty=None, reason=DecisionReason.ORDER_INCOMPLETE, **common)
+            else:
+                self._publish(step.decision)
+                continue
+            out.setdefault(partition_for(cmd.sku, self.partitions), []).append(command_to_dict(cmd))
+        for p, commands in sorted(out.items()):
+            self._send()(self.command_topic, p, None, orjson.dumps(commands), None)
+
+    def _forward(self, cmd: ForwardOrder, env: dict | None) -> None:
+        """Pass the commands on; a cancel of a bundle line cancels the components the order was
+        placed with (qty x units per bundle)."""
+        bundles = {} if env is None else {b[0]: b[2] for b in env["saga"]["bundles"]}
+        out: dict[int, list] = {}
+        for raw in cmd.commands:
+            d = orjson.loads(raw)
+            parts = [d]
+            if d["sku"] in bundles and d.get("type") == "CancelLine":
+                parts = [{**d, "sku": sku, "command_id": f"{d['command_id']}>{sku}",
+                          "qty": None if d.get("qty") is None else d["qty"] * n} for sku, n in bundles[d["sku"]]]
+            for part in parts:
+                out.setdefault(partition_for(part["sku"], self.partitions), []).append(part)
+        for p, commands in sorted(out.items()):
+            self._send()(self.command_topic, p, None, orjson.dumps(commands), None)
+
+    def _publish(self, decision) -> None:
+        value = self.codec.encode("OrderDecided", decision.to_record(), check=False)
+        self._send()(self.decisions_topic, ANY_PARTITION, decision.order_id.encode(), value, None)
+        self.metrics.bump(self.metrics.decisions, f"ORDER_{decision.status}")
+
+    def reply(self, ps, command, envelope) -> None:
+        """After a saga's line was decided or released at its SKU's partition: tell the order's."""
+        line = envelope.state.lines.get(command.order_id) if envelope is not None else None
+        if isinstance(command, PlaceOrderLine):
+            answer: OrderCommand = LineDecided(
+                command_id=f"{command.command_id}>decided", event_id=command.event_id, event_type=command.event_type,
+                occurred_at=command.occurred_at, logged_at=command.logged_at, source=command.source,
+                order_id=command.order_id, sku=command.sku, qty_reserved=line.reserved if line is not None else 0)
+        else:
+            answer = LineReleased(
+                command_id=f"{command.command_id}>released", event_id=command.event_id, event_type=command.event_type,
+                occurred_at=command.occurred_at, logged_at=command.logged_at, source=command.source,
+                order_id=command.order_id, sku=command.sku)
+        payload = orjson.dumps([command_to_dict(answer)])
+        self._send()(self.command_topic, partition_for(command.order_id, self.partitions), None, payload, None)
+
+
+REPLIES = (PlaceOrderLine, ReleaseOrderLine)
+# Kept in the order memory's ``fanned_out`` (event ids are printable, so it never collides, and
+# every rewrite of the memory carries it): the order is a saga's, its later events go through it.
+SAGA_FLAG = "\x00saga"
+
+
+def _read(store, order_id: str) -> dict[str, Any] | None:
+    raw = store.get(saga_key(order_id))
+    return None if raw is None else orjson.loads(raw)
+
+
+def _write(store, order_id: str, env: dict[str, Any]) -> None:
+    store.put(saga_key(order_id), orjson.dumps(env))
+
+
+def _empty():
+    from stocksignal.domain import Catalogue
+
+    return Catalogue()
+
+
+
+def install(applier, router, publisher, codec: Codec, metrics: ProcessorMetrics, *, command_topic: str,
+            command_partitions: int, decisions_topic: str) -> Sagas:
+    """Give the router and the applier the saga (bootstrap.py and the tests' world alike);
+    after bundles.install, whose catalogue it expands orders with."""
+    sagas = Sagas(command_topic, command_partitions, decisions_topic, codec, metrics, lambda: publisher.send,
+                  applier.bundles)
+    applier.sagas = sagas
+    router.sagas = sagas
+    return sagas
