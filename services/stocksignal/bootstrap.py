@@ -251,6 +251,7 @@ def build_processor(settings: Settings):
         TxnProducer(lambda: Producer(processor_producer_config(settings, txn_id))),
         restorer, stores, router, applier, publisher, metrics,
     )
+    router.sagas.stores = lambda: runtime.serving  # the router's view of the catalogue (sagas.py)
     inspection = Inspection(runtime, Owners(admin, settings.app_id, command_topic), settings.command_partitions,
                             settings.movement_history, url, LedgerHistory(settings))
     healthy = lambda: None if runtime.failure is None else str(runtime.failure)  # noqa: E731

@@ -58,8 +58,11 @@ class PartitionModel:
         if isinstance(command, c.CatalogCommand):
             return self._handle_catalog(command)
         assert isinstance(command, c.SkuCommand)
-        if not isinstance(command, _ORDER_COMMANDS) and self.catalogue.is_bundle(command.sku):
-            return []  # refused: a bundle holds no stock (the processor dead-letters it)
+        if self.catalogue.is_bundle(command.sku):
+            if not isinstance(command, _ORDER_COMMANDS):
+                return []  # refused: a bundle holds no stock (the processor dead-letters it)
+            if type(command) is c.PlaceLine:
+                return []  # sent on to a saga of its own (processor/sagas.py, redirect)
         outcome = _published(apply(self.states.get(command.sku), command, self.book))
         self.states[command.sku] = outcome.state
         return [outcome]

@@ -198,6 +198,8 @@ class Applier:
                 self.bundles.apply(ps, pos, command)
             elif self.sagas is not None and self.sagas.handles(command):
                 self.sagas.apply(ps, pos, command)
+            elif self.sagas is not None and self.sagas.redirect(ps, command):
+                pass
             elif not self.bundles.refuses(ps, pos, command):
                 if self._apply_sku(ps, partition, pos, command) and self.sagas is not None \
                         and isinstance(command, REPLIES):

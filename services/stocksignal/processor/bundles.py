@@ -334,3 +334,24 @@ def install(applier, publisher, codec: Codec, metrics: ProcessorMetrics, *, comm
     applier.bundles = bundles
     publisher.on_snapshot = bundles.on_snapshot
     return bundles
+
+
+def bundle_json(view: BundleView, partition: int) -> dict[str, Any]:
+    """The inspection API's answer for a bundle: its components and, per channel, why its
+    number is what it is (the scarcest component first; domain.bundles.limits)."""
+    from stocksignal.domain import limits
+
+    channels = []
+    for channel_id, available in sorted((view.published or {}).items()):
+        per = limits(view.bundle, view.components, channel_id) if view.bundle is not None else []
+        channels.append({
+            "channel_id": channel_id, "available": available,
+            "limited_by": per[0].sku if per else None,
+            "components": [{"sku": x.sku, "available": x.available, "qty": x.qty, "bundles": x.bundles} for x in per],
+        })
+    return {
+        "sku": view.bundle_sku, "bundle": True, "defined": view.bundle is not None, "version": view.version,
+        "partition": partition,
+        "components": [] if view.bundle is None else [{"sku": c.sku, "qty": c.qty} for c in view.bundle.components],
+        "channels": channels,
+    }

@@ -23,6 +23,7 @@ those the in-memory model gives, and a replay gives the same.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Callable
 
 import orjson
@@ -35,6 +36,7 @@ from stocksignal.domain import (
     LineReleased,
     OrderCommand,
     OrderRef,
+    PlaceLine,
     PlaceOrder,
     PlaceOrderLine,
     ReleaseOrderLine,
@@ -66,6 +68,11 @@ class Sagas:
         self.metrics = metrics
         self._send = send
         self.bundles = bundles  # the partition's catalogue, and the worker's latest view of it
+        # The ready command partitions' stores (the runtime's ``serving``), set once the runtime
+        # exists: the router's view of which SKUs are bundles is read from their catalogues.
+        self.stores: Callable[[], dict] | None = None
+        self._view: Any = None
+        self._view_at = -1.0
 
     # --- routing (the router's side) ---------------------------------------------------------
 
@@ -73,7 +80,10 @@ class Sagas:
         """The commands to send for one input event: a whole-order command for a saga's order,
         else ``commands`` as split."""
         if name == "OrderPlaced":
-            view = self.bundles.view
+            view = self.view()
+            # No view (no command partition read yet, e.g. a worker just started): split per
+            # SKU as in v1; a bundle line then reaches the bundle's partition, which sends it
+            # on to a saga of its own (redirect).
             bundle_line = view is not None and any(view.is_bundle(line["sku"]) for line in record["lines"])
             if record.get("fulfilment", Fulfilment.PER_LINE) != Fulfilment.ALL_OR_NOTHING and not bundle_line:
                 return commands
@@ -101,12 +111,42 @@ class Sagas:
     def _remember(self, orders, record: dict, logged_at: int) -> None:
         """A null-line cancel or a confirmation must reach the components: remember the order
         with its lines expanded as the router's catalogue sees them, and that it is a saga's."""
-        expanded = order_saga.expand(record["lines"], self.bundles.view or _empty())
+        expanded = order_saga.expand(record["lines"], self.view() or _empty())
         ref = OrderRef(record["order_id"], record["channel_id"], tuple(s for s, _ in expanded.lines))
         known = orders.get(record["order_id"])
         skus = tuple(dict.fromkeys((*(known.skus if known else ()), *ref.skus)))
         fanned_out = {**(known.fanned_out if known else {}), SAGA_FLAG: 0}
         orders.put(OrderRef(ref.order_id, ref.channel_id, skus, fanned_out), logged_at)
+
+    def view(self):
+        """Every bundle any of the worker's command partitions knows (committed), read again at
+        most every 200 ms, with what this worker applied since. Routing commits with its input
+        offsets, so a view that is a little behind never decides an order twice: a bundle
+        line routed per SKU by a stale view is rejected for want of stock, never oversold."""
+        now = time.monotonic()
+        if self.stores is not None and (self._view is None or now - self._view_at > 0.2):
+            from stocksignal.domain import Catalogue
+            from stocksignal.processor.bundles import CatalogEnvelope, catalog_key
+
+            bundles: dict = {}
+            stores = list(self.stores().items())
+            for p, store in stores:
+                try:
+                    raw = store.committed(catalog_key(p))
+                except Exception:  # the store is being closed by a rebalance: next time
+                    continue
+                if raw is not None:
+                    bundles.update(CatalogEnvelope.from_bytes(raw).catalogue.bundles)
+            if stores:  # none ready (restoring after a rebalance): keep what was known
+                self._view, self._view_at = Catalogue(bundles), now
+        applied = self.bundles.view
+        if self._view is None:
+            return applied
+        if applied is not None and applied.bundles.keys() - self._view.bundles.keys():
+            from stocksignal.domain import Catalogue
+
+            return Catalogue({**self._view.bundles, **applied.bundles})
+        return self._view
 
     # --- applying (the order's partition, and the SKUs' replies) -----------------------------
 
@@ -193,6 +233,24 @@ class Sagas:
         value = self.codec.encode("OrderDecided", decision.to_record(), check=False)
         self._send()(self.decisions_topic, ANY_PARTITION, decision.order_id.encode(), value, None)
         self.metrics.bump(self.metrics.decisions, f"ORDER_{decision.status}")
+
+    def redirect(self, ps, command) -> bool:
+        """A plain PlaceLine for a SKU this partition's catalogue says is a bundle: the router
+        did not know it yet. The line is sent to a saga of its own (the order's partition),
+        ALL_OR_NOTHING, with the ids the router's saga would have given it; the order's other
+        lines, split per SKU, stay decided on their own. True when redirected."""
+        if type(command) is not PlaceLine or not self.bundles.catalogue(ps).catalogue.is_bundle(command.sku):
+            return False
+        order = PlaceOrder(
+            command_id=f"{command.event_id}@{command.logged_at}", event_id=command.event_id,
+            event_type=command.event_type, occurred_at=command.occurred_at, logged_at=command.logged_at,
+            source=command.source, order_id=command.order_id, channel_id=command.channel_id,
+            lines=((command.sku, command.qty),), fulfilment=Fulfilment.ALL_OR_NOTHING,
+            hold_expires_at=command.hold_expires_at)
+        payload = orjson.dumps([command_to_dict(order)])
+        self._send()(self.command_topic, partition_for(command.order_id, self.partitions), None, payload, None)
+        self.metrics.bump(self.metrics.notes, "bundle_line_redirected")
+        return True
 
     def reply(self, ps, command, envelope) -> None:
         """After a saga's line was decided or released at its SKU's partition: tell the order's."""

@@ -16,7 +16,9 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from stocksignal.contract import partition_for
-from stocksignal.domain import BUCKET_FIELDS, ChannelBook, SkuState
+import orjson
+
+from stocksignal.domain import BUCKET_FIELDS, BundleView, ChannelBook, SkuState
 from stocksignal.processor.applier import history
 from stocksignal.processor.envelope import BookEnvelope, Envelope, book_key, sku_key
 from stocksignal.processor.inspection_history import (
@@ -185,8 +187,13 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
         found, response = await owned(request, sku)
         if response is not None:
             return response
-        env, book, partition, _ = found
+        env, book, partition, store = found
         if env is None:
+            from stocksignal.processor.bundles import bundle_json, view_key
+
+            raw = store.committed(view_key(sku))  # a bundle holds no stock: its view explains it
+            if raw is not None and at is None:
+                return web.json_response(bundle_json(BundleView.from_dict(orjson.loads(raw)["view"]), partition))
             return not_found(sku)
         if at is not None:
             return await from_ledger(lambda r: stock_at_json(r, partition), "stock_at", sku, at, positions_of(env.state))

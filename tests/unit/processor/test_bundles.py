@@ -190,3 +190,16 @@ def test_an_all_or_nothing_order_is_released_whole_and_a_kit_cancel_releases_its
     run_until_idle(wk)
     assert "K-1" not in _open_lines(wk, "MUG") and "K-1" not in _open_lines(wk, "LAMP")
     assert_matches_command_log(w)
+
+
+def test_a_bundle_line_the_router_did_not_know_is_sent_on_to_a_saga():
+    w, wk = _shop()
+    sagas = wk.router.sagas
+    sagas.stores, sagas._view, wk.applier.bundles.view = (lambda: {}), None, None  # a router that knows nothing
+    w.send([_event(w, "OrderPlaced", order_id="K-1", channel_id="web", lines=[{"sku": "GIFT", "qty": 1}])])
+    run_until_idle(wk)
+    logged = [c["type"] for cs in published(w).commands.values() for c in cs if c.get("order_id") == "K-1"]
+    assert "PlaceLine" in logged and "PlaceOrder" in logged  # routed per SKU, then sent on
+    assert _order_decisions(w)["K-1"]["status"] == "ACCEPTED"
+    assert _open_lines(wk, "MUG") == {"K-1": 1} and _open_lines(wk, "LAMP") == {"K-1": 2}
+    assert_matches_command_log(w)

@@ -206,6 +206,7 @@ class Worker:
         self.runtime = Runtime(self.config, self.consumer, self.producer, self.restorer, self.stores, self.router,
                                self.applier, self.publisher, self.metrics, clock=clock.time, monotonic=clock.monotonic,
                                sleep=lambda s: clock.advance(int(s * 1000)), start_commit=self.commit_mode)
+        self.router.sagas.stores = lambda: self.runtime.serving
 
     # --- driving -------------------------------------------------------------------------
 
