@@ -173,3 +173,30 @@ def test_the_last_kit_race_with_a_worker_killed_and_another_stopped(proc_setting
         os.kill(w2.proc.pid, signal.SIGCONT)
 
     _last_kit_race(s, producer, kill=faults)
+
+
+def test_cancelling_a_kit_line_releases_its_components(proc_settings, workers, producer):
+    s = proc_settings
+    workers("w1")
+    _send(producer, event("ChannelConfigured", channel_id="web", location_ids=["WH-A"]),
+          event("StockReceived", reference=None, location_id="WH-A", sku="MUG", qty=4),
+          event("StockReceived", reference=None, location_id="WH-A", sku="LAMP", qty=8))
+    support.wait_quiescent(s, s.app_id)
+    _send(producer, event("BundleDefined", bundle_sku="GIFT", components=GIFT))
+    support.wait_quiescent(s, s.app_id)
+    _send(producer, event("OrderPlaced", order_id="K-1", channel_id="web", hold_expires_at=None,
+                          lines=[{"sku": "GIFT", "qty": 3}]))
+    support.wait_quiescent(s, s.app_id)
+    assert _order_decisions(s)["K-1"]["status"] == "ACCEPTED"
+    assert _gift(support.Published.read(s)) == {"default": 1, "web": 1}
+    _send(producer, event("OrderCancelled", order_id="K-1", lines=[{"sku": "GIFT", "qty": 2}], reason="customer"))
+    support.wait_quiescent(s, s.app_id)
+    pub = support.Published.read(s)
+    released = sorted((d["sku"], d["qty_reserved"]) for d in pub.decisions.values() if d["status"] == "RELEASED")
+    assert released == [("LAMP", 2), ("MUG", 1)]  # 2 sets of 1 mug + 2 lamps released, 1 set kept
+    assert _gift(pub) == {"default": 3, "web": 3}
+    _send(producer, event("OrderCancelled", order_id="K-1", lines=None, reason="customer"))
+    support.wait_quiescent(s, s.app_id)
+    pub = support.Published.read(s)
+    assert _gift(pub) == {"default": 4, "web": 4}
+    support.assert_matches_model(pub, support.expected_from_log(s))
