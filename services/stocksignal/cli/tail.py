@@ -16,6 +16,7 @@ from stocksignal.cli.formatting import (
     format_decision,
     format_dlq,
     format_level,
+    format_order_decision,
     format_movement,
     record_skus,
 )
@@ -28,6 +29,7 @@ KINDS = {
     "reservations": catalogue.RESERVATIONS,
     "movements": catalogue.MOVEMENTS,
     "stock-levels": catalogue.STOCK_LEVELS,
+    "order-decisions": catalogue.ORDER_DECISIONS,
     "dlq": catalogue.DLQ,
 }
 # Topics keyed by SKU: --sku reads the one partition the SKU lives on.
@@ -72,6 +74,8 @@ class Shown:
             return format_decision(self.record)
         if self.kind == "stock-levels":
             return format_level(self.record)
+        if self.kind == "order-decisions":
+            return format_order_decision(self.record)
         return format_movement(self.record)
 
     def as_json(self) -> dict[str, Any]:
@@ -93,7 +97,7 @@ class Shown:
 
 
 @click.command(short_help="Print availability, reservations, movements or the DLQ.")
-@click.argument("what", metavar="availability|reservations|movements|stock-levels|dlq", type=click.Choice(sorted(KINDS)))
+@click.argument("what", metavar="availability|reservations|movements|stock-levels|order-decisions|dlq", type=click.Choice(sorted(KINDS)))
 @click.option("--from-beginning", is_flag=True, help="Start at the beginning of the topic instead of the last records.")
 @click.option("-n", "--last", type=click.IntRange(min=0), default=10, show_default=True,
               help="Without --from-beginning: start with this many of the newest (matching) records; 0 shows only new ones (with -f).")

@@ -40,3 +40,12 @@ def test_the_newest_record_of_a_bundle_is_its_definition():
     removed = ChannelRecord(0, 2, "GIFT", "BundleRemoved", {"bundle_sku": "GIFT"})
     assert fold_catalog([*records, removed]) == {}
     assert fold_catalog([*records, ChannelRecord(0, 3, "GIFT", None, None)]) == {}
+
+
+def test_an_order_decision_reads_in_one_line():
+    from stocksignal.cli.formatting import format_order_decision
+    from stocksignal.contract.examples import example
+
+    line = format_order_decision(example("OrderDecided"))
+    assert "ORD-2026-000124  REJECTED  ALL_OR_NOTHING  MUG-WHT-350 0/1" in line
+    assert "reason=ORDER_INCOMPLETE: INSUFFICIENT_STOCK for LAMP-DESK-GRN" in line
