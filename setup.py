@@ -24,7 +24,9 @@ class BuildWithSchemas(build_py):
             return  # an editable install reads the checkout's schemas/ directly
         files = sorted(SCHEMAS.glob("*.avsc"))
         if not files:
-            raise SystemExit(f"no Avro schemas in {SCHEMAS}: the package would not work without them")
+            raise SystemExit(
+                f"no Avro schemas in {SCHEMAS}: the package would not work without them"
+            )
         for source in files + sorted((SCHEMAS / "history").glob("*.avsc")):
             relative = source.relative_to(SCHEMAS)
             destination = Path(self.build_lib) / TARGET / relative

@@ -26,9 +26,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -64,7 +65,9 @@ def _kafka_problem(bootstrap: str, timeout: float = 10.0) -> str | None:
     from stocksignal.settings import Settings
 
     try:
-        metadata = composition.make_admin(Settings(kafka_bootstrap_servers=bootstrap)).list_topics(timeout=timeout)
+        metadata = composition.make_admin(Settings(kafka_bootstrap_servers=bootstrap)).list_topics(
+            timeout=timeout
+        )
     except KafkaException as exc:
         return f"Kafka at {bootstrap} does not answer: {exc}"
     return None if metadata.brokers else f"Kafka at {bootstrap} lists no brokers"
@@ -77,7 +80,9 @@ def _redis_problem(url: str, timeout: float = 5.0) -> str | None:
     from stocksignal.settings import Settings
 
     try:
-        composition.make_redis(Settings(redis_url=url), socket_timeout=timeout, socket_connect_timeout=timeout).ping()
+        composition.make_redis(
+            Settings(redis_url=url), socket_timeout=timeout, socket_connect_timeout=timeout
+        ).ping()
     except redis.RedisError as exc:
         return f"Redis at {url} does not answer: {exc}"
     return None
@@ -100,10 +105,16 @@ def _free_port() -> int:
 # --- the local launcher ----------------------------------------------------------------------
 
 
-def _platformctl(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+def _platformctl(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(PLATFORMCTL), *args],
-        capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -202,7 +213,9 @@ def _from_docker(spec: ServiceSpec, stack: contextlib.ExitStack) -> str:
 def _from_launcher(spec: ServiceSpec, stack: contextlib.ExitStack) -> str:
     result = _platformctl("up", spec.name)
     if result.returncode != 0:
-        raise Unavailable(f"deploy/local/platformctl.py up {spec.name} failed:\n{result.stderr.strip()}")
+        raise Unavailable(
+            f"deploy/local/platformctl.py up {spec.name} failed:\n{result.stderr.strip()}"
+        )
     # Started by this session (it was not running at step 2): leave nothing of ours behind.
     stack.callback(_platformctl, "down", spec.name)
     return _local_addresses()[spec.env_var]
@@ -280,7 +293,7 @@ class KafkaAdmin:
     the client is built by stocksignal.bootstrap like every other.
     """
 
-    def __init__(self, settings: "str | Settings") -> None:
+    def __init__(self, settings: str | Settings) -> None:
         from stocksignal import bootstrap as composition
         from stocksignal.settings import Settings
 
@@ -288,12 +301,19 @@ class KafkaAdmin:
             settings = Settings(kafka_bootstrap_servers=settings)
         self.client = composition.make_admin(settings)
 
-    def create_topic(self, name: str, partitions: int = 1, config: dict[str, str] | None = None,
-                     timeout: float = 30.0) -> str:
+    def create_topic(
+        self,
+        name: str,
+        partitions: int = 1,
+        config: dict[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> str:
         from confluent_kafka.admin import NewTopic
 
         # replication_factor=-1: the cluster's default.replication.factor (1 on a single broker).
-        topic = NewTopic(name, num_partitions=partitions, replication_factor=-1, config=config or {})
+        topic = NewTopic(
+            name, num_partitions=partitions, replication_factor=-1, config=config or {}
+        )
         self.client.create_topics([topic], operation_timeout=timeout)[name].result(timeout)
         self.wait_for_topic(name, partitions, timeout)
         return name

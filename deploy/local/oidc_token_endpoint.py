@@ -38,11 +38,21 @@ def b64url(data: bytes) -> str:
 def token(key: Path, subject: str, scope: str) -> str:
     now = int(time.time())
     header = {"alg": "RS256", "typ": "JWT", "kid": security.OAUTH_KEY_ID}
-    claims = {"iss": security.OAUTH_ISSUER, "aud": security.OAUTH_AUDIENCE, "sub": subject,
-              "iat": now, "exp": now + LIFETIME_S, "scope": scope}
+    claims = {
+        "iss": security.OAUTH_ISSUER,
+        "aud": security.OAUTH_AUDIENCE,
+        "sub": subject,
+        "iat": now,
+        "exp": now + LIFETIME_S,
+        "scope": scope,
+    }
     signing_input = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
-    signature = subprocess.run(["openssl", "dgst", "-sha256", "-sign", str(key)], input=signing_input.encode(),
-                               capture_output=True, check=True).stdout
+    signature = subprocess.run(
+        ["openssl", "dgst", "-sha256", "-sign", str(key)],
+        input=signing_input.encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
     return f"{signing_input}.{b64url(signature)}"
 
 
@@ -61,12 +71,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._answer(401, {"error": "invalid_client"})
             return
         scope = " ".join(form.get("scope", []))
-        self._answer(200, {"access_token": token(self.material.oauth_key, security.USER, scope),
-                           "token_type": "bearer", "expires_in": LIFETIME_S})
+        self._answer(
+            200,
+            {
+                "access_token": token(self.material.oauth_key, security.USER, scope),
+                "token_type": "bearer",
+                "expires_in": LIFETIME_S,
+            },
+        )
 
     def _client_ok(self) -> bool:
         given = self.headers.get("Authorization", "")
-        expected = "Basic " + base64.b64encode(f"{security.USER}:{self.material.secret('oauth_client_secret')}".encode()).decode()
+        expected = (
+            "Basic "
+            + base64.b64encode(
+                f"{security.USER}:{self.material.secret('oauth_client_secret')}".encode()
+            ).decode()
+        )
         return hmac.compare_digest(given.encode(), expected.encode())
 
     def _answer(self, status: int, body: dict) -> None:
@@ -82,7 +103,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--security-dir", type=Path, required=True)
     args = parser.parse_args()

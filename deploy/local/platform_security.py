@@ -94,27 +94,71 @@ FILES = {
 def _openssl(*args: str, cwd: Path) -> None:
     openssl = shutil.which("openssl")
     if not openssl:
-        raise SecurityError("`openssl` is not on PATH: install it (Debian: apt-get install openssl)")
-    result = subprocess.run([openssl, *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        raise SecurityError(
+            "`openssl` is not on PATH: install it (Debian: apt-get install openssl)"
+        )
+    result = subprocess.run(
+        [openssl, *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
     if result.returncode != 0:
         raise SecurityError(f"openssl {args[0]} failed: {result.stderr.strip()[-800:]}")
 
 
 def _leaf(work: Path, name: str, subject: str, usage: str, san: str) -> None:
     """A key and a certificate signed by the CA in ``work``: name.key (plain) and name.pem."""
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-             "-subj", subject, cwd=work)
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        f"{name}.key",
+        "-out",
+        f"{name}.csr",
+        "-subj",
+        subject,
+        cwd=work,
+    )
     (work / f"{name}.ext").write_text(LEAF_EXTENSIONS.format(usage=usage, san=san))
-    _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial",
-             str(secrets.randbits(63)), "-days", str(DAYS), "-sha256", "-extfile", f"{name}.ext",
-             "-out", f"{name}.pem", cwd=work)
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        f"{name}.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-set_serial",
+        str(secrets.randbits(63)),
+        "-days",
+        str(DAYS),
+        "-sha256",
+        "-extfile",
+        f"{name}.ext",
+        "-out",
+        f"{name}.pem",
+        cwd=work,
+    )
 
 
-def _encrypt_key(work: Path, source: str, target: str, password_file: str, scheme: list[str]) -> None:
+def _encrypt_key(
+    work: Path, source: str, target: str, password_file: str, scheme: list[str]
+) -> None:
     """An encrypted PKCS#8 key. ``scheme``: JAVA_PBE for Kafka's PEM keystore (Java 17 cannot
     decrypt PBES2 there: SecretKeyFactory has no "PBES2"), CLIENT_PBE for OpenSSL readers."""
-    _openssl("pkcs8", "-topk8", *scheme, "-in", source, "-out", target,
-             "-passout", f"file:{password_file}", cwd=work)
+    _openssl(
+        "pkcs8",
+        "-topk8",
+        *scheme,
+        "-in",
+        source,
+        "-out",
+        target,
+        "-passout",
+        f"file:{password_file}",
+        cwd=work,
+    )
 
 
 JAVA_PBE = ["-v1", "PBE-SHA1-3DES"]
@@ -128,29 +172,69 @@ def _write_secret(path: Path) -> None:
 
 def _jwks(work: Path) -> None:
     """The signing key's public half as a JSON Web Key Set (RFC 7517), without a JOSE library."""
-    modulus = subprocess.run(["openssl", "rsa", "-in", FILES["oauth_key"], "-noout", "-modulus"], cwd=work,
-                             capture_output=True, text=True, check=True).stdout.strip().split("=", 1)[1]
+    modulus = (
+        subprocess.run(
+            ["openssl", "rsa", "-in", FILES["oauth_key"], "-noout", "-modulus"],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .split("=", 1)[1]
+    )
 
     def b64url(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
-    key = {"kty": "RSA", "kid": OAUTH_KEY_ID, "use": "sig", "alg": "RS256",
-           "n": b64url(bytes.fromhex(modulus)), "e": b64url((65537).to_bytes(3, "big"))}
+    key = {
+        "kty": "RSA",
+        "kid": OAUTH_KEY_ID,
+        "use": "sig",
+        "alg": "RS256",
+        "n": b64url(bytes.fromhex(modulus)),
+        "e": b64url((65537).to_bytes(3, "big")),
+    }
     (work / FILES["jwks"]).write_text(json.dumps({"keys": [key]}, indent=2) + "\n")
 
 
 def _generate(work: Path) -> None:
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-             "-days", str(DAYS), "-sha256", "-subj", "/CN=stocksignal local CA",
-             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-             cwd=work)
-    for name in ("keystore_password", "client_key_password", "kafka_password", "redis_password", "oauth_client_secret"):
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        str(DAYS),
+        "-sha256",
+        "-subj",
+        "/CN=stocksignal local CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        cwd=work,
+    )
+    for name in (
+        "keystore_password",
+        "client_key_password",
+        "kafka_password",
+        "redis_password",
+        "oauth_client_secret",
+    ):
         _write_secret(work / FILES[name])
     _openssl("genrsa", "-out", FILES["oauth_key"], "2048", cwd=work)
     _jwks(work)
     _leaf(work, "server", "/CN=localhost", "serverAuth", "DNS:localhost,IP:127.0.0.1")
     _encrypt_key(work, "server.key", "server.p8", FILES["keystore_password"], JAVA_PBE)
-    (work / FILES["kafka_keystore"]).write_text((work / "server.p8").read_text() + (work / "server.pem").read_text())
+    (work / FILES["kafka_keystore"]).write_text(
+        (work / "server.p8").read_text() + (work / "server.pem").read_text()
+    )
     _leaf(work, "client", f"/CN={USER}", "clientAuth", f"DNS:{USER}")
     _encrypt_key(work, "client.key", "client.p8", FILES["client_key_password"], CLIENT_PBE)
     (work / "client.p8").replace(work / FILES["client_key"])
@@ -177,7 +261,10 @@ def ensure_material(root: Path) -> Material:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     # stderr: `eval "$(platformctl.py env ...)"` reads stdout.
-    print(f"security: generated a local CA, certificates and passwords in {material.dir}", file=sys.stderr)
+    print(
+        f"security: generated a local CA, certificates and passwords in {material.dir}",
+        file=sys.stderr,
+    )
     return material
 
 
@@ -204,7 +291,9 @@ sasl.oauthbearer.expected.issuer={issuer}
 """
 
 
-def kafka_listeners(host: str, plain: int, controller: int, sasl_ssl: int | None, mtls: int | None) -> dict[str, str]:
+def kafka_listeners(
+    host: str, plain: int, controller: int, sasl_ssl: int | None, mtls: int | None
+) -> dict[str, str]:
     """listeners, advertised.listeners and listener.security.protocol.map for the template."""
     listeners = [f"PLAINTEXT://{host}:{plain}"]
     protocols = ["PLAINTEXT:PLAINTEXT"]
@@ -214,7 +303,11 @@ def kafka_listeners(host: str, plain: int, controller: int, sasl_ssl: int | None
     listeners.append(f"CONTROLLER://{host}:{controller}")
     protocols.append("CONTROLLER:PLAINTEXT")
     joined = ",".join(listeners)
-    return {"listeners": joined, "advertised_listeners": joined, "protocol_map": ",".join(protocols)}
+    return {
+        "listeners": joined,
+        "advertised_listeners": joined,
+        "protocol_map": ",".join(protocols),
+    }
 
 
 def kafka_security_properties(material: Material) -> str:
@@ -232,8 +325,10 @@ def kafka_security_properties(material: Material) -> str:
 
 def kafka_jvm_options(material: Material) -> list[str]:
     """Kafka 4 reads OAuth URLs and files only when a system property allows them."""
-    return [f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={material.jwks.as_uri()}",
-            f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.files={material.jwks}"]
+    return [
+        f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={material.jwks.as_uri()}",
+        f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.files={material.jwks}",
+    ]
 
 
 def oidc_argv(material: Material, python: str, port: int) -> list[str]:
@@ -245,8 +340,11 @@ def oidc_argv(material: Material, python: str, port: int) -> list[str]:
 def scram_format_args(material: Material) -> list[str]:
     """kafka-storage's --add-scram: the SCRAM user exists from the cluster's first record."""
     password = material.secret("kafka_password")
-    return [arg for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512")
-            for arg in ("--add-scram", f"{mechanism}=[name={USER},password={password}]")]
+    return [
+        arg
+        for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512")
+        for arg in ("--add-scram", f"{mechanism}=[name={USER},password={password}]")
+    ]
 
 
 # --- Redis -----------------------------------------------------------------------------------
@@ -254,25 +352,32 @@ def scram_format_args(material: Material) -> list[str]:
 
 def redis_config(material: Material, tls_port: int) -> str:
     """A redis.conf fragment (a file, so the password is not on the command line)."""
-    return "\n".join([
-        "# Written by deploy/local/platformctl.py (secured mode) on every start.",
-        f"tls-port {tls_port}",
-        f"tls-cert-file {material.server_cert}",
-        f"tls-key-file {material.server_key}",
-        f"tls-ca-cert-file {material.ca_cert}",
-        "tls-auth-clients yes",
-        # No anonymous access on either port: every client logs in as the ACL user.
-        "user default off",
-        f"user {USER} on >{material.secret('redis_password')} ~* &* +@all",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Written by deploy/local/platformctl.py (secured mode) on every start.",
+            f"tls-port {tls_port}",
+            f"tls-cert-file {material.server_cert}",
+            f"tls-key-file {material.server_key}",
+            f"tls-ca-cert-file {material.ca_cert}",
+            "tls-auth-clients yes",
+            # No anonymous access on either port: every client logs in as the ACL user.
+            "user default off",
+            f"user {USER} on >{material.secret('redis_password')} ~* &* +@all",
+            "",
+        ]
+    )
 
 
 # --- client settings -------------------------------------------------------------------------
 
 
-def _redis_settings(material: Material, host: str, plain: int, tls: int, tls_wanted: bool) -> list[tuple[str, str]]:
-    common = [("STOCKSIGNAL_REDIS_USERNAME", USER), ("STOCKSIGNAL_REDIS_PASSWORD_FILE", str(material.redis_password))]
+def _redis_settings(
+    material: Material, host: str, plain: int, tls: int, tls_wanted: bool
+) -> list[tuple[str, str]]:
+    common = [
+        ("STOCKSIGNAL_REDIS_USERNAME", USER),
+        ("STOCKSIGNAL_REDIS_PASSWORD_FILE", str(material.redis_password)),
+    ]
     if not tls_wanted:
         return [("REDIS_URL", f"redis://{host}:{plain}/0"), *common]
     return [
@@ -285,7 +390,9 @@ def _redis_settings(material: Material, host: str, plain: int, tls: int, tls_wan
     ]
 
 
-def _kafka_settings(material: Material, profile: str, host: str, ports: dict[str, int]) -> list[tuple[str, str]]:
+def _kafka_settings(
+    material: Material, profile: str, host: str, ports: dict[str, int]
+) -> list[tuple[str, str]]:
     if profile == "plain":
         return [("KAFKA_BOOTSTRAP_SERVERS", f"{host}:{ports['plain']}")]
     tls = [("STOCKSIGNAL_KAFKA_SSL_CA_LOCATION", str(material.ca_cert))]
@@ -319,7 +426,9 @@ def _kafka_settings(material: Material, profile: str, host: str, ports: dict[str
     ]
 
 
-def profile_settings(material: Material, profile: str, host: str, ports: dict[str, int]) -> list[tuple[str, str]]:
+def profile_settings(
+    material: Material, profile: str, host: str, ports: dict[str, int]
+) -> list[tuple[str, str]]:
     """The stocksignal settings of one way in: ``plain``, ``sasl-ssl``, ``mtls`` or ``oauth``.
 
     ``ports``: plain, sasl_ssl, mtls, redis, redis_tls, oidc. The secured profiles use Redis over TLS

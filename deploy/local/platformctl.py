@@ -114,7 +114,7 @@ class Config:
     oidc_port: int = 19096
 
     @classmethod
-    def from_env(cls) -> "Config":
+    def from_env(cls) -> Config:
         config = cls(
             root=Path(os.environ.get("STOCKSIGNAL_LOCAL_DIR") or REPO / ".local").resolve(),
             kafka_port=_int_from_env("STOCKSIGNAL_LOCAL_KAFKA_PORT", 19092),
@@ -127,7 +127,9 @@ class Config:
             redis_tls_port=_int_from_env("STOCKSIGNAL_LOCAL_REDIS_TLS_PORT", 16380),
             oidc_port=_int_from_env("STOCKSIGNAL_LOCAL_OIDC_PORT", 19096),
         )
-        ports = config.kafka.ports + config.redis.ports + (config.oidc.ports if config.security else ())
+        ports = (
+            config.kafka.ports + config.redis.ports + (config.oidc.ports if config.security else ())
+        )
         if len(set(ports)) != len(ports):
             raise PlatformError(f"the Kafka, controller and Redis ports must differ: {ports}")
         return config
@@ -167,8 +169,14 @@ class Config:
     @property
     def client_ports(self) -> dict[str, int]:
         """What platform_security.profile_settings needs to know."""
-        return {"plain": self.kafka_port, "sasl_ssl": self.kafka_sasl_ssl_port, "mtls": self.kafka_mtls_port,
-                "redis": self.redis_port, "redis_tls": self.redis_tls_port, "oidc": self.oidc_port}
+        return {
+            "plain": self.kafka_port,
+            "sasl_ssl": self.kafka_sasl_ssl_port,
+            "mtls": self.kafka_mtls_port,
+            "redis": self.redis_port,
+            "redis_tls": self.redis_tls_port,
+            "oidc": self.oidc_port,
+        }
 
     def material(self) -> security.Material:
         """The secured mode's certificates and passwords, generated on first use."""
@@ -182,18 +190,26 @@ class Config:
         if not self.security:
             return service.address
         if service.name == "kafka":
-            return (f"{service.address} (PLAINTEXT), {HOST}:{self.kafka_sasl_ssl_port} (SASL_SSL), "
-                    f"{HOST}:{self.kafka_mtls_port} (mTLS)")
+            return (
+                f"{service.address} (PLAINTEXT), {HOST}:{self.kafka_sasl_ssl_port} (SASL_SSL), "
+                f"{HOST}:{self.kafka_mtls_port} (mTLS)"
+            )
         if service.name == "oidc":
             return f"{service.address} (OIDC token endpoint)"
-        return f"{service.address}, rediss://{HOST}:{self.redis_tls_port}/0 (ACL user {security.USER})"
+        return (
+            f"{service.address}, rediss://{HOST}:{self.redis_tls_port}/0 (ACL user {security.USER})"
+        )
 
     def services(self, names: list[str]) -> list[Service]:
         known = ["kafka", "redis", "oidc"] if self.security else ["kafka", "redis"]
         unknown = set(names) - set(known)
         if unknown:
-            hint = "" if self.security else " (oidc: secured mode only, STOCKSIGNAL_LOCAL_SECURITY=on)"
-            raise PlatformError(f"unknown service(s) {sorted(unknown)}: expected {', '.join(known)}{hint}")
+            hint = (
+                "" if self.security else " (oidc: secured mode only, STOCKSIGNAL_LOCAL_SECURITY=on)"
+            )
+            raise PlatformError(
+                f"unknown service(s) {sorted(unknown)}: expected {', '.join(known)}{hint}"
+            )
         return [getattr(self, name) for name in (names or known)]
 
 
@@ -401,7 +417,9 @@ def kafka_brokers(address: str, timeout: float = 3.0) -> list[str]:
 
 
 def _resp(*words: str) -> bytes:
-    return f"*{len(words)}\r\n".encode() + b"".join(f"${len(w.encode())}\r\n{w}\r\n".encode() for w in words)
+    return f"*{len(words)}\r\n".encode() + b"".join(
+        f"${len(w.encode())}\r\n{w}\r\n".encode() for w in words
+    )
 
 
 def redis_ping(port: int, timeout: float = 3.0, login: tuple[str, str] | None = None) -> bool:
@@ -427,7 +445,9 @@ def answers(service: Service, config: Config) -> bool:
             return bool(kafka_brokers(service.address))
         if service.name == "oidc":
             return http_ok(config.oidc_port)
-        login = (security.USER, config.material().secret("redis_password")) if config.security else None
+        login = (
+            (security.USER, config.material().secret("redis_password")) if config.security else None
+        )
         return redis_ping(config.redis_port, login=login)
     except (OSError, struct.error, ConnectionError, UnicodeDecodeError):
         return False
@@ -461,7 +481,9 @@ def _wait_ready(service: Service, config: Config, pid: int, proc: subprocess.Pop
 
 
 def _run(argv: list[str], what: str, **kwargs) -> None:
-    result = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, **kwargs)
+    result = subprocess.run(
+        argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, **kwargs
+    )
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip().splitlines()
         raise PlatformError(f"{what} failed ({result.returncode}):\n" + "\n".join(output[-30:]))
@@ -475,7 +497,11 @@ def _require_tool(name: str, hint: str) -> str:
 
 
 def _redis_server() -> str:
-    for candidate in (shutil.which("redis-server"), "/usr/bin/redis-server", "/usr/sbin/redis-server"):
+    for candidate in (
+        shutil.which("redis-server"),
+        "/usr/bin/redis-server",
+        "/usr/sbin/redis-server",
+    ):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     if os.geteuid() != 0 or not shutil.which("apt-get"):
@@ -487,8 +513,11 @@ def _redis_server() -> str:
     print("redis: redis-server missing; installing Debian's redis-server package with apt-get")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     _run(["apt-get", "update", "-qq"], "apt-get update", env=env)
-    _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "redis-server"],
-         "apt-get install redis-server", env=env)
+    _run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "redis-server"],
+        "apt-get install redis-server",
+        env=env,
+    )
     return _require_tool("redis-server", "apt-get reported success but it is still missing")
 
 
@@ -520,7 +549,9 @@ def _no_service_starts():
     if policy.exists():
         yield
         return
-    policy.write_text("#!/bin/sh\n# Written by stocksignal's platformctl.py while it installs a tool.\nexit 101\n")
+    policy.write_text(
+        "#!/bin/sh\n# Written by stocksignal's platformctl.py while it installs a tool.\nexit 101\n"
+    )
     policy.chmod(0o755)
     try:
         yield
@@ -540,17 +571,26 @@ def ensure_promtool() -> str | None:
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         print(f"promtool: not installed, so the Prometheus rule tests will skip. {PROMTOOL_HINT}")
         return None
-    print("promtool: missing; installing Debian's prometheus package with apt-get (its service is not started)")
+    print(
+        "promtool: missing; installing Debian's prometheus package with apt-get (its service is not started)"
+    )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     with _no_service_starts():
         _run(["apt-get", "update", "-qq"], "apt-get update", env=env)
-        _run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus"],
-             "apt-get install prometheus", env=env)
+        _run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus"],
+            "apt-get install prometheus",
+            env=env,
+        )
     if Path("/run/systemd/system").is_dir() and shutil.which("systemctl"):
         # Under systemd the package enables its unit for the next boot: undo that (and stop it,
         # should a policy above have let it start). Nothing of ours keeps running.
-        subprocess.run(["systemctl", "disable", "--now", "prometheus"], stdin=subprocess.DEVNULL,
-                       capture_output=True, check=False)
+        subprocess.run(
+            ["systemctl", "disable", "--now", "prometheus"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+        )
     return _require_tool("promtool", "apt-get reported success but it is still missing")
 
 
@@ -617,7 +657,9 @@ log.cleaner.dedupe.buffer.size=33554432
 """
 
 
-def _java(service: Service, main: str, *args: str, heap: str = "1g", options: tuple[str, ...] = ()) -> list[str]:
+def _java(
+    service: Service, main: str, *args: str, heap: str = "1g", options: tuple[str, ...] = ()
+) -> list[str]:
     return [
         "java",
         f"-Xmx{heap}",
@@ -640,14 +682,29 @@ def _fetch_jars(service: Service) -> None:
     libs = service.run_dir / "libs"
     stamp = service.run_dir / "libs.sha256"
     digest = hashlib.sha256(POM.read_bytes()).hexdigest()
-    if stamp.is_file() and stamp.read_text().strip() == digest and any(libs.glob("kafka_2.13-*.jar")):
+    if (
+        stamp.is_file()
+        and stamp.read_text().strip() == digest
+        and any(libs.glob("kafka_2.13-*.jar"))
+    ):
         return
     mvn = _require_tool("mvn", "install Maven (Debian: apt-get install maven)")
     print(f"kafka: fetching the broker's jars with Maven into {libs} (only when the pom changes)")
     partial = service.run_dir / "libs.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    _run([mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-          "-DincludeScope=runtime", f"-DoutputDirectory={partial}"], "mvn dependency:copy-dependencies")
+    _run(
+        [
+            mvn,
+            "-q",
+            "-B",
+            "-f",
+            str(POM),
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={partial}",
+        ],
+        "mvn dependency:copy-dependencies",
+    )
     shutil.rmtree(libs, ignore_errors=True)
     partial.rename(libs)  # only a complete set of jars is ever used
     stamp.write_text(digest + "\n")
@@ -672,18 +729,38 @@ def _format_storage(service: Service, properties: str, extra_args: list[str]) ->
         shutil.rmtree(data_dir)
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     config_file = service.run_dir / "server.properties"
-    _run(_java(service, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
-               "-c", str(config_file), *extra_args, heap="256m"), "kafka storage format", cwd=service.run_dir)
+    _run(
+        _java(
+            service,
+            "kafka.tools.StorageTool",
+            "format",
+            "--standalone",
+            "-t",
+            cluster_id,
+            "-c",
+            str(config_file),
+            *extra_args,
+            heap="256m",
+        ),
+        "kafka storage format",
+        cwd=service.run_dir,
+    )
     stamp.write_text(properties)
 
 
 def start_kafka(service: Service, config: Config) -> subprocess.Popen:
-    _require_tool("java", "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)")
+    _require_tool(
+        "java", "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)"
+    )
     _fetch_jars(service)
     secured = config.security
-    listeners = security.kafka_listeners(HOST, config.kafka_port, config.controller_port,
-                                         config.kafka_sasl_ssl_port if secured else None,
-                                         config.kafka_mtls_port if secured else None)
+    listeners = security.kafka_listeners(
+        HOST,
+        config.kafka_port,
+        config.controller_port,
+        config.kafka_sasl_ssl_port if secured else None,
+        config.kafka_mtls_port if secured else None,
+    )
     properties = KAFKA_PROPERTIES.format(
         host=HOST,
         controller_port=config.controller_port,
@@ -700,21 +777,35 @@ def start_kafka(service: Service, config: Config) -> subprocess.Popen:
     properties_file.write_text(properties)
     properties_file.chmod(0o600)  # the secured mode's passwords are in it
     _format_storage(service, properties, scram)
-    return _spawn(service, _java(service, "kafka.Kafka", str(service.run_dir / "server.properties"),
-                                 options=tuple(options)))
+    return _spawn(
+        service,
+        _java(
+            service,
+            "kafka.Kafka",
+            str(service.run_dir / "server.properties"),
+            options=tuple(options),
+        ),
+    )
 
 
 def start_redis(service: Service, config: Config) -> subprocess.Popen:
     # No RDB snapshots and no AOF: a restarted test Redis starts empty, never from a stale file.
     argv = [
         _redis_server(),
-        "--bind", HOST,
-        "--port", str(config.redis_port),
-        "--save", "",
-        "--appendonly", "no",
-        "--dir", str(service.run_dir),
-        "--daemonize", "no",  # detached by _spawn instead, so the pid is known at once
-        "--logfile", "",  # stdout, which _spawn sends to redis.log
+        "--bind",
+        HOST,
+        "--port",
+        str(config.redis_port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(service.run_dir),
+        "--daemonize",
+        "no",  # detached by _spawn instead, so the pid is known at once
+        "--logfile",
+        "",  # stdout, which _spawn sends to redis.log
     ]
     if config.security:
         # The config file comes first on redis-server's command line; it holds the password.
@@ -757,7 +848,9 @@ def up(config: Config, services: list[Service]) -> None:
             service.run_dir.mkdir(parents=True, exist_ok=True)
             proc = STARTERS[service.name](service, config)
             seconds = _wait_ready(service, config, proc.pid, proc)
-            print(f"{service.name}: up at {service.address} (pid {proc.pid}, ready in {seconds:.1f}s)")
+            print(
+                f"{service.name}: up at {service.address} (pid {proc.pid}, ready in {seconds:.1f}s)"
+            )
 
 
 def down(config: Config, services: list[Service]) -> None:
@@ -786,7 +879,10 @@ def status(config: Config, services: list[Service]) -> int:
             state = "down"
             note = f"port {held[0]} held by {port_holder(held[0])}, not ours" if held else ""
         all_up &= state == "up"
-        print(f"{service.name:<6} {state:<9} {config.addresses(service)}" + (f"  ({note})" if note else ""))
+        print(
+            f"{service.name:<6} {state:<9} {config.addresses(service)}"
+            + (f"  ({note})" if note else "")
+        )
     return 0 if all_up else 3  # 3 = "not running", as LSB status commands say
 
 
@@ -795,9 +891,14 @@ def env(config: Config, keep_set: bool, profile: str) -> None:
     if config.security:
         pairs = security.profile_settings(config.material(), profile, HOST, config.client_ports)
     elif profile != "plain":
-        raise PlatformError(f"--profile {profile} needs the secured mode: STOCKSIGNAL_LOCAL_SECURITY=on")
+        raise PlatformError(
+            f"--profile {profile} needs the secured mode: STOCKSIGNAL_LOCAL_SECURITY=on"
+        )
     else:
-        pairs = [("KAFKA_BOOTSTRAP_SERVERS", config.kafka.address), ("REDIS_URL", config.redis.address)]
+        pairs = [
+            ("KAFKA_BOOTSTRAP_SERVERS", config.kafka.address),
+            ("REDIS_URL", config.redis.address),
+        ]
     for var, value in pairs:
         if keep_set and os.environ.get(var):
             value = os.environ[var]
@@ -805,14 +906,26 @@ def env(config: Config, keep_set: bool, profile: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("command", choices=["up", "down", "status", "env", "tools"])
-    parser.add_argument("services", nargs="*",
-                        help="kafka, redis, and in the secured mode oidc (default: all); tools: promtool")
-    parser.add_argument("--keep-set", action="store_true",
-                        help="env: print a variable already set in the environment unchanged")
-    parser.add_argument("--profile", choices=security.PROFILES, default="plain",
-                        help="env: the settings of the plain, SASL_SSL, mTLS or OAuth way in (secured mode)")
+    parser.add_argument(
+        "services",
+        nargs="*",
+        help="kafka, redis, and in the secured mode oidc (default: all); tools: promtool",
+    )
+    parser.add_argument(
+        "--keep-set",
+        action="store_true",
+        help="env: print a variable already set in the environment unchanged",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=security.PROFILES,
+        default="plain",
+        help="env: the settings of the plain, SASL_SSL, mTLS or OAuth way in (secured mode)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "tools":

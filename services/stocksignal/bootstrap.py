@@ -6,7 +6,8 @@ functions here (cosmicpython's ``bootstrap``). Nothing runs at import time.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from stocksignal.settings import Settings
 
@@ -98,7 +99,9 @@ def make_redis(settings: Settings, **overrides: Any):
 def make_async_redis(settings: Settings, **overrides: Any):
     import redis.asyncio
 
-    return redis.asyncio.Redis.from_url(settings.redis_url, **{**redis_options(settings), **overrides})
+    return redis.asyncio.Redis.from_url(
+        settings.redis_url, **{**redis_options(settings), **overrides}
+    )
 
 
 def check_redis(settings: Settings, timeout: float = 5.0) -> None:
@@ -208,24 +211,59 @@ def build_processor(settings: Settings):
     command_topic = name(topology.COMMANDS)
     dlq = name(catalogue.DLQ)
     publisher = Publisher(codec, output_topics(name, partitions), metrics, send=None)
-    router = Router(RouterConfig(command_topic, settings.command_partitions, dlq, partitions[dlq]), codec, metrics,
-                    key_error)
-    applier = Applier(ApplierConfig(settings.dedupe_window_ms, settings.movement_history, settings.state_cache_mb),
-                      publisher, metrics)
+    router = Router(
+        RouterConfig(command_topic, settings.command_partitions, dlq, partitions[dlq]),
+        codec,
+        metrics,
+        key_error,
+    )
+    applier = Applier(
+        ApplierConfig(
+            settings.dedupe_window_ms, settings.movement_history, settings.state_cache_mb
+        ),
+        publisher,
+        metrics,
+    )
     from stocksignal.processor import bundles
 
-    bundles.install(applier, publisher, codec, metrics, command_topic=command_topic,
-                    command_partitions=settings.command_partitions, dlq_topic=dlq, dlq_partitions=partitions[dlq],
-                    availability_topic=name(catalogue.AVAILABILITY), dedupe_window_ms=settings.dedupe_window_ms)
+    bundles.install(
+        applier,
+        publisher,
+        codec,
+        metrics,
+        command_topic=command_topic,
+        command_partitions=settings.command_partitions,
+        dlq_topic=dlq,
+        dlq_partitions=partitions[dlq],
+        availability_topic=name(catalogue.AVAILABILITY),
+        dedupe_window_ms=settings.dedupe_window_ms,
+    )
     from stocksignal.processor import sagas
 
-    sagas.install(applier, router, publisher, codec, metrics, command_topic=command_topic,
-                  command_partitions=settings.command_partitions, decisions_topic=name(catalogue.ORDER_DECISIONS))
-    reader = Consumer(consumer_config(settings, f"{settings.app_id}-restore", **{"enable.partition.eof": True}))
-    watermarks = Consumer(consumer_config(settings, f"{settings.app_id}-restore",
-                                          **{"isolation.level": "read_uncommitted"}))
-    restorer = Restorer(ChangelogReader(reader, watermarks), topic_ids(admin, [stock_changelog, orders_changelog]),
-                        settings.store_max_checkpoint_age_ms, on_wipe=metrics.store_wipes.inc)
+    sagas.install(
+        applier,
+        router,
+        publisher,
+        codec,
+        metrics,
+        command_topic=command_topic,
+        command_partitions=settings.command_partitions,
+        decisions_topic=name(catalogue.ORDER_DECISIONS),
+    )
+    reader = Consumer(
+        consumer_config(settings, f"{settings.app_id}-restore", **{"enable.partition.eof": True})
+    )
+    watermarks = Consumer(
+        consumer_config(
+            settings, f"{settings.app_id}-restore", **{"isolation.level": "read_uncommitted"}
+        )
+    )
+    restorer = Restorer(
+        ChangelogReader(reader, watermarks),
+        topic_ids(admin, [stock_changelog, orders_changelog]),
+        settings.store_max_checkpoint_age_ms,
+        on_wipe=metrics.store_wipes.inc,
+    )
     inputs = {name(t.name): t.name for t in catalogue.list_topics(catalogue.Role.INPUT)}
     config = RuntimeConfig(
         command_topic=command_topic,
@@ -242,18 +280,34 @@ def build_processor(settings: Settings):
         order_retention_ms=settings.order_retention_ms,
         janitor_every_ms=settings.janitor_every_ms,
     )
-    stores = StoreFactory(settings.store, settings.state_dir, settings.app_id,
-                          settings.rocksdb_block_cache_mb, settings.rocksdb_write_buffer_mb)
+    stores = StoreFactory(
+        settings.store,
+        settings.state_dir,
+        settings.app_id,
+        settings.rocksdb_block_cache_mb,
+        settings.rocksdb_write_buffer_mb,
+    )
     txn_id = f"{settings.app_id}-{instance}"
     runtime = Runtime(
         config,
         GroupConsumer(Consumer(processor_consumer_config(settings, url))),
         TxnProducer(lambda: Producer(processor_producer_config(settings, txn_id))),
-        restorer, stores, router, applier, publisher, metrics,
+        restorer,
+        stores,
+        router,
+        applier,
+        publisher,
+        metrics,
     )
     router.sagas.stores = lambda: runtime.serving  # the router's view of the catalogue (sagas.py)
-    inspection = Inspection(runtime, Owners(admin, settings.app_id, command_topic), settings.command_partitions,
-                            settings.movement_history, url, LedgerHistory(settings))
+    inspection = Inspection(
+        runtime,
+        Owners(admin, settings.app_id, command_topic),
+        settings.command_partitions,
+        settings.movement_history,
+        url,
+        LedgerHistory(settings),
+    )
     healthy = lambda: None if runtime.failure is None else str(runtime.failure)  # noqa: E731
     app = make_app(inspection, metrics, healthy, settings.token_digests("web_tokens_sha256"))
     web = WebServer(app, settings.web_host, settings.web_port)
@@ -285,8 +339,11 @@ def build_projector(settings: Settings, registry=None):
 
     codec = make_codec(settings)
     # Assigned, never committing: its group id is only a name librdkafka wants.
-    channels = ChannelFeed(make_consumer(settings, settings.projector_group + ".channels"),
-                           settings.topic_prefix + CHANNELS, codec)
+    channels = ChannelFeed(
+        make_consumer(settings, settings.projector_group + ".channels"),
+        settings.topic_prefix + CHANNELS,
+        codec,
+    )
     return Projector(
         consumer=make_consumer(settings, settings.projector_group),
         redis=make_redis(settings, decode_responses=True, **WORKER_REDIS_TIMEOUTS),
@@ -312,7 +369,9 @@ def build_api(settings: Settings, registry=None):
 
 
 def marketplace_group(settings: Settings) -> str:
-    return settings.marketplace_group or f"stocksignal-marketplace-sync.{settings.marketplace_channel}"
+    return (
+        settings.marketplace_group or f"stocksignal-marketplace-sync.{settings.marketplace_channel}"
+    )
 
 
 def marketplace_session(settings: Settings):
@@ -345,7 +404,9 @@ def build_marketplace_sync(settings: Settings, session, registry=None):
     check_marketplace_settings(settings)
     channel = settings.marketplace_channel
     dlq_topic = settings.topic_prefix + settings.marketplace_dlq_topic
-    ensure_topic(make_admin(settings), dlq_topic, settings.output_partitions, settings.replication_factor)
+    ensure_topic(
+        make_admin(settings), dlq_topic, settings.output_partitions, settings.replication_factor
+    )
     levels = settings.marketplace_push == "levels"
     config = SyncConfig(
         channel_id=channel,
@@ -362,14 +423,21 @@ def build_marketplace_sync(settings: Settings, session, registry=None):
         consumer=make_consumer(settings, marketplace_group(settings)),
         codec=make_codec(settings),
         acked=AckedStore(
-            make_async_redis(settings, decode_responses=True, **WORKER_REDIS_TIMEOUTS), adapter_keys(settings), channel
+            make_async_redis(settings, decode_responses=True, **WORKER_REDIS_TIMEOUTS),
+            adapter_keys(settings),
+            channel,
         ),
         client=MarketplaceClient(
-            session, settings.marketplace_url, settings.marketplace_timeout_s, settings.marketplace_retry_after_max_s,
+            session,
+            settings.marketplace_url,
+            settings.marketplace_timeout_s,
+            settings.marketplace_retry_after_max_s,
             auth=make_auth(settings),
         ),
         dead_letters=DeadLetters(make_producer(settings), dlq_topic, channel),
         bucket=TokenBucket(settings.marketplace_rate_per_s, settings.marketplace_burst),
-        backoff=Backoff(settings.marketplace_backoff_base_ms / 1000, settings.marketplace_backoff_max_ms / 1000),
+        backoff=Backoff(
+            settings.marketplace_backoff_base_ms / 1000, settings.marketplace_backoff_max_ms / 1000
+        ),
         metrics=SyncMetrics(channel, registry),
     )

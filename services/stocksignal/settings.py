@@ -10,8 +10,9 @@ settings are validated, so a conflicting or unknown value stops a process at sta
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 from stocksignal.secret import Secret, redact_url
 from stocksignal.security.properties import ENV_PREFIX, Properties, PropertiesError
@@ -220,7 +221,7 @@ class Settings:
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read every field from its environment variable, converting to the field's type."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
@@ -253,10 +254,14 @@ class Settings:
                 "STOCKSIGNAL_COMMIT_INTERVAL_MS must be > 0 and below STOCKSIGNAL_TRANSACTION_TIMEOUT_MS"
             )
         if self.log_level.upper() not in LOG_LEVELS:
-            raise SettingsError(f"STOCKSIGNAL_LOG_LEVEL={self.log_level!r}: expected one of {', '.join(LOG_LEVELS)}")
+            raise SettingsError(
+                f"STOCKSIGNAL_LOG_LEVEL={self.log_level!r}: expected one of {', '.join(LOG_LEVELS)}"
+            )
         for name in ("api_port", "web_port", "metrics_port", "api_metrics_port"):
             if not 0 <= getattr(self, name) <= 65535:
-                raise SettingsError(f"{_env_name(name)}={getattr(self, name)}: expected a port, 0 to 65535")
+                raise SettingsError(
+                    f"{_env_name(name)}={getattr(self, name)}: expected a port, 0 to 65535"
+                )
         self.token_digests("api_tokens_sha256")
         self.token_digests("web_tokens_sha256")
         # Imported here: the checks need the settings' names, and this module imports nothing
@@ -335,7 +340,9 @@ def _convert(var: str, raw: str, default: Any) -> Any:
     return raw
 
 
-def _special_from_env(name: str, default: Secret | Properties, env: Mapping[str, str]) -> Secret | Properties | None:
+def _special_from_env(
+    name: str, default: Secret | Properties, env: Mapping[str, str]
+) -> Secret | Properties | None:
     var = _env_name(name)
     try:
         if name == "librdkafka":
@@ -356,7 +363,9 @@ def _secret_from_env(var: str, env: Mapping[str, str]) -> Secret | None:
         return Secret(value) if value else None
     try:
         with open(path, encoding="utf-8") as handle:
-            text = handle.read().rstrip("\r\n")  # a trailing newline is the editor's, not the secret's
+            text = handle.read().rstrip(
+                "\r\n"
+            )  # a trailing newline is the editor's, not the secret's
     except OSError as exc:
         raise SettingsError(f"{var}{FILE_SUFFIX}={path}: cannot read it ({exc.strerror})") from exc
     if not text:

@@ -23,7 +23,9 @@ def parse_timestamp(value: Any, now_ms: int) -> int:
     if isinstance(value, int):
         return value
     if not isinstance(value, str):
-        raise ValueError(f"expected epoch milliseconds or a time string, got {type(value).__name__}")
+        raise ValueError(
+            f"expected epoch milliseconds or a time string, got {type(value).__name__}"
+        )
     text = value.strip()
     if text.lower() == "now":
         return now_ms
@@ -38,5 +40,7 @@ def parse_timestamp(value: Any, now_ms: int) -> int:
             f"{value!r} is not a time: use epoch milliseconds, ISO 8601 with an offset, 'now' or '+15m'"
         ) from None
     if parsed.tzinfo is None:
-        raise ValueError(f"{value!r} has no UTC offset: add 'Z' or '+01:00' (a time without one is ambiguous)")
+        raise ValueError(
+            f"{value!r} has no UTC offset: add 'Z' or '+01:00' (a time without one is ambiguous)"
+        )
     return int(parsed.timestamp() * 1000)

@@ -29,9 +29,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 from stocksignal.bench import harness
 from stocksignal.bench.workload import Event, Workload
@@ -74,7 +74,9 @@ class World:
         old.kill()
         settings = old.settings
         if fresh_state:
-            settings = replace(settings, state_dir=str(self.workdir / f"state-{name}-{time.monotonic_ns()}"))
+            settings = replace(
+                settings, state_dir=str(self.workdir / f"state-{name}-{time.monotonic_ns()}")
+            )
         w = self.workers[name] = harness.Worker(settings, old.log_path).start()
         if wait:
             w.wait_ready()
@@ -102,8 +104,17 @@ class World:
             pass
 
 
-def stream(world: World, load: Workload, events: int, rate: int, between: Callable[[int], None],
-           chunk: int = 1000, duplicates: int = 20, seed: int = 0, in_order: bool = False) -> int:
+def stream(
+    world: World,
+    load: Workload,
+    events: int,
+    rate: int,
+    between: Callable[[int], None],
+    chunk: int = 1000,
+    duplicates: int = 20,
+    seed: int = 0,
+    in_order: bool = False,
+) -> int:
     """Produce ``events`` at ``rate``/s in chunks, re-sending a few earlier events each
     chunk (producer duplicates); ``between(i)`` runs after chunk i. With ``in_order``, each
     record's timestamp is unique and increasing in production order, and each record is in
@@ -139,7 +150,9 @@ def stream(world: World, load: Workload, events: int, rate: int, between: Callab
     return len(sent)
 
 
-def seed_world(world: World, load: Workload, qty: int = 30, safety_stock: int = 2, timestamps: bool = False) -> None:
+def seed_world(
+    world: World, load: Workload, qty: int = 30, safety_stock: int = 2, timestamps: bool = False
+) -> None:
     now = int(time.time() * 1000)
     events = [load.channel(now, safety_stock=safety_stock), *load.seed_stock(qty, now)]
     assert world.producer is not None
@@ -162,7 +175,9 @@ def _fenced_or_aborted(w: harness.Worker) -> float:
     status, body = w.get("/metrics")
     total = 0.0
     for line in body.decode().splitlines() if status == 200 else ():
-        if line.startswith("stocksignal_transactions_total") and ('"fenced"' in line or '"aborted"' in line):
+        if line.startswith("stocksignal_transactions_total") and (
+            '"fenced"' in line or '"aborted"' in line
+        ):
             total += float(line.rsplit(" ", 1)[1])
     return total
 
@@ -198,7 +213,9 @@ def case_pause(world: World, seed: int) -> verify.Report:
     report = verify.check_run(world.settings)
     report.facts.update(facts)
     if not facts["zombie_aborts"]:
-        report.problems.append("the resumed worker never had a transaction refused: the pauses did not bite")
+        report.problems.append(
+            "the resumed worker never had a transaction refused: the pauses did not bite"
+        )
     return report
 
 
@@ -258,7 +275,7 @@ def case_join_leave_holds(world: World, seed: int) -> verify.Report:
     return verify.check_run(world.settings, expect_expired=True)
 
 
-def case_broker_restart(world: World, seed: int, broker: "PrivateBroker") -> verify.Report:
+def case_broker_restart(world: World, seed: int, broker: PrivateBroker) -> verify.Report:
     """The broker is stopped mid-stream and started again; workers and producer ride it out."""
     world.start("w0")
     world.start("w1")
@@ -317,12 +334,20 @@ class PrivateBroker:
         self.bootstrap = f"127.0.0.1:{self.env['STOCKSIGNAL_LOCAL_KAFKA_PORT']}"
 
     def _ctl(self, *args: str) -> None:
-        result = subprocess.run([sys.executable, str(PLATFORMCTL), *args, "kafka"], env=self.env,
-                                capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            [sys.executable, str(PLATFORMCTL), *args, "kafka"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            stdin=subprocess.DEVNULL,
+        )
         if result.returncode != 0:
-            raise RuntimeError(f"platformctl {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+            raise RuntimeError(
+                f"platformctl {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+            )
 
-    def up(self) -> "PrivateBroker":
+    def up(self) -> PrivateBroker:
         # The jars are the same as the session broker's: copy them rather than fetch again.
         shared = REPO / ".local" / "kafka"
         mine = self.root / "kafka"
@@ -358,9 +383,15 @@ def test_settings(base: Settings) -> Settings:
     """An isolated world with short session timeouts (a killed worker's partitions move in
     seconds; the production value is Kafka's 45 s) and small partition counts."""
     return harness.isolated_settings(
-        base, input_partitions=3, command_partitions=4, output_partitions=3,
-        session_timeout_ms=6000, heartbeat_interval_ms=1000, expiry_tick_ms=200,
-        transaction_timeout_ms=10_000, log_level="INFO",
+        base,
+        input_partitions=3,
+        command_partitions=4,
+        output_partitions=3,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+        expiry_tick_ms=200,
+        transaction_timeout_ms=10_000,
+        log_level="INFO",
     )
 
 
@@ -385,7 +416,9 @@ def run_case(name: str, seed: int, base: Settings, workdir: Path) -> verify.Repo
             if report is not None and failed:
                 (workdir / "report.txt").write_text(
                     f"case {name} seed {seed}, topics {world.settings.topic_prefix}* kept\n\n"
-                    + "\n".join(report.problems) + f"\n\nfacts: {report.facts}\n")
+                    + "\n".join(report.problems)
+                    + f"\n\nfacts: {report.facts}\n"
+                )
     finally:
         if broker is not None:  # its data stays in the workdir
             broker.down()

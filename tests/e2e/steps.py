@@ -24,8 +24,13 @@ def handled(w: harness.Worker) -> float:
     return sum(w.metric(m) for m in APPLIED)
 
 
-def step(w: harness.Worker, producer: harness.EventProducer, settings: Settings, *events: Event,
-         timeout: float = 30.0) -> None:
+def step(
+    w: harness.Worker,
+    producer: harness.EventProducer,
+    settings: Settings,
+    *events: Event,
+    timeout: float = 30.0,
+) -> None:
     """Send ``events`` and wait until the worker has applied (or dropped) all their commands."""
     before = handled(w)
     n = harness.expected_commands(events, settings.command_partitions)

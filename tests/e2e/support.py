@@ -30,7 +30,9 @@ def _consumer(settings: Settings, **overrides) -> Consumer:
 
 def read_topic(settings: Settings, base: str) -> list[tuple[int, int, Any, bytes | None, list]]:
     """Every committed record of a topic: (partition, offset, key, value, headers)."""
-    return [(r.partition, r.offset, r.key, r.value, r.headers) for r in read_records(settings, base)]
+    return [
+        (r.partition, r.offset, r.key, r.value, r.headers) for r in read_records(settings, base)
+    ]
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,16 @@ def read_records(settings: Settings, base: str) -> list[Rec]:
                     if m.error().code() == KafkaError._PARTITION_EOF:
                         done.add(m.partition())
                     continue
-                out.append(Rec(m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(), m.headers() or []))
+                out.append(
+                    Rec(
+                        m.partition(),
+                        m.offset(),
+                        m.timestamp()[1],
+                        m.key(),
+                        m.value(),
+                        m.headers() or [],
+                    )
+                )
         return sorted(out, key=lambda r: (r.partition, r.offset))
     finally:
         c.close()
@@ -89,7 +100,7 @@ class Published:
     repeats: int = 0
 
     @classmethod
-    def read(cls, settings: Settings) -> "Published":
+    def read(cls, settings: Settings) -> Published:
         pub = cls()
         for d in decoded(settings, catalogue.RESERVATIONS):
             pub._keep(pub.decisions, d["decision_id"], d)
@@ -177,7 +188,15 @@ def assert_ledger_explains(pub: Published) -> None:
         sums[(m["sku"], m["location_id"], m["bucket"].lower())] += m["delta"]
     for sku, snap in pub.latest.items():
         for loc in snap["locations"]:
-            for bucket in ("on_hand", "reserved", "picked", "damaged", "quality_hold", "pending_inspection", "inbound"):
+            for bucket in (
+                "on_hand",
+                "reserved",
+                "picked",
+                "damaged",
+                "quality_hold",
+                "pending_inspection",
+                "inbound",
+            ):
                 assert sums.get((sku, loc["location_id"], bucket), 0) == loc[bucket], (
                     f"{sku}@{loc['location_id']} {bucket}: ledger says {sums.get((sku, loc['location_id'], bucket), 0)},"
                     f" snapshot says {loc[bucket]}"
@@ -187,19 +206,37 @@ def assert_ledger_explains(pub: Published) -> None:
 def assert_never_oversold(pub: Published) -> None:
     for snap in pub.snapshots:
         for loc in snap["locations"]:
-            assert loc["reserved"] <= loc["on_hand"], f"oversold: {snap['sku']}@{loc['location_id']} {loc}"
-            assert min(v for k, v in loc.items() if k != "location_id") >= 0, f"negative bucket: {loc}"
+            assert loc["reserved"] <= loc["on_hand"], (
+                f"oversold: {snap['sku']}@{loc['location_id']} {loc}"
+            )
+            assert min(v for k, v in loc.items() if k != "location_id") >= 0, (
+                f"negative bucket: {loc}"
+            )
 
 
-def wait_quiescent(settings: Settings, group: str, timeout: float = 180.0, stable_for: float = 3.0) -> None:
+def wait_quiescent(
+    settings: Settings, group: str, timeout: float = 180.0, stable_for: float = 3.0
+) -> None:
     """Until the processor's committed offsets reach the end of every input and the command
     topic, and stay there for ``stable_for`` seconds (timers may still append commands)."""
     from stocksignal.processor.topology import plan
 
     admin = bootstrap.make_admin(settings)
-    topics = [p.name for p in plan(settings)
-              if not p.name.endswith(("availability.v1", "reservations.v1", "movements.v1", "stock-levels.v1", "order-decisions.v1",
-                                      "dlq.v1", "-changelog"))]
+    topics = [
+        p.name
+        for p in plan(settings)
+        if not p.name.endswith(
+            (
+                "availability.v1",
+                "reservations.v1",
+                "movements.v1",
+                "stock-levels.v1",
+                "order-decisions.v1",
+                "dlq.v1",
+                "-changelog",
+            )
+        )
+    ]
     c = _consumer(settings)
     deadline = time.monotonic() + timeout
     caught_up_since = None
@@ -228,7 +265,9 @@ def _lag(admin, c: Consumer, group: str, topics: list[str]) -> tuple[int, tuple]
     for t in topics:
         for p in c.list_topics(t, timeout=10).topics[t].partitions:
             tps.append(TopicPartition(t, p))
-    committed = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, tps)])[group].result(10)
+    committed = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, tps)])[
+        group
+    ].result(10)
     lag = 0
     for tp in committed.topic_partitions:
         _, high = c.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)

@@ -27,12 +27,29 @@ DEMO = [sys.executable, "-m", "stocksignal.demo"]
 def test_the_demo_plays_the_day_and_meets_every_expectation(kafka_bootstrap, redis_url, tmp_path):
     run_dir = tmp_path / "demo"
     prefix = f"t{uuid.uuid4().hex[:8]}.demo."
-    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "REDIS_URL": redis_url,
-           "STOCKSIGNAL_TOPIC_PREFIX": ""}
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "REDIS_URL": redis_url,
+        "STOCKSIGNAL_TOPIC_PREFIX": "",
+    }
     try:
         result = subprocess.run(
-            [*DEMO, "run", "--plain", "--free-ports", "--run-dir", str(run_dir), "--topic-prefix", prefix],
-            env=env, capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL,
+            [
+                *DEMO,
+                "run",
+                "--plain",
+                "--free-ports",
+                "--run-dir",
+                str(run_dir),
+                "--topic-prefix",
+                prefix,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            stdin=subprocess.DEVNULL,
         )
         out = result.stdout
         assert result.returncode == 0, f"{out[-6000:]}\n{result.stderr[-3000:]}"
@@ -42,29 +59,46 @@ def test_the_demo_plays_the_day_and_meets_every_expectation(kafka_bootstrap, red
         # What the demo shows comes from the topics: the rush's decisions, the short pick's ledger.
         assert out.count(f" {script.LAMP} RESERVED 1/1 ") == script.LAMP_STOCK
         assert "MUG-BLUE@WH-HAM RESERVED +2 -> 2  REALLOCATION" in out
-        assert "storefront API /availability/MUG-BLUE: default 10 · marketplace 5 · webshop 10" in out
+        assert (
+            "storefront API /availability/MUG-BLUE: default 10 · marketplace 5 · webshop 10" in out
+        )
         # The channel rules: the back-in-stock signal read from inventory.stock-levels.v1, the
         # marketplace's buffer and cap, and an order beyond the cap.
         assert "level     LAMP-OAK webshop OUT_OF_STOCK -> IN_STOCK  1 available, v" in out
-        assert "ok   back in stock: LAMP-OAK on webshop: OUT_OF_STOCK -> IN_STOCK, 1 available with availability v" in out
-        assert ("ChannelConfigured marketplace: WH-HAM > WH-BER, safety stock 2, buffer 25%, cap 5, "
-                "low stock at <= 3") in out
+        assert (
+            "ok   back in stock: LAMP-OAK on webshop: OUT_OF_STOCK -> IN_STOCK, 1 available with availability v"
+            in out
+        )
+        assert (
+            "ChannelConfigured marketplace: WH-HAM > WH-BER, safety stock 2, buffer 25%, cap 5, "
+            "low stock at <= 3"
+        ) in out
         assert "ok   MUG-BLUE: default 10 · marketplace 5 · webshop 10" in out
         assert "M-6001 MUG-BLUE REJECTED 0/6 {} on marketplace  INSUFFICIENT_STOCK" in out
         # The ledger section: the stock take's diff and its repeat, the look back, the accuracy.
         assert script.STOCKTAKE_DIFF in out
         assert "ok   the same file imported again changes nothing" in out
         assert f"· What was {script.LOOK_BACK.sku} at {script.LOOK_BACK.clock}? ---" in out
-        assert f"ok   {script.LOOK_BACK.sku} at {script.LOOK_BACK.clock}: default 10 · marketplace 8 · webshop 10" in out
+        assert (
+            f"ok   {script.LOOK_BACK.sku} at {script.LOOK_BACK.clock}: default 10 · marketplace 8 · webshop 10"
+            in out
+        )
         assert "ok   the day's inventory record accuracy: {'agreed': 3, 'corrected': 1}" in out
 
         # The services keep running, and say the same as the last screen.
-        status = subprocess.run([*DEMO, "status", "--run-dir", str(run_dir)], env=env, capture_output=True,
-                                text=True, timeout=60)
+        status = subprocess.run(
+            [*DEMO, "status", "--run-dir", str(run_dir)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert status.returncode == 0, status.stdout
         state = procs.read_state(run_dir)
         assert state["topic_prefix"] == prefix
-        with urllib.request.urlopen(f"{state['urls']['api']}/availability/{script.MUG}", timeout=5) as r:
+        with urllib.request.urlopen(
+            f"{state['urls']['api']}/availability/{script.MUG}", timeout=5
+        ) as r:
             assert json.loads(r.read())["channels"] == script.FINAL_AVAILABILITY[script.MUG]
         with urllib.request.urlopen(f"{state['urls']['stub']}/state", timeout=5) as r:
             pushed = json.loads(r.read())["channels"][script.MARKETPLACE]
@@ -72,8 +106,13 @@ def test_the_demo_plays_the_day_and_meets_every_expectation(kafka_bootstrap, red
         env_file = (run_dir / "env").read_text()
         assert f"export STOCKSIGNAL_TOPIC_PREFIX={prefix}" in env_file
     finally:
-        stop = subprocess.run([*DEMO, "stop", "--run-dir", str(run_dir), "--purge"], env=env, capture_output=True,
-                              text=True, timeout=120)
+        stop = subprocess.run(
+            [*DEMO, "stop", "--run-dir", str(run_dir), "--purge"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert stop.returncode == 0, stop.stdout + stop.stderr
     assert procs.running(run_dir) == {}
     assert procs.pid_files(run_dir) == []

@@ -38,7 +38,9 @@ def _stock_take(path, seed: int = 11) -> dict[tuple[str, str], int]:
 def _wait(worker, metric: str, target: float, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not worker.metric(metric) >= target:  # NaN (no answer) is not there yet
-        assert time.monotonic() < deadline, f"{metric} = {worker.metric(metric)} < {target}:\n{worker.tail()}"
+        assert time.monotonic() < deadline, (
+            f"{metric} = {worker.metric(metric)} < {target}:\n{worker.tail()}"
+        )
         time.sleep(1.0)
 
 
@@ -65,11 +67,15 @@ def test_a_200000_row_stock_take_ends_with_the_counted_quantities(workers, proc_
     env = proc_settings.to_env()
 
     started = time.monotonic()
-    result = CliRunner().invoke(main, ["stock", "import", str(take), "--progress"], env=env, catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["stock", "import", str(take), "--progress"], env=env, catch_exceptions=False
+    )
     import_s = time.monotonic() - started
     assert result.exit_code == 0, result.output
     assert f"imported {ROWS} count(s)" in result.stdout
-    assert f"{ROWS}/{ROWS}" in result.stderr and "rows/s" in result.stderr  # the progress bar's last state
+    assert (
+        f"{ROWS}/{ROWS}" in result.stderr and "rows/s" in result.stderr
+    )  # the progress bar's last state
     _wait(worker, "stocksignal_commands_applied_total", ROWS, timeout=600)
     applied_s = time.monotonic() - started
 
@@ -83,10 +89,16 @@ def test_a_200000_row_stock_take_ends_with_the_counted_quantities(workers, proc_
     # --diff of the same file against the worker's books now: every row agrees (50,000 SKUs asked).
     started = time.monotonic()
     env_diff = {**env, "STOCKSIGNAL_WEB_PORT": str(worker.settings.web_port)}
-    diff = CliRunner().invoke(main, ["stock", "import", str(take), "--diff", "--progress"], env=env_diff,
-                              catch_exceptions=False)
+    diff = CliRunner().invoke(
+        main,
+        ["stock", "import", str(take), "--diff", "--progress"],
+        env=env_diff,
+        catch_exceptions=False,
+    )
     diff_s = time.monotonic() - started
     assert diff.exit_code == 0, diff.output
     assert f"{ROWS} row(s): 0 change stock (+0 / −0 units)" in diff.stdout, diff.stdout
-    print(f"\n200,000-row import: produced in {import_s:.1f} s ({ROWS / import_s:,.0f} rows/s), applied after "
-          f"{applied_s:.1f} s; --diff of the same file (50,000 SKUs' books) in {diff_s:.1f} s")
+    print(
+        f"\n200,000-row import: produced in {import_s:.1f} s ({ROWS / import_s:,.0f} rows/s), applied after "
+        f"{applied_s:.1f} s; --diff of the same file (50,000 SKUs' books) in {diff_s:.1f} s"
+    )

@@ -27,7 +27,15 @@ from stocksignal.domain import InMemoryInventory, UnknownOrderError, ValidationE
 from stocksignal.settings import Settings
 from tests.e2e import support
 
-BUCKETS = ("on_hand", "reserved", "picked", "damaged", "quality_hold", "pending_inspection", "inbound")
+BUCKETS = (
+    "on_hand",
+    "reserved",
+    "picked",
+    "damaged",
+    "quality_hold",
+    "pending_inspection",
+    "inbound",
+)
 
 
 @dataclass
@@ -59,23 +67,35 @@ class Outputs:
     snapshots: list[tuple[int, dict]]
 
     @classmethod
-    def read(cls, settings: Settings) -> "Outputs":
+    def read(cls, settings: Settings) -> Outputs:
         codec = bootstrap.make_codec(settings)
 
         def records(base: str):
-            return [(p, codec.decode(v).record) for p, _o, _k, v, _h in support.read_topic(settings, base)]
+            return [
+                (p, codec.decode(v).record)
+                for p, _o, _k, v, _h in support.read_topic(settings, base)
+            ]
 
-        return cls([r for _, r in records(catalogue.RESERVATIONS)], records(catalogue.MOVEMENTS),
-                   records(catalogue.AVAILABILITY))
+        return cls(
+            [r for _, r in records(catalogue.RESERVATIONS)],
+            records(catalogue.MOVEMENTS),
+            records(catalogue.AVAILABILITY),
+        )
 
 
-def check_run(settings: Settings, *, expect_expired: bool = False, in_order: bool = False) -> Report:
+def check_run(
+    settings: Settings, *, expect_expired: bool = False, in_order: bool = False
+) -> Report:
     """Every check of a finished run (the processor must be quiescent)."""
     report = Report()
     out = Outputs.read(settings)
     expected = support.expected_from_log(settings)
-    report.facts.update(commands=expected.commands, decisions=len(out.decisions), movements=len(out.movements),
-                        snapshots=len(out.snapshots))
+    report.facts.update(
+        commands=expected.commands,
+        decisions=len(out.decisions),
+        movements=len(out.movements),
+        snapshots=len(out.snapshots),
+    )
     report.problems += model_problems(out, expected)
     report.problems += repeat_problems(out)
     report.problems += version_problems(out)
@@ -96,22 +116,34 @@ def model_problems(out: Outputs, exp: support.Expected) -> list[str]:
     problems = []
     decisions = {d["decision_id"]: d for d in out.decisions}
     movements = {m["movement_id"]: m for _, m in out.movements}
-    for kind, got, want in (("decision", decisions, exp.decisions), ("movement", movements, exp.movements)):
+    for kind, got, want in (
+        ("decision", decisions, exp.decisions),
+        ("movement", movements, exp.movements),
+    ):
         for key in sorted(want.keys() - got.keys())[:5]:
             problems.append(f"{kind} {key} missing: {want[key]}")
         for key in sorted(got.keys() - want.keys())[:5]:
             problems.append(f"{kind} {key} published but not in the model: {got[key]}")
         for key in sorted(want.keys() & got.keys()):
             if got[key] != want[key]:
-                problems.append(f"{kind} {key} differs:\n    published {got[key]}\n    model     {want[key]}")
+                problems.append(
+                    f"{kind} {key} differs:\n    published {got[key]}\n    model     {want[key]}"
+                )
                 break
     latest = _latest(out)
     for sku in sorted(exp.latest.keys() - latest.keys())[:5]:
-        problems.append(f"availability of {sku} never published (model: version {exp.latest[sku]['version']})")
+        problems.append(
+            f"availability of {sku} never published (model: version {exp.latest[sku]['version']})"
+        )
     for sku in sorted(exp.latest.keys() & latest.keys()):
-        got, want = support.without_published_at(latest[sku]), support.without_published_at(exp.latest[sku])
+        got, want = (
+            support.without_published_at(latest[sku]),
+            support.without_published_at(exp.latest[sku]),
+        )
         if got != want:
-            problems.append(f"final availability of {sku} differs:\n    published {got}\n    model     {want}")
+            problems.append(
+                f"final availability of {sku} differs:\n    published {got}\n    model     {want}"
+            )
             break
     return problems
 
@@ -132,9 +164,11 @@ def repeat_problems(out: Outputs) -> list[str]:
     """Exactly once: no output record is read twice (ids are deterministic, so a repeat
     would have the same id)."""
     problems = []
-    for kind, ids in (("decision", [d["decision_id"] for d in out.decisions]),
-                      ("movement", [m["movement_id"] for _, m in out.movements]),
-                      ("availability", [(a["sku"], a["version"]) for _, a in out.snapshots])):
+    for kind, ids in (
+        ("decision", [d["decision_id"] for d in out.decisions]),
+        ("movement", [m["movement_id"] for _, m in out.movements]),
+        ("availability", [(a["sku"], a["version"]) for _, a in out.snapshots]),
+    ):
         seen: set = set()
         for i in ids:
             if i in seen:
@@ -163,14 +197,18 @@ def balance_problems(out: Outputs) -> list[str]:
         key = (m["sku"], m["location_id"], m["bucket"].lower())
         sums[key] += m["delta"]
         if sums[key] != m["balance_after"]:
-            return [f"{key}: deltas sum to {sums[key]}, movement {m['movement_id']} says {m['balance_after']}"]
+            return [
+                f"{key}: deltas sum to {sums[key]}, movement {m['movement_id']} says {m['balance_after']}"
+            ]
     problems = []
     for sku, snap in _latest(out).items():
         for loc in snap["locations"]:
             for bucket in BUCKETS:
                 ledger = sums.get((sku, loc["location_id"], bucket), 0)
                 if ledger != loc[bucket]:
-                    problems.append(f"{sku}@{loc['location_id']} {bucket}: ledger {ledger}, snapshot {loc[bucket]}")
+                    problems.append(
+                        f"{sku}@{loc['location_id']} {bucket}: ledger {ledger}, snapshot {loc[bucket]}"
+                    )
     return problems[:5]
 
 
@@ -207,7 +245,9 @@ def routing_problems(settings: Settings, report: Report) -> list[str]:
                 continue
             event_id = codec.decode(rec.value).record["event_id"]
             if not routed.get((event_id, rec.timestamp)):
-                problems.append(f"{t.name}[{rec.partition}]@{rec.offset} (event {event_id}) neither routed nor dead-lettered")
+                problems.append(
+                    f"{t.name}[{rec.partition}]@{rec.offset} (event {event_id}) neither routed nor dead-lettered"
+                )
     report.facts.update(inputs=inputs, dead_lettered=len(dead))
     return problems[:10]
 
@@ -225,8 +265,10 @@ def command_order_problems(settings: Settings) -> list[str]:
             if cmd.event_type == "HoldsExpired":
                 continue
             if cmd.logged_at < newest:
-                late.append(f"partition {partition}: {cmd.event_type} {cmd.command_id} logged at {cmd.logged_at} "
-                            f"after a command logged at {newest}")
+                late.append(
+                    f"partition {partition}: {cmd.event_type} {cmd.command_id} logged at {cmd.logged_at} "
+                    f"after a command logged at {newest}"
+                )
             newest = max(newest, cmd.logged_at)
     return [f"{len(late)} commands routed out of timestamp order, e.g. {late[0]}"] if late else []
 
@@ -241,7 +283,9 @@ def in_order_problems(settings: Settings, out: Outputs) -> list[str]:
         for rec in support.read_records(settings, t.name):
             records.append((rec.timestamp, t.name, rec.partition, rec.offset, rec.value))
     records.sort()
-    model = InMemoryInventory(partitions=settings.command_partitions, dedupe_window_ms=settings.dedupe_window_ms)
+    model = InMemoryInventory(
+        partitions=settings.command_partitions, dedupe_window_ms=settings.dedupe_window_ms
+    )
     decisions: dict[str, dict] = {}
     latest: dict[str, dict] = {}
     for ts, _topic, _p, _o, value in records:
@@ -259,11 +303,19 @@ def in_order_problems(settings: Settings, out: Outputs) -> list[str]:
     published = {d["decision_id"]: d for d in out.decisions}
     differing = sorted(set(decisions) ^ set(published))
     if differing:
-        problems.append(f"{len(differing)} decisions differ from deciding in timestamp order, e.g. "
-                        f"{decisions.get(differing[0]) or published.get(differing[0])}")
+        problems.append(
+            f"{len(differing)} decisions differ from deciding in timestamp order, e.g. "
+            f"{decisions.get(differing[0]) or published.get(differing[0])}"
+        )
     got = _latest(out)
-    wrong = [s for s in latest if support.without_published_at(got.get(s, {})) != support.without_published_at(latest[s])]
+    wrong = [
+        s
+        for s in latest
+        if support.without_published_at(got.get(s, {})) != support.without_published_at(latest[s])
+    ]
     if wrong:
-        problems.append(f"{len(wrong)} of {len(latest)} SKUs end differently from deciding in timestamp order, "
-                        f"e.g. {wrong[0]}")
+        problems.append(
+            f"{len(wrong)} of {len(latest)} SKUs end differently from deciding in timestamp order, "
+            f"e.g. {wrong[0]}"
+        )
     return problems

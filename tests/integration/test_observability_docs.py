@@ -22,7 +22,9 @@ START, END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
 HEADER = ["| variable | default | used by | meaning |", "|---|---|---|---|"]
 TODO = "TODO"
 # A trailing * is a family of variables (STOCKSIGNAL_LIBRDKAFKA_*).
-ROW = re.compile(r"^\| `(?P<var>[A-Z][A-Z0-9_]*\*?)` \| (?P<default>[^|]*) \| (?P<used>[^|]*) \| (?P<meaning>.*) \|$")
+ROW = re.compile(
+    r"^\| `(?P<var>[A-Z][A-Z0-9_]*\*?)` \| (?P<default>[^|]*) \| (?P<used>[^|]*) \| (?P<meaning>.*) \|$"
+)
 
 
 def format_default(value: object) -> str:
@@ -59,7 +61,7 @@ def _table_lines(text: str) -> list[str]:
 
 def documented_rows(text: str) -> dict[str, dict[str, str]]:
     rows: dict[str, dict[str, str]] = {}
-    for line in _table_lines(text)[len(HEADER):]:
+    for line in _table_lines(text)[len(HEADER) :]:
         match = ROW.match(line)
         assert match, f"not a row of the settings table: {line!r}"
         assert match["var"] not in rows, f"{match['var']} is listed twice"
@@ -88,25 +90,42 @@ def test_every_setting_is_documented_with_its_default() -> None:
     expected = settings_defaults()
     missing = sorted(set(expected) - set(rows))
     extra = sorted(set(rows) - set(expected))
-    assert not missing, f"settings missing from {OPERATIONS.name}: {missing} (run this file with --write)"
+    assert not missing, (
+        f"settings missing from {OPERATIONS.name}: {missing} (run this file with --write)"
+    )
     assert not extra, f"{OPERATIONS.name} lists variables that are no settings: {extra}"
-    wrong = {var: (rows[var]["default"], default) for var, default in expected.items() if rows[var]["default"] != default}
+    wrong = {
+        var: (rows[var]["default"], default)
+        for var, default in expected.items()
+        if rows[var]["default"] != default
+    }
     assert not wrong, f"defaults differ (documented, actual): {wrong} (run this file with --write)"
-    undescribed = sorted(var for var, row in rows.items() if TODO in (row["used"], row["meaning"]) or not row["meaning"])
+    undescribed = sorted(
+        var
+        for var, row in rows.items()
+        if TODO in (row["used"], row["meaning"]) or not row["meaning"]
+    )
     assert not undescribed, f"describe these settings in {OPERATIONS.name}: {undescribed}"
-    assert render(text) == text, "the table is not in the Settings order: run this file with --write"
+    assert render(text) == text, (
+        "the table is not in the Settings order: run this file with --write"
+    )
 
 
 def test_the_generator_keeps_descriptions_and_adds_new_rows() -> None:
     text = OPERATIONS.read_text()
     lines = text.splitlines(keepends=True)
     # Drop one row and damage one default: --write restores both, keeping every description.
-    first_row = next(i for i, line in enumerate(lines) if line.startswith("| `KAFKA_BOOTSTRAP_SERVERS`"))
-    damaged = "".join(lines[:first_row] + lines[first_row + 1:]).replace("| `6066` |", "| `1` |", 1)
+    first_row = next(
+        i for i, line in enumerate(lines) if line.startswith("| `KAFKA_BOOTSTRAP_SERVERS`")
+    )
+    damaged = "".join(lines[:first_row] + lines[first_row + 1 :]).replace(
+        "| `6066` |", "| `1` |", 1
+    )
     regenerated = render(damaged)
     assert "| `KAFKA_BOOTSTRAP_SERVERS` | `127.0.0.1:19092` | TODO | TODO |" in regenerated
     assert render(regenerated.replace("| TODO | TODO |", "| x | y |")) == text.replace(
-        documented_row_text(text, "KAFKA_BOOTSTRAP_SERVERS"), "| `KAFKA_BOOTSTRAP_SERVERS` | `127.0.0.1:19092` | x | y |"
+        documented_row_text(text, "KAFKA_BOOTSTRAP_SERVERS"),
+        "| `KAFKA_BOOTSTRAP_SERVERS` | `127.0.0.1:19092` | x | y |",
     )
 
 

@@ -33,9 +33,31 @@ RULES = REPO / "deploy" / "prometheus" / "rules" / "stocksignal.rules.yml"
 BUILTIN_METRICS = {"up": set()}
 TARGET_LABELS = {"job", "instance"}
 PROMQL_WORDS = {
-    "sum", "min", "max", "avg", "count", "stddev", "stdvar", "topk", "bottomk", "quantile",
-    "count_values", "group", "by", "without", "on", "ignoring", "group_left", "group_right",
-    "and", "or", "unless", "offset", "bool", "inf", "nan",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "count",
+    "stddev",
+    "stdvar",
+    "topk",
+    "bottomk",
+    "quantile",
+    "count_values",
+    "group",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "bool",
+    "inf",
+    "nan",
 }
 DEFINITION = re.compile(r"\b(Counter|Gauge|Histogram|Summary)\(\s*\"(stocksignal_[a-z0-9_]+)\"")
 
@@ -107,7 +129,7 @@ def metric_names(expr: str) -> set[str]:
     names = set()
     for match in re.finditer(r"(?<![\w.$])[A-Za-z_:][A-Za-z0-9_:]*", s):
         token = match.group(0)
-        if token.lower() in PROMQL_WORDS or s[match.end():].lstrip().startswith("("):
+        if token.lower() in PROMQL_WORDS or s[match.end() :].lstrip().startswith("("):
             continue
         names.add(token)
     return names
@@ -117,7 +139,9 @@ def label_names(expr: str) -> set[str]:
     """Labels an expression groups by, matches on or filters by."""
     s = _strip_strings(expr)
     found: set[str] = set()
-    for group in re.findall(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)", s):
+    for group in re.findall(
+        r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)", s
+    ):
         found |= {part.strip() for part in group.split(",") if part.strip()}
     for matchers in re.findall(r"\{([^}]*)\}", s):
         found |= set(re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)", matchers))
@@ -161,7 +185,9 @@ def check_expr(where: str, expr: str, labels: dict[str, set[str]]) -> set[str]:
     assert not unknown, f"{where}: {sorted(unknown)} defined nowhere in services/ ({expr})"
     available = set().union(*(labels[n] for n in names)) | TARGET_LABELS
     missing = label_names(expr) - available
-    assert not missing, f"{where}: labels {sorted(missing)} exist on none of {sorted(names)} ({expr})"
+    assert not missing, (
+        f"{where}: labels {sorted(missing)} exist on none of {sorted(names)} ({expr})"
+    )
     return names
 
 
@@ -187,7 +213,12 @@ def test_promql_reader() -> None:
 
 
 def test_dashboard_is_generated_and_parses() -> None:
-    result = subprocess.run([sys.executable, str(DASHBOARD_SCRIPT), "--check"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(DASHBOARD_SCRIPT), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr  # "run python3 deploy/grafana/dashboard.py"
     board = dashboard()
     assert board["uid"] == "stocksignal" and board["panels"]
@@ -199,7 +230,9 @@ def test_dashboard_is_generated_and_parses() -> None:
         if panel["type"] != "row":
             assert panel["targets"], panel["title"]
             assert panel["datasource"]["uid"] == datasource_uid, panel["title"]
-            assert all(t["datasource"]["uid"] == datasource_uid for t in panel["targets"]), panel["title"]
+            assert all(t["datasource"]["uid"] == datasource_uid for t in panel["targets"]), panel[
+                "title"
+            ]
 
 
 def test_dashboard_queries_use_only_defined_metrics_and_labels() -> None:
@@ -210,16 +243,26 @@ def test_dashboard_queries_use_only_defined_metrics_and_labels() -> None:
         used |= names
         # A legend can only show labels the query keeps.
         dropped = legend_labels(legend) - kept_labels(expr, labels)
-        assert not dropped, f"panel {title!r}: legend {legend!r} shows {sorted(dropped)}, which the query drops"
+        assert not dropped, (
+            f"panel {title!r}: legend {legend!r} shows {sorted(dropped)}, which the query drops"
+        )
     wanted = {
-        "stocksignal_events_in_total", "stocksignal_commands_applied_total",
-        "stocksignal_output_latency_seconds_bucket", "stocksignal_decisions_total",
-        "stocksignal_dlq_records_total", "stocksignal_consumer_lag_records",
-        "stocksignal_projector_consumer_lag", "stocksignal_marketplace_consumer_lag",
-        "stocksignal_availability_published_total", "stocksignal_projector_writes_total",
-        "stocksignal_projector_stale_writes_refused_total", "stocksignal_projector_rebuilds_total",
-        "stocksignal_marketplace_requests_total", "stocksignal_marketplace_dead_lettered_total",
-        "stocksignal_marketplace_pending_skus", "stocksignal_api_requests_total",
+        "stocksignal_events_in_total",
+        "stocksignal_commands_applied_total",
+        "stocksignal_output_latency_seconds_bucket",
+        "stocksignal_decisions_total",
+        "stocksignal_dlq_records_total",
+        "stocksignal_consumer_lag_records",
+        "stocksignal_projector_consumer_lag",
+        "stocksignal_marketplace_consumer_lag",
+        "stocksignal_availability_published_total",
+        "stocksignal_projector_writes_total",
+        "stocksignal_projector_stale_writes_refused_total",
+        "stocksignal_projector_rebuilds_total",
+        "stocksignal_marketplace_requests_total",
+        "stocksignal_marketplace_dead_lettered_total",
+        "stocksignal_marketplace_pending_skus",
+        "stocksignal_api_requests_total",
         "stocksignal_api_request_seconds_bucket",
     }
     assert wanted <= used, f"the dashboard shows nothing of {sorted(wanted - used)}"
@@ -229,9 +272,13 @@ def test_alert_expressions_use_only_defined_metrics_and_labels() -> None:
     labels = metric_labels()
     for alert in load_alerts():
         check_expr(f"alert {alert.name}", alert.expr, labels)
-        templated = set(re.findall(r"\$labels\.([A-Za-z_][A-Za-z0-9_]*)", json.dumps(alert.annotations)))
+        templated = set(
+            re.findall(r"\$labels\.([A-Za-z_][A-Za-z0-9_]*)", json.dumps(alert.annotations))
+        )
         dropped = templated - kept_labels(alert.expr, labels)
-        assert not dropped, f"alert {alert.name}: annotations show labels {sorted(dropped)}, which its expr drops"
+        assert not dropped, (
+            f"alert {alert.name}: annotations show labels {sorted(dropped)}, which its expr drops"
+        )
 
 
 # --- a real worker's /metrics ------------------------------------------------------------------
@@ -276,8 +323,12 @@ def running_worker(kafka_bootstrap: str, tmp_path: Path):
 
     settings = harness.isolated_settings(
         Settings(kafka_bootstrap_servers=kafka_bootstrap),
-        input_partitions=2, command_partitions=2, output_partitions=2,
-        session_timeout_ms=6000, heartbeat_interval_ms=1000, log_level="INFO",
+        input_partitions=2,
+        command_partitions=2,
+        output_partitions=2,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+        log_level="INFO",
     )
     harness.create_topics(settings)
     worker = harness.worker(settings, tmp_path, "w1").start()
@@ -286,26 +337,62 @@ def running_worker(kafka_bootstrap: str, tmp_path: Path):
         now = int(time.time() * 1000)
 
         def event(name: str, n: int, **fields) -> Event:
-            return Event(name, {"event_id": f"obs-{name}-{n}-{now}", "occurred_at": now, "source": "test", **fields})
+            return Event(
+                name,
+                {
+                    "event_id": f"obs-{name}-{n}-{now}",
+                    "occurred_at": now,
+                    "source": "test",
+                    **fields,
+                },
+            )
 
         received = event("StockReceived", 1, reference=None, location_id="WH-1", sku="OBS-1", qty=2)
         producer = harness.EventProducer(settings)
-        producer.send_all([
-            event("ChannelConfigured", 1, channel_id="web", location_ids=["WH-1"], safety_stock=0),
-            received,
-            received,  # a repeat: dropped (stocksignal_duplicates_dropped_total)
-            event("OrderPlaced", 1, order_id="O-1", channel_id="web", lines=[{"sku": "OBS-1", "qty": 1}], hold_expires_at=None),
-            event("OrderPlaced", 2, order_id="O-2", channel_id="web", lines=[{"sku": "OBS-1", "qty": 5}], hold_expires_at=None),
-        ])
-        producer.producer.produce(settings.topic_prefix + "inventory.orders.v1", b"not avro", b"O-3")
+        producer.send_all(
+            [
+                event(
+                    "ChannelConfigured", 1, channel_id="web", location_ids=["WH-1"], safety_stock=0
+                ),
+                received,
+                received,  # a repeat: dropped (stocksignal_duplicates_dropped_total)
+                event(
+                    "OrderPlaced",
+                    1,
+                    order_id="O-1",
+                    channel_id="web",
+                    lines=[{"sku": "OBS-1", "qty": 1}],
+                    hold_expires_at=None,
+                ),
+                event(
+                    "OrderPlaced",
+                    2,
+                    order_id="O-2",
+                    channel_id="web",
+                    lines=[{"sku": "OBS-1", "qty": 5}],
+                    hold_expires_at=None,
+                ),
+            ]
+        )
+        producer.producer.produce(
+            settings.topic_prefix + "inventory.orders.v1", b"not avro", b"O-3"
+        )
         producer.flush()
         deadline = time.monotonic() + 60
-        while (worker.metric("stocksignal_decisions_total") < 2 or worker.metric("stocksignal_dlq_records_total") < 1
-               or worker.metric("stocksignal_duplicates_dropped_total") < 1):
-            assert time.monotonic() < deadline, f"the worker did not process the events:\n{worker.tail()}"
+        while (
+            worker.metric("stocksignal_decisions_total") < 2
+            or worker.metric("stocksignal_dlq_records_total") < 1
+            or worker.metric("stocksignal_duplicates_dropped_total") < 1
+        ):
+            assert time.monotonic() < deadline, (
+                f"the worker did not process the events:\n{worker.tail()}"
+            )
             time.sleep(0.2)
         # The lag gauge is set by the once-a-second checkpoint timer.
-        while 'stocksignal_consumer_lag_records{topic="stocksignal.commands.v1"}' not in worker.get("/metrics")[1].decode():
+        while (
+            'stocksignal_consumer_lag_records{topic="stocksignal.commands.v1"}'
+            not in worker.get("/metrics")[1].decode()
+        ):
             assert time.monotonic() < deadline, f"no consumer lag reported:\n{worker.tail()}"
             time.sleep(0.2)
         yield worker
@@ -315,23 +402,33 @@ def running_worker(kafka_bootstrap: str, tmp_path: Path):
 
 @pytest.mark.integration
 @pytest.mark.timeout(180)
-def test_a_real_worker_exposes_every_processor_metric_the_dashboard_and_alerts_use(running_worker) -> None:
+def test_a_real_worker_exposes_every_processor_metric_the_dashboard_and_alerts_use(
+    running_worker,
+) -> None:
     status, body = running_worker.get("/metrics")
     assert status == 200
     declared, series = parse_exposition(body.decode())
     labels = metric_labels()
     used = processor_series_used()
     for name in sorted(used):
-        assert name in declared, f"{name} is used by the dashboard or an alert but the worker does not expose it"
+        assert name in declared, (
+            f"{name} is used by the dashboard or an alert but the worker does not expose it"
+        )
         for sample_labels in series.get(name, []):
             assert set(sample_labels) == labels[name], (name, sample_labels)
     # What the events exercised has samples, with the labels the queries group by.
     exercised = {
-        "stocksignal_events_in_total", "stocksignal_commands_applied_total", "stocksignal_decisions_total",
-        "stocksignal_dlq_records_total", "stocksignal_duplicates_dropped_total",
-        "stocksignal_availability_published_total", "stocksignal_movements_total",
-        "stocksignal_output_latency_seconds_bucket", "stocksignal_consumer_lag_records",
-        "stocksignal_oversell_guard_tripped_total", "stocksignal_ready",
+        "stocksignal_events_in_total",
+        "stocksignal_commands_applied_total",
+        "stocksignal_decisions_total",
+        "stocksignal_dlq_records_total",
+        "stocksignal_duplicates_dropped_total",
+        "stocksignal_availability_published_total",
+        "stocksignal_movements_total",
+        "stocksignal_output_latency_seconds_bucket",
+        "stocksignal_consumer_lag_records",
+        "stocksignal_oversell_guard_tripped_total",
+        "stocksignal_ready",
         "stocksignal_table_recovery_remaining_records",
     }
     assert exercised <= used
@@ -352,7 +449,9 @@ def _query(base: str, expr: str) -> list[dict]:
 
 @pytest.mark.integration
 @pytest.mark.timeout(180)
-def test_prometheus_scrapes_a_real_worker_and_evaluates_the_rules(running_worker, tmp_path: Path, free_port) -> None:
+def test_prometheus_scrapes_a_real_worker_and_evaluates_the_rules(
+    running_worker, tmp_path: Path, free_port
+) -> None:
     """The real `prometheus` (Debian's package, as promtool) scrapes the worker with the rules
     loaded: every rule evaluates without error and every dashboard query is valid PromQL."""
     binary = find_tool("prometheus")
@@ -373,16 +472,26 @@ def test_prometheus_scrapes_a_real_worker_and_evaluates_the_rules(running_worker
     base = f"http://127.0.0.1:{port}"
     log = (tmp_path / "prometheus.log").open("wb")
     proc = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1h"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=1h",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
 
         def wait_for(what: str, check) -> None:
             while True:
-                assert proc.poll() is None, f"prometheus exited:\n{(tmp_path / 'prometheus.log').read_text()[-3000:]}"
+                assert proc.poll() is None, (
+                    f"prometheus exited:\n{(tmp_path / 'prometheus.log').read_text()[-3000:]}"
+                )
                 try:
                     if check():
                         return
@@ -391,9 +500,16 @@ def test_prometheus_scrapes_a_real_worker_and_evaluates_the_rules(running_worker
                 assert time.monotonic() < deadline, f"prometheus: {what} did not happen within 60 s"
                 time.sleep(0.3)
 
-        wait_for("scraping the worker", lambda: any(
-            r["value"][1] == "1" for r in _query(base, 'up{job="stocksignal-processor"}')))
-        wait_for("two scrapes of events", lambda: _query(base, "count_over_time(stocksignal_events_in_total[1m]) > 1"))
+        wait_for(
+            "scraping the worker",
+            lambda: any(
+                r["value"][1] == "1" for r in _query(base, 'up{job="stocksignal-processor"}')
+            ),
+        )
+        wait_for(
+            "two scrapes of events",
+            lambda: _query(base, "count_over_time(stocksignal_events_in_total[1m]) > 1"),
+        )
 
         def rules_evaluated() -> bool:
             with urllib.request.urlopen(f"{base}/api/v1/rules", timeout=10) as response:
@@ -409,9 +525,16 @@ def test_prometheus_scrapes_a_real_worker_and_evaluates_the_rules(running_worker
             _query(base, expr.replace("$__rate_interval", "1m").replace("$__range", "5m"))
         # The processor's panels have data.
         assert _query(base, "sum by (event_type) (rate(stocksignal_events_in_total[1m]))")
-        assert _query(base, "histogram_quantile(0.99, sum by (le) (rate(stocksignal_output_latency_seconds_bucket[1m])))")
+        assert _query(
+            base,
+            "histogram_quantile(0.99, sum by (le) (rate(stocksignal_output_latency_seconds_bucket[1m])))",
+        )
         with urllib.request.urlopen(f"{base}/api/v1/alerts", timeout=10) as response:
-            firing = [a["labels"]["alertname"] for a in json.load(response)["data"]["alerts"] if a["state"] == "firing"]
+            firing = [
+                a["labels"]["alertname"]
+                for a in json.load(response)["data"]["alerts"]
+                if a["state"] == "firing"
+            ]
         assert firing == [], f"alerts fire for a healthy worker: {firing}"
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -53,7 +53,9 @@ def promtool() -> str:
 
 
 def run(argv: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=REPO, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=120, cwd=REPO, stdin=subprocess.DEVNULL
+    )
 
 
 # --- reading our own rule and test files (no YAML library needed) ----------------------------
@@ -80,7 +82,9 @@ def _block(lines: list[str], start: int) -> tuple[str, int]:
     if value not in {"|", ">-", ">", "|-"}:
         return value.strip('"'), start + 1
     body, i = [], start + 1
-    while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
+    while i < len(lines) and (
+        not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent
+    ):
         body.append(lines[i].strip())
         i += 1
     joiner = "\n" if value.startswith("|") else " "
@@ -139,8 +143,18 @@ def parse_unit_tests(path: Path) -> list[UnitCheck]:
             eval_time = block.splitlines()[0].strip()
             name = re.search(r"^\s*alertname: (\S+)", block, flags=re.M)
             expected = re.search(r"^\s*exp_alerts:(.*)$", block, flags=re.M)
-            assert name and expected, f"{path.name}: unreadable alert_rule_test in {group_name!r} at {eval_time}"
-            checks.append(UnitCheck(path.name, group_name, name.group(1), eval_time, expected.group(1).strip() != "[]"))
+            assert name and expected, (
+                f"{path.name}: unreadable alert_rule_test in {group_name!r} at {eval_time}"
+            )
+            checks.append(
+                UnitCheck(
+                    path.name,
+                    group_name,
+                    name.group(1),
+                    eval_time,
+                    expected.group(1).strip() != "[]",
+                )
+            )
     return checks
 
 
@@ -200,7 +214,9 @@ def test_every_alert_has_severity_summary_description_and_runbook() -> None:
         assert alert.labels.get("severity") in SEVERITIES, (alert.name, alert.labels)
         for key in ("summary", "description", "runbook_url"):
             assert alert.annotations.get(key), f"{alert.name} has no {key}"
-        assert alert.annotations["runbook_url"] == f"docs/operations.md#{alert.name.lower()}", alert.name
+        assert alert.annotations["runbook_url"] == f"docs/operations.md#{alert.name.lower()}", (
+            alert.name
+        )
 
 
 def test_the_alerts_the_issue_asks_for_exist() -> None:
@@ -212,7 +228,10 @@ def test_the_alerts_the_issue_asks_for_exist() -> None:
         "StocksignalOutputLatencyHigh": ("stocksignal_output_latency_seconds_bucket", "warning"),
         "StocksignalProjectorBehind": ("stocksignal_projector_consumer_lag", "warning"),
         "StocksignalMarketplacePushFailing": ("stocksignal_marketplace_requests_total", "warning"),
-        "StocksignalMarketplaceDeadLettered": ("stocksignal_marketplace_dead_lettered_total", "warning"),
+        "StocksignalMarketplaceDeadLettered": (
+            "stocksignal_marketplace_dead_lettered_total",
+            "warning",
+        ),
         "StocksignalWorkerDown": ("up", "page"),
     }
     for name, (metric, severity) in wanted.items():
@@ -238,10 +257,18 @@ def test_every_alert_has_a_runbook_section() -> None:
     text = OPERATIONS.read_text()
     anchors = {github_anchor(h) for h in re.findall(r"^#{2,4} (.+)$", text, flags=re.M)}
     for alert in load_alerts():
-        assert alert.name.lower() in anchors, f"docs/operations.md has no section '### {alert.name}'"
-        row = [line for line in text.splitlines() if line.startswith(f"| [{alert.name}](#{alert.name.lower()}) |")]
+        assert alert.name.lower() in anchors, (
+            f"docs/operations.md has no section '### {alert.name}'"
+        )
+        row = [
+            line
+            for line in text.splitlines()
+            if line.startswith(f"| [{alert.name}](#{alert.name.lower()}) |")
+        ]
         assert len(row) == 1, f"the runbook table does not list {alert.name} once"
-        assert f"| {alert.labels['severity']} |" in row[0], f"the runbook table gives {alert.name} another severity"
+        assert f"| {alert.labels['severity']} |" in row[0], (
+            f"the runbook table gives {alert.name} another severity"
+        )
 
 
 def test_the_scrape_config_has_a_job_per_process() -> None:

@@ -41,7 +41,12 @@ def command_of(block: str) -> list[str]:
 def test_the_stack_has_every_service() -> None:
     services = compose_services()
     assert set(services) >= STOCKSIGNAL_SERVICES | {
-        "kafka", "redis", "marketplace-stub", "prometheus", "grafana", "cli",
+        "kafka",
+        "redis",
+        "marketplace-stub",
+        "prometheus",
+        "grafana",
+        "cli",
     }, sorted(services)
     for name in STOCKSIGNAL_SERVICES | {"marketplace-stub", "cli"}:
         assert "<<: *stocksignal\n" in services[name], f"{name} does not run the stocksignal image"
@@ -53,16 +58,26 @@ def test_the_stack_has_every_service() -> None:
 def test_start_order_refers_to_existing_services() -> None:
     services = compose_services()
     for name, block in services.items():
-        for dependency, condition in re.findall(r"^      ([a-z][a-z0-9-]*):\n        condition: (\S+)$", block, flags=re.M):
+        for dependency, condition in re.findall(
+            r"^      ([a-z][a-z0-9-]*):\n        condition: (\S+)$", block, flags=re.M
+        ):
             assert dependency in services, f"{name} depends on unknown service {dependency}"
-            assert condition in {"service_healthy", "service_completed_successfully", "service_started"}
+            assert condition in {
+                "service_healthy",
+                "service_completed_successfully",
+                "service_started",
+            }
             if condition == "service_healthy":
-                assert "    healthcheck:\n" in services[dependency], f"{name} waits for {dependency}'s health, which has none"
+                assert "    healthcheck:\n" in services[dependency], (
+                    f"{name} waits for {dependency}'s health, which has none"
+                )
     assert "topics:\n        condition: service_completed_successfully" in services["processor"]
     assert "kafka:\n        condition: service_healthy" in services["topics"]
 
 
-def test_kafka_creates_no_topics_on_first_use_and_topics_are_created_by_a_one_shot_service() -> None:
+def test_kafka_creates_no_topics_on_first_use_and_topics_are_created_by_a_one_shot_service() -> (
+    None
+):
     services = compose_services()
     assert 'KAFKA_AUTO_CREATE_TOPICS_ENABLE: "false"' in services["kafka"]
     assert command_of(services["topics"]) == ["topics", "create"]
@@ -78,9 +93,14 @@ def test_the_commands_are_real_stocksignal_commands() -> None:
         argv = command_of(services[name])
         result = subprocess.run(
             [sys.executable, "-m", "stocksignal.cli.main", *argv, "--help"],
-            capture_output=True, text=True, timeout=60, cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=REPO,
         )
-        assert result.returncode == 0, f"{name}: stocksignal {' '.join(argv)} --help failed:\n{result.stderr}"
+        assert result.returncode == 0, (
+            f"{name}: stocksignal {' '.join(argv)} --help failed:\n{result.stderr}"
+        )
 
 
 def test_bind_mounts_exist() -> None:
@@ -93,8 +113,10 @@ def test_bind_mounts_exist() -> None:
 def test_scrape_targets_are_compose_services_on_their_metrics_ports() -> None:
     services = compose_services()
     port_setting = {
-        "processor": "STOCKSIGNAL_WEB_PORT", "projector": "STOCKSIGNAL_METRICS_PORT",
-        "marketplace-sync": "STOCKSIGNAL_METRICS_PORT", "api": "STOCKSIGNAL_API_PORT",
+        "processor": "STOCKSIGNAL_WEB_PORT",
+        "projector": "STOCKSIGNAL_METRICS_PORT",
+        "marketplace-sync": "STOCKSIGNAL_METRICS_PORT",
+        "api": "STOCKSIGNAL_API_PORT",
     }
     targets = re.findall(r'targets: \["([a-z-]+):(\d+)"\]', PROMETHEUS_CONFIG.read_text())
     seen = set()
@@ -102,7 +124,9 @@ def test_scrape_targets_are_compose_services_on_their_metrics_ports() -> None:
         if host == "localhost":
             continue
         assert host in services, f"prometheus scrapes {host}, which is no compose service"
-        assert f'{port_setting[host]}: "{port}"' in services[host], f"{host} does not listen on {port}"
+        assert f'{port_setting[host]}: "{port}"' in services[host], (
+            f"{host} does not listen on {port}"
+        )
         seen.add(host)
     assert seen == set(port_setting)
     mounts = services["prometheus"]
@@ -113,7 +137,9 @@ def test_scrape_targets_are_compose_services_on_their_metrics_ports() -> None:
 def test_grafana_loads_the_dashboard_from_where_compose_mounts_it() -> None:
     grafana = compose_services()["grafana"]
     mounted = re.search(r"- \./deploy/grafana/dashboards:(\S+):ro", grafana).group(1)
-    provider_path = re.search(r"^\s*path: (\S+)", GRAFANA_DASHBOARDS.read_text(), flags=re.M).group(1)
+    provider_path = re.search(r"^\s*path: (\S+)", GRAFANA_DASHBOARDS.read_text(), flags=re.M).group(
+        1
+    )
     assert provider_path == mounted
     assert "./deploy/grafana/provisioning:/etc/grafana/provisioning:ro" in grafana
     assert f"GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: {mounted}/stocksignal.json" in grafana
@@ -142,7 +168,9 @@ def test_dockerfile_copies_existing_files_that_reach_the_build_context() -> None
         for source in sources:
             path = source.rstrip("/")
             assert (REPO / path).exists(), f"the Dockerfile copies {source}, which does not exist"
-            assert _dockerignore_allows(path), f".dockerignore keeps {source} out of the build context"
+            assert _dockerignore_allows(path), (
+                f".dockerignore keeps {source} out of the build context"
+            )
     assert not _dockerignore_allows(".git") and not _dockerignore_allows(".venv")
 
 
@@ -152,7 +180,9 @@ def test_dockerfile_installs_the_package_with_its_schemas_and_checks_them() -> N
     tests/integration/test_packaging.py installs the same wheel and uses it."""
     text = DOCKERFILE.read_text()
     assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim$", text, flags=re.M)
-    assert "site-packages/stocksignal" not in text.split("RUN /opt/stocksignal/bin/pip install .")[0]
+    assert (
+        "site-packages/stocksignal" not in text.split("RUN /opt/stocksignal/bin/pip install .")[0]
+    )
     for needed in ("setup.py", "MANIFEST.in", "schemas/"):
         assert re.search(rf"^COPY .*{re.escape(needed)}", text, flags=re.M), needed
     assert "assert d.name == 'avsc' and 'site-packages' in str(d)" in text

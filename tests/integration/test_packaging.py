@@ -34,6 +34,7 @@ print(getattr(build_meta, sys.argv[1])(sys.argv[2]))
 def build(hook: str, out: Path, cwd: Path) -> Path:
     return out / run([sys.executable, "-c", BUILD, hook, str(out)], cwd).strip().splitlines()[-1]
 
+
 DECODE_GOLDEN = """
 import json, sys
 from pathlib import Path
@@ -60,16 +61,29 @@ print(count)
 """
 
 SAMPLE = [
-    {"type": "StockReceived", "sku": "MUG-BLUE", "location_id": "WH-BER", "qty": 10, "reference": "PO-7"},
-    {"type": "OrderPlaced", "order_id": "W-1", "channel_id": "webshop",
-     "lines": [{"sku": "MUG-BLUE", "qty": 2}], "hold_expires_at": "+15m"},
+    {
+        "type": "StockReceived",
+        "sku": "MUG-BLUE",
+        "location_id": "WH-BER",
+        "qty": 10,
+        "reference": "PO-7",
+    },
+    {
+        "type": "OrderPlaced",
+        "order_id": "W-1",
+        "channel_id": "webshop",
+        "lines": [{"sku": "MUG-BLUE", "qty": 2}],
+        "hold_expires_at": "+15m",
+    },
     {"type": "ChannelConfigured", "channel_id": "webshop", "location_ids": ["WH-BER"]},
 ]
 
 
 def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 180) -> str:
     result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{argv} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"{argv} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+    )
     return result.stdout
 
 
@@ -92,10 +106,28 @@ def venv(wheel: Path, tmp_path_factory) -> tuple[Path, Path]:
     home = tmp_path_factory.mktemp("venv")
     run([sys.executable, "-m", "venv", "--without-pip", str(home)], home)
     python = home / "bin" / "python"
-    site = Path(run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], home).strip())
+    site = Path(
+        run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], home
+        ).strip()
+    )
     (site / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", "--no-index",
-         "--disable-pip-version-check", str(wheel)], home)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--disable-pip-version-check",
+            str(wheel),
+        ],
+        home,
+    )
     return home / "bin", site
 
 
@@ -108,8 +140,13 @@ def test_the_wheel_carries_every_schema(wheel: Path) -> None:
     import zipfile
 
     names = set(zipfile.ZipFile(wheel).namelist())
-    expected = {f"stocksignal/contract/avsc/{p.relative_to(REPO / 'schemas')}"
-                for p in [*(REPO / "schemas").glob("*.avsc"), *(REPO / "schemas" / "history").glob("*.avsc")]}
+    expected = {
+        f"stocksignal/contract/avsc/{p.relative_to(REPO / 'schemas')}"
+        for p in [
+            *(REPO / "schemas").glob("*.avsc"),
+            *(REPO / "schemas" / "history").glob("*.avsc"),
+        ]
+    }
     assert len(expected) >= 29
     assert expected <= names, sorted(expected - names)
 
@@ -118,12 +155,18 @@ def test_the_installed_command_checks_a_sample(venv, tmp_path: Path) -> None:
     bin_dir, _site = venv
     sample = tmp_path / "day.jsonl"
     sample.write_text("\n".join(json.dumps(line) for line in SAMPLE) + "\n")
-    out = run([str(bin_dir / "stocksignal"), "produce", "--dry-run", str(sample)], tmp_path, clean_env())
+    out = run(
+        [str(bin_dir / "stocksignal"), "produce", "--dry-run", str(sample)], tmp_path, clean_env()
+    )
     assert out.startswith(f"checked 3 event(s) from {sample}:"), out
     assert "1 OrderPlaced          -> inventory.orders.v1" in out
 
 
 def test_the_installed_package_decodes_the_golden_samples(venv, tmp_path: Path) -> None:
     bin_dir, site = venv
-    out = run([str(bin_dir / "python"), "-c", DECODE_GOLDEN, str(GOLDEN), str(site)], tmp_path, clean_env())
+    out = run(
+        [str(bin_dir / "python"), "-c", DECODE_GOLDEN, str(GOLDEN), str(site)],
+        tmp_path,
+        clean_env(),
+    )
     assert int(out) == len(list(GOLDEN.glob("*.bin"))) >= 19

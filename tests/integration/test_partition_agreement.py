@@ -18,11 +18,18 @@ KEYS = [f"SKU-{i:05d}" for i in range(500)] + ["Ünïcødé-ß", "a", "x" * 128,
 
 
 @pytest.mark.parametrize("partitions", [3, 6, 7])
-def test_librdkafka_murmur2_random_lands_where_partition_for_says(kafka_bootstrap, create_topic, topic_name, partitions):
+def test_librdkafka_murmur2_random_lands_where_partition_for_says(
+    kafka_bootstrap, create_topic, topic_name, partitions
+):
     topic = create_topic(f"{topic_name}-{partitions}", partitions)
     landed: dict[str, int] = {}
     producer = Producer(confluent_producer_config({"bootstrap.servers": kafka_bootstrap}))
     for key in KEYS:
-        producer.produce(topic, b"v", key.encode(), on_delivery=lambda err, msg: landed.__setitem__(msg.key().decode(), msg.partition()))
+        producer.produce(
+            topic,
+            b"v",
+            key.encode(),
+            on_delivery=lambda err, msg: landed.__setitem__(msg.key().decode(), msg.partition()),
+        )
     assert producer.flush(30) == 0
     assert landed == {k: partition_for(k, partitions) for k in KEYS}

@@ -10,8 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -23,7 +23,11 @@ PLATFORMCTL = Path(__file__).resolve().parents[2] / "deploy" / "local" / "platfo
 class Launcher:
     def __init__(self, root: Path, kafka_port: int, controller_port: int, redis_port: int) -> None:
         self.root = root
-        self.kafka_port, self.controller_port, self.redis_port = kafka_port, controller_port, redis_port
+        self.kafka_port, self.controller_port, self.redis_port = (
+            kafka_port,
+            controller_port,
+            redis_port,
+        )
         self.env = dict(
             os.environ,
             STOCKSIGNAL_LOCAL_DIR=str(root),
@@ -36,7 +40,11 @@ class Launcher:
     def __call__(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, str(PLATFORMCTL), *args],
-            env=self.env, capture_output=True, text=True, timeout=150, stdin=subprocess.DEVNULL,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=150,
+            stdin=subprocess.DEVNULL,
         )
 
 
@@ -81,7 +89,9 @@ def test_redis_up_is_idempotent_and_down_leaves_nothing_running(launcher: Launch
     assert _alive(pid)
 
     status = launcher("status", "redis")
-    assert status.returncode == 0 and "up" in status.stdout and address in status.stdout, status.stdout
+    assert status.returncode == 0 and "up" in status.stdout and address in status.stdout, (
+        status.stdout
+    )
     with socket.create_connection(("127.0.0.1", launcher.redis_port), timeout=5) as sock:
         sock.sendall(b"*1\r\n$4\r\nPING\r\n")
         assert sock.recv(16).startswith(b"+PONG")
@@ -99,7 +109,9 @@ def test_redis_up_is_idempotent_and_down_leaves_nothing_running(launcher: Launch
 
 
 @pytest.mark.parametrize("service", ["kafka", "redis"])
-def test_a_port_held_by_someone_else_is_a_clear_error_not_a_hang(launcher: Launcher, service: str) -> None:
+def test_a_port_held_by_someone_else_is_a_clear_error_not_a_hang(
+    launcher: Launcher, service: str
+) -> None:
     port = launcher.kafka_port if service == "kafka" else launcher.redis_port
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", port))
@@ -116,22 +128,38 @@ def test_a_port_held_by_someone_else_is_a_clear_error_not_a_hang(launcher: Launc
     assert status.returncode == 3 and "not ours" in status.stdout, status.stdout
 
 
-def test_env_profiles_need_the_secured_mode_and_point_at_the_generated_files(launcher: Launcher) -> None:
+def test_env_profiles_need_the_secured_mode_and_point_at_the_generated_files(
+    launcher: Launcher,
+) -> None:
     plain_only = launcher("env", "--profile", "sasl-ssl")
     assert plain_only.returncode == 1 and "STOCKSIGNAL_LOCAL_SECURITY=on" in plain_only.stderr
 
     launcher.env["STOCKSIGNAL_LOCAL_SECURITY"] = "on"
     result = launcher("env", "--profile", "sasl-ssl")
     assert result.returncode == 0, result.stderr
-    exports = dict(line.removeprefix("export ").split("=", 1) for line in result.stdout.splitlines())
-    assert exports["KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:19094"  # the secured mode's default port
+    exports = dict(
+        line.removeprefix("export ").split("=", 1) for line in result.stdout.splitlines()
+    )
+    assert (
+        exports["KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:19094"
+    )  # the secured mode's default port
     assert exports["STOCKSIGNAL_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
     assert exports["REDIS_URL"] == "rediss://127.0.0.1:16380/0"
-    for var in ("STOCKSIGNAL_KAFKA_SASL_PASSWORD_FILE", "STOCKSIGNAL_KAFKA_SSL_CA_LOCATION",
-                "STOCKSIGNAL_REDIS_PASSWORD_FILE", "STOCKSIGNAL_REDIS_SSL_KEY_PASSWORD_FILE"):
-        assert Path(exports[var]).is_file() and Path(exports[var]).parent == launcher.root / "security", var
-    assert (launcher.root / "security" / "ca.key").stat().st_mode & 0o077 == 0, "the CA key is private"
+    for var in (
+        "STOCKSIGNAL_KAFKA_SASL_PASSWORD_FILE",
+        "STOCKSIGNAL_KAFKA_SSL_CA_LOCATION",
+        "STOCKSIGNAL_REDIS_PASSWORD_FILE",
+        "STOCKSIGNAL_REDIS_SSL_KEY_PASSWORD_FILE",
+    ):
+        assert (
+            Path(exports[var]).is_file() and Path(exports[var]).parent == launcher.root / "security"
+        ), var
+    assert (launcher.root / "security" / "ca.key").stat().st_mode & 0o077 == 0, (
+        "the CA key is private"
+    )
     again = launcher("env", "--profile", "oauth")
     assert again.returncode == 0, again.stderr
     assert "STOCKSIGNAL_KAFKA_OAUTH_CLIENT_SECRET_FILE" in again.stdout
-    assert "generated" in result.stderr and "generated" not in again.stderr, "the material is made once"
+    assert "generated" in result.stderr and "generated" not in again.stderr, (
+        "the material is made once"
+    )

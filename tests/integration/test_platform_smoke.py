@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -37,7 +37,9 @@ def test_ten_thousand_records_come_back_once_each_in_partition_order(
     kafka_bootstrap: str, create_topic: Callable[..., str], topic_name: str, group_id: str
 ) -> None:
     create_topic(topic_name, partitions=PARTITIONS)
-    producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True, "linger.ms": 5})
+    producer = Producer(
+        {"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True, "linger.ms": 5}
+    )
     failures = []
 
     def on_delivery(err, _message) -> None:
@@ -46,18 +48,23 @@ def test_ten_thousand_records_come_back_once_each_in_partition_order(
 
     for seq in range(RECORDS):
         producer.produce(
-            topic_name, key=f"sku-{seq % 50}".encode(), value=str(seq).encode(), on_delivery=on_delivery
+            topic_name,
+            key=f"sku-{seq % 50}".encode(),
+            value=str(seq).encode(),
+            on_delivery=on_delivery,
         )
         producer.poll(0)
     assert producer.flush(30) == 0, "records still queued after 30 s"
     assert failures == []
 
-    consumer = Consumer({
-        "bootstrap.servers": kafka_bootstrap,
-        "group.id": group_id,
-        "auto.offset.reset": "earliest",
-        "enable.auto.commit": False,
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka_bootstrap,
+            "group.id": group_id,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         consumer.subscribe([topic_name])
         messages = _consume(consumer, RECORDS)
@@ -77,7 +84,9 @@ def test_ten_thousand_records_come_back_once_each_in_partition_order(
         by_partition[message.partition()].append(message)
         partitions_of_key[message.key()].add(message.partition())
     assert sorted(by_partition) == list(range(PARTITIONS)), "keys spread over every partition"
-    assert all(len(parts) == 1 for parts in partitions_of_key.values()), "a key stays on one partition"
+    assert all(len(parts) == 1 for parts in partitions_of_key.values()), (
+        "a key stays on one partition"
+    )
     for partition, records in by_partition.items():
         seqs = [int(m.value()) for m in records]
         assert seqs == sorted(seqs), f"partition {partition} returned records out of produce order"
@@ -88,13 +97,17 @@ def test_ten_thousand_records_come_back_once_each_in_partition_order(
     }, "the group's committed offsets are the end of each partition"
 
 
-def _read_partition(bootstrap: str, topic: str, group: str, isolation: str, expected: int) -> list[str]:
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap,
-        "group.id": group,
-        "isolation.level": isolation,
-        "enable.auto.commit": False,
-    })
+def _read_partition(
+    bootstrap: str, topic: str, group: str, isolation: str, expected: int
+) -> list[str]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "isolation.level": isolation,
+            "enable.auto.commit": False,
+        }
+    )
     try:
         consumer.assign([TopicPartition(topic, 0, 0)])
         return [m.value().decode() for m in _consume(consumer, expected, timeout=30)]
@@ -103,11 +116,15 @@ def _read_partition(bootstrap: str, topic: str, group: str, isolation: str, expe
 
 
 def test_aborted_transaction_is_invisible_to_read_committed_consumers(
-    kafka_bootstrap: str, create_topic: Callable[..., str], topic_name: str,
+    kafka_bootstrap: str,
+    create_topic: Callable[..., str],
+    topic_name: str,
     unique_name: Callable[[str], str],
 ) -> None:
     create_topic(topic_name, partitions=1)
-    producer = Producer({"bootstrap.servers": kafka_bootstrap, "transactional.id": unique_name("txn")})
+    producer = Producer(
+        {"bootstrap.servers": kafka_bootstrap, "transactional.id": unique_name("txn")}
+    )
     producer.init_transactions(30)
     aborted = [f"aborted-{i}" for i in range(5)]
     committed = [f"committed-{i}" for i in range(5)]
@@ -122,12 +139,15 @@ def test_aborted_transaction_is_invisible_to_read_committed_consumers(
         producer.produce(topic_name, value=value.encode())
     producer.commit_transaction(30)
 
-    assert _read_partition(kafka_bootstrap, topic_name, unique_name("rc"), "read_committed", 5) == committed
+    assert (
+        _read_partition(kafka_bootstrap, topic_name, unique_name("rc"), "read_committed", 5)
+        == committed
+    )
     # The same log read without isolation shows the aborted records were written: the test
     # above passes because of the transaction markers, not because nothing was sent.
-    assert _read_partition(kafka_bootstrap, topic_name, unique_name("ru"), "read_uncommitted", 10) == (
-        aborted + committed
-    )
+    assert _read_partition(
+        kafka_bootstrap, topic_name, unique_name("ru"), "read_uncommitted", 10
+    ) == (aborted + committed)
 
 
 # Redis's Lua runs atomically: the read model's "write only if the version is newer" needs it.
@@ -139,7 +159,9 @@ return 1
 """
 
 
-def test_redis_round_trip_and_atomic_script(redis_url: str, unique_name: Callable[[str], str]) -> None:
+def test_redis_round_trip_and_atomic_script(
+    redis_url: str, unique_name: Callable[[str], str]
+) -> None:
     client = redis.Redis.from_url(redis_url)
     key = unique_name("availability")
     try:

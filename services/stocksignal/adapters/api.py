@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 import orjson
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from redis.exceptions import RedisError
 
 from stocksignal.adapters.api_requests import BadRequest, parse_batch, parse_get
@@ -33,39 +40,74 @@ REDIS_DOWN = "the read model does not answer; retry shortly"
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, error: str, message: str, headers: dict[str, str] | None = None, **extra: Any):
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ):
         super().__init__(message)
-        self.status, self.error, self.message, self.headers, self.extra = status, error, message, headers, extra
+        self.status, self.error, self.message, self.headers, self.extra = (
+            status,
+            error,
+            message,
+            headers,
+            extra,
+        )
 
     def response(self) -> web.Response:
         return error_response(self.status, self.error, self.message, self.headers, **self.extra)
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(data), status=status, headers=headers, content_type="application/json")
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(data), status=status, headers=headers, content_type="application/json"
+    )
 
 
 class ApiMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         self.requests = Counter(
-            "stocksignal_api_requests_total", "Requests by route and status", ["route", "status"], registry=registry
+            "stocksignal_api_requests_total",
+            "Requests by route and status",
+            ["route", "status"],
+            registry=registry,
         )
         self.latency = Histogram(
-            "stocksignal_api_request_seconds", "Time to answer, by route", ["route"], registry=registry,
+            "stocksignal_api_request_seconds",
+            "Time to answer, by route",
+            ["route"],
+            registry=registry,
             buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.5),
         )
 
 
 def channel_item(value: ChannelValue) -> dict[str, Any]:
     # ``level`` was added in v1.1 beside the v1 fields (clients that do not know it ignore it).
-    return {"sku": value.sku, "channel": value.channel, "available": value.available, "version": value.version,
-            "level": value.level}
+    return {
+        "sku": value.sku,
+        "channel": value.channel,
+        "available": value.available,
+        "version": value.version,
+        "level": value.level,
+    }
 
 
 def sku_item(found: Availability, include_locations: bool = False) -> dict[str, Any]:
-    item = {"sku": found.sku, "version": found.version, "channels": found.channels, **found.provenance}
-    item["levels"] = found.levels  # v1.1: channel_id -> stock level (null before the projector stored them)
+    item = {
+        "sku": found.sku,
+        "version": found.version,
+        "channels": found.channels,
+        **found.provenance,
+    }
+    item["levels"] = (
+        found.levels
+    )  # v1.1: channel_id -> stock level (null before the projector stored them)
     if include_locations:
         item["locations"] = found.locations
     return item
@@ -91,10 +133,13 @@ class AvailabilityApi:
         if value.available is None:
             known = await self.reader.known_channels(sku)
             raise ApiError(
-                404, "unknown_channel",
+                404,
+                "unknown_channel",
                 f"sku {sku!r} has no availability for channel {query.channel!r}; "
                 f"its channels are: {', '.join(known) or 'none'}",
-                sku=sku, channel=query.channel, known_channels=known,
+                sku=sku,
+                channel=query.channel,
+                known_channels=known,
             )
         return json_response(channel_item(value))
 
@@ -109,11 +154,18 @@ class AvailabilityApi:
             values = await self.reader.channel_values(query.skus, query.channel)
             items = [channel_item(v) for v in values if v.available is not None]
             unknown = [v.sku for v in values if v.version is None]
-            unknown_channel = [v.sku for v in values if v.version is not None and v.available is None]
+            unknown_channel = [
+                v.sku for v in values if v.version is not None and v.available is None
+            ]
         if unknown and await self.reader.rebuilding():
             raise self._rebuilding(f"{len(unknown)} of the SKUs are not in the read model yet")
         return json_response(
-            {"channel": query.channel, "items": items, "unknown_skus": unknown, "unknown_channel": unknown_channel}
+            {
+                "channel": query.channel,
+                "items": items,
+                "unknown_skus": unknown,
+                "unknown_channel": unknown_channel,
+            }
         )
 
     async def _unknown_sku(self, sku: str) -> None:
@@ -124,7 +176,9 @@ class AvailabilityApi:
     @staticmethod
     def _rebuilding(what: str) -> ApiError:
         return ApiError(
-            503, "rebuilding", f"the read model is being rebuilt and {what}; retry shortly",
+            503,
+            "rebuilding",
+            f"the read model is being rebuilt and {what}; retry shortly",
             headers={"Retry-After": REBUILD_RETRY_AFTER_S},
         )
 
@@ -138,7 +192,9 @@ class AvailabilityApi:
         except RedisError as exc:
             log.warning("readiness: Redis does not answer: %s", exc)
             return error_response(503, "redis_unavailable", REDIS_DOWN)
-        return json_response({"status": "ready", "read_model": "rebuilding" if rebuilding else "ready"})
+        return json_response(
+            {"status": "ready", "read_model": "rebuilding" if rebuilding else "ready"}
+        )
 
 
 def _route_label(request: web.Request) -> str:
@@ -192,7 +248,9 @@ def make_app(
         return web.Response(body=openapi_body, content_type="application/json")
 
     async def prometheus(request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(
+            body=generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
 
     async def close_redis(app: web.Application) -> None:
         await reader.redis.aclose()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import orjson
 
@@ -45,7 +46,9 @@ def parse_get(sku: str, query: Mapping[str, Sequence[str]]) -> GetQuery:
     check_id("sku", sku)
     unknown = sorted(set(query) - set(GET_PARAMS))
     if unknown:
-        raise BadRequest(f"unknown query parameter(s) {', '.join(unknown)}; allowed: {', '.join(GET_PARAMS)}")
+        raise BadRequest(
+            f"unknown query parameter(s) {', '.join(unknown)}; allowed: {', '.join(GET_PARAMS)}"
+        )
     channel = _single(query, "channel")
     include = _single(query, "include")
     if channel is not None:
@@ -69,10 +72,14 @@ def parse_batch(body: bytes) -> BatchQuery:
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise BadRequest(f'body must be a JSON object like {{"skus": ["SKU-1"]}}, got {type(data).__name__}')
+        raise BadRequest(
+            f'body must be a JSON object like {{"skus": ["SKU-1"]}}, got {type(data).__name__}'
+        )
     unknown = sorted(set(data) - set(BATCH_FIELDS))
     if unknown:
-        raise BadRequest(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(BATCH_FIELDS)}")
+        raise BadRequest(
+            f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(BATCH_FIELDS)}"
+        )
     if "skus" not in data:
         raise BadRequest('field "skus" is required: a list of 1 to 1000 SKUs')
     skus = data["skus"]

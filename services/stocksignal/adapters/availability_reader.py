@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
-from stocksignal.adapters.keys import CHANNEL_FIELD_PREFIX, VERSION, Keys, channel_field, level_field
+from stocksignal.adapters.keys import (
+    CHANNEL_FIELD_PREFIX,
+    VERSION,
+    Keys,
+    channel_field,
+    level_field,
+)
 from stocksignal.adapters.rebuild import is_rebuilding
 from stocksignal.adapters.snapshot import Availability, availability_from_hash
 
@@ -28,7 +35,8 @@ class AvailabilityReader:
 
     async def channel_value(self, sku: str, channel: str) -> ChannelValue:
         version, available, level = await self.redis.hmget(
-            self.keys.availability(sku), VERSION, channel_field(channel), level_field(channel))
+            self.keys.availability(sku), VERSION, channel_field(channel), level_field(channel)
+        )
         return _channel_value(sku, channel, version, available, level)
 
     async def everything(self, sku: str) -> Availability | None:
@@ -37,7 +45,9 @@ class AvailabilityReader:
     async def channel_values(self, skus: Sequence[str], channel: str) -> list[ChannelValue]:
         pipe = self.redis.pipeline(transaction=False)
         for sku in skus:
-            pipe.hmget(self.keys.availability(sku), VERSION, channel_field(channel), level_field(channel))
+            pipe.hmget(
+                self.keys.availability(sku), VERSION, channel_field(channel), level_field(channel)
+            )
         replies = await pipe.execute()
         return [_channel_value(sku, channel, v, a, lv) for sku, (v, a, lv) in zip(skus, replies)]
 
@@ -50,7 +60,9 @@ class AvailabilityReader:
 
     async def known_channels(self, sku: str) -> list[str]:
         fields = await self.redis.hkeys(self.keys.availability(sku))
-        return sorted(f[len(CHANNEL_FIELD_PREFIX):] for f in fields if f.startswith(CHANNEL_FIELD_PREFIX))
+        return sorted(
+            f[len(CHANNEL_FIELD_PREFIX) :] for f in fields if f.startswith(CHANNEL_FIELD_PREFIX)
+        )
 
     async def rebuilding(self) -> bool:
         """True while a missing SKU may only be missing because the read model is incomplete."""
@@ -60,9 +72,12 @@ class AvailabilityReader:
         return bool(await self.redis.ping())
 
 
-def _channel_value(sku: str, channel: str, version: Any, available: Any, level: Any = None) -> ChannelValue:
+def _channel_value(
+    sku: str, channel: str, version: Any, available: Any, level: Any = None
+) -> ChannelValue:
     return ChannelValue(
-        sku, channel,
+        sku,
+        channel,
         None if version is None else int(version),
         None if available is None else int(available),
         None if available is None else level,

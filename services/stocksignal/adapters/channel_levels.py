@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from stocksignal.domain import DEFAULT_CHANNEL, ValidationError, validate
 
@@ -52,7 +53,9 @@ class Thresholds:
 class ChannelFeed:
     """Follows the channels topic with an assigned (group-less, never committing) consumer."""
 
-    def __init__(self, consumer: Any, topic: str, codec: Any, thresholds: Thresholds | None = None) -> None:
+    def __init__(
+        self, consumer: Any, topic: str, codec: Any, thresholds: Thresholds | None = None
+    ) -> None:
         self.consumer = consumer
         self.topic = topic
         self.codec = codec
@@ -64,7 +67,9 @@ class ChannelFeed:
         configured now), before the first snapshot is projected."""
         from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
-        partitions = self.consumer.list_topics(self.topic, timeout=timeout_s).topics[self.topic].partitions
+        partitions = (
+            self.consumer.list_topics(self.topic, timeout=timeout_s).topics[self.topic].partitions
+        )
         ends = {p: self._end(TopicPartition(self.topic, p), timeout_s) for p in partitions}
         self.consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
         self.started = True
@@ -111,7 +116,12 @@ class ChannelFeed:
             try:
                 name, record = self.codec.decode(message.value())
             except Exception as exc:  # noqa: BLE001 - an undecodable record configures nothing
-                log.warning("channels topic: undecodable record at %d@%d: %s", message.partition(), message.offset(), exc)
+                log.warning(
+                    "channels topic: undecodable record at %d@%d: %s",
+                    message.partition(),
+                    message.offset(),
+                    exc,
+                )
                 continue
             self.thresholds.apply(message.key(), name, record)
         return taken

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import NewTopic
@@ -22,7 +23,9 @@ def next_offsets(messages: Iterable[Message]) -> dict[int, int]:
     """partition -> the offset to commit after ``messages`` (last offset + 1)."""
     offsets: dict[int, int] = {}
     for message in messages:
-        offsets[message.partition()] = max(offsets.get(message.partition(), 0), message.offset() + 1)
+        offsets[message.partition()] = max(
+            offsets.get(message.partition(), 0), message.offset() + 1
+        )
     return offsets
 
 
@@ -83,13 +86,17 @@ def end_offsets(consumer: Any, topic: str, timeout: float = 10.0) -> dict[int, i
         raise KafkaException(metadata.error)
     ends = {}
     for partition in metadata.partitions:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+        low, high = consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=timeout
+        )
         if high > low:
             ends[partition] = high
     return ends
 
 
-def ensure_topic(admin: Any, name: str, partitions: int, replication: int, timeout: float = 30.0) -> None:
+def ensure_topic(
+    admin: Any, name: str, partitions: int, replication: int, timeout: float = 30.0
+) -> None:
     """Create ``name`` unless it exists (the broker does not create topics on first use)."""
     future = admin.create_topics(
         [NewTopic(name, num_partitions=partitions, replication_factor=replication)],

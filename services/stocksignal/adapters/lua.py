@@ -8,7 +8,8 @@ vanish when Redis restarts, hence the fallback.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from redis.exceptions import NoScriptError
 

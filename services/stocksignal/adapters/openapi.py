@@ -8,9 +8,11 @@ from stocksignal.adapters.api_requests import MAX_BATCH, MAX_ID_LENGTH
 
 _ID = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH}
 _LEVEL = {
-    "type": "string", "nullable": True, "enum": ["IN_STOCK", "LOW_STOCK", "OUT_OF_STOCK", None],
+    "type": "string",
+    "nullable": True,
+    "enum": ["IN_STOCK", "LOW_STOCK", "OUT_OF_STOCK", None],
     "description": "the channel's stock level (since v1.1): OUT_OF_STOCK at 0, LOW_STOCK up to its low_stock_threshold; "
-                   "null from a read model written before",
+    "null from a read model written before",
 }
 
 
@@ -34,8 +36,8 @@ SCHEMAS: dict[str, Any] = {
             "error": {
                 "type": "string",
                 "description": "A stable code: bad_request, unauthorized, not_found, method_not_allowed, "
-                               "payload_too_large, unknown_sku, unknown_channel, rebuilding, redis_unavailable, "
-                               "internal_error; other statuses use their HTTP reason in snake_case",
+                "payload_too_large, unknown_sku, unknown_channel, rebuilding, redis_unavailable, "
+                "internal_error; other statuses use their HTTP reason in snake_case",
             },
             "message": {"type": "string", "description": "What is wrong, for a human"},
             "sku": _ID,
@@ -50,18 +52,29 @@ SCHEMAS: dict[str, Any] = {
             "sku": _ID,
             "channel": _ID,
             "available": {"type": "integer", "minimum": 0},
-            "version": {"type": "integer", "description": "AvailabilityChanged.version the value comes from"},
+            "version": {
+                "type": "integer",
+                "description": "AvailabilityChanged.version the value comes from",
+            },
             "level": _LEVEL,
         },
     },
     "LocationStock": {
         "type": "object",
         "properties": {
-            name: {"type": "integer"} for name in (
-                "on_hand", "reserved", "picked", "damaged", "quality_hold",
-                "pending_inspection", "inbound", "sellable",
+            name: {"type": "integer"}
+            for name in (
+                "on_hand",
+                "reserved",
+                "picked",
+                "damaged",
+                "quality_hold",
+                "pending_inspection",
+                "inbound",
+                "sellable",
             )
-        } | {"location_id": _ID},
+        }
+        | {"location_id": _ID},
     },
     "SkuAvailability": {
         "type": "object",
@@ -75,7 +88,8 @@ SCHEMAS: dict[str, Any] = {
                 "additionalProperties": {"type": "integer", "minimum": 0},
             },
             "levels": {
-                "type": "object", "nullable": True,
+                "type": "object",
+                "nullable": True,
                 "description": "channel_id -> stock level (since v1.1; null from a read model written before)",
                 "additionalProperties": _LEVEL,
             },
@@ -83,8 +97,11 @@ SCHEMAS: dict[str, Any] = {
             "cause_event_type": {"type": "string"},
             "occurred_at": {"type": "integer", "description": "epoch milliseconds"},
             "published_at": {"type": "integer", "description": "epoch milliseconds"},
-            "locations": {"type": "array", "items": _ref("LocationStock"),
-                          "description": "only with include=locations"},
+            "locations": {
+                "type": "array",
+                "items": _ref("LocationStock"),
+                "description": "only with include=locations",
+            },
         },
     },
     "BatchRequest": {
@@ -92,8 +109,13 @@ SCHEMAS: dict[str, Any] = {
         "required": ["skus"],
         "additionalProperties": False,
         "properties": {
-            "skus": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": _ID,
-                     "description": "repeated SKUs are answered once"},
+            "skus": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_BATCH,
+                "items": _ID,
+                "description": "repeated SKUs are answered once",
+            },
             "channel": _ID,
         },
     },
@@ -108,8 +130,11 @@ SCHEMAS: dict[str, Any] = {
                 "items": {"oneOf": [_ref("ChannelAvailability"), _ref("SkuAvailability")]},
             },
             "unknown_skus": {"type": "array", "items": {"type": "string"}},
-            "unknown_channel": {"type": "array", "items": {"type": "string"},
-                                "description": "known SKUs that have no value for the channel"},
+            "unknown_channel": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "known SKUs that have no value for the channel",
+            },
         },
     },
     "Health": {
@@ -122,20 +147,38 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
-_REBUILDING = _error("The SKU is not in the read model while it is being rebuilt; retry (see Retry-After)")
+_REBUILDING = _error(
+    "The SKU is not in the read model while it is being rebuilt; retry (see Retry-After)"
+)
 _REDIS_DOWN = "the read model (Redis) does not answer"
-_UNAUTHORIZED = _error("No valid bearer token (only when the API is configured with tokens; "
-                       "the answer carries WWW-Authenticate: Bearer)")
+_UNAUTHORIZED = _error(
+    "No valid bearer token (only when the API is configured with tokens; "
+    "the answer carries WWW-Authenticate: Bearer)"
+)
 
 
 def document() -> dict[str, Any]:
-    sku_param = {"name": "sku", "in": "path", "required": True, "schema": _ID,
-                 "description": "percent-encoded (a SKU may contain '/')"}
-    channel_param = {"name": "channel", "in": "query", "required": False, "schema": _ID,
-                     "description": "one channel's value; every channel when omitted"}
-    include_param = {"name": "include", "in": "query", "required": False,
-                     "schema": {"type": "string", "enum": ["locations"]},
-                     "description": "add the per-location buckets (only without channel)"}
+    sku_param = {
+        "name": "sku",
+        "in": "path",
+        "required": True,
+        "schema": _ID,
+        "description": "percent-encoded (a SKU may contain '/')",
+    }
+    channel_param = {
+        "name": "channel",
+        "in": "query",
+        "required": False,
+        "schema": _ID,
+        "description": "one channel's value; every channel when omitted",
+    }
+    include_param = {
+        "name": "include",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": ["locations"]},
+        "description": "add the per-location buckets (only without channel)",
+    }
     return {
         "openapi": "3.0.3",
         "info": {
@@ -150,13 +193,19 @@ def document() -> dict[str, Any]:
                     "summary": "One SKU: one channel's available, or every channel's",
                     "parameters": [sku_param, channel_param, include_param],
                     "responses": {
-                        "200": _json({"oneOf": [_ref("ChannelAvailability"), _ref("SkuAvailability")]},
-                                     "ChannelAvailability with channel, SkuAvailability without"),
+                        "200": _json(
+                            {"oneOf": [_ref("ChannelAvailability"), _ref("SkuAvailability")]},
+                            "ChannelAvailability with channel, SkuAvailability without",
+                        ),
                         "400": _error("A bad parameter; the message says which"),
                         "401": _UNAUTHORIZED,
-                        "404": _error("Unknown SKU (error=unknown_sku) or unknown channel for a known SKU "
-                                      "(error=unknown_channel, with known_channels)"),
-                        "503": _error(f"Rebuilding (error=rebuilding) or {_REDIS_DOWN} (error=redis_unavailable)"),
+                        "404": _error(
+                            "Unknown SKU (error=unknown_sku) or unknown channel for a known SKU "
+                            "(error=unknown_channel, with known_channels)"
+                        ),
+                        "503": _error(
+                            f"Rebuilding (error=rebuilding) or {_REDIS_DOWN} (error=redis_unavailable)"
+                        ),
                     },
                 }
             },
@@ -164,9 +213,15 @@ def document() -> dict[str, Any]:
                 "post": {
                     "operationId": "getAvailabilityBatch",
                     "summary": f"Up to {MAX_BATCH} SKUs in one request",
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("BatchRequest")}}},
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("BatchRequest")}},
+                    },
                     "responses": {
-                        "200": _json(_ref("BatchResponse"), "Values of the known SKUs; the unknown ones listed"),
+                        "200": _json(
+                            _ref("BatchResponse"),
+                            "Values of the known SKUs; the unknown ones listed",
+                        ),
                         "400": _error("A bad body; the message says what is wrong"),
                         "401": _UNAUTHORIZED,
                         "413": _error("A body over 1 MiB"),
@@ -175,30 +230,54 @@ def document() -> dict[str, Any]:
                 }
             },
             "/healthz": {
-                "get": {"operationId": "health", "summary": "The process answers",
-                        "responses": {"200": _json(_ref("Health"), "Alive")}, "security": []}
+                "get": {
+                    "operationId": "health",
+                    "summary": "The process answers",
+                    "responses": {"200": _json(_ref("Health"), "Alive")},
+                    "security": [],
+                }
             },
             "/readyz": {
-                "get": {"operationId": "ready", "summary": "Redis answers",
-                        "responses": {"200": _json(_ref("Health"), "Ready; read_model says if a rebuild runs"),
-                                      "503": _error(f"Not ready: {_REDIS_DOWN} (error=redis_unavailable)")},
-                        "security": []}
+                "get": {
+                    "operationId": "ready",
+                    "summary": "Redis answers",
+                    "responses": {
+                        "200": _json(_ref("Health"), "Ready; read_model says if a rebuild runs"),
+                        "503": _error(f"Not ready: {_REDIS_DOWN} (error=redis_unavailable)"),
+                    },
+                    "security": [],
+                }
             },
             "/metrics": {
-                "get": {"operationId": "metrics", "summary": "Prometheus metrics",
-                        "responses": {"200": {"description": "Prometheus text format",
-                                              "content": {"text/plain": {"schema": {"type": "string"}}}}}}
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
             },
             "/openapi.json": {
-                "get": {"operationId": "openapi", "summary": "This document",
-                        "responses": {"200": _json({"type": "object"}, "OpenAPI 3 document")}}
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3 document")},
+                }
             },
         },
         # Applies only when tokens are configured (docs/operations.md#http-security).
         "security": [{"bearerAuth": []}],
         "components": {
             "schemas": SCHEMAS,
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
-                                               "description": "a token whose SHA-256 is in STOCKSIGNAL_API_TOKENS_SHA256"}},
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a token whose SHA-256 is in STOCKSIGNAL_API_TOKENS_SHA256",
+                }
+            },
         },
     }

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, Message, TopicPartition
 from redis.exceptions import RedisError
@@ -74,7 +75,10 @@ class Projector:
         if self.channels is not None:
             self.channels.start()  # the thresholds configured now, before the first snapshot
         self.consumer.subscribe(
-            [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
+            [self.topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_revoke,
         )
         try:
             while not should_stop():
@@ -90,7 +94,9 @@ class Projector:
             self.retry_s = 0.1
         except RedisError as exc:
             self.metrics.redis_errors.inc()
-            log.warning("Redis failed (%s); retrying in %.1fs with the batch kept", exc, self.retry_s)
+            log.warning(
+                "Redis failed (%s); retrying in %.1fs with the batch kept", exc, self.retry_s
+            )
             self._back_off()
         except KafkaException as exc:
             if not kafka_io.is_transient(exc):
@@ -129,7 +135,9 @@ class Projector:
         sent_back = self._reconcile(result.view)
         if not restarted:  # after a restart the writes may have landed in an emptied Redis
             offsets = kafka_io.next_offsets(messages)
-            kafka_io.commit(self.consumer, self.topic, {p: o for p, o in offsets.items() if p not in sent_back})
+            kafka_io.commit(
+                self.consumer, self.topic, {p: o for p, o in offsets.items() if p not in sent_back}
+            )
         self.metrics.batch_seconds.observe(self.clock() - started)
         self._update_lag()
 
@@ -177,7 +185,11 @@ class Projector:
         self.metrics.skipped.labels(reason).inc()
         log.warning(
             "skipped %s record at %s[%d]@%d %s",
-            reason, message.topic(), message.partition(), message.offset(), detail,
+            reason,
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            detail,
         )
 
     # --- rebuilds --------------------------------------------------------------------------
@@ -190,7 +202,11 @@ class Projector:
             ends = kafka_io.end_offsets(self.consumer, self.topic)
             if claim_rebuild(self.redis, self.keys, view.run_id, ends):
                 self.metrics.rebuilds.labels(reason).inc()
-                log.warning("Redis is %s: rebuilding the read model from the start of %s", reason, self.topic)
+                log.warning(
+                    "Redis is %s: rebuilding the read model from the start of %s",
+                    reason,
+                    self.topic,
+                )
             meta = read_meta(self.redis, self.keys)
         sent_back: set[int] = set()
         for partition in sorted(self.assigned):

@@ -6,8 +6,9 @@ also tells whether Redis restarted or was emptied (see :mod:`.rebuild`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from stocksignal.adapters.keys import Keys
 from stocksignal.adapters.lua import NEWER_FUNCTION, LuaScript, has_noscript
@@ -18,7 +19,9 @@ from stocksignal.adapters.snapshot import Snapshot
 # written, 0 if the stored version is the same or newer. The hash is replaced as a whole, so a
 # channel the newer record no longer lists disappears. HSET in slices: unpack() of thousands of
 # arguments would overflow Lua's stack.
-WRITE_IF_NEWER = LuaScript(NEWER_FUNCTION + """
+WRITE_IF_NEWER = LuaScript(
+    NEWER_FUNCTION
+    + """
 local current = redis.call('HGET', KEYS[1], 'version')
 if current and not newer(ARGV[1], current) then return 0 end
 redis.call('DEL', KEYS[1])
@@ -27,7 +30,8 @@ for i = 2, #ARGV, 200 do
   redis.call('HSET', KEYS[1], unpack(ARGV, i, math.min(i + 199, #ARGV)))
 end
 return 1
-""")
+"""
+)
 
 
 @dataclass(frozen=True)

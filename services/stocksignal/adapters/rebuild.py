@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from stocksignal.adapters.keys import META_GENERATION, META_REBUILD_PREFIX, META_RUN_ID, Keys
 from stocksignal.adapters.lua import LuaScript
@@ -51,9 +52,9 @@ class Meta:
     rebuilding: dict[int, int] = field(default_factory=dict)
 
     @classmethod
-    def from_hash(cls, raw: Mapping[str, str]) -> "Meta":
+    def from_hash(cls, raw: Mapping[str, str]) -> Meta:
         rebuilding = {
-            int(name[len(META_REBUILD_PREFIX):]): int(value)
+            int(name[len(META_REBUILD_PREFIX) :]): int(value)
             for name, value in raw.items()
             if name.startswith(META_REBUILD_PREFIX)
         }

@@ -7,8 +7,9 @@ field, and the record's provenance.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import orjson
 
@@ -39,12 +40,16 @@ def _no_threshold(_channel_id: str) -> int:
     return 0
 
 
-def snapshot_of(record: Mapping[str, Any], threshold: Callable[[str], int] = _no_threshold) -> Snapshot:
+def snapshot_of(
+    record: Mapping[str, Any], threshold: Callable[[str], int] = _no_threshold
+) -> Snapshot:
     """The hash fields of an AvailabilityChanged record (as the codec decodes it);
     ``threshold``: a channel's low_stock_threshold (channel_levels.Thresholds.of)."""
     fields = {channel_field(c["channel_id"]): str(c["available"]) for c in record["channels"]}
     for c in record["channels"]:
-        fields[level_field(c["channel_id"])] = str(level_of(c["available"], threshold(c["channel_id"])))
+        fields[level_field(c["channel_id"])] = str(
+            level_of(c["available"], threshold(c["channel_id"]))
+        )
     fields[LOCATIONS] = orjson.dumps(record["locations"]).decode()
     for name in PROVENANCE:
         fields[name] = str(record[name])
@@ -73,7 +78,7 @@ def availability_from_hash(sku: str, raw: Mapping[bytes | str, bytes | str]) -> 
         return None
     data = {_text(k): _text(v) for k, v in raw.items()}
     channels = {
-        name[len(CHANNEL_FIELD_PREFIX):]: int(value)
+        name[len(CHANNEL_FIELD_PREFIX) :]: int(value)
         for name, value in data.items()
         if name.startswith(CHANNEL_FIELD_PREFIX)
     }
@@ -83,6 +88,8 @@ def availability_from_hash(sku: str, raw: Mapping[bytes | str, bytes | str]) -> 
             provenance[name] = int(provenance[name])
     locations = orjson.loads(data[LOCATIONS]) if LOCATIONS in data else []
     levels = {
-        name[len(LEVEL_FIELD_PREFIX):]: value for name, value in data.items() if name.startswith(LEVEL_FIELD_PREFIX)
+        name[len(LEVEL_FIELD_PREFIX) :]: value
+        for name, value in data.items()
+        if name.startswith(LEVEL_FIELD_PREFIX)
     }
     return Availability(sku, int(data[VERSION]), channels, locations, provenance, levels or None)

@@ -45,33 +45,60 @@ def processor(quick: bool, rss_skus: tuple[int, ...]) -> bool:
     named = {"RESERVED": 0.0, "REJECTED": 0.0, "FULFILLED": 0.0}
     others = {k: v for k, v in r.one.decisions.items() if k not in named and v}
     named.update({k: v for k, v in r.one.decisions.items() if k in named})
-    mix = ", ".join(f"{k.lower()} {v:,.0f}" for k, v in [*named.items(), *sorted(others.items(), key=lambda kv: -kv[1])])
+    mix = ", ".join(
+        f"{k.lower()} {v:,.0f}"
+        for k, v in [*named.items(), *sorted(others.items(), key=lambda kv: -kv[1])]
+    )
     print()
     print("processor benchmark")
-    print(f"  baseline passthrough        {r.baseline_rps:10,.0f} records/s, {r.baseline_cpu_us:6.1f} µs CPU per record")
-    print(f"  CPU per input event         {r.one.cpu_us_per_event:10.0f} µs (worker process, /proc)   "
-          f"ceiling {CEILING_CPU_US_PER_EVENT} µs: {_verdict(checks['cpu'])}   x{r.cpu_ratio:.1f} the baseline's")
-    print(f"  one worker, backlog drain   {r.one.events_per_s:10,.0f} input events/s ({r.one.commands / r.one.seconds:,.0f} "
-          f"commands/s)   floor {FLOOR_EVENTS_PER_S:,}: {_verdict(checks['rate'])}   ratio to baseline {r.ratio:.4f}")
+    print(
+        f"  baseline passthrough        {r.baseline_rps:10,.0f} records/s, {r.baseline_cpu_us:6.1f} µs CPU per record"
+    )
+    print(
+        f"  CPU per input event         {r.one.cpu_us_per_event:10.0f} µs (worker process, /proc)   "
+        f"ceiling {CEILING_CPU_US_PER_EVENT} µs: {_verdict(checks['cpu'])}   x{r.cpu_ratio:.1f} the baseline's"
+    )
+    print(
+        f"  one worker, backlog drain   {r.one.events_per_s:10,.0f} input events/s ({r.one.commands / r.one.seconds:,.0f} "
+        f"commands/s)   floor {FLOOR_EVENTS_PER_S:,}: {_verdict(checks['rate'])}   ratio to baseline {r.ratio:.4f}"
+    )
     print(f"  decision mix of the drain   {mix}")
     if r.two is not None:
-        print(f"  two workers, same backlog   {r.two.events_per_s:10,.0f} input events/s, x{r.speedup:.2f} one worker   "
-              f"floor x{FLOOR_SPEEDUP_TWO_WORKERS}: {_verdict(checks['speedup'])}   ({r.two.cpu_us_per_event:.0f} µs CPU per event)")
-    print(f"  latency @1000 events/s      p50 {r.latency_ms['p50']:.0f} ms  p99 {r.latency_ms['p99']:.0f} ms  "
-          f"max {r.latency_ms['max']:.0f} ms (read_committed)   ceiling p99 {CEILING_P99_MS} ms: {_verdict(checks['p99'])}")
+        print(
+            f"  two workers, same backlog   {r.two.events_per_s:10,.0f} input events/s, x{r.speedup:.2f} one worker   "
+            f"floor x{FLOOR_SPEEDUP_TWO_WORKERS}: {_verdict(checks['speedup'])}   ({r.two.cpu_us_per_event:.0f} µs CPU per event)"
+        )
+    print(
+        f"  latency @1000 events/s      p50 {r.latency_ms['p50']:.0f} ms  p99 {r.latency_ms['p99']:.0f} ms  "
+        f"max {r.latency_ms['max']:.0f} ms (read_committed)   ceiling p99 {CEILING_P99_MS} ms: {_verdict(checks['p99'])}"
+    )
     if r.latency_half_ms is not None:
         h = r.latency_half_ms
-        print(f"  latency @{r.half_rate:,} events/s       p50 {h['p50']:.0f} ms  p99 {h['p99']:.0f} ms  max {h['max']:.0f} ms "
-              f"(half this run's capacity: the figure above is queueing behind a worker slower than 1,000/s)")
+        print(
+            f"  latency @{r.half_rate:,} events/s       p50 {h['p50']:.0f} ms  p99 {h['p99']:.0f} ms  max {h['max']:.0f} ms "
+            f"(half this run's capacity: the figure above is queueing behind a worker slower than 1,000/s)"
+        )
     for skus, mib in r.rss_mib.items():
         print(f"  RSS, {skus:,} SKUs x 3 loc   {mib:10,.0f} MiB (one worker, RocksDB)")
     out = Path(".local/bench")
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"processor-{int(time.time())}.json").write_text(json.dumps({
-        "baseline_records_per_s": r.baseline_rps, "baseline_cpu_us_per_record": r.baseline_cpu_us,
-        "one": vars(r.one), "two": vars(r.two) if r.two else None, "speedup": r.speedup,
-        "latency_ms": r.latency_ms, "latency_half_ms": r.latency_half_ms, "half_rate": r.half_rate, "rss_mib": r.rss_mib, "checks": checks,
-    }, indent=2))
+    (out / f"processor-{int(time.time())}.json").write_text(
+        json.dumps(
+            {
+                "baseline_records_per_s": r.baseline_rps,
+                "baseline_cpu_us_per_record": r.baseline_cpu_us,
+                "one": vars(r.one),
+                "two": vars(r.two) if r.two else None,
+                "speedup": r.speedup,
+                "latency_ms": r.latency_ms,
+                "latency_half_ms": r.latency_half_ms,
+                "half_rate": r.half_rate,
+                "rss_mib": r.rss_mib,
+                "checks": checks,
+            },
+            indent=2,
+        )
+    )
     return all(checks.values())
 
 
@@ -84,9 +111,14 @@ def api(quick: bool) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stocksignal.bench")
     parser.add_argument("which", nargs="?", default="all", choices=["all", "processor", "api"])
-    parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke check, not figures)")
-    parser.add_argument("--rss-skus", default="100000",
-                        help="comma-separated SKU counts whose worker RSS is measured (e.g. 100000,1000000)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller runs (a smoke check, not figures)"
+    )
+    parser.add_argument(
+        "--rss-skus",
+        default="100000",
+        help="comma-separated SKU counts whose worker RSS is measured (e.g. 100000,1000000)",
+    )
     args = parser.parse_args(argv)
     ok = True
     if args.which in ("all", "processor"):

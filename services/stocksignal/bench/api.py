@@ -66,19 +66,36 @@ class Samples:
 
     def lines(self) -> str:
         def row(label: str, values: list[float]) -> str:
-            return (f"  {label:<14} p50={percentile(values, 0.50):6.3f} ms  p90={percentile(values, 0.90):6.3f} ms  "
-                    f"p99={percentile(values, 0.99):6.3f} ms  max={max(values, default=float('nan')):7.3f} ms")
+            return (
+                f"  {label:<14} p50={percentile(values, 0.50):6.3f} ms  p90={percentile(values, 0.90):6.3f} ms  "
+                f"p99={percentile(values, 0.99):6.3f} ms  max={max(values, default=float('nan')):7.3f} ms"
+            )
 
-        return "\n".join([f"{self.name}: n={len(self.latencies_ms)} errors={self.errors}",
-                          row("from due time", self.latencies_ms), row("from send", self.service_ms)])
+        return "\n".join(
+            [
+                f"{self.name}: n={len(self.latencies_ms)} errors={self.errors}",
+                row("from due time", self.latencies_ms),
+                row("from send", self.service_ms),
+            ]
+        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m stocksignal.bench.api", description=__doc__.split("\n")[0])
-    parser.add_argument("--rate", type=float, default=200.0, help="requests per second (default 200)")
-    parser.add_argument("--duration", type=float, default=30.0, help="measured seconds (default 30)")
-    parser.add_argument("--skus", type=int, default=10_000, help="SKUs seeded in Redis (default 10000)")
-    parser.add_argument("--channel", default="default", help='channel asked for; "" asks for every channel')
+    parser = argparse.ArgumentParser(
+        prog="python -m stocksignal.bench.api", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--rate", type=float, default=200.0, help="requests per second (default 200)"
+    )
+    parser.add_argument(
+        "--duration", type=float, default=30.0, help="measured seconds (default 30)"
+    )
+    parser.add_argument(
+        "--skus", type=int, default=10_000, help="SKUs seeded in Redis (default 10000)"
+    )
+    parser.add_argument(
+        "--channel", default="default", help='channel asked for; "" asks for every channel'
+    )
     return parser.parse_args(argv)
 
 
@@ -93,7 +110,7 @@ def seed(client: redis.Redis, keys: Keys, skus: int) -> list[str]:
     writer = ReadModelWriter(client, keys)
     for start in range(0, skus, 1000):
         records = []
-        for i, sku in enumerate(names[start:start + 1000], start):
+        for i, sku in enumerate(names[start : start + 1000], start):
             record = example("AvailabilityChanged")
             record.update(sku=sku, version=1)
             record["channels"][0]["available"] = i % 50
@@ -105,14 +122,32 @@ def seed(client: redis.Redis, keys: Keys, skus: int) -> list[str]:
 
 def start_api(settings: Settings, prefix: str, port: int) -> subprocess.Popen:
     # The whole settings (Redis TLS and login included), with the benchmark's prefix.
-    env = {**os.environ, **settings.to_env(), "STOCKSIGNAL_REDIS_PREFIX": prefix, "STOCKSIGNAL_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        **settings.to_env(),
+        "STOCKSIGNAL_REDIS_PREFIX": prefix,
+        "STOCKSIGNAL_LOG_LEVEL": "WARNING",
+    }
     return subprocess.Popen(
-        [sys.executable, "-m", "stocksignal.cli.main", "run", "api", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "stocksignal.cli.main",
+            "run",
+            "api",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
     )
 
 
-async def wait_ready(session: aiohttp.ClientSession, base: str, api: subprocess.Popen, timeout: float = 30) -> None:
+async def wait_ready(
+    session: aiohttp.ClientSession, base: str, api: subprocess.Popen, timeout: float = 30
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if api.poll() is not None:
@@ -127,7 +162,9 @@ async def wait_ready(session: aiohttp.ClientSession, base: str, api: subprocess.
     raise SystemExit(f"the API was not ready within {timeout}s")
 
 
-async def drive(args: argparse.Namespace, base: str, skus: list[str], aredis, keys: Keys) -> tuple[Samples, Samples, list[float]]:
+async def drive(
+    args: argparse.Namespace, base: str, skus: list[str], aredis, keys: Keys
+) -> tuple[Samples, Samples, list[float]]:
     api, baseline = Samples("api"), Samples("baseline")
     lateness_ms: list[float] = []  # how late this process woke up to send: its own stalls
     query = f"?channel={args.channel}" if args.channel else ""
@@ -204,28 +241,40 @@ async def run(args: argparse.Namespace) -> int:
         async with aiohttp.ClientSession() as session:
             await wait_ready(session, base, api)
         what = f"GET /availability/{{sku}}{'?channel=' + args.channel if args.channel else ''}"
-        print(f"{what} at {args.rate:g}/s for {args.duration:g}s (+{WARMUP_S:g}s warm-up), open loop, "
-              f"{args.skus} SKUs, Redis {redact_url(settings.redis_url)}")
+        print(
+            f"{what} at {args.rate:g}/s for {args.duration:g}s (+{WARMUP_S:g}s warm-up), open loop, "
+            f"{args.skus} SKUs, Redis {redact_url(settings.redis_url)}"
+        )
         api_samples, base_samples, lateness = await drive(args, base, skus, aredis, keys)
     finally:
         api.terminate()
         api.wait(10)
         await aredis.aclose()
         for batch_start in range(0, len(skus), 1000):
-            client.delete(*[keys.availability(s) for s in skus[batch_start:batch_start + 1000]])
+            client.delete(*[keys.availability(s) for s in skus[batch_start : batch_start + 1000]])
         client.delete(keys.projector_meta)
     print(api_samples.lines())
-    print(base_samples.lines().replace("baseline:", "baseline (the API's Redis command, sent straight from this process):", 1))
-    print(f"client wake-up lateness (stalls of this process, in every figure above): "
-          f"p50={percentile(lateness, 0.5):.3f} ms p99={percentile(lateness, 0.99):.3f} ms "
-          f"max={max(lateness, default=float('nan')):.3f} ms")
+    print(
+        base_samples.lines().replace(
+            "baseline:", "baseline (the API's Redis command, sent straight from this process):", 1
+        )
+    )
+    print(
+        f"client wake-up lateness (stalls of this process, in every figure above): "
+        f"p50={percentile(lateness, 0.5):.3f} ms p99={percentile(lateness, 0.99):.3f} ms "
+        f"max={max(lateness, default=float('nan')):.3f} ms"
+    )
     p99 = api_samples.percentile(0.99)
     verdict = "met" if p99 <= TARGET_P99_MS and not api_samples.errors else "MISSED"
     print(f"target: p99 <= {TARGET_P99_MS:g} ms from the due time: {verdict} (p99 {p99:.3f} ms)")
-    print(f"ratio api/baseline (from due time): p50 x{api_samples.percentile(0.5) / base_samples.percentile(0.5):.2f}, "
-          f"p99 x{p99 / base_samples.percentile(0.99):.2f}")
-    print(f"reproduce: REDIS_URL={redact_url(settings.redis_url)} python -m stocksignal.bench.api "
-          f"--rate {args.rate:g} --duration {args.duration:g} --skus {args.skus}")
+    print(
+        f"ratio api/baseline (from due time): p50 x{api_samples.percentile(0.5) / base_samples.percentile(0.5):.2f}, "
+        f"p99 x{p99 / base_samples.percentile(0.99):.2f}"
+    )
+    print(
+        f"reproduce: REDIS_URL={redact_url(settings.redis_url)} python -m stocksignal.bench.api "
+        f"--rate {args.rate:g} --duration {args.duration:g} --skus {args.skus}"
+    )
     return 0 if verdict == "met" else 1
 
 

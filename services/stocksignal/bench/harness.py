@@ -18,9 +18,9 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable
 
 from stocksignal import bootstrap
 from stocksignal.bench.workload import Event
@@ -55,11 +55,14 @@ class Worker:
     def url(self) -> str:
         return f"http://{self.settings.web_host}:{self.settings.web_port}"
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         env = {**os.environ, **self.settings.to_env(), "PYTHONUNBUFFERED": "1"}
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "stocksignal.processor"], env=env, stdout=log, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "stocksignal.processor"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.starts += 1
@@ -81,7 +84,7 @@ class Worker:
                 return r.status, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
-        except (urllib.error.URLError, ConnectionError, TimeoutError, socket.timeout):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
             return 0, b""
 
     def metric(self, name: str) -> float:
@@ -134,7 +137,9 @@ class EventProducer:
         self.codec = bootstrap.make_codec(settings)
         self.count = 0
 
-    def send(self, event: Event, *, raw_value: bytes | None = None, timestamp: int | None = None) -> None:
+    def send(
+        self, event: Event, *, raw_value: bytes | None = None, timestamp: int | None = None
+    ) -> None:
         """Produce one event (``timestamp``: the record's, in ms; default: now)."""
         topic = topic_for_record(event.name)
         key = key_for(topic, event.name, event.record).encode()
@@ -179,7 +184,9 @@ def delete_topics(settings: Settings, timeout: float = 30.0) -> None:
     if not settings.topic_prefix:
         raise ValueError("refusing to delete topics without a prefix: that is every topic")
     admin = bootstrap.make_admin(settings)
-    names = [t for t in admin.list_topics(timeout=timeout).topics if t.startswith(settings.topic_prefix)]
+    names = [
+        t for t in admin.list_topics(timeout=timeout).topics if t.startswith(settings.topic_prefix)
+    ]
     if names:
         for future in admin.delete_topics(names, operation_timeout=timeout).values():
             try:
@@ -204,7 +211,9 @@ def expected_commands(events: Iterable[Event], partitions: int) -> int:
 class Progress:
     samples: list[tuple[float, float]] = field(default_factory=list)
 
-    def wait_for(self, w: Worker, metric: str, target: float, timeout: float, interval: float = 0.25) -> float:
+    def wait_for(
+        self, w: Worker, metric: str, target: float, timeout: float, interval: float = 0.25
+    ) -> float:
         """Poll ``metric`` until it reaches ``target``; returns the time it did."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -216,4 +225,6 @@ class Progress:
             if w.proc is not None and w.proc.poll() is not None:
                 raise RuntimeError(f"worker died:\n{w.tail()}")
             time.sleep(interval)
-        raise TimeoutError(f"{metric} stuck at {self.samples[-1][1] if self.samples else '?'} < {target}:\n{w.tail()}")
+        raise TimeoutError(
+            f"{metric} stuck at {self.samples[-1][1] if self.samples else '?'} < {target}:\n{w.tail()}"
+        )

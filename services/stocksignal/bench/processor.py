@@ -157,10 +157,14 @@ class World:
     """Isolated topics, group and workers, seeded with the bench's stock."""
 
     def __init__(self, base: Settings, workers: int, skus: int = 10_000, seed: int = 11) -> None:
-        self.settings = harness.isolated_settings(base, session_timeout_ms=10_000, heartbeat_interval_ms=1000)
+        self.settings = harness.isolated_settings(
+            base, session_timeout_ms=10_000, heartbeat_interval_ms=1000
+        )
         harness.create_topics(self.settings)
         self.dir = harness.workdir("stocksignal-bench-")
-        self.workers = [harness.worker(self.settings, self.dir, f"w{i}").start() for i in range(workers)]
+        self.workers = [
+            harness.worker(self.settings, self.dir, f"w{i}").start() for i in range(workers)
+        ]
         for w in self.workers:
             w.wait_ready()
         self.producer = harness.EventProducer(self.settings)
@@ -194,7 +198,9 @@ class World:
         done = samples[-1][0]
         after = self._decisions()
         mix = {k: after.get(k, 0) - decisions_before.get(k, 0) for k in after}
-        return Drain(len(self.workers), n, commands, max(done - min(first, started + 0.1), 1e-6), cpu, mix)
+        return Drain(
+            len(self.workers), n, commands, max(done - min(first, started + 0.1), 1e-6), cpu, mix
+        )
 
     def _decisions(self) -> dict[str, float]:
         totals: dict[str, float] = {}
@@ -226,7 +232,9 @@ class World:
         harness.delete_topics(self.settings)
 
 
-def latency(settings: Settings, load: Workload, rate: int, seconds: int, warmup: int = 5) -> dict[str, float]:
+def latency(
+    settings: Settings, load: Workload, rate: int, seconds: int, warmup: int = 5
+) -> dict[str, float]:
     topic = settings.topic_prefix + catalogue.AVAILABILITY
     codec = bootstrap.make_codec(settings)
     lat: list[float] = []
@@ -235,10 +243,20 @@ def latency(settings: Settings, load: Workload, rate: int, seconds: int, warmup:
     measure_from = time.time() + warmup
 
     def consume() -> None:
-        c = Consumer(bootstrap.consumer_config(
-            settings, f"bench-lat-{uuid.uuid4().hex[:8]}", **{"auto.offset.reset": "latest", "fetch.wait.max.ms": 10}))
+        c = Consumer(
+            bootstrap.consumer_config(
+                settings,
+                f"bench-lat-{uuid.uuid4().hex[:8]}",
+                **{"auto.offset.reset": "latest", "fetch.wait.max.ms": 10},
+            )
+        )
         parts = c.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = [TopicPartition(topic, p, c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]) for p in parts]
+        ends = [
+            TopicPartition(
+                topic, p, c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            )
+            for p in parts
+        ]
         c.assign(ends)
         ready.set()
         while not stop.is_set():
@@ -268,8 +286,12 @@ def latency(settings: Settings, load: Workload, rate: int, seconds: int, warmup:
     time.sleep(3)  # let the last snapshots arrive
     stop.set()
     t.join(10)
-    return {"p50": percentile(lat, 50), "p99": percentile(lat, 99), "max": max(lat or [float("nan")]),
-            "samples": len(lat)}
+    return {
+        "p50": percentile(lat, 50),
+        "p99": percentile(lat, 99),
+        "max": max(lat or [float("nan")]),
+        "samples": len(lat),
+    }
 
 
 def memory(base: Settings, skus: int, locations: int = 3, traffic: int = 30_000) -> float:
@@ -284,10 +306,14 @@ def memory(base: Settings, skus: int, locations: int = 3, traffic: int = 30_000)
     from stocksignal.processor.envelope import Envelope
     from stocksignal.processor.topology import STOCK_STORE, changelog_topic
 
-    settings = harness.isolated_settings(base, session_timeout_ms=10_000, heartbeat_interval_ms=1000)
+    settings = harness.isolated_settings(
+        base, session_timeout_ms=10_000, heartbeat_interval_ms=1000
+    )
     harness.create_topics(settings)
     topic = changelog_topic(settings, STOCK_STORE)
-    producer = Producer(bootstrap.producer_config(settings, **{"linger.ms": 50, "batch.num.messages": 10000}))
+    producer = Producer(
+        bootstrap.producer_config(settings, **{"linger.ms": 50, "batch.num.messages": 10000})
+    )
     load = Workload(skus=skus, locations=locations, seed=11)
     for i in range(skus):
         sku = load.sku(i)
@@ -317,9 +343,18 @@ def memory(base: Settings, skus: int, locations: int = 3, traffic: int = 30_000)
         harness.delete_topics(settings)
 
 
-def run(base: Settings, events: int = 60_000, rate: int = 1000, seconds: int = 30, baseline_n: int = 100_000,
-        scale_out: bool = True, rss_skus: tuple[int, ...] = (100_000,)) -> Result:
-    print(f"baseline: raw confluent-kafka consume->produce of {baseline_n:,} records ...", flush=True)
+def run(
+    base: Settings,
+    events: int = 60_000,
+    rate: int = 1000,
+    seconds: int = 30,
+    baseline_n: int = 100_000,
+    scale_out: bool = True,
+    rss_skus: tuple[int, ...] = (100_000,),
+) -> Result:
+    print(
+        f"baseline: raw confluent-kafka consume->produce of {baseline_n:,} records ...", flush=True
+    )
     baseline, baseline_cpu = passthrough_baseline(base, baseline_n)
     print(f"  {baseline:,.0f} records/s, {baseline_cpu:.1f} µs CPU per record", flush=True)
     one_world = World(base, 1)
@@ -328,15 +363,27 @@ def run(base: Settings, events: int = 60_000, rate: int = 1000, seconds: int = 3
         one_world.seed()
         print(f"one worker: draining a backlog of {events:,} mixed events ...", flush=True)
         one = one_world.drain(events)
-        print(f"  {one.events_per_s:,.0f} events/s, {one.cpu_us_per_event:.0f} µs CPU per event", flush=True)
+        print(
+            f"  {one.events_per_s:,.0f} events/s, {one.cpu_us_per_event:.0f} µs CPU per event",
+            flush=True,
+        )
         print(f"latency: {rate} events/s for {seconds}s ...", flush=True)
         lat = latency(one_world.settings, one_world.load, rate, seconds)
-        print(f"  p50 {lat['p50']:.0f} ms, p99 {lat['p99']:.0f} ms ({lat['samples']} snapshots)", flush=True)
+        print(
+            f"  p50 {lat['p50']:.0f} ms, p99 {lat['p99']:.0f} ms ({lat['samples']} snapshots)",
+            flush=True,
+        )
         half_rate, lat_half = int(one.events_per_s / 2), None
         if half_rate < rate:
-            print(f"latency: {half_rate} events/s (half this run's capacity) for {seconds}s ...", flush=True)
+            print(
+                f"latency: {half_rate} events/s (half this run's capacity) for {seconds}s ...",
+                flush=True,
+            )
             lat_half = latency(one_world.settings, one_world.load, half_rate, seconds)
-            print(f"  p50 {lat_half['p50']:.0f} ms, p99 {lat_half['p99']:.0f} ms ({lat_half['samples']} snapshots)", flush=True)
+            print(
+                f"  p50 {lat_half['p50']:.0f} ms, p99 {lat_half['p99']:.0f} ms ({lat_half['samples']} snapshots)",
+                flush=True,
+            )
     finally:
         one_world.stop()
     two = None
@@ -346,7 +393,10 @@ def run(base: Settings, events: int = 60_000, rate: int = 1000, seconds: int = 3
             print("two workers: seeding the same stock, draining the same backlog ...", flush=True)
             two_world.seed()
             two = two_world.drain(events)
-            print(f"  {two.events_per_s:,.0f} events/s, {two.cpu_us_per_event:.0f} µs CPU per event", flush=True)
+            print(
+                f"  {two.events_per_s:,.0f} events/s, {two.cpu_us_per_event:.0f} µs CPU per event",
+                flush=True,
+            )
         finally:
             two_world.stop()
     rss = {}

@@ -12,8 +12,8 @@ from __future__ import annotations
 import random
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 # (record name, weight): what a day of events is made of.
 MIX = (
@@ -75,7 +75,11 @@ class Workload:
 
     def _common(self, now_ms: int) -> dict:
         # uuid from the seeded generator: the same workload always has the same ids.
-        return {"event_id": str(uuid.UUID(int=self._rnd.getrandbits(128))), "occurred_at": now_ms, "source": "bench"}
+        return {
+            "event_id": str(uuid.UUID(int=self._rnd.getrandbits(128))),
+            "occurred_at": now_ms,
+            "source": "bench",
+        }
 
     # --- events ----------------------------------------------------------------------------
 
@@ -83,17 +87,28 @@ class Workload:
         """One receipt per SKU and location: the starting stock."""
         for s in range(self.skus):
             for loc in range(self.locations):
-                yield Event("StockReceived", {
-                    **self._common(now_ms), "reference": None,
-                    "location_id": self.location(loc), "sku": self.sku(s), "qty": qty,
-                })
+                yield Event(
+                    "StockReceived",
+                    {
+                        **self._common(now_ms),
+                        "reference": None,
+                        "location_id": self.location(loc),
+                        "sku": self.sku(s),
+                        "qty": qty,
+                    },
+                )
 
     def channel(self, now_ms: int, safety_stock: int = 0) -> Event:
         locations = [self.location(i) for i in range(self.locations)]
-        return Event("ChannelConfigured", {
-            **self._common(now_ms), "channel_id": self.channel_id,
-            "location_ids": locations, "safety_stock": safety_stock,
-        })
+        return Event(
+            "ChannelConfigured",
+            {
+                **self._common(now_ms),
+                "channel_id": self.channel_id,
+                "location_ids": locations,
+                "safety_stock": safety_stock,
+            },
+        )
 
     def next(self, now_ms: int) -> Event:
         names, weights = zip(*MIX)
@@ -114,10 +129,16 @@ class Workload:
         if self.hold_ms is not None and self._rnd.random() < self.hold_share:
             hold = now_ms + self.hold_ms
         self._placed.append((order_id, lines))
-        return Event("OrderPlaced", {
-            **self._common(now_ms), "order_id": order_id, "channel_id": self.channel_id,
-            "lines": lines, "hold_expires_at": hold,
-        })
+        return Event(
+            "OrderPlaced",
+            {
+                **self._common(now_ms),
+                "order_id": order_id,
+                "channel_id": self.channel_id,
+                "lines": lines,
+                "hold_expires_at": hold,
+            },
+        )
 
     def _PickConfirmed(self, now_ms: int) -> Event | None:
         if not self._placed:
@@ -126,28 +147,49 @@ class Workload:
         location = self.location()
         short = self._rnd.random() < 0.05
         pick_lines = [
-            {"sku": l["sku"], "qty_picked": l["qty"] - (1 if short and i == 0 else 0), "qty_short": 1 if short and i == 0 else 0}
+            {
+                "sku": l["sku"],
+                "qty_picked": l["qty"] - (1 if short and i == 0 else 0),
+                "qty_short": 1 if short and i == 0 else 0,
+            }
             for i, l in enumerate(lines)
         ]
         pick_lines = [l for l in pick_lines if l["qty_picked"] + l["qty_short"] > 0]
         self._picked.append((order_id, location, lines))
-        return Event("PickConfirmed", {**self._common(now_ms), "order_id": order_id, "location_id": location, "lines": pick_lines})
+        return Event(
+            "PickConfirmed",
+            {
+                **self._common(now_ms),
+                "order_id": order_id,
+                "location_id": location,
+                "lines": pick_lines,
+            },
+        )
 
     def _ShipmentConfirmed(self, now_ms: int) -> Event | None:
         if not self._picked:
             return None
         order_id, location, lines = self._picked.popleft()
         self._shipped.append((order_id, location, lines))
-        return Event("ShipmentConfirmed", {
-            **self._common(now_ms), "shipment_id": self._id("S"), "order_id": order_id,
-            "location_id": location, "lines": [{"sku": l["sku"], "qty": l["qty"]} for l in lines],
-        })
+        return Event(
+            "ShipmentConfirmed",
+            {
+                **self._common(now_ms),
+                "shipment_id": self._id("S"),
+                "order_id": order_id,
+                "location_id": location,
+                "lines": [{"sku": l["sku"], "qty": l["qty"]} for l in lines],
+            },
+        )
 
     def _OrderCancelled(self, now_ms: int) -> Event | None:
         if not self._placed:
             return None
         order_id, _ = self._placed.pop()
-        return Event("OrderCancelled", {**self._common(now_ms), "order_id": order_id, "lines": None, "reason": "customer"})
+        return Event(
+            "OrderCancelled",
+            {**self._common(now_ms), "order_id": order_id, "lines": None, "reason": "customer"},
+        )
 
     def _ReturnReceived(self, now_ms: int) -> Event | None:
         if not self._shipped:
@@ -156,30 +198,59 @@ class Workload:
         line = lines[0]
         return_id = self._id("R")
         self._received_returns.append((return_id, location, line))
-        return Event("ReturnReceived", {
-            **self._common(now_ms), "return_id": return_id, "order_id": order_id,
-            "location_id": location, "lines": [{"sku": line["sku"], "qty": line["qty"]}],
-        })
+        return Event(
+            "ReturnReceived",
+            {
+                **self._common(now_ms),
+                "return_id": return_id,
+                "order_id": order_id,
+                "location_id": location,
+                "lines": [{"sku": line["sku"], "qty": line["qty"]}],
+            },
+        )
 
     def _ReturnInspected(self, now_ms: int) -> Event | None:
         if not self._received_returns:
             return None
         return_id, location, line = self._received_returns.popleft()
         damaged = 1 if self._rnd.random() < 0.3 else 0
-        return Event("ReturnInspected", {
-            **self._common(now_ms), "return_id": return_id, "location_id": location,
-            "lines": [{"sku": line["sku"], "qty_restock": line["qty"] - damaged, "qty_damaged": damaged}],
-        })
+        return Event(
+            "ReturnInspected",
+            {
+                **self._common(now_ms),
+                "return_id": return_id,
+                "location_id": location,
+                "lines": [
+                    {
+                        "sku": line["sku"],
+                        "qty_restock": line["qty"] - damaged,
+                        "qty_damaged": damaged,
+                    }
+                ],
+            },
+        )
 
     def _StockAdjusted(self, now_ms: int) -> Event:
         delta = self._rnd.choice([-2, -1, 1, 2, 5])
-        return Event("StockAdjusted", {
-            **self._common(now_ms), "location_id": self.location(), "sku": self.sku(),
-            "qty_delta": delta, "reason": "bench adjustment",
-        })
+        return Event(
+            "StockAdjusted",
+            {
+                **self._common(now_ms),
+                "location_id": self.location(),
+                "sku": self.sku(),
+                "qty_delta": delta,
+                "reason": "bench adjustment",
+            },
+        )
 
     def _StockReceived(self, now_ms: int) -> Event:
-        return Event("StockReceived", {
-            **self._common(now_ms), "reference": None, "location_id": self.location(),
-            "sku": self.sku(), "qty": self._rnd.randint(5, 20),
-        })
+        return Event(
+            "StockReceived",
+            {
+                **self._common(now_ms),
+                "reference": None,
+                "location_id": self.location(),
+                "sku": self.sku(),
+                "qty": self._rnd.randint(5, 20),
+            },
+        )

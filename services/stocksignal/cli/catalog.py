@@ -10,13 +10,21 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import click
 
 from stocksignal import bootstrap
 from stocksignal.cli.channels import ChannelRecord
-from stocksignal.cli.common import Failure, Unavailable, kafka_client_overrides, make_console, require_topics, tool_settings
+from stocksignal.cli.common import (
+    Failure,
+    Unavailable,
+    kafka_client_overrides,
+    make_console,
+    require_topics,
+    tool_settings,
+)
 from stocksignal.cli.formatting import fmt_ts
 from stocksignal.contract import topics as catalogue
 from stocksignal.domain import ValidationError, validate
@@ -36,10 +44,14 @@ def parse_components(text: str) -> list[dict[str, Any]]:
         try:
             components.append({"sku": sku.strip(), "qty": int(qty)})
         except ValueError:
-            raise click.BadParameter(f"{part!r}: the quantity after ':' must be a whole number, e.g. MUG:2",
-                                     param_hint="--components") from None
+            raise click.BadParameter(
+                f"{part!r}: the quantity after ':' must be a whole number, e.g. MUG:2",
+                param_hint="--components",
+            ) from None
     if not components:
-        raise click.BadParameter("names no component; give at least one, e.g. MUG:1,LAMP:1", param_hint="--components")
+        raise click.BadParameter(
+            "names no component; give at least one, e.g. MUG:1,LAMP:1", param_hint="--components"
+        )
     return components
 
 
@@ -79,9 +91,16 @@ def read_catalog(settings: Settings) -> dict[str, Mapping[str, Any]]:
     return fold_catalog(records)
 
 
-def produce_catalog_event(settings: Settings, record_name: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+def produce_catalog_event(
+    settings: Settings, record_name: str, fields: Mapping[str, Any]
+) -> dict[str, Any]:
     """Validate, encode, produce and wait for the broker's acknowledgement."""
-    record = {"event_id": str(uuid.uuid4()), "occurred_at": int(time.time() * 1000), "source": SOURCE, **fields}
+    record = {
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": int(time.time() * 1000),
+        "source": SOURCE,
+        **fields,
+    }
     try:
         validate(record_name, record)
     except ValidationError as exc:
@@ -91,8 +110,12 @@ def produce_catalog_event(settings: Settings, record_name: str, fields: Mapping[
     value = bootstrap.make_codec(settings).encode(record_name, record)
     producer = bootstrap.make_producer(settings, **kafka_client_overrides())
     errors: list[str] = []
-    producer.produce(topic, value, record["bundle_sku"].encode(),
-                     on_delivery=lambda err, _m: err is not None and errors.append(err.str()))
+    producer.produce(
+        topic,
+        value,
+        record["bundle_sku"].encode(),
+        on_delivery=lambda err, _m: err is not None and errors.append(err.str()),
+    )
     if producer.flush(30):
         raise Unavailable(f"the {record_name} event was not delivered within 30 s: is Kafka up?")
     if errors:
@@ -117,8 +140,11 @@ def catalog() -> None:
 
 @catalog.command("set", short_help="Define a bundle (BundleDefined).")
 @click.argument("bundle_sku")
-@click.option("--components", required=True,
-              help="Comma-separated SKU:units per bundle, e.g. MUG-BLUE:1,LAMP-GREEN:1 (1..20 distinct SKUs, 1..1000 units).")
+@click.option(
+    "--components",
+    required=True,
+    help="Comma-separated SKU:units per bundle, e.g. MUG-BLUE:1,LAMP-GREEN:1 (1..20 distinct SKUs, 1..1000 units).",
+)
 def set_bundle(bundle_sku: str, components: str) -> None:
     """Define (or redefine) BUNDLE_SKU: produces a BundleDefined event.
 
@@ -132,7 +158,9 @@ def set_bundle(bundle_sku: str, components: str) -> None:
     """
     settings = tool_settings()
     parsed = parse_components(components)
-    record = produce_catalog_event(settings, "BundleDefined", {"bundle_sku": bundle_sku, "components": parsed})
+    record = produce_catalog_event(
+        settings, "BundleDefined", {"bundle_sku": bundle_sku, "components": parsed}
+    )
     click.echo(f"defined bundle {bundle_sku} = {describe(parsed)}  [event {record['event_id']}]")
 
 
@@ -153,7 +181,12 @@ def remove_bundle(bundle_sku: str) -> None:
 
 
 @catalog.command("list", short_help="List the defined bundles.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object: bundle_sku -> its BundleDefined record.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object: bundle_sku -> its BundleDefined record.",
+)
 def list_bundles(as_json: bool) -> None:
     """List the defined bundles: the newest definition of each, removed ones omitted.
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import click
 
@@ -61,7 +62,12 @@ def fold_channels(records: Iterable[ChannelRecord]) -> dict[str, Mapping[str, An
 
 def channel_event(record_name: str, **fields: Any) -> dict[str, Any]:
     """A channel event with its common fields, validated by the domain's rules."""
-    record = {"event_id": str(uuid.uuid4()), "occurred_at": int(time.time() * 1000), "source": SOURCE, **fields}
+    record = {
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": int(time.time() * 1000),
+        "source": SOURCE,
+        **fields,
+    }
     validate(record_name, record)
     return record
 
@@ -73,8 +79,12 @@ def produce_channel_event(settings: Settings, record_name: str, record: Mapping[
     value = bootstrap.make_codec(settings).encode(record_name, record)
     producer = bootstrap.make_producer(settings, **kafka_client_overrides())
     errors: list[str] = []
-    producer.produce(topic, value, record["channel_id"].encode(),
-                     on_delivery=lambda err, _m: err is not None and errors.append(err.str()))
+    producer.produce(
+        topic,
+        value,
+        record["channel_id"].encode(),
+        on_delivery=lambda err, _m: err is not None and errors.append(err.str()),
+    )
     if producer.flush(30):
         raise Unavailable(f"the {record_name} event was not delivered within 30 s: is Kafka up?")
     if errors:
@@ -117,18 +127,46 @@ def channels() -> None:
 
 @channels.command("set", short_help="Configure a channel (ChannelConfigured).")
 @click.argument("channel_id")
-@click.option("--locations", required=True,
-              help="Comma-separated location ids, in allocation priority order (first is used first).")
-@click.option("--safety-stock", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Units held back from this channel's available-to-sell, per SKU.")
-@click.option("--buffer-percent", type=click.IntRange(0, 100), default=0, show_default=True,
-              help="Share of what is left after safety stock held back from this channel (rounded down).")
-@click.option("--max-available", type=click.IntRange(min=0), default=None,
-              help="Cap on what this channel is offered per SKU (default: no cap).")
-@click.option("--low-stock-threshold", type=click.IntRange(0, 1_000_000), default=0, show_default=True,
-              help="The channel's level is LOW_STOCK while 0 < available <= this (0: never low).")
-def set_channel(channel_id: str, locations: str, safety_stock: int, buffer_percent: int,
-                max_available: int | None, low_stock_threshold: int) -> None:
+@click.option(
+    "--locations",
+    required=True,
+    help="Comma-separated location ids, in allocation priority order (first is used first).",
+)
+@click.option(
+    "--safety-stock",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Units held back from this channel's available-to-sell, per SKU.",
+)
+@click.option(
+    "--buffer-percent",
+    type=click.IntRange(0, 100),
+    default=0,
+    show_default=True,
+    help="Share of what is left after safety stock held back from this channel (rounded down).",
+)
+@click.option(
+    "--max-available",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Cap on what this channel is offered per SKU (default: no cap).",
+)
+@click.option(
+    "--low-stock-threshold",
+    type=click.IntRange(0, 1_000_000),
+    default=0,
+    show_default=True,
+    help="The channel's level is LOW_STOCK while 0 < available <= this (0: never low).",
+)
+def set_channel(
+    channel_id: str,
+    locations: str,
+    safety_stock: int,
+    buffer_percent: int,
+    max_available: int | None,
+    low_stock_threshold: int,
+) -> None:
     """Configure (or reconfigure) CHANNEL_ID: produces a ChannelConfigured event.
 
     Available to sell is max(0, sellable over the locations - safety stock), less the buffer
@@ -143,16 +181,26 @@ def set_channel(channel_id: str, locations: str, safety_stock: int, buffer_perce
     settings = tool_settings()
     location_ids = [loc.strip() for loc in locations.split(",") if loc.strip()]
     if not location_ids:
-        raise click.BadParameter("names no location; give at least one, e.g. WH-BER,WH-HAM", param_hint="--locations")
+        raise click.BadParameter(
+            "names no location; give at least one, e.g. WH-BER,WH-HAM", param_hint="--locations"
+        )
     try:
-        record = channel_event("ChannelConfigured", channel_id=channel_id, location_ids=location_ids,
-                               safety_stock=safety_stock, buffer_percent=buffer_percent,
-                               max_available=max_available, low_stock_threshold=low_stock_threshold)
+        record = channel_event(
+            "ChannelConfigured",
+            channel_id=channel_id,
+            location_ids=location_ids,
+            safety_stock=safety_stock,
+            buffer_percent=buffer_percent,
+            max_available=max_available,
+            low_stock_threshold=low_stock_threshold,
+        )
     except ValidationError as exc:
         raise click.UsageError("; ".join(exc.problems)) from exc
     produce_channel_event(settings, "ChannelConfigured", record)
-    click.echo(f"configured channel {channel_id}: locations {', '.join(location_ids)} (in this order), "
-               f"safety stock {safety_stock}{describe_rules(record)}  [event {record['event_id']}]")
+    click.echo(
+        f"configured channel {channel_id}: locations {', '.join(location_ids)} (in this order), "
+        f"safety stock {safety_stock}{describe_rules(record)}  [event {record['event_id']}]"
+    )
 
 
 def describe_rules(record: dict) -> str:
@@ -191,7 +239,12 @@ def remove_channel(channel_id: str) -> None:
 
 
 @channels.command("list", short_help="List the configured channels.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object: channel_id -> its ChannelConfigured record.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object: channel_id -> its ChannelConfigured record.",
+)
 def list_channels(as_json: bool) -> None:
     """List the configured channels: the newest configuration of each, removed ones omitted.
 
@@ -212,11 +265,26 @@ def list_channels(as_json: bool) -> None:
         console.print("No channels are configured.")
     else:
         table = Table(box=box.SIMPLE_HEAD)
-        for col in ("channel", "locations (priority order)", "safety stock", "rules", "configured at", "event"):
+        for col in (
+            "channel",
+            "locations (priority order)",
+            "safety stock",
+            "rules",
+            "configured at",
+            "event",
+        ):
             table.add_column(col, justify="right" if col == "safety stock" else "left")
         for channel_id, r in current.items():
-            table.add_row(channel_id, ", ".join(r["location_ids"]), str(r.get("safety_stock", 0)),
-                          describe_rules(r).removeprefix(", ") or "-", fmt_ts(r["occurred_at"]), r["event_id"])
+            table.add_row(
+                channel_id,
+                ", ".join(r["location_ids"]),
+                str(r.get("safety_stock", 0)),
+                describe_rules(r).removeprefix(", ") or "-",
+                fmt_ts(r["occurred_at"]),
+                r["event_id"],
+            )
         console.print(table)
     if DEFAULT_CHANNEL not in current:
-        console.print(f"[dim]{DEFAULT_CHANNEL} (built-in): every location of the SKU, lexical order, safety stock 0[/]")
+        console.print(
+            f"[dim]{DEFAULT_CHANNEL} (built-in): every location of the SKU, lexical order, safety stock 0[/]"
+        )

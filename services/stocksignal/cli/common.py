@@ -23,7 +23,8 @@ import socket
 import sys
 import threading
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import click
 from prometheus_client import CollectorRegistry
@@ -86,7 +87,9 @@ def tool_settings(**overrides: Any) -> Settings:
     STOCKSIGNAL_LOG_LEVEL asks for more detail (DEBUG)."""
     settings = load_settings(**overrides)
     level = logging.getLevelName(settings.log_level.upper())
-    logging.getLogger().setLevel(level if isinstance(level, int) and level < logging.INFO else logging.WARNING)
+    logging.getLogger().setLevel(
+        level if isinstance(level, int) and level < logging.INFO else logging.WARNING
+    )
     return settings
 
 
@@ -156,15 +159,23 @@ def existing_topics(settings: Settings, timeout: float = KAFKA_TIMEOUT_S) -> dic
     return {name: len(t.partitions) for name, t in metadata.topics.items() if t.error is None}
 
 
-def require_topics(settings: Settings, names: Iterable[str], timeout: float = KAFKA_TIMEOUT_S) -> dict[str, int]:
+def require_topics(
+    settings: Settings, names: Iterable[str], timeout: float = KAFKA_TIMEOUT_S
+) -> dict[str, int]:
     """Partition counts of ``names`` (full names, prefix included); exit 4 naming the missing ones."""
     existing = existing_topics(settings, timeout)
     names = list(names)
     missing = [n for n in names if n not in existing]
     if missing:
-        prefix = f" (STOCKSIGNAL_TOPIC_PREFIX={settings.topic_prefix!r})" if settings.topic_prefix else ""
+        prefix = (
+            f" (STOCKSIGNAL_TOPIC_PREFIX={settings.topic_prefix!r})"
+            if settings.topic_prefix
+            else ""
+        )
         raise TopicsNotReadyError(
-            "missing topic(s): " + ", ".join(missing) + prefix
+            "missing topic(s): "
+            + ", ".join(missing)
+            + prefix
             + "\nrun `stocksignal topics create` with the same settings to create them"
         )
     return {n: existing[n] for n in names}
@@ -230,10 +241,16 @@ def wait_for_leaders(settings, names: list[str], timeout: float = 30.0) -> None:
         topics = admin.list_topics(timeout=10).topics
         for name in list(waiting):
             t = topics.get(name)
-            if t is not None and t.error is None and t.partitions and all(
-                    p.error is None and p.leader >= 0 for p in t.partitions.values()):
+            if (
+                t is not None
+                and t.error is None
+                and t.partitions
+                and all(p.error is None and p.leader >= 0 for p in t.partitions.values())
+            ):
                 waiting.discard(name)
         if waiting:
             time.sleep(0.1)
     if waiting:
-        click.echo(f"Warning: no leader yet for every partition of {', '.join(sorted(waiting))}", err=True)
+        click.echo(
+            f"Warning: no leader yet for every partition of {', '.join(sorted(waiting))}", err=True
+        )

@@ -76,7 +76,9 @@ def source_for(source: str, reason: str | None) -> str:
     return f"{source}: {reason}" if reason else source
 
 
-def record_for(row: CountRow, digest: str, occurred_at: int, source: str = DEFAULT_SOURCE) -> dict[str, Any]:
+def record_for(
+    row: CountRow, digest: str, occurred_at: int, source: str = DEFAULT_SOURCE
+) -> dict[str, Any]:
     """The ``StockCounted`` record of a row (field names as in schemas/StockCounted.avsc)."""
     return {
         "event_id": event_id(digest, row.line),
@@ -109,8 +111,13 @@ def parse_counts(data: bytes, delimiter: str = ",", source: str = DEFAULT_SOURCE
             continue
         earlier = seen.setdefault((row.sku, row.location_id), row.line)
         if earlier != row.line:
-            result.bad.append(BadLine(row.line, f"{row.sku} at {row.location_id} is also counted on line "
-                                                f"{earlier}: one row per position (sum its bins first)"))
+            result.bad.append(
+                BadLine(
+                    row.line,
+                    f"{row.sku} at {row.location_id} is also counted on line "
+                    f"{earlier}: one row per position (sum its bins first)",
+                )
+            )
             continue
         result.rows.append(row)
     return result
@@ -123,8 +130,13 @@ def _decode(data: bytes, result: CountsFile) -> str | None:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        result.bad.append(BadLine(line, f"not UTF-8: byte 0x{data[exc.start]:02x} at column {column}; "
-                                        "save the file as UTF-8 (nothing of it can be read)"))
+        result.bad.append(
+            BadLine(
+                line,
+                f"not UTF-8: byte 0x{data[exc.start]:02x} at column {column}; "
+                "save the file as UTF-8 (nothing of it can be read)",
+            )
+        )
         return None
 
 
@@ -134,7 +146,9 @@ def _header(reader, delimiter: str, result: CountsFile) -> tuple[list[str] | Non
         if any(c.strip() for c in cells):
             break
     else:
-        result.bad.append(BadLine(1, f"no header row: the first row names the columns, {', '.join(REQUIRED)}"))
+        result.bad.append(
+            BadLine(1, f"no header row: the first row names the columns, {', '.join(REQUIRED)}")
+        )
         return None, 0
     names = [c.strip().lower() for c in cells]
     line = reader.line_num
@@ -147,18 +161,24 @@ def _header(reader, delimiter: str, result: CountsFile) -> tuple[list[str] | Non
         problems.append(f"missing column(s) {', '.join(missing)}{hint}")
     unknown = [c for c in names if c not in COLUMNS]
     if unknown:
-        problems.append(f"unknown column(s) {', '.join(repr(c) for c in unknown)}; the columns are "
-                        f"{', '.join(REQUIRED)} and optionally {', '.join(OPTIONAL)}")
+        problems.append(
+            f"unknown column(s) {', '.join(repr(c) for c in unknown)}; the columns are "
+            f"{', '.join(REQUIRED)} and optionally {', '.join(OPTIONAL)}"
+        )
     twice = sorted({c for c in names if names.count(c) > 1 and c in COLUMNS})
     if twice:
         problems.append(f"column(s) {', '.join(twice)} named twice")
     if problems:
-        result.bad.append(BadLine(line, "header: " + "; ".join(problems) + " (nothing of the file was read)"))
+        result.bad.append(
+            BadLine(line, "header: " + "; ".join(problems) + " (nothing of the file was read)")
+        )
         return None, line
     return names, line
 
 
-def _row(line: int, header: list[str], cells: list[str], source: str, result: CountsFile) -> CountRow | None:
+def _row(
+    line: int, header: list[str], cells: list[str], source: str, result: CountsFile
+) -> CountRow | None:
     if len(cells) != len(header):
         result.bad.append(BadLine(line, f"{len(cells)} cell(s) where the header has {len(header)}"))
         return None
@@ -169,8 +189,13 @@ def _row(line: int, header: list[str], cells: list[str], source: str, result: Co
     room = MAX_TEXT_LENGTH - len(source) - 2
     if reason is not None and len(reason) > room:
         problems.append(f"reason: {len(reason)} characters, at most {room}")
-    record = {"event_id": "x", "occurred_at": 0, "sku": values["sku"], "location_id": values["location_id"],
-              "counted_qty": qty if qty is not None else 0}
+    record = {
+        "event_id": "x",
+        "occurred_at": 0,
+        "sku": values["sku"],
+        "location_id": values["location_id"],
+        "counted_qty": qty if qty is not None else 0,
+    }
     try:
         validate("StockCounted", record)
     except ValidationError as exc:

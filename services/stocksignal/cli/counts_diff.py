@@ -10,9 +10,10 @@ row of a SKU or location the processor does not know yet is a new position (book
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from stocksignal.cli.common import Failure
 from stocksignal.cli.counts_csv import CountRow
@@ -87,8 +88,10 @@ def largest_first(changes: list[Change], limit: int) -> list[Change]:
 
 
 def summary_line(t: DiffTotals) -> str:
-    return (f"{t.rows} row(s): {t.changing} change stock (+{t.units_up} / −{t.units_down} units), "
-            f"{t.agreeing} agree with the books, {t.new_positions} new position(s)")
+    return (
+        f"{t.rows} row(s): {t.changing} change stock (+{t.units_up} / −{t.units_down} units), "
+        f"{t.agreeing} agree with the books, {t.new_positions} new position(s)"
+    )
 
 
 def render(changes: list[Change], limit: int, console: Any) -> None:
@@ -99,21 +102,44 @@ def render(changes: list[Change], limit: int, console: Any) -> None:
     t = totals(changes)
     if shown:
         title = "What the import changes (largest corrections first" + (
-            f"; {len(shown)} of {t.changing})" if len(shown) < t.changing else ")")
+            f"; {len(shown)} of {t.changing})" if len(shown) < t.changing else ")"
+        )
         table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-        for col in ("line", "sku", "location", "counted", "books (on_hand − picked)", "change", "on_hand after",
-                    "reason"):
-            table.add_column(col, justify="left" if col in ("sku", "location", "reason") else "right")
+        for col in (
+            "line",
+            "sku",
+            "location",
+            "counted",
+            "books (on_hand − picked)",
+            "change",
+            "on_hand after",
+            "reason",
+        ):
+            table.add_column(
+                col, justify="left" if col in ("sku", "location", "reason") else "right"
+            )
         for c in shown:
             books = f"{c.on_hand} − {c.picked} = {c.books}" if c.known else "0 (new position)"
-            table.add_row(str(c.row.line), c.row.sku, c.row.location_id, str(c.row.counted_qty), books,
-                          f"{c.delta:+d}", f"{c.on_hand} -> {c.on_hand_after}", c.row.reason or "")
+            table.add_row(
+                str(c.row.line),
+                c.row.sku,
+                c.row.location_id,
+                str(c.row.counted_qty),
+                books,
+                f"{c.delta:+d}",
+                f"{c.on_hand} -> {c.on_hand_after}",
+                c.row.reason or "",
+            )
         console.print(table)
     console.print(summary_line(t))
 
 
-def fetch_books(base: str, skus: list[str], fetch: Callable[[str, str], tuple[int, Any]],
-                on_done: Callable[[int], None] = lambda n: None) -> dict[str, Positions | None]:
+def fetch_books(
+    base: str,
+    skus: list[str],
+    fetch: Callable[[str, str], tuple[int, Any]],
+    on_done: Callable[[int], None] = lambda n: None,
+) -> dict[str, Positions | None]:
     """sku -> positions from the inspection API (None: the processor knows no such SKU)."""
 
     def one(sku: str) -> tuple[str, Positions | None]:

@@ -20,15 +20,43 @@ def demo() -> None:
 
 
 @demo.command("run", short_help="Start every service and play the scripted day.")
-@click.option("--plain", is_flag=True, help="Plain lines instead of the live view (the default when stdout is not a terminal).")
-@click.option("--pace", type=click.FloatRange(min=0), default=None,
-              help="Seconds between steps, to follow the story [default: 1.5 live, 0 plain].")
-@click.option("--free-ports", is_flag=True, help="Use free ports for every service instead of the usual ones (6066, 8080, 8099, 9108, 9109).")
-@click.option("--topic-prefix", default=None, help="Topic prefix of this run [default: STOCKSIGNAL_TOPIC_PREFIX + 'demo-<run id>.'].")
-@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=RUN_DIR_HELP)
-@click.option("--stop-when-done", is_flag=True, help="Stop the services at the end instead of leaving them running.")
-def run_demo(plain: bool, pace: float | None, free_ports: bool, topic_prefix: str | None, run_dir: Path | None,
-             stop_when_done: bool) -> None:
+@click.option(
+    "--plain",
+    is_flag=True,
+    help="Plain lines instead of the live view (the default when stdout is not a terminal).",
+)
+@click.option(
+    "--pace",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Seconds between steps, to follow the story [default: 1.5 live, 0 plain].",
+)
+@click.option(
+    "--free-ports",
+    is_flag=True,
+    help="Use free ports for every service instead of the usual ones (6066, 8080, 8099, 9108, 9109).",
+)
+@click.option(
+    "--topic-prefix",
+    default=None,
+    help="Topic prefix of this run [default: STOCKSIGNAL_TOPIC_PREFIX + 'demo-<run id>.'].",
+)
+@click.option(
+    "--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=RUN_DIR_HELP
+)
+@click.option(
+    "--stop-when-done",
+    is_flag=True,
+    help="Stop the services at the end instead of leaving them running.",
+)
+def run_demo(
+    plain: bool,
+    pace: float | None,
+    free_ports: bool,
+    topic_prefix: str | None,
+    run_dir: Path | None,
+    stop_when_done: bool,
+) -> None:
     """Start the platform's services and play the scripted day; check every number.
 
     \b
@@ -42,7 +70,8 @@ def run_demo(plain: bool, pace: float | None, free_ports: bool, topic_prefix: st
     not answer.
     """
     from stocksignal.demo import procs
-    from stocksignal.demo.runner import Options, run_demo as run
+    from stocksignal.demo.runner import Options
+    from stocksignal.demo.runner import run_demo as run
 
     base = tool_settings()
     options = Options(
@@ -57,8 +86,14 @@ def run_demo(plain: bool, pace: float | None, free_ports: bool, topic_prefix: st
 
 
 @demo.command("stop", short_help="Stop the services the demo left running.")
-@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=RUN_DIR_HELP)
-@click.option("--purge", is_flag=True, help="Also delete the run's topics, consumer groups, Redis keys and state.")
+@click.option(
+    "--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=RUN_DIR_HELP
+)
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Also delete the run's topics, consumer groups, Redis keys and state.",
+)
 def stop_demo(run_dir: Path | None, purge: bool) -> None:
     """Stop the services the demo left running (SIGTERM, SIGKILL after 20 s).
 
@@ -80,8 +115,15 @@ def stop_demo(run_dir: Path | None, purge: bool) -> None:
 
 
 @demo.command("status", short_help="Show the demo's processes and URLs.")
-@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=RUN_DIR_HELP)
-@click.option("--json", "as_json", is_flag=True, help="The run's recorded state and running processes as JSON.")
+@click.option(
+    "--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help=RUN_DIR_HELP
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="The run's recorded state and running processes as JSON.",
+)
 def status_demo(run_dir: Path | None, as_json: bool) -> None:
     """Show the demo's processes and URLs. Exit 0 when all five run, 1 otherwise."""
     from stocksignal.demo import procs
@@ -94,7 +136,9 @@ def status_demo(run_dir: Path | None, as_json: bool) -> None:
         click.echo(json.dumps({"state": state, "running": running}, indent=2))
     else:
         if state:
-            click.echo(f"run {state.get('run_id')} · topics {state.get('topic_prefix')}* · {directory}")
+            click.echo(
+                f"run {state.get('run_id')} · topics {state.get('topic_prefix')}* · {directory}"
+            )
         for name in SERVICES:
             pid = running.get(name)
             click.echo(f"  {name:<17} {'up   pid ' + str(pid) if pid else 'down'}")

@@ -5,12 +5,21 @@ Used by ``stocksignal tail`` and by the demo's ledger view.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone, tzinfo
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 from stocksignal.contract.dlq import DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC
 
-BUCKETS = ("on_hand", "reserved", "picked", "damaged", "quality_hold", "pending_inspection", "inbound")
+BUCKETS = (
+    "on_hand",
+    "reserved",
+    "picked",
+    "damaged",
+    "quality_hold",
+    "pending_inspection",
+    "inbound",
+)
 # Always shown in a location summary; the other buckets only when not 0.
 ALWAYS_SHOWN = ("on_hand", "reserved")
 
@@ -38,7 +47,9 @@ def fmt_allocations(allocations: list[Mapping[str, Any]]) -> str:
     return "{" + ", ".join(f"{a['location_id']}: {a['qty']}" for a in allocations) + "}"
 
 
-def format_availability(rec: Mapping[str, Any], ts: int | None = None, tz: tzinfo | None = None) -> str:
+def format_availability(
+    rec: Mapping[str, Any], ts: int | None = None, tz: tzinfo | None = None
+) -> str:
     """``<time>  SKU v7  default=4 webshop=4 | WH-BER: on_hand=.. | ... <- OrderPlaced evt``"""
     locations = " | ".join(fmt_location(loc) for loc in rec["locations"])
     return (
@@ -60,8 +71,10 @@ def format_order_decision(rec: Mapping[str, Any], tz: tzinfo | None = None) -> s
     """``<time>  K-1  REJECTED  ALL_OR_NOTHING  MUG 0/1, LAMP 0/1, GIFT 0/1  reason=...  <- evt``"""
     lines = ", ".join(f"{x['sku']} {x['qty_reserved']}/{x['qty_requested']}" for x in rec["lines"])
     reason = f"  reason={rec['reason']}" if rec.get("reason") else ""
-    return (f"{fmt_ts(rec['decided_at'], tz)}  {rec['order_id']}  {rec['status']}  {rec['fulfilment']}  "
-            f"{lines}  channel={rec['channel_id']}{reason}  <- {rec['cause_event_id']}")
+    return (
+        f"{fmt_ts(rec['decided_at'], tz)}  {rec['order_id']}  {rec['status']}  {rec['fulfilment']}  "
+        f"{lines}  channel={rec['channel_id']}{reason}  <- {rec['cause_event_id']}"
+    )
 
 
 def format_decision(rec: Mapping[str, Any], tz: tzinfo | None = None) -> str:
@@ -101,7 +114,9 @@ def format_dlq(
     elif value is None:
         body = "(no value)"
     else:
-        body = f"undecodable {len(value)} bytes: {value[:24].hex()}{'...' if len(value) > 24 else ''}"
+        body = (
+            f"undecodable {len(value)} bytes: {value[:24].hex()}{'...' if len(value) > 24 else ''}"
+        )
     return (
         f"{fmt_ts(ts, tz)}  {headers.get(DLQ_REASON, '?')}  {where}  key={_text(key)}  "
         f"{headers.get(DLQ_ERROR, '')}  | {body}"
@@ -146,4 +161,4 @@ def locations_table(positions: Mapping[str, Mapping[str, int]], title: str) -> A
 
 
 def utc() -> tzinfo:
-    return timezone.utc
+    return UTC

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from stocksignal.contract import topics as catalogue
 from stocksignal.contract.errors import CodecError
@@ -33,13 +34,16 @@ from stocksignal.domain import ValidationError, validate
 from stocksignal.times import parse_timestamp  # noqa: F401  (part of this module's API)
 
 #: record name -> contract topic (without prefix), for every input record.
-INPUT_RECORDS: dict[str, str] = {r: t.name for t in catalogue.list_topics(catalogue.Role.INPUT) for r in t.records}
-OUTPUT_RECORDS: frozenset[str] = frozenset(r for t in catalogue.list_topics(catalogue.Role.OUTPUT) for r in t.records)
+INPUT_RECORDS: dict[str, str] = {
+    r: t.name for t in catalogue.list_topics(catalogue.Role.INPUT) for r in t.records
+}
+OUTPUT_RECORDS: frozenset[str] = frozenset(
+    r for t in catalogue.list_topics(catalogue.Role.OUTPUT) for r in t.records
+)
 #: fields of input records that are Avro timestamp-millis (a test checks this against the schemas).
 TIMESTAMP_FIELDS: frozenset[str] = frozenset({"occurred_at", "hold_expires_at", "expected_at"})
 DEFAULT_SOURCE = "stocksignal-cli"
 FILLABLE = ("event_id", "occurred_at", "source")
-
 
 
 @dataclass(frozen=True)
@@ -90,13 +94,18 @@ def decode_line(raw: bytes, number: int) -> tuple[str, BadLine | None] | BadLine
     """
     note = None
     if raw.startswith(BOM):
-        raw = raw[len(BOM):]
-        note = BadLine(number, "a UTF-8 byte order mark (EF BB BF) was ignored; save the file without it")
+        raw = raw[len(BOM) :]
+        note = BadLine(
+            number, "a UTF-8 byte order mark (EF BB BF) was ignored; save the file without it"
+        )
     try:
         return raw.decode("utf-8"), note
     except UnicodeDecodeError as exc:
-        return BadLine(number, f"not UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}; "
-                               "save the file as UTF-8")
+        return BadLine(
+            number,
+            f"not UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}; "
+            "save the file as UTF-8",
+        )
 
 
 def parse_line(text: str, number: int, defaults: Defaults) -> Event | BadLine | None:
@@ -115,8 +124,13 @@ def parse_line(text: str, number: int, defaults: Defaults) -> Event | BadLine | 
         return BadLine(number, 'no "type": name the input event, e.g. "type": "OrderPlaced"')
     if not isinstance(record_name, str) or record_name not in INPUT_RECORDS:
         if record_name in OUTPUT_RECORDS:
-            return BadLine(number, f"{record_name} is an output of the processor, not an input event")
-        return BadLine(number, f"unknown type {record_name!r}; input events are: {', '.join(sorted(INPUT_RECORDS))}")
+            return BadLine(
+                number, f"{record_name} is an output of the processor, not an input event"
+            )
+        return BadLine(
+            number,
+            f"unknown type {record_name!r}; input events are: {', '.join(sorted(INPUT_RECORDS))}",
+        )
     filled = []
     if "event_id" not in obj:
         obj["event_id"] = defaults.new_event_id()

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from stocksignal import bootstrap
-from stocksignal.cli.common import TopicsNotReadyError, Unavailable, kafka_client_overrides, require_kafka
+from stocksignal.cli.common import (
+    TopicsNotReadyError,
+    Unavailable,
+    kafka_client_overrides,
+    require_kafka,
+)
 from stocksignal.settings import Settings
 
 
@@ -51,11 +57,19 @@ class TopicReader:
             metadata = self.consumer.list_topics(topic, timeout=timeout).topics.get(topic)
         except KafkaException as exc:
             self.close()
-            raise Unavailable(f"Kafka at {settings.kafka_bootstrap_servers} does not answer: {exc}") from exc
+            raise Unavailable(
+                f"Kafka at {settings.kafka_bootstrap_servers} does not answer: {exc}"
+            ) from exc
         if metadata is None or metadata.error is not None or not metadata.partitions:
             self.close()
-            prefix = f" (STOCKSIGNAL_TOPIC_PREFIX={settings.topic_prefix!r})" if settings.topic_prefix else ""
-            raise TopicsNotReadyError(f"topic {topic} does not exist{prefix}; run `stocksignal topics create`")
+            prefix = (
+                f" (STOCKSIGNAL_TOPIC_PREFIX={settings.topic_prefix!r})"
+                if settings.topic_prefix
+                else ""
+            )
+            raise TopicsNotReadyError(
+                f"topic {topic} does not exist{prefix}; run `stocksignal topics create`"
+            )
         self.partitions = sorted(metadata.partitions)
 
     def watermarks(self, partitions: Iterable[int] | None = None) -> dict[int, tuple[int, int]]:
@@ -69,13 +83,17 @@ class TopicReader:
         for p in parts:
             while True:
                 try:
-                    out[p] = self.consumer.get_watermark_offsets(TopicPartition(self.topic, p), timeout=self.timeout)
+                    out[p] = self.consumer.get_watermark_offsets(
+                        TopicPartition(self.topic, p), timeout=self.timeout
+                    )
                     break
                 except KafkaException as exc:
                     error = exc.args[0] if exc.args else None
                     code = error.code() if hasattr(error, "code") else None
                     if code not in _NO_LEADER_YET or time.monotonic() > deadline:
-                        raise Unavailable(f"cannot read the offsets of {self.topic}[{p}]: {exc}") from exc
+                        raise Unavailable(
+                            f"cannot read the offsets of {self.topic}[{p}]: {exc}"
+                        ) from exc
                     time.sleep(0.2)
         return out
 
@@ -98,7 +116,9 @@ class TopicReader:
         deadline = time.monotonic() + timeout
         while pending:
             if time.monotonic() > deadline:
-                raise Unavailable(f"reading {self.topic} did not reach its end within {timeout:.0f}s")
+                raise Unavailable(
+                    f"reading {self.topic} did not reach its end within {timeout:.0f}s"
+                )
             for msg in self.consumer.consume(500, 0.5):
                 p = msg.partition()
                 if msg.error() is not None:
@@ -114,7 +134,9 @@ class TopicReader:
                 if msg.offset() >= ends[p] - 1:
                     pending.discard(p)
 
-    def follow(self, stop: Callable[[], bool] = lambda: False, poll_s: float = 0.5) -> Iterator[Raw]:
+    def follow(
+        self, stop: Callable[[], bool] = lambda: False, poll_s: float = 0.5
+    ) -> Iterator[Raw]:
         """Records as they arrive, after whatever was read, until ``stop()``."""
         while not stop():
             for msg in self.consumer.consume(500, poll_s):
@@ -128,7 +150,7 @@ class TopicReader:
         except Exception:  # closing a consumer that never connected: nothing to clean up
             pass
 
-    def __enter__(self) -> "TopicReader":
+    def __enter__(self) -> TopicReader:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -139,14 +161,25 @@ def read_all(settings: Settings, topic: str, partitions: Iterable[int] | None = 
     """Every record of ``topic`` (optionally of some partitions), from the beginning to the end."""
     with TopicReader(settings, topic) as reader:
         marks = reader.watermarks(partitions)
-        return list(reader.to_end({p: lo for p, (lo, _) in marks.items()}, {p: hi for p, (_, hi) in marks.items()}))
+        return list(
+            reader.to_end(
+                {p: lo for p, (lo, _) in marks.items()}, {p: hi for p, (_, hi) in marks.items()}
+            )
+        )
 
 
 def _no_leader_yet() -> frozenset:
     from confluent_kafka import KafkaError
 
-    return frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
-                      KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION, KafkaError._TIMED_OUT})
+    return frozenset(
+        {
+            KafkaError.NOT_LEADER_FOR_PARTITION,
+            KafkaError.LEADER_NOT_AVAILABLE,
+            KafkaError.UNKNOWN_TOPIC_OR_PART,
+            KafkaError._UNKNOWN_PARTITION,
+            KafkaError._TIMED_OUT,
+        }
+    )
 
 
 _NO_LEADER_YET = _no_leader_yet()
@@ -160,4 +193,12 @@ def _is_eof(msg: Any) -> bool:
 
 def _raw(msg: Any) -> Raw:
     _, ts = msg.timestamp()
-    return Raw(msg.topic(), msg.partition(), msg.offset(), ts, msg.key(), msg.value(), tuple(msg.headers() or ()))
+    return Raw(
+        msg.topic(),
+        msg.partition(),
+        msg.offset(),
+        ts,
+        msg.key(),
+        msg.value(),
+        tuple(msg.headers() or ()),
+    )

@@ -22,7 +22,19 @@ from stocksignal.cli.tail import tail
 from stocksignal.cli.token import token
 from stocksignal.cli.topics import topics
 
-COMMAND_GROUPS: tuple[click.Command, ...] = (topics, run, channels, catalog, produce, stock, tail, sku, accuracy_command, token, demo)
+COMMAND_GROUPS: tuple[click.Command, ...] = (
+    topics,
+    run,
+    channels,
+    catalog,
+    produce,
+    stock,
+    tail,
+    sku,
+    accuracy_command,
+    token,
+    demo,
+)
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, not the user's input or environment
 
 
@@ -51,7 +63,9 @@ class InOrder(click.Group):
             ) from None
 
 
-@click.group(cls=InOrder, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=InOrder, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(package_name="stocksignal", message="%(prog)s %(version)s")
 def main() -> None:
     """stocksignal: trustworthy stock availability from inventory events.

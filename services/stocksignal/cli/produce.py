@@ -6,8 +6,9 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import click
 
@@ -52,11 +53,18 @@ class Report:
 
 @click.command(short_help="Produce input events from a JSON lines file.")
 @click.argument("file", type=click.Path(allow_dash=True, dir_okay=False, exists=False))
-@click.option("--source", default=DEFAULT_SOURCE, show_default=True,
-              help="Value of `source` for lines that have none.")
+@click.option(
+    "--source",
+    default=DEFAULT_SOURCE,
+    show_default=True,
+    help="Value of `source` for lines that have none.",
+)
 @click.option("--dry-run", is_flag=True, help="Check every line, produce nothing.")
-@click.option("--progress/--no-progress", default=None,
-              help="Progress bar [default: on for files over 256 KiB and stdin when stderr is a terminal].")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar [default: on for files over 256 KiB and stdin when stderr is a terminal].",
+)
 def produce(file: str, source: str, dry_run: bool, progress: bool | None) -> None:
     """Produce the input events of a JSON lines FILE ('-' for stdin) to their topics.
 
@@ -88,7 +96,11 @@ def produce(file: str, source: str, dry_run: bool, progress: bool | None) -> Non
     defaults = Defaults(now_ms=int(time.time() * 1000), source=source or None)
     report = Report()
     stream, size = _open(file)
-    show_progress = progress if progress is not None else (stderr_is_terminal() and (size is None or size >= PROGRESS_MIN_BYTES))
+    show_progress = (
+        progress
+        if progress is not None
+        else (stderr_is_terminal() and (size is None or size >= PROGRESS_MIN_BYTES))
+    )
     sender = None if dry_run else Sender(settings, report)
     try:
         for raw, number in _with_progress(stream, size, show_progress, file):
@@ -123,9 +135,13 @@ def produce(file: str, source: str, dry_run: bool, progress: bool | None) -> Non
             sender.finish()
     _print_report(report, file, dry_run, source)
     if report.undelivered:
-        raise Unavailable(f"{report.undelivered} event(s) not delivered within {FLUSH_TIMEOUT_S:.0f}s: is Kafka up?")
+        raise Unavailable(
+            f"{report.undelivered} event(s) not delivered within {FLUSH_TIMEOUT_S:.0f}s: is Kafka up?"
+        )
     if report.bad:
-        raise Failure(f"{len(report.bad)} bad line(s); every other line was {'checked' if dry_run else 'produced'}")
+        raise Failure(
+            f"{len(report.bad)} bad line(s); every other line was {'checked' if dry_run else 'produced'}"
+        )
 
 
 class Sender:
@@ -168,17 +184,29 @@ def _open(file: str) -> tuple[BinaryIO, int | None]:
     return stream, os.fstat(stream.fileno()).st_size
 
 
-def _with_progress(stream: BinaryIO, size: int | None, show: bool, label: str) -> Iterator[tuple[bytes, int]]:
+def _with_progress(
+    stream: BinaryIO, size: int | None, show: bool, label: str
+) -> Iterator[tuple[bytes, int]]:
     """(line, line number), advancing a progress bar by bytes read when ``show``."""
     if not show:
         for number, text in enumerate(stream, start=1):
             yield text, number
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     columns = [TextColumn("[bold]producing[/] {task.description}"), BarColumn()]
-    columns += [TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn()] if size else [MofNCompleteColumn()]
+    columns += (
+        [TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn()]
+        if size
+        else [MofNCompleteColumn()]
+    )
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("stdin" if label == "-" else label, total=size)
         for number, text in enumerate(stream, start=1):
@@ -199,6 +227,8 @@ def _print_report(report: Report, file: str, dry_run: bool, source: str) -> None
     }
     for field_name in ("event_id", "occurred_at", "source"):
         if report.filled[field_name]:
-            click.echo(f"  filled in {field_name} on {report.filled[field_name]} line(s): {notes[field_name]}")
+            click.echo(
+                f"  filled in {field_name} on {report.filled[field_name]} line(s): {notes[field_name]}"
+            )
     for line in sorted(report.bad + report.notes, key=lambda b: b.line):
         click.echo(f"{line}", err=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from stocksignal.cli.common import stderr_is_terminal
 
@@ -20,7 +20,13 @@ def wanted(forced: bool | None, total: int) -> bool:
 
 def columns(label: str) -> list:
     """What the bar shows: the count done of the total, the rate, and the time left."""
-    from rich.progress import BarColumn, MofNCompleteColumn, ProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        ProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     class Rate(ProgressColumn):

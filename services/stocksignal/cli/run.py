@@ -53,8 +53,14 @@ def check_open(settings: Settings, what: str, host: str, tokens_field: str) -> t
 
     digests = settings.token_digests(tokens_field)
     try:
-        check_exposure(what, host, bool(digests), settings.allow_unauthenticated,
-                       Settings.env_var(tokens_field), Settings.env_var("allow_unauthenticated"))
+        check_exposure(
+            what,
+            host,
+            bool(digests),
+            settings.allow_unauthenticated,
+            Settings.env_var(tokens_field),
+            Settings.env_var("allow_unauthenticated"),
+        )
     except ExposedWithoutAuth as exc:
         raise ListenError(str(exc)) from None
     return digests
@@ -66,9 +72,22 @@ def run() -> None:
 
 
 @run.command(short_help="Run a processor worker.")
-@click.option("--web-host", default=None, help="Address of the inspection API [default: STOCKSIGNAL_WEB_HOST].")
-@click.option("--web-port", type=int, default=None, help="Port of the inspection API and /metrics [default: STOCKSIGNAL_WEB_PORT].")
-@click.option("--state-dir", default=None, help="Directory of the local state (RocksDB) [default: STOCKSIGNAL_STATE_DIR].")
+@click.option(
+    "--web-host",
+    default=None,
+    help="Address of the inspection API [default: STOCKSIGNAL_WEB_HOST].",
+)
+@click.option(
+    "--web-port",
+    type=int,
+    default=None,
+    help="Port of the inspection API and /metrics [default: STOCKSIGNAL_WEB_PORT].",
+)
+@click.option(
+    "--state-dir",
+    default=None,
+    help="Directory of the local state (RocksDB) [default: STOCKSIGNAL_STATE_DIR].",
+)
 def processor(web_host: str | None, web_port: int | None, state_dir: str | None) -> None:
     """Run one processor worker: route input events, decide, publish availability.
 
@@ -100,7 +119,9 @@ def processor(web_host: str | None, web_port: int | None, state_dir: str | None)
         click.echo(f"Error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     except KafkaException as exc:
-        click.echo(f"Error: Kafka at {settings.kafka_bootstrap_servers} does not answer: {exc}", err=True)
+        click.echo(
+            f"Error: Kafka at {settings.kafka_bootstrap_servers} does not answer: {exc}", err=True
+        )
         sys.exit(EXIT_UNAVAILABLE)
 
 
@@ -141,7 +162,9 @@ def api(host: str | None, port: int | None) -> None:
     refuse_bad_redis_login(settings)
     check_open(settings, "the storefront API", settings.api_host, "api_tokens_sha256")
     check_listen("the storefront API", settings.api_host, settings.api_port)
-    check_listen("the storefront API's metrics server", settings.metrics_host, settings.api_metrics_port)
+    check_listen(
+        "the storefront API's metrics server", settings.metrics_host, settings.api_metrics_port
+    )
     registry = CollectorRegistry()
     app = bootstrap.build_api(settings, registry)
     asyncio.run(_serve_api(app, settings, registry))
@@ -162,8 +185,16 @@ async def _serve_api(app, settings: Settings, registry: CollectorRegistry) -> No
 
 
 @run.command("marketplace-sync")
-@click.option("--channel", default=None, help="The marketplace's channel_id [default: STOCKSIGNAL_MARKETPLACE_CHANNEL].")
-@click.option("--url", default=None, help="Endpoint the updates are POSTed to [default: STOCKSIGNAL_MARKETPLACE_URL].")
+@click.option(
+    "--channel",
+    default=None,
+    help="The marketplace's channel_id [default: STOCKSIGNAL_MARKETPLACE_CHANNEL].",
+)
+@click.option(
+    "--url",
+    default=None,
+    help="Endpoint the updates are POSTed to [default: STOCKSIGNAL_MARKETPLACE_URL].",
+)
 @click.option("--metrics-port", type=int, default=None, help=METRICS_HELP)
 def marketplace_sync(channel: str | None, url: str | None, metrics_port: int | None) -> None:
     """Push one marketplace channel's availability changes to its HTTP endpoint.
@@ -175,7 +206,9 @@ def marketplace_sync(channel: str | None, url: str | None, metrics_port: int | N
     from stocksignal.adapters.marketplace.config import check_marketplace_settings
     from stocksignal.adapters.marketplace.worker import MarketplaceRefused
 
-    settings = load_settings(marketplace_channel=channel, marketplace_url=url, metrics_port=metrics_port)
+    settings = load_settings(
+        marketplace_channel=channel, marketplace_url=url, metrics_port=metrics_port
+    )
     # Settings first: a usage error needs no cluster to be reported.
     try:
         check_marketplace_settings(settings)

@@ -13,7 +13,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import click
 
@@ -25,8 +26,10 @@ from stocksignal.cli.when import MOMENT
 
 MAX_ID_LENGTH = 128
 
-RULE = ("available = min(⌊max(0, Σ sellable over the channel's locations − safety_stock) × (100 − buffer)%⌋, cap);  "
-        "sellable = max(0, on_hand − reserved)")
+RULE = (
+    "available = min(⌊max(0, Σ sellable over the channel's locations − safety_stock) × (100 − buffer)%⌋, cap);  "
+    "sellable = max(0, on_hand − reserved)"
+)
 
 
 def channel_rule(channel: Mapping[str, Any], positions: Mapping[str, Mapping[str, int]]) -> str:
@@ -48,7 +51,9 @@ def channel_rule(channel: Mapping[str, Any], positions: Mapping[str, Mapping[str
 def check_sku(sku_id: str) -> None:
     """The contract's rule for ids (docs/semantics.md#validation), before asking anyone."""
     if not 1 <= len(sku_id) <= MAX_ID_LENGTH or not sku_id.isprintable():
-        raise click.BadParameter(f"{sku_id!r}: a SKU is 1 to {MAX_ID_LENGTH} printable characters", param_hint="SKU")
+        raise click.BadParameter(
+            f"{sku_id!r}: a SKU is 1 to {MAX_ID_LENGTH} printable characters", param_hint="SKU"
+        )
 
 
 def check_url(url: str) -> str:
@@ -58,8 +63,10 @@ def check_url(url: str) -> str:
     except ValueError:
         parts = parts._replace(netloc="")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise click.BadParameter(f"{url!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:6066)",
-                                 param_hint="--url")
+        raise click.BadParameter(
+            f"{url!r} is not an http:// or https:// URL (e.g. http://127.0.0.1:6066)",
+            param_hint="--url",
+        )
     return url
 
 
@@ -85,15 +92,41 @@ def fetch(base_url: str, path: str, timeout: float = 10.0) -> tuple[int, Any]:
 
 @click.command(short_help="Explain a SKU's numbers (asks the processor).")
 @click.argument("sku_id", metavar="SKU")
-@click.option("--url", help="Base URL of a processor worker [default: http://STOCKSIGNAL_WEB_HOST:STOCKSIGNAL_WEB_PORT].")
-@click.option("--movements", "movement_count", type=click.IntRange(0, 1000), default=15, show_default=True,
-              help="How many of the last ledger movements to show.")
-@click.option("--at", type=MOMENT, help=f"Show the SKU as it was at this log time, from the ledger; {TIME_HELP}.")
-@click.option("--since", type=MOMENT, help="List the ledger's movements published after this time (with --until).")
+@click.option(
+    "--url",
+    help="Base URL of a processor worker [default: http://STOCKSIGNAL_WEB_HOST:STOCKSIGNAL_WEB_PORT].",
+)
+@click.option(
+    "--movements",
+    "movement_count",
+    type=click.IntRange(0, 1000),
+    default=15,
+    show_default=True,
+    help="How many of the last ledger movements to show.",
+)
+@click.option(
+    "--at",
+    type=MOMENT,
+    help=f"Show the SKU as it was at this log time, from the ledger; {TIME_HELP}.",
+)
+@click.option(
+    "--since",
+    type=MOMENT,
+    help="List the ledger's movements published after this time (with --until).",
+)
 @click.option("--until", type=MOMENT, help="With --since: up to this time [default: now].")
-@click.option("--json", "as_json", is_flag=True, help="The inspection API's answers as one JSON object.")
-def sku(sku_id: str, url: str | None, movement_count: int, at: int | None, since: int | None, until: int | None,
-        as_json: bool) -> None:
+@click.option(
+    "--json", "as_json", is_flag=True, help="The inspection API's answers as one JSON object."
+)
+def sku(
+    sku_id: str,
+    url: str | None,
+    movement_count: int,
+    at: int | None,
+    since: int | None,
+    until: int | None,
+    as_json: bool,
+) -> None:
     """Explain a SKU: stock per location, available per channel with the rule, open
     reservations with holds, and the last ledger movements with their reasons.
 
@@ -118,7 +151,9 @@ def sku(sku_id: str, url: str | None, movement_count: int, at: int | None, since
     check_sku(sku_id)
     base = check_url(url) if url else f"http://{settings.web_host}:{settings.web_port}"
     if at is not None and (since is not None or until is not None):
-        raise click.UsageError("--at is one moment, --since/--until a window: give one or the other")
+        raise click.UsageError(
+            "--at is one moment, --since/--until a window: give one or the other"
+        )
     if until is not None and since is None:
         raise click.UsageError("--until needs --since")
     if since is not None and until is not None and until < since:
@@ -135,7 +170,9 @@ def sku(sku_id: str, url: str | None, movement_count: int, at: int | None, since
     quoted = urllib.parse.quote(sku_id, safe="")
     status, state = fetch(base, f"/skus/{quoted}")
     if status == 404:
-        raise Failure(f"the processor knows no SKU {sku_id!r}: {state.get('detail', 'no event has touched it')}")
+        raise Failure(
+            f"the processor knows no SKU {sku_id!r}: {state.get('detail', 'no event has touched it')}"
+        )
     if status != 200:
         raise Failure(f"GET /skus/{quoted} answered {status}: {state}")
     if state.get("bundle"):  # a bundle holds no stock: its number is its scarcest component's
@@ -161,16 +198,22 @@ def render_bundle(state: Mapping[str, Any], console: Any = None) -> None:
     (docs/semantics.md#bundle-availability)."""
     console = console or make_console()
     parts = " + ".join(f"{c['qty']} x {c['sku']}" for c in state["components"]) or "(removed)"
-    console.print(f"[bold]{state['sku']}[/]  bundle = {parts} · version {state['version']} · "
-                  f"command partition {state['partition']}")
+    console.print(
+        f"[bold]{state['sku']}[/]  bundle = {parts} · version {state['version']} · "
+        f"command partition {state['partition']}"
+    )
     console.print("available = min over components of (component available // units per bundle)")
     for ch in state["channels"]:
-        why = ", ".join(f"{c['sku']} {c['available']} // {c['qty']} = {c['bundles']}" for c in ch["components"])
+        why = ", ".join(
+            f"{c['sku']} {c['available']} // {c['qty']} = {c['bundles']}" for c in ch["components"]
+        )
         limit = f"  limited by {ch['limited_by']}" if ch["limited_by"] else ""
         console.print(f"  {ch['channel_id']:<14} {ch['available']:>6}{limit}   ({why})")
 
 
-def render(state: Mapping[str, Any], movements: list[Mapping[str, Any]], base: str, console: Any = None) -> None:
+def render(
+    state: Mapping[str, Any], movements: list[Mapping[str, Any]], base: str, console: Any = None
+) -> None:
     from rich import box
     from rich.table import Table
 
@@ -182,14 +225,23 @@ def render(state: Mapping[str, Any], movements: list[Mapping[str, Any]], base: s
     )
     console.print()
 
-    channels = Table(title="Available to sell, per channel", title_justify="left", box=box.SIMPLE_HEAD)
+    channels = Table(
+        title="Available to sell, per channel", title_justify="left", box=box.SIMPLE_HEAD
+    )
     channels.add_column("channel")
     channels.add_column("available", justify="right")
     channels.add_column("why (sellable per location, in priority order, − safety stock)")
     channels.add_column("config")
     for channel_id, ch in state["channels"].items():
-        config = "configured" if ch["configured"] else (
-            "built-in: every location, lexical order" if channel_id == "default" else "not configured")
+        config = (
+            "configured"
+            if ch["configured"]
+            else (
+                "built-in: every location, lexical order"
+                if channel_id == "default"
+                else "not configured"
+            )
+        )
         channels.add_row(channel_id, str(ch["available"]), channel_rule(ch, positions), config)
     console.print(channels)
     console.print(f"  [dim]{RULE}[/]")
@@ -199,37 +251,88 @@ def render(state: Mapping[str, Any], movements: list[Mapping[str, Any]], base: s
 
     reservations = state["open_reservations"]
     if reservations:
-        table = Table(title="Open reservations (oldest first)", title_justify="left", box=box.SIMPLE_HEAD)
-        for col in ("order", "channel", "requested", "reserved", "shipped", "allocations", "picked", "hold"):
-            table.add_column(col, justify="right" if col in ("requested", "reserved", "shipped") else "left")
+        table = Table(
+            title="Open reservations (oldest first)", title_justify="left", box=box.SIMPLE_HEAD
+        )
+        for col in (
+            "order",
+            "channel",
+            "requested",
+            "reserved",
+            "shipped",
+            "allocations",
+            "picked",
+            "hold",
+        ):
+            table.add_column(
+                col, justify="right" if col in ("requested", "reserved", "shipped") else "left"
+            )
         for r in reservations:
             hold = f"hold until {fmt_ts(r['hold_expires_at'])}" if r["hold"] else "firm"
-            table.add_row(r["order_id"], r["channel_id"], str(r["qty_requested"]), str(r["qty_reserved"]),
-                          str(r["qty_shipped"]), _pairs(r["allocations"]), _pairs(r["picked"]), hold)
+            table.add_row(
+                r["order_id"],
+                r["channel_id"],
+                str(r["qty_requested"]),
+                str(r["qty_reserved"]),
+                str(r["qty_shipped"]),
+                _pairs(r["allocations"]),
+                _pairs(r["picked"]),
+                hold,
+            )
         console.print(table)
     else:
         console.print("No open reservations.\n")
 
     inbound = {loc: refs for loc, refs in state.get("inbound_by_reference", {}).items() if refs}
     if inbound:
-        console.print("Inbound by reference: " + "; ".join(f"{loc}: {_pairs(refs)}" for loc, refs in inbound.items()))
+        console.print(
+            "Inbound by reference: "
+            + "; ".join(f"{loc}: {_pairs(refs)}" for loc, refs in inbound.items())
+        )
     transfers = state.get("transfers_in_flight") or {}
     if transfers:
-        console.print("Transfers in flight: " + "; ".join(
-            f"{tid}: {t['qty']} {t['from']} -> {t['to']}" for tid, t in transfers.items()))
+        console.print(
+            "Transfers in flight: "
+            + "; ".join(
+                f"{tid}: {t['qty']} {t['from']} -> {t['to']}" for tid, t in transfers.items()
+            )
+        )
     if inbound or transfers:
         console.print()
 
     if movements:
-        table = Table(title=f"Last {len(movements)} movements of the ledger (newest first)", title_justify="left",
-                      box=box.SIMPLE_HEAD)
-        for col in ("time", "location", "bucket", "delta", "balance", "reason", "detail / reference", "cause"):
+        table = Table(
+            title=f"Last {len(movements)} movements of the ledger (newest first)",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+        )
+        for col in (
+            "time",
+            "location",
+            "bucket",
+            "delta",
+            "balance",
+            "reason",
+            "detail / reference",
+            "cause",
+        ):
             table.add_column(col, justify="right" if col in ("delta", "balance") else "left")
         for m in movements:
-            detail = " · ".join(x for x in (m.get("reason_detail"), m.get("reference") and f"ref {m['reference']}") if x)
-            table.add_row(fmt_ts(m["occurred_at"]), m["location_id"], m["bucket"], f"{m['delta']:+d}",
-                          str(m["balance_after"]), m["reason"], detail,
-                          f"{m['cause_event_type']} {m['cause_event_id']}")
+            detail = " · ".join(
+                x
+                for x in (m.get("reason_detail"), m.get("reference") and f"ref {m['reference']}")
+                if x
+            )
+            table.add_row(
+                fmt_ts(m["occurred_at"]),
+                m["location_id"],
+                m["bucket"],
+                f"{m['delta']:+d}",
+                str(m["balance_after"]),
+                m["reason"],
+                detail,
+                f"{m['cause_event_type']} {m['cause_event_id']}",
+            )
         console.print(table)
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import click
 
@@ -19,7 +20,9 @@ from stocksignal.cli.formatting import BUCKETS, fmt_ts, locations_table
 WINDOW_LIMIT = 1000
 
 
-def get_or_fail(fetch: Callable[[str, str], tuple[int, Any]], base: str, path: str, sku: str) -> dict:
+def get_or_fail(
+    fetch: Callable[[str, str], tuple[int, Any]], base: str, path: str, sku: str
+) -> dict:
     status, answer = fetch(base, path)
     if status == 200:
         return answer
@@ -44,7 +47,9 @@ def show_at(fetch, base: str, sku: str, at: int, as_json: bool) -> None:
 
 def show_window(fetch, base: str, sku: str, since: int, until: int | None, as_json: bool) -> None:
     quoted = urllib.parse.quote(sku, safe="")
-    path = f"/skus/{quoted}/movements?since={since}&limit={WINDOW_LIMIT}" + (f"&until={until}" if until else "")
+    path = f"/skus/{quoted}/movements?since={since}&limit={WINDOW_LIMIT}" + (
+        f"&until={until}" if until else ""
+    )
     answer = get_or_fail(fetch, base, path, sku)
     if as_json:
         click.echo(json.dumps(answer, indent=2))
@@ -60,40 +65,74 @@ def render_at(state: Mapping[str, Any], base: str, console: Any = None) -> None:
 
     console = console or make_console()
     positions = state["positions"]
-    console.print(f"[bold]{state['sku']}[/] as of {fmt_ts(state['at'])} (log time) · command partition "
-                  f"{state['partition']} · processor {base}")
+    console.print(
+        f"[bold]{state['sku']}[/] as of {fmt_ts(state['at'])} (log time) · command partition "
+        f"{state['partition']} · processor {base}"
+    )
     console.print()
-    channels = Table(title="Available to sell then, per channel", title_justify="left", box=box.SIMPLE_HEAD)
-    for col in ("channel", "available", "why (sellable per location, in priority order, − safety stock)", "config"):
+    channels = Table(
+        title="Available to sell then, per channel", title_justify="left", box=box.SIMPLE_HEAD
+    )
+    for col in (
+        "channel",
+        "available",
+        "why (sellable per location, in priority order, − safety stock)",
+        "config",
+    ):
         channels.add_column(col, justify="right" if col == "available" else "left")
     configured_at = state.get("channels_configured_at", {})
     for channel_id, ch in state["channels"].items():
         if ch["configured"]:
-            config = f"configured at {fmt_ts(configured_at[channel_id])}" if channel_id in configured_at else "configured"
+            config = (
+                f"configured at {fmt_ts(configured_at[channel_id])}"
+                if channel_id in configured_at
+                else "configured"
+            )
         else:
-            config = "built-in: every location, lexical order" if channel_id == "default" else "not configured"
+            config = (
+                "built-in: every location, lexical order"
+                if channel_id == "default"
+                else "not configured"
+            )
         channels.add_row(channel_id, str(ch["available"]), channel_rule(ch, positions), config)
     console.print(channels)
     console.print(f"  [dim]{RULE}[/]")
     console.print()
-    console.print(locations_table(positions, "Stock per location then") if positions else "No stock anywhere yet.")
-    for title, key in (("Reserved by order", "reserved_by_order"), ("Picked by order", "picked_by_order"),
-                       ("Inbound by reference", "inbound_by_reference")):
+    console.print(
+        locations_table(positions, "Stock per location then")
+        if positions
+        else "No stock anywhere yet."
+    )
+    for title, key in (
+        ("Reserved by order", "reserved_by_order"),
+        ("Picked by order", "picked_by_order"),
+        ("Inbound by reference", "inbound_by_reference"),
+    ):
         held = state.get(key) or {}
         if held:
-            console.print(f"{title}: " + "; ".join(f"{loc}: {_pairs(refs)}" for loc, refs in held.items()))
+            console.print(
+                f"{title}: " + "; ".join(f"{loc}: {_pairs(refs)}" for loc, refs in held.items())
+            )
     console.print()
     console.print(f"[dim]{_provenance(state)}[/]")
 
 
 def _provenance(state: Mapping[str, Any]) -> str:
     ledger = state["ledger"]
-    kept = "the whole history is kept" if ledger["complete"] else \
-        f"kept since {fmt_ts(ledger['first_record_at'])}"
-    channels = "every channel change is in the command log" if state.get("channel_history_from") is None else \
-        f"channel changes before {fmt_ts(state['channel_history_from'])} only as far as the compacted channels topic keeps them"
-    return (f"from {state['movements_up_to_at']} movement(s) of {state['sku']} published up to then in "
-            f"{ledger['topic']}[{ledger['partition']}] ({kept}); {channels}")
+    kept = (
+        "the whole history is kept"
+        if ledger["complete"]
+        else f"kept since {fmt_ts(ledger['first_record_at'])}"
+    )
+    channels = (
+        "every channel change is in the command log"
+        if state.get("channel_history_from") is None
+        else f"channel changes before {fmt_ts(state['channel_history_from'])} only as far as the compacted channels topic keeps them"
+    )
+    return (
+        f"from {state['movements_up_to_at']} movement(s) of {state['sku']} published up to then in "
+        f"{ledger['topic']}[{ledger['partition']}] ({kept}); {channels}"
+    )
 
 
 def render_window(answer: Mapping[str, Any], console: Any = None) -> None:
@@ -102,17 +141,42 @@ def render_window(answer: Mapping[str, Any], console: Any = None) -> None:
 
     console = console or make_console()
     movements = answer["movements"]
-    shown = f"{len(movements)} of {answer['total']}" if answer["truncated"] else str(answer["total"])
-    console.print(f"[bold]{answer['sku']}[/]: {shown} movement(s) published after {fmt_ts(answer['since'])} "
-                  f"up to {fmt_ts(answer['until'])} (log time), oldest first")
+    shown = (
+        f"{len(movements)} of {answer['total']}" if answer["truncated"] else str(answer["total"])
+    )
+    console.print(
+        f"[bold]{answer['sku']}[/]: {shown} movement(s) published after {fmt_ts(answer['since'])} "
+        f"up to {fmt_ts(answer['until'])} (log time), oldest first"
+    )
     if movements:
         table = Table(box=box.SIMPLE_HEAD)
-        for col in ("time", "location", "bucket", "delta", "balance", "reason", "detail / reference", "cause"):
+        for col in (
+            "time",
+            "location",
+            "bucket",
+            "delta",
+            "balance",
+            "reason",
+            "detail / reference",
+            "cause",
+        ):
             table.add_column(col, justify="right" if col in ("delta", "balance") else "left")
         for m in movements:
-            detail = " · ".join(x for x in (m.get("reason_detail"), m.get("reference") and f"ref {m['reference']}") if x)
-            table.add_row(fmt_ts(m["logged_at"]), m["location_id"], m["bucket"], f"{m['delta']:+d}",
-                          str(m["balance_after"]), m["reason"], detail, f"{m['cause_event_type']} {m['cause_event_id']}")
+            detail = " · ".join(
+                x
+                for x in (m.get("reason_detail"), m.get("reference") and f"ref {m['reference']}")
+                if x
+            )
+            table.add_row(
+                fmt_ts(m["logged_at"]),
+                m["location_id"],
+                m["bucket"],
+                f"{m['delta']:+d}",
+                str(m["balance_after"]),
+                m["reason"],
+                detail,
+                f"{m['cause_event_type']} {m['cause_event_id']}",
+            )
         console.print(table)
     net = answer["net_change"]
     if not net:

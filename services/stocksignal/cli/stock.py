@@ -20,7 +20,14 @@ import click
 
 from stocksignal import bootstrap
 from stocksignal.cli import counts_diff, progress
-from stocksignal.cli.common import Failure, Unavailable, make_console, require_topics, stdout_is_terminal, tool_settings
+from stocksignal.cli.common import (
+    Failure,
+    Unavailable,
+    make_console,
+    require_topics,
+    stdout_is_terminal,
+    tool_settings,
+)
 from stocksignal.cli.counts_csv import DEFAULT_SOURCE, CountsFile, parse_counts, record_for
 from stocksignal.cli.jsonl import Event
 from stocksignal.cli.produce import FLUSH_TIMEOUT_S, Report, Sender
@@ -40,24 +47,73 @@ def stock() -> None:
 
 @stock.command("import", short_help="Import a stock-take CSV as StockCounted events.")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--diff", "show_diff", is_flag=True,
-              help="First show what each row changes against the processor's books. Alone: a dry run "
-                   "(on a terminal it asks whether to produce).")
-@click.option("--yes", is_flag=True, help="With --diff: produce after showing the changes, without asking.")
-@click.option("--partial", is_flag=True,
-              help="Produce the good rows even when some are bad [default: nothing when any row is bad].")
-@click.option("--dry-run", is_flag=True, help="Check every row, produce nothing (needs neither Kafka nor the processor).")
-@click.option("--counted-at", type=MOMENT, help=f"When the stock was counted (occurred_at) [default: now]; {TIME_HELP}.")
-@click.option("--source", default=DEFAULT_SOURCE, show_default=True,
-              help="Name in each event's source; a row's reason follows it: 'stock-import: <reason>'.")
-@click.option("--delimiter", default=",", show_default=True, help="Cell separator (';' for some spreadsheet exports).")
-@click.option("--url", help="Processor for --diff [default: http://STOCKSIGNAL_WEB_HOST:STOCKSIGNAL_WEB_PORT].")
-@click.option("--diff-rows", type=click.IntRange(min=0), default=20, show_default=True,
-              help="How many changing rows --diff lists (largest corrections first); the totals count all.")
-@click.option("--progress/--no-progress", "show_progress", default=None,
-              help="Progress bars [default: on for files of 100,000+ rows when stderr is a terminal].")
-def import_counts(file: str, show_diff: bool, yes: bool, partial: bool, dry_run: bool, counted_at: int | None,
-                  source: str, delimiter: str, url: str | None, diff_rows: int, show_progress: bool | None) -> None:
+@click.option(
+    "--diff",
+    "show_diff",
+    is_flag=True,
+    help="First show what each row changes against the processor's books. Alone: a dry run "
+    "(on a terminal it asks whether to produce).",
+)
+@click.option(
+    "--yes", is_flag=True, help="With --diff: produce after showing the changes, without asking."
+)
+@click.option(
+    "--partial",
+    is_flag=True,
+    help="Produce the good rows even when some are bad [default: nothing when any row is bad].",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check every row, produce nothing (needs neither Kafka nor the processor).",
+)
+@click.option(
+    "--counted-at",
+    type=MOMENT,
+    help=f"When the stock was counted (occurred_at) [default: now]; {TIME_HELP}.",
+)
+@click.option(
+    "--source",
+    default=DEFAULT_SOURCE,
+    show_default=True,
+    help="Name in each event's source; a row's reason follows it: 'stock-import: <reason>'.",
+)
+@click.option(
+    "--delimiter",
+    default=",",
+    show_default=True,
+    help="Cell separator (';' for some spreadsheet exports).",
+)
+@click.option(
+    "--url",
+    help="Processor for --diff [default: http://STOCKSIGNAL_WEB_HOST:STOCKSIGNAL_WEB_PORT].",
+)
+@click.option(
+    "--diff-rows",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="How many changing rows --diff lists (largest corrections first); the totals count all.",
+)
+@click.option(
+    "--progress/--no-progress",
+    "show_progress",
+    default=None,
+    help="Progress bars [default: on for files of 100,000+ rows when stderr is a terminal].",
+)
+def import_counts(
+    file: str,
+    show_diff: bool,
+    yes: bool,
+    partial: bool,
+    dry_run: bool,
+    counted_at: int | None,
+    source: str,
+    delimiter: str,
+    url: str | None,
+    diff_rows: int,
+    show_progress: bool | None,
+) -> None:
     """Import a stock take: one StockCounted event per row of FILE.csv.
 
     \b
@@ -91,7 +147,11 @@ def import_counts(file: str, show_diff: bool, yes: bool, partial: bool, dry_run:
     settings = tool_settings()
     if len(delimiter) != 1:
         raise click.BadParameter("must be one character", param_hint="--delimiter")
-    base = (check_url(url) if url else f"http://{settings.web_host}:{settings.web_port}") if show_diff else None
+    base = (
+        (check_url(url) if url else f"http://{settings.web_host}:{settings.web_port}")
+        if show_diff
+        else None
+    )
     counts = parse_counts(_read(file), delimiter, source)
     for bad in sorted(counts.bad, key=lambda b: b.line):
         click.echo(str(bad), err=True)
@@ -107,9 +167,13 @@ def import_counts(file: str, show_diff: bool, yes: bool, partial: bool, dry_run:
     report = _produce(settings, counts, counted_at, source, show)
     _print_summary(report, counts, file, settings)
     if report.undelivered:
-        raise Unavailable(f"{report.undelivered} event(s) not delivered within {FLUSH_TIMEOUT_S:.0f}s: is Kafka up?")
+        raise Unavailable(
+            f"{report.undelivered} event(s) not delivered within {FLUSH_TIMEOUT_S:.0f}s: is Kafka up?"
+        )
     if report.bad or counts.bad:
-        raise Failure(f"{len(counts.bad) + len(report.bad)} bad or undelivered row(s); every other row was produced")
+        raise Failure(
+            f"{len(counts.bad) + len(report.bad)} bad or undelivered row(s); every other row was produced"
+        )
 
 
 def _read(file: str) -> bytes:
@@ -132,25 +196,33 @@ def _confirmed(yes: bool, counts: CountsFile, will_not_produce: bool) -> bool:
     if yes or will_not_produce:
         return yes
     if stdout_is_terminal():
-        return click.confirm(f"Produce {len(counts.rows)} StockCounted event(s)?", default=False, err=True)
+        return click.confirm(
+            f"Produce {len(counts.rows)} StockCounted event(s)?", default=False, err=True
+        )
     return False
 
 
 def _refuse_or_stop(counts: CountsFile, file: str, dry_run: bool, blocked: bool) -> None:
     """Nothing is produced: say why, with the exit code that says it."""
     if blocked:
-        raise Failure(f"{len(counts.bad)} bad row(s) in {file}; nothing was produced (fix them and import the "
-                      "file again, or --partial to produce the other rows)")
+        raise Failure(
+            f"{len(counts.bad)} bad row(s) in {file}; nothing was produced (fix them and import the "
+            "file again, or --partial to produce the other rows)"
+        )
     if dry_run:
         click.echo(f"checked {len(counts.rows)} row(s) of {file}: nothing produced (--dry-run)")
     else:
-        click.echo(f"nothing produced: --diff alone is a dry run; add --yes to produce the {len(counts.rows)} "
-                   "count(s) after the diff")
+        click.echo(
+            f"nothing produced: --diff alone is a dry run; add --yes to produce the {len(counts.rows)} "
+            "count(s) after the diff"
+        )
     if counts.bad:
         raise Failure(f"{len(counts.bad)} bad row(s) in {file}")
 
 
-def _produce(settings: Settings, counts: CountsFile, counted_at: int | None, source: str, show: bool) -> Report:
+def _produce(
+    settings: Settings, counts: CountsFile, counted_at: int | None, source: str, show: bool
+) -> Report:
     topic = settings.topic_prefix + catalogue.STOCK
     require_topics(settings, [topic])
     codec = bootstrap.make_codec(settings)
@@ -162,7 +234,11 @@ def _produce(settings: Settings, counts: CountsFile, counted_at: int | None, sou
         with progress.bar("producing", len(counts.rows), show) as advance:
             for row in counts.rows:
                 record = record_for(row, counts.digest, occurred_at, source)
-                sender.send(Event(row.line, "StockCounted", record), topic, codec.encode("StockCounted", record))
+                sender.send(
+                    Event(row.line, "StockCounted", record),
+                    topic,
+                    codec.encode("StockCounted", record),
+                )
                 advance(1)
     finally:
         sender.finish()
@@ -174,11 +250,17 @@ def _print_summary(report: Report, counts: CountsFile, file: str, settings: Sett
     locations = Counter(r.location_id for r in rows)
     reasons = sum(1 for r in rows if r.reason)
     days = settings.dedupe_window_ms / DAY_MS
-    click.echo(f"imported {report.total} count(s) from {file} -> {report.topics['StockCounted']} "
-               "(StockCounted, keyed by sku)")
-    click.echo(f"  {len(rows)} position(s) of {len(counts.skus)} SKU(s) at {len(locations)} location(s); "
-               f"{reasons} with a reason (carried in the event's source)")
-    click.echo(f"  event ids from the file's SHA-256 ({counts.digest[:12]}…) and each row's line: importing this "
-               f"file again within the dedupe window ({days:g} days) changes nothing")
+    click.echo(
+        f"imported {report.total} count(s) from {file} -> {report.topics['StockCounted']} "
+        "(StockCounted, keyed by sku)"
+    )
+    click.echo(
+        f"  {len(rows)} position(s) of {len(counts.skus)} SKU(s) at {len(locations)} location(s); "
+        f"{reasons} with a reason (carried in the event's source)"
+    )
+    click.echo(
+        f"  event ids from the file's SHA-256 ({counts.digest[:12]}…) and each row's line: importing this "
+        f"file again within the dedupe window ({days:g} days) changes nothing"
+    )
     for bad in sorted(report.bad, key=lambda b: b.line):
         click.echo(str(bad), err=True)

@@ -16,8 +16,8 @@ from stocksignal.cli.formatting import (
     format_decision,
     format_dlq,
     format_level,
-    format_order_decision,
     format_movement,
+    format_order_decision,
     record_skus,
 )
 from stocksignal.cli.kafka_read import Raw, TopicReader
@@ -64,8 +64,14 @@ class Shown:
 
     def line(self) -> str:
         if self.kind == "dlq":
-            return format_dlq(self.raw.timestamp, self.raw.key, self.raw.header_text(), self.record_name,
-                              self.record, self.raw.value)
+            return format_dlq(
+                self.raw.timestamp,
+                self.raw.key,
+                self.raw.header_text(),
+                self.record_name,
+                self.record,
+                self.raw.value,
+            )
         if self.record is None:
             return f"{self.raw.partition}@{self.raw.offset}  undecodable: {self.error}"
         if self.kind == "availability":
@@ -97,15 +103,44 @@ class Shown:
 
 
 @click.command(short_help="Print availability, reservations, movements or the DLQ.")
-@click.argument("what", metavar="availability|reservations|movements|stock-levels|order-decisions|dlq", type=click.Choice(sorted(KINDS)))
-@click.option("--from-beginning", is_flag=True, help="Start at the beginning of the topic instead of the last records.")
-@click.option("-n", "--last", type=click.IntRange(min=0), default=10, show_default=True,
-              help="Without --from-beginning: start with this many of the newest (matching) records; 0 shows only new ones (with -f).")
-@click.option("-f", "--follow", is_flag=True, help="Keep printing records as they arrive (Ctrl-C stops).")
+@click.argument(
+    "what",
+    metavar="availability|reservations|movements|stock-levels|order-decisions|dlq",
+    type=click.Choice(sorted(KINDS)),
+)
+@click.option(
+    "--from-beginning",
+    is_flag=True,
+    help="Start at the beginning of the topic instead of the last records.",
+)
+@click.option(
+    "-n",
+    "--last",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Without --from-beginning: start with this many of the newest (matching) records; 0 shows only new ones (with -f).",
+)
+@click.option(
+    "-f", "--follow", is_flag=True, help="Keep printing records as they arrive (Ctrl-C stops)."
+)
 @click.option("--sku", help="Only records of this SKU.")
 @click.option("--limit", type=click.IntRange(min=1), help="Stop after printing this many records.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per record (topic, partition, offset, key, type, record, headers).")
-def tail(what: str, from_beginning: bool, last: int, follow: bool, sku: str | None, limit: int | None, as_json: bool) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="One JSON object per record (topic, partition, offset, key, type, record, headers).",
+)
+def tail(
+    what: str,
+    from_beginning: bool,
+    last: int,
+    follow: bool,
+    sku: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
     """Print the processor's outputs, decoded, one line per record.
 
     \b
@@ -135,7 +170,11 @@ def tail(what: str, from_beginning: bool, last: int, follow: bool, sku: str | No
     def emit(shown: Shown) -> bool:
         """Print; False once --limit is reached."""
         nonlocal printed
-        click.echo(json.dumps(shown.as_json(), default=str, ensure_ascii=False) if as_json else shown.line())
+        click.echo(
+            json.dumps(shown.as_json(), default=str, ensure_ascii=False)
+            if as_json
+            else shown.line()
+        )
         printed += 1
         return limit is None or printed < limit
 
@@ -170,16 +209,27 @@ def tail(what: str, from_beginning: bool, last: int, follow: bool, sku: str | No
         os.dup2(devnull, sys.stdout.fileno())
 
 
-def _read_backlog(reader: TopicReader, what: str, codec: Any, starts: dict[int, int], ends: dict[int, int],
-                  sku: str | None) -> list[Shown]:
+def _read_backlog(
+    reader: TopicReader,
+    what: str,
+    codec: Any,
+    starts: dict[int, int],
+    ends: dict[int, int],
+    sku: str | None,
+) -> list[Shown]:
     total = sum(max(0, ends[p] - starts[p]) for p in starts)
     records: list[Shown] = []
     if total >= PROGRESS_MIN_RECORDS and stderr_is_terminal():
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        with Progress(TextColumn(f"reading {reader.topic}"), BarColumn(), MofNCompleteColumn(),
-                      console=Console(stderr=True), transient=True) as bar:
+        with Progress(
+            TextColumn(f"reading {reader.topic}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as bar:
             task = bar.add_task("read", total=total)
             for raw in reader.to_end(starts, ends, on_progress=lambda n: bar.advance(task, n)):
                 shown = Shown(what, raw, codec)

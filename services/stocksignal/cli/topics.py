@@ -28,7 +28,9 @@ def topics() -> None:
 
 
 @topics.command(short_help="Create every missing topic (idempotent).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per topic instead of a table.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object per topic instead of a table."
+)
 def create(as_json: bool) -> None:
     """Create every missing topic; leave existing ones alone (idempotent).
 
@@ -56,12 +58,17 @@ def create(as_json: bool) -> None:
     wait_for_leaders(settings, [r.name for r in reports if r.action == "created"])
     _show(reports, partitions, as_json)
     if any(r.action == "mismatch" for r in reports):
-        click.echo("Error: some topics exist with a partition count the processor cannot use (see above)", err=True)
+        click.echo(
+            "Error: some topics exist with a partition count the processor cannot use (see above)",
+            err=True,
+        )
         raise SystemExit(EXIT_TOPICS)
 
 
 @topics.command(short_help="Check every topic, create nothing.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per topic instead of a table.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object per topic instead of a table."
+)
 def check(as_json: bool) -> None:
     """Check, without creating anything, that every topic exists with the right partitions.
 
@@ -77,7 +84,11 @@ def check(as_json: bool) -> None:
         if p.name not in existing:
             reports.append(TopicReport(p.name, "missing", "run `stocksignal topics create`"))
         elif p.strict_partitions and existing[p.name] != p.partitions:
-            reports.append(TopicReport(p.name, "mismatch", f"has {existing[p.name]} partitions, needs {p.partitions}"))
+            reports.append(
+                TopicReport(
+                    p.name, "mismatch", f"has {existing[p.name]} partitions, needs {p.partitions}"
+                )
+            )
         else:
             reports.append(TopicReport(p.name, "exists", f"{existing[p.name]} partitions"))
     _show(reports, {p.name: p.partitions for p in plan(settings)}, as_json)
@@ -88,8 +99,16 @@ def check(as_json: bool) -> None:
 def _show(reports: list[Any], partitions: dict[str, int], as_json: bool) -> None:
     if as_json:
         for r in reports:
-            click.echo(json.dumps({"topic": r.name, "partitions": partitions.get(r.name), "action": r.action,
-                                   "detail": r.detail}))
+            click.echo(
+                json.dumps(
+                    {
+                        "topic": r.name,
+                        "partitions": partitions.get(r.name),
+                        "action": r.action,
+                        "detail": r.detail,
+                    }
+                )
+            )
         return
     from rich import box
     from rich.table import Table
@@ -102,5 +121,10 @@ def _show(reports: list[Any], partitions: dict[str, int], as_json: bool) -> None
     table.add_column("detail")
     for r in reports:
         style = styles.get(r.action, "")
-        table.add_row(r.name, str(partitions.get(r.name, "")), f"[{style}]{r.action}[/]" if style else r.action, r.detail)
+        table.add_row(
+            r.name,
+            str(partitions.get(r.name, "")),
+            f"[{style}]{r.action}[/]" if style else r.action,
+            r.detail,
+        )
     make_console().print(table)

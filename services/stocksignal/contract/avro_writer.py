@@ -16,7 +16,8 @@ for fastavro's error message.
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 Writer = Callable[[Mapping[str, Any]], bytes]
 
@@ -84,7 +85,11 @@ def write_array(items, write_item: Callable[[Any], bytes]) -> bytes:
 def write_map(values: Mapping[str, Any], write_value: Callable[[Any], bytes]) -> bytes:
     if not values:
         return b"\x00"
-    return write_long(len(values)) + b"".join([write_string(k) + write_value(v) for k, v in values.items()]) + b"\x00"
+    return (
+        write_long(len(values))
+        + b"".join([write_string(k) + write_value(v) for k, v in values.items()])
+        + b"\x00"
+    )
 
 
 def _check_bool(v: Any) -> bytes:
@@ -111,8 +116,15 @@ class _Compiler:
     def __init__(self, named: Mapping[str, Any]) -> None:
         self.named = named
         self.env: dict[str, Any] = {
-            "_l": write_long, "_s": write_string, "_b": write_bytes, "_a": write_array, "_m": write_map,
-            "_bool": _check_bool, "_not_null": _not_null, "_f": _FLOAT, "_d": _DOUBLE,
+            "_l": write_long,
+            "_s": write_string,
+            "_b": write_bytes,
+            "_a": write_array,
+            "_m": write_map,
+            "_bool": _check_bool,
+            "_not_null": _not_null,
+            "_f": _FLOAT,
+            "_d": _DOUBLE,
         }
         self.functions: dict[str, str] = {}  # record full name -> function name
         self.sources: list[str] = []
@@ -146,8 +158,16 @@ class _Compiler:
             check = self._name("F")
             self.env[check] = _fixed_checker(size)
             return f"{check}({value})"
-        if schema.get("logicalType") in (None, "timestamp-millis", "timestamp-micros", "date", "time-millis",
-                                         "time-micros", "local-timestamp-millis", "local-timestamp-micros"):
+        if schema.get("logicalType") in (
+            None,
+            "timestamp-millis",
+            "timestamp-micros",
+            "date",
+            "time-millis",
+            "time-micros",
+            "local-timestamp-millis",
+            "local-timestamp-micros",
+        ):
             return self._primitive(kind, value)
         raise _Unsupported(str(schema.get("logicalType")))
 
@@ -185,7 +205,11 @@ class _Compiler:
         """The name of a one-argument function writing ``schema``."""
         if isinstance(schema, dict) and schema.get("type") == "record":
             return self.record(schema)
-        if isinstance(schema, str) and schema in self.named and self.named[schema].get("type") == "record":
+        if (
+            isinstance(schema, str)
+            and schema in self.named
+            and self.named[schema].get("type") == "record"
+        ):
             return self.record(self.named[schema])
         name = self._name("W")
         self.sources.append(f"def {name}(v):\n    return {self.expr(schema, 'v')}\n")

@@ -9,7 +9,8 @@ records before writing, and hand out timestamps as int milliseconds.
 from __future__ import annotations
 
 import io
-from typing import Any, Callable, Mapping, NamedTuple, Protocol
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple, Protocol
 
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
@@ -49,12 +50,12 @@ class ReadPlan(NamedTuple):
     label: str  # names the frame kind and schema in error messages, built once
 
 
-
 def _not_compiled(record: Mapping[str, Any]) -> bytes:  # a schema avro_writer does not cover
     raise NotImplementedError
 
 
 _NOT_COMPILED = _not_compiled
+
 
 class AvroBodies:
     """Avro binary bodies (no framing) for the records of one :class:`SchemaSet`."""
@@ -141,8 +142,12 @@ def describe_length(data: bytes) -> str:
     return "frame is empty (0 bytes)" if not data else f"frame is {len(data)} bytes"
 
 
-def make_codec(schema_registry_url: str = "", *, schemas: SchemaSet | None = None,
-               registry_config: Mapping[str, Any] | None = None) -> Codec:
+def make_codec(
+    schema_registry_url: str = "",
+    *,
+    schemas: SchemaSet | None = None,
+    registry_config: Mapping[str, Any] | None = None,
+) -> Codec:
     """The codec the settings ask for: Schema Registry framing when a URL is set.
 
     ``mock://...`` URLs give confluent-kafka's in-memory registry (tests). ``registry_config``:

@@ -23,9 +23,10 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from fastavro import schemaless_writer
 from fastavro.schema import parse_schema
@@ -86,8 +87,9 @@ class Report:
             lines += [f"ok    {subject}" for subject in self.passed]
         lines += [f"FAIL  {p.kind:<10} {p.subject}: {p.message}" for p in self.problems]
         lines.append(
-            "all compatible" if self.ok else f"{len(self.problems)} problem(s); see "
-            "docs/contract.md, 'Evolving a schema'"
+            "all compatible"
+            if self.ok
+            else f"{len(self.problems)} problem(s); see docs/contract.md, 'Evolving a schema'"
         )
         return "\n".join(lines)
 

@@ -6,8 +6,8 @@ A record that cannot be decoded, has an unknown schema, or breaks a rule is copi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
-from typing import Iterable
 
 DLQ_REASON = "dlq.reason"
 DLQ_ERROR = "dlq.error"

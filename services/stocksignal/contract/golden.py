@@ -20,9 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from stocksignal.contract.examples import example, example_names
 from stocksignal.contract.schemas import SchemaSet, WriterSchema, repo_root, writer_schema

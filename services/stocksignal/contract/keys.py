@@ -9,7 +9,8 @@ deciding on it. Pure: no I/O, no clock.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from stocksignal.contract import topics as catalogue
 
@@ -17,7 +18,9 @@ from stocksignal.contract import topics as catalogue
 MAX_SHOWN = 80
 
 
-def key_error(base_topic: str, record_name: str, record: Mapping[str, Any], key: bytes | None) -> str | None:
+def key_error(
+    base_topic: str, record_name: str, record: Mapping[str, Any], key: bytes | None
+) -> str | None:
     """None when ``key`` is the UTF-8 of the topic's key field, else the problem, as a message.
 
     ``base_topic`` is the contract's name (no ``STOCKSIGNAL_TOPIC_PREFIX``). Raises
@@ -43,7 +46,9 @@ def key_error(base_topic: str, record_name: str, record: Mapping[str, Any], key:
 def _key_field(base_topic: str) -> str:
     t = catalogue.topic(base_topic)
     if t.role is not catalogue.Role.INPUT or t.key_field is None:
-        raise catalogue.CatalogueError(f"{base_topic} is not an input topic; only input keys are checked")
+        raise catalogue.CatalogueError(
+            f"{base_topic} is not an input topic; only input keys are checked"
+        )
     return t.key_field
 
 
@@ -55,5 +60,5 @@ def _show_bytes(key: bytes) -> str:
     try:
         return _show(key.decode("utf-8"))
     except UnicodeDecodeError:
-        shown = key[:MAX_SHOWN // 2].hex()
+        shown = key[: MAX_SHOWN // 2].hex()
         return f"(not UTF-8) 0x{shown}{'...' if len(key) > MAX_SHOWN // 2 else ''}"

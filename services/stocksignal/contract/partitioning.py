@@ -8,7 +8,8 @@ disagrees, so every confluent-kafka producer we build takes :func:`confluent_pro
 from __future__ import annotations
 
 import struct
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 SEED = 0x9747B28C
 M = 0x5BD1E995

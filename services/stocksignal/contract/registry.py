@@ -13,7 +13,8 @@ topic can switch framings without a flag day and producers of either kind can co
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
@@ -47,8 +48,9 @@ class RegistryCodec:
         self._plans: dict[int, ReadPlan] = {}
 
     @classmethod
-    def from_url(cls, url: str, schemas: SchemaSet | None = None,
-                 config: Mapping[str, Any] | None = None) -> "RegistryCodec":
+    def from_url(
+        cls, url: str, schemas: SchemaSet | None = None, config: Mapping[str, Any] | None = None
+    ) -> RegistryCodec:
         """``config``: the client's other properties (basic.auth.user.info, bearer.auth.*,
         ssl.*), as stocksignal.security.registry builds them. new_client() returns the
         in-memory mock for mock:// URLs."""

@@ -16,10 +16,11 @@ from __future__ import annotations
 import copy
 import functools
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from fastavro.schema import fingerprint as _fastavro_fingerprint
 from fastavro.schema import parse_schema, to_parsing_canonical_form
@@ -163,7 +164,7 @@ class SchemaSet:
         )
 
     @classmethod
-    def load(cls, directory: Path | str | None = None) -> "SchemaSet":
+    def load(cls, directory: Path | str | None = None) -> SchemaSet:
         """Load ``directory`` (default :func:`schema_dir`) and its ``history/``."""
         root = Path(directory) if directory is not None else schema_dir()
         named = load_named(root)

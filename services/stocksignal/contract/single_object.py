@@ -8,7 +8,8 @@ fingerprints (``schemas/history/``) are read and resolved to the current schema.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from stocksignal.contract.codec import AvroBodies, Decoded, ReadPlan, describe_length, read_body
 from stocksignal.contract.errors import DecodeError, UnknownSchemaError

@@ -8,9 +8,10 @@ The one place that binds a record to a topic and a key. Producers call
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import Any
 
 from stocksignal.contract.dlq import (  # noqa: F401  (re-exported: part of the catalogue)
     DLQ_ERROR,

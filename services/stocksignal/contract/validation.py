@@ -9,8 +9,8 @@ by a checker compiled once per schema; the error names the field path, e.g.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from stocksignal.contract.errors import EncodeError
 
@@ -82,8 +82,7 @@ def _record(schema: dict, named: dict, compiled: dict[str, Check]) -> Check:
     name = schema["name"]
     compiled[name] = lambda value: compiled[name](value)  # placeholder while fields compile
     fields = [
-        (f["name"], _compile(f["type"], named, compiled), "default" in f)
-        for f in schema["fields"]
+        (f["name"], _compile(f["type"], named, compiled), "default" in f) for f in schema["fields"]
     ]
     known = frozenset(n for n, _, _ in fields)
 

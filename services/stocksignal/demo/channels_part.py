@@ -16,7 +16,8 @@ The numbers are the reference model's (tests/unit/cli/test_demo_script.py replay
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from stocksignal.demo import script
 from stocksignal.demo.script import (
@@ -60,7 +61,9 @@ def steps() -> list[Step]:
     buffer, cap, low = rules["buffer_percent"], rules["max_available"], rules["low_stock_threshold"]
     return [
         Step(
-            "buffer", "18:00", "The marketplace gets a buffer and a cap",
+            "buffer",
+            "18:00",
+            "The marketplace gets a buffer and a cap",
             f"The marketplace oversold last week, so it is offered less: {buffer} % of what it could "
             f"sell is held back, it is never offered more than {cap} of a SKU, and it counts as "
             f"running low at {low} or fewer. For the mugs: raw = 10 sellable − 2 safety stock = 8, "
@@ -73,12 +76,22 @@ def steps() -> list[Step]:
             levels=(),
         ),
         Step(
-            "capped", "18:10", "A marketplace order beyond the cap",
+            "capped",
+            "18:10",
+            "A marketplace order beyond the cap",
             f"Marketplace order M-6001 wants 6 blue mugs. Hamburg alone has 8 to sell, but the "
             f"marketplace is offered only {cap}: orders are decided against the channel's number, "
             "so the order is rejected and nothing moves.",
-            lambda _o: (Sent("OrderPlaced", {"order_id": "M-6001", "channel_id": MARKETPLACE,
-                                             "lines": [{"sku": MUG, "qty": 6}]}),),
+            lambda _o: (
+                Sent(
+                    "OrderPlaced",
+                    {
+                        "order_id": "M-6001",
+                        "channel_id": MARKETPLACE,
+                        "lines": [{"sku": MUG, "qty": 6}],
+                    },
+                ),
+            ),
             {MUG: {DEFAULT: 10, WEBSHOP: 10, MARKETPLACE: cap}},
             ((f"M-6001 (6 mugs) is REJECTED: the marketplace offers {cap}", _rejected_beyond_cap),),
             levels=(),
@@ -90,46 +103,80 @@ def channels_set_command(fields: Mapping[str, Any]) -> str:
     """The ``stocksignal channels set`` command that sends this ChannelConfigured."""
     options = [f"--locations {','.join(fields['location_ids'])}"]
     for key in ("safety_stock", "buffer_percent", "max_available", "low_stock_threshold"):
-        if fields.get(key) or (key == "max_available" and fields.get(key) is not None):  # a cap of 0 is a cap
+        if fields.get(key) or (
+            key == "max_available" and fields.get(key) is not None
+        ):  # a cap of 0 is a cap
             options.append(f"--{key.replace('_', '-')} {fields[key]}")
     return f"stocksignal channels set {fields['channel_id']} {' '.join(options)}"
 
 
 def signal_of(record: Mapping[str, Any]) -> LevelSignal:
-    return LevelSignal(record["sku"], record["channel_id"], record.get("previous_level"), record["level"],
-                       record["available"])
+    return LevelSignal(
+        record["sku"],
+        record["channel_id"],
+        record.get("previous_level"),
+        record["level"],
+        record["available"],
+    )
 
 
 def level_line(record: Mapping[str, Any]) -> str:
     """A StockLevelChanged as the demo shows it."""
-    return (f"{record['sku']} {record['channel_id']} {record.get('previous_level') or '(first seen)'} -> "
-            f"{record['level']}  {record['available']} available, v{record['version']}")
+    return (
+        f"{record['sku']} {record['channel_id']} {record.get('previous_level') or '(first seen)'} -> "
+        f"{record['level']}  {record['available']} available, v{record['version']}"
+    )
 
 
-def check_levels(demo: "Demo", step: Step, ids: Sequence[str]) -> None:
+def check_levels(demo: Demo, step: Step, ids: Sequence[str]) -> None:
     """The step's StockLevelChanged records: exactly ``step.levels``, each with the version and
     the number of an availability snapshot the same event caused."""
     if step.levels is None:
         return
     wanted = set(ids)
-    records = [o.record for o in demo.reader.records["levels"] if o.record is not None and o.cause in wanted]
-    snapshots = {(a["sku"], a["version"]): {c["channel_id"]: c["available"] for c in a["channels"]}
-                 for a in demo.reader.snapshots() if a["cause_event_id"] in wanted}
+    records = [
+        o.record
+        for o in demo.reader.records["levels"]
+        if o.record is not None and o.cause in wanted
+    ]
+    snapshots = {
+        (a["sku"], a["version"]): {c["channel_id"]: c["available"] for c in a["channels"]}
+        for a in demo.reader.snapshots()
+        if a["cause_event_id"] in wanted
+    }
     got = sorted((signal_of(r) for r in records), key=lambda s: (s.sku, s.channel_id))
     expected = sorted(step.levels, key=lambda s: (s.sku, s.channel_id))
     if not expected:
-        demo.checks.add(not got, "no stock-level signal: every channel keeps its level"
-                        + ("" if not got else "  — published: " + "; ".join(s.describe() for s in got)), demo.view)
+        demo.checks.add(
+            not got,
+            "no stock-level signal: every channel keeps its level"
+            + ("" if not got else "  — published: " + "; ".join(s.describe() for s in got)),
+            demo.view,
+        )
         return
     for signal in expected:
         matching = [r for r in records if signal_of(r) == signal]
-        with_snapshot = [r for r in matching
-                         if snapshots.get((r["sku"], r["version"]), {}).get(r["channel_id"]) == r["available"]]
-        label = "back in stock" if signal.previous_level == OUT and signal.level != OUT else "stock level"
+        with_snapshot = [
+            r
+            for r in matching
+            if snapshots.get((r["sku"], r["version"]), {}).get(r["channel_id"]) == r["available"]
+        ]
+        label = (
+            "back in stock"
+            if signal.previous_level == OUT and signal.level != OUT
+            else "stock level"
+        )
         ok = len(with_snapshot) == 1
-        detail = (f" with availability v{with_snapshot[0]['version']}" if ok else
-                  f"  — {len(matching)} such record(s), {len(with_snapshot)} with a matching snapshot")
+        detail = (
+            f" with availability v{with_snapshot[0]['version']}"
+            if ok
+            else f"  — {len(matching)} such record(s), {len(with_snapshot)} with a matching snapshot"
+        )
         demo.checks.add(ok, f"{label}: {signal.describe()}{detail}", demo.view)
     extra = [s for s in got if s not in expected]
     if extra:
-        demo.checks.add(False, "unexpected stock-level signals: " + "; ".join(s.describe() for s in extra), demo.view)
+        demo.checks.add(
+            False,
+            "unexpected stock-level signals: " + "; ".join(s.describe() for s in extra),
+            demo.view,
+        )

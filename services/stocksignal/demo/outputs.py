@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from stocksignal import bootstrap
 from stocksignal.contract import topics as catalogue
@@ -76,7 +77,9 @@ class OutputReader:
             kind = self.kind_of[msg.topic()]
             record = None
             try:
-                _, record = self.codec.decode(msg.value()) if msg.value() is not None else (None, None)
+                _, record = (
+                    self.codec.decode(msg.value()) if msg.value() is not None else (None, None)
+                )
             except Exception:  # an undecodable DLQ value: shown by its headers
                 record = None
             headers = {k: (v or b"").decode("utf-8", "replace") for k, v in (msg.headers() or ())}
@@ -90,7 +93,9 @@ class OutputReader:
             n += 1
         return n
 
-    def caught_up(self, kinds: Iterable[str] = ("availability", "reservations", "movements", "levels")) -> bool:
+    def caught_up(
+        self, kinds: Iterable[str] = ("availability", "reservations", "movements", "levels")
+    ) -> bool:
         """Whether every record acknowledged so far on these topics has been read."""
         from confluent_kafka import TopicPartition
 

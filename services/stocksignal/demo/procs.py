@@ -43,8 +43,13 @@ def start(run_dir: Path, name: str, argv: list[str], env: dict[str, str]) -> sub
         log_path.replace(logs / f"{name}.log.1")
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, close_fds=True,
+            argv,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
         )
     (run_dir / f"{name}.pid").write_text(f"{proc.pid}\n")
     return proc

@@ -29,9 +29,10 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from stocksignal import bootstrap
 from stocksignal.demo import channels_part, ledger_part, procs, script
@@ -46,13 +47,27 @@ from stocksignal.secret import redact_url
 from stocksignal.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_UNAVAILABLE, EXIT_INTERRUPTED = 0, 1, 3, 130
-PREFERRED_PORTS = {"processor": 6066, "api": 8080, "stub": 8099, "projector_metrics": 9108, "sync_metrics": 9109}
+PREFERRED_PORTS = {
+    "processor": 6066,
+    "api": 8080,
+    "stub": 8099,
+    "projector_metrics": 9108,
+    "sync_metrics": 9109,
+}
 SERVICES = ("stub-marketplace", "processor", "projector", "api", "marketplace-sync")
 APPLIED = ("stocksignal_commands_applied_total", "stocksignal_duplicates_dropped_total")
 STEP_TIMEOUT_S = 60.0
 START_TIMEOUT_S = 120.0
 SETTLE_TIMEOUT_S = 30.0
-BUCKETS = ("on_hand", "reserved", "picked", "damaged", "quality_hold", "pending_inspection", "inbound")
+BUCKETS = (
+    "on_hand",
+    "reserved",
+    "picked",
+    "damaged",
+    "quality_hold",
+    "pending_inspection",
+    "inbound",
+)
 
 
 class DemoError(Exception):
@@ -226,17 +241,23 @@ class Demo:
         try:
             existing_topics(self.base, timeout=10)
         except Unavailable as exc:
-            raise DemoError(f"{exc.message}\nstart the local platform with `make up`", EXIT_UNAVAILABLE) from None
+            raise DemoError(
+                f"{exc.message}\nstart the local platform with `make up`", EXIT_UNAVAILABLE
+            ) from None
         try:
             bootstrap.make_redis(self.base, socket_connect_timeout=3, socket_timeout=3).ping()
         except Exception as exc:
-            raise DemoError(f"Redis at {redact_url(self.base.redis_url)} does not answer ({exc}); start it with `make up`",
-                            EXIT_UNAVAILABLE) from None
+            raise DemoError(
+                f"Redis at {redact_url(self.base.redis_url)} does not answer ({exc}); start it with `make up`",
+                EXIT_UNAVAILABLE,
+            ) from None
         prefix = self.options.topic_prefix
         if prefix is None:
             prefix = f"{self.base.topic_prefix}demo-{self.run_id}."
         if not prefix:
-            raise DemoError("the demo needs a topic prefix of its own (--topic-prefix must not be empty)", 2)
+            raise DemoError(
+                "the demo needs a topic prefix of its own (--topic-prefix must not be empty)", 2
+            )
         self.cleanup_previous()
 
         ports, notes = choose_ports(self.options.free_ports)
@@ -266,7 +287,9 @@ class Demo:
         s = self.settings
         self.save_state()
         self.write_env_file()
-        view.info(f"run {self.run_id} · Kafka {s.kafka_bootstrap_servers} · Redis {redact_url(s.redis_url)}")
+        view.info(
+            f"run {self.run_id} · Kafka {s.kafka_bootstrap_servers} · Redis {redact_url(s.redis_url)}"
+        )
         view.info(f"topics {prefix}* · Redis keys {s.redis_prefix}* · run directory {self.run_dir}")
         view.command(f"stocksignal topics create   (STOCKSIGNAL_TOPIC_PREFIX={prefix})")
         reports = create_topics(s)
@@ -287,20 +310,23 @@ class Demo:
 
     def save_state(self) -> None:
         s, p = self.settings, self.ports
-        procs.write_state(self.run_dir, {
-            "run_id": self.run_id,
-            "topic_prefix": s.topic_prefix,
-            "app_id": s.app_id,
-            "redis_prefix": s.redis_prefix,
-            "consumer_groups": [s.app_id, s.projector_group, s.marketplace_group],
-            "marketplace_dlq_topic": s.topic_prefix + s.marketplace_dlq_topic,
-            "state_dir": s.state_dir,
-            "kafka_bootstrap_servers": s.kafka_bootstrap_servers,
-            "redis_url": redact_url(s.redis_url),
-            "ports": vars(p),
-            "urls": self.urls(),
-            "started_at": int(time.time() * 1000),
-        })
+        procs.write_state(
+            self.run_dir,
+            {
+                "run_id": self.run_id,
+                "topic_prefix": s.topic_prefix,
+                "app_id": s.app_id,
+                "redis_prefix": s.redis_prefix,
+                "consumer_groups": [s.app_id, s.projector_group, s.marketplace_group],
+                "marketplace_dlq_topic": s.topic_prefix + s.marketplace_dlq_topic,
+                "state_dir": s.state_dir,
+                "kafka_bootstrap_servers": s.kafka_bootstrap_servers,
+                "redis_url": redact_url(s.redis_url),
+                "ports": vars(p),
+                "urls": self.urls(),
+                "started_at": int(time.time() * 1000),
+            },
+        )
 
     def write_env_file(self) -> None:
         s, p = self.settings, self.ports
@@ -334,12 +360,27 @@ class Demo:
         env = {**os.environ, **s.to_env(), "PYTHONUNBUFFERED": "1"}
         cli = [sys.executable, "-m", "stocksignal.cli.main"]
         commands = {
-            "stub-marketplace": [sys.executable, "-m", "stocksignal.demo.stub_marketplace", "--port", str(p.stub)],
+            "stub-marketplace": [
+                sys.executable,
+                "-m",
+                "stocksignal.demo.stub_marketplace",
+                "--port",
+                str(p.stub),
+            ],
             "processor": [*cli, "run", "processor"],
             "projector": [*cli, "run", "projector", "--metrics-port", str(p.projector_metrics)],
             "api": [*cli, "run", "api", "--host", "127.0.0.1", "--port", str(p.api)],
-            "marketplace-sync": [*cli, "run", "marketplace-sync", "--channel", script.MARKETPLACE,
-                                 "--url", s.marketplace_url, "--metrics-port", str(p.sync_metrics)],
+            "marketplace-sync": [
+                *cli,
+                "run",
+                "marketplace-sync",
+                "--channel",
+                script.MARKETPLACE,
+                "--url",
+                s.marketplace_url,
+                "--metrics-port",
+                str(p.sync_metrics),
+            ],
         }
         for name in SERVICES:
             self.children[name] = procs.start(self.run_dir, name, commands[name], env)
@@ -365,7 +406,9 @@ class Demo:
             if http_get(url, timeout=2)[0] == 200:
                 return
             if time.monotonic() > deadline:
-                raise DemoError(f"{name} not ready after {START_TIMEOUT_S:.0f}s ({url}):\n{self.log_tail(name)}")
+                raise DemoError(
+                    f"{name} not ready after {START_TIMEOUT_S:.0f}s ({url}):\n{self.log_tail(name)}"
+                )
             time.sleep(0.2)
 
     def check_alive(self, name: str) -> None:
@@ -398,13 +441,20 @@ class Demo:
         ids = []
         now = int(time.time() * 1000)
         for i, event in enumerate(sent, start=1):
-            record = {"event_id": f"demo-{self.run_id}-{step_key}-{i}", "occurred_at": now,
-                      "source": "stocksignal-demo", **event.fields}
+            record = {
+                "event_id": f"demo-{self.run_id}-{step_key}-{i}",
+                "occurred_at": now,
+                "source": "stocksignal-demo",
+                **event.fields,
+            }
             validate(event.name, record)
             topic = topic_for_record(event.name)
             key = key_for(topic, event.name, record)
-            self.producer.produce(self.settings.topic_prefix + topic, self.codec.encode(event.name, record),
-                                  key.encode())
+            self.producer.produce(
+                self.settings.topic_prefix + topic,
+                self.codec.encode(event.name, record),
+                key.encode(),
+            )
             ids.append(record["event_id"])
         if self.producer.flush(30):
             raise DemoError("events not delivered to Kafka within 30 s", EXIT_UNAVAILABLE)
@@ -417,26 +467,44 @@ class Demo:
             return -1.0
         return metric_sum(body, APPLIED)
 
-    def wait_until(self, what: str, done: Callable[[], bool], timeout: float = STEP_TIMEOUT_S) -> None:
+    def wait_until(
+        self, what: str, done: Callable[[], bool], timeout: float = STEP_TIMEOUT_S
+    ) -> None:
         deadline = time.monotonic() + timeout
         while not done():
             if time.monotonic() > deadline:
-                raise DemoError(f"timed out after {timeout:.0f}s waiting for {what}\nprocessor log:\n"
-                                f"{self.log_tail('processor')}")
+                raise DemoError(
+                    f"timed out after {timeout:.0f}s waiting for {what}\nprocessor log:\n"
+                    f"{self.log_tail('processor')}"
+                )
             self.reader.pump(0.05)
 
-    def settle(self, before: float, commands: int, skus: set[str], ids: list[str] = (), decisions: int = 0) -> None:
+    def settle(
+        self, before: float, commands: int, skus: set[str], ids: list[str] = (), decisions: int = 0
+    ) -> None:
         """Until the processor applied ``commands`` more commands and their outputs are read:
         the SKUs' newest snapshots, the ``decisions`` the events ``ids`` cause, and everything
         acknowledged on the reservations and movements topics."""
-        self.wait_until(f"the processor to apply {commands} command(s)", lambda: self.handled() >= before + commands)
+        self.wait_until(
+            f"the processor to apply {commands} command(s)",
+            lambda: self.handled() >= before + commands,
+        )
         wanted = set(ids)
-        self.wait_until(f"{decisions} reservation decision(s)", lambda: sum(
-            o.cause in wanted for o in self.reader.records["reservations"]) >= decisions)
+        self.wait_until(
+            f"{decisions} reservation decision(s)",
+            lambda: (
+                sum(o.cause in wanted for o in self.reader.records["reservations"]) >= decisions
+            ),
+        )
         for sku in sorted(skus):
-            status, state = http_get(f"{self.urls()['processor']}/skus/{urllib.parse.quote(sku, safe='')}")
+            status, state = http_get(
+                f"{self.urls()['processor']}/skus/{urllib.parse.quote(sku, safe='')}"
+            )
             version = state["version"] if status == 200 else 0
-            self.wait_until(f"{sku}'s availability version {version}", lambda: self.reader.version(sku) >= version)
+            self.wait_until(
+                f"{sku}'s availability version {version}",
+                lambda: self.reader.version(sku) >= version,
+            )
         self.wait_until("the output topics to be read to their end", self.reader.caught_up)
 
     # -- 3. the day -------------------------------------------------------------------------
@@ -444,21 +512,35 @@ class Demo:
     def configure_channels(self) -> None:
         self.open_clients()
         view = self.view
-        view.step(0, len(script.steps()), "05:00", "Before opening: configure the sales channels",
-                  "The web shop sells from Berlin, then Hamburg. The marketplace sells from Hamburg, then "
-                  "Berlin, and keeps 2 units of every SKU back as safety stock.")
+        view.step(
+            0,
+            len(script.steps()),
+            "05:00",
+            "Before opening: configure the sales channels",
+            "The web shop sells from Berlin, then Hamburg. The marketplace sells from Hamburg, then "
+            "Berlin, and keeps 2 units of every SKU back as safety stock.",
+        )
         events = script.channel_events()
         for e in events:
             view.command(channels_part.channels_set_command(e.fields))
         before = self.handled()
         self.send("channels", events)
-        self.settle(before, script.expected_commands(events, self.settings.command_partitions), set())
-        view.check(True, f"the processor applied both channel configurations on all "
-                         f"{self.settings.command_partitions} command partitions")
+        self.settle(
+            before, script.expected_commands(events, self.settings.command_partitions), set()
+        )
+        view.check(
+            True,
+            f"the processor applied both channel configurations on all "
+            f"{self.settings.command_partitions} command partitions",
+        )
 
     def play(self) -> None:
         steps = script.steps()
-        pace = self.options.pace if self.options.pace is not None else (0.0 if self.options.plain else 1.5)
+        pace = (
+            self.options.pace
+            if self.options.pace is not None
+            else (0.0 if self.options.plain else 1.5)
+        )
         for number, step in enumerate(steps, start=1):
             if pace:
                 self.pause(pace)
@@ -480,8 +562,12 @@ class Demo:
         events = list(step.events(observed))
         for e in events:
             if e.name == "ChannelConfigured":
-                view.command(channels_part.channels_set_command(e.fields) + "   # sent as this event:")
-        commands = step.commands or script.expected_commands(events, self.settings.command_partitions)
+                view.command(
+                    channels_part.channels_set_command(e.fields) + "   # sent as this event:"
+                )
+        commands = step.commands or script.expected_commands(
+            events, self.settings.command_partitions
+        )
         skus = set().union(*(e.skus for e in events)) | set(step.expect)
         before = self.handled()
         ids = self.send(step.key, events)
@@ -508,35 +594,58 @@ class Demo:
             outputs = caused.get(event_id, [])
             if not outputs:
                 self.view.output("", "(nothing published: no bucket changed)")
-            for kind, label in (("reservations", "decided"), ("movements", "ledger"), ("availability", "available"),
-                                ("levels", "level")):
+            for kind, label in (
+                ("reservations", "decided"),
+                ("movements", "ledger"),
+                ("availability", "available"),
+                ("levels", "level"),
+            ):
                 for o in outputs:
                     if o.kind == kind:
-                        text = {"decided": decision_line, "ledger": movement_line, "available": availability_line,
-                                "level": channels_part.level_line}[label](o.record)
+                        text = {
+                            "decided": decision_line,
+                            "ledger": movement_line,
+                            "available": availability_line,
+                            "level": channels_part.level_line,
+                        }[label](o.record)
                         self.view.output(label, text)
-            if any(o.kind == "movements" for o in outputs) and not any(o.kind == "availability" for o in outputs):
-                self.view.output("available", "(in the next snapshot of the SKU: coalesced within one commit)")
+            if any(o.kind == "movements" for o in outputs) and not any(
+                o.kind == "availability" for o in outputs
+            ):
+                self.view.output(
+                    "available", "(in the next snapshot of the SKU: coalesced within one commit)"
+                )
 
     def check_step(self, step: script.Step, ids: list[str]) -> None:
         for sku, expected in step.expect.items():
             latest = self.reader.latest.get(sku)
             actual = {c["channel_id"]: c["available"] for c in latest["channels"]} if latest else {}
-            self.checks.add(actual == expected, f"{sku}: {fmt_channels(expected)}"
-                            + ("" if actual == expected else f"  — published: {fmt_channels(actual)}"), self.view)
+            self.checks.add(
+                actual == expected,
+                f"{sku}: {fmt_channels(expected)}"
+                + ("" if actual == expected else f"  — published: {fmt_channels(actual)}"),
+                self.view,
+            )
         decisions = [d for d in self.reader.decisions() if d["cause_event_id"] in set(ids)]
         for text, check in step.checks:
             problem = check(decisions)
-            self.checks.add(problem is None, text + ("" if problem is None else f"  — {problem}"), self.view)
+            self.checks.add(
+                problem is None, text + ("" if problem is None else f"  — {problem}"), self.view
+            )
         channels_part.check_levels(self, step, ids)
 
     # -- 4. the end of the day ------------------------------------------------------------
 
     def final_checks(self) -> None:
         view = self.view
-        view.step(len(script.steps()) + 1, len(script.steps()) + 2, "18:30", "Closing: is every number right?",
-                  "The same numbers, read three ways: the storefront API (Redis, written by the projector), "
-                  "the marketplace (pushed by the sync worker), and the processor's own state.")
+        view.step(
+            len(script.steps()) + 1,
+            len(script.steps()) + 2,
+            "18:30",
+            "Closing: is every number right?",
+            "The same numbers, read three ways: the storefront API (Redis, written by the projector), "
+            "the marketplace (pushed by the sync worker), and the processor's own state.",
+        )
         urls = self.urls()
         processor_versions = {}
         for sku in script.SKUS:
@@ -547,32 +656,53 @@ class Demo:
             processor_versions[sku] = state["version"]
             actual = {c: ch["available"] for c, ch in state["channels"].items()}
             expected = script.FINAL_AVAILABILITY[sku]
-            self.checks.add(actual == expected, f"processor /skus/{sku}: {fmt_channels(actual)}", view)
+            self.checks.add(
+                actual == expected, f"processor /skus/{sku}: {fmt_channels(actual)}", view
+            )
             positions = state["positions"]
             if sku == script.MUG:
                 ok = positions == script.FINAL_MUG_POSITIONS
-                self.checks.add(ok, f"processor /skus/{sku}: buckets " + "; ".join(
-                    f"{loc} {fmt_buckets(b)}" for loc, b in positions.items()), view)
+                self.checks.add(
+                    ok,
+                    f"processor /skus/{sku}: buckets "
+                    + "; ".join(f"{loc} {fmt_buckets(b)}" for loc, b in positions.items()),
+                    view,
+                )
             else:
-                totals = {k: sum(p[k] for p in positions.values()) for k in script.FINAL_LAMP_TOTALS}
-                self.checks.add(totals == script.FINAL_LAMP_TOTALS,
-                                f"processor /skus/{sku}: totals {fmt_buckets(totals)}", view)
+                totals = {
+                    k: sum(p[k] for p in positions.values()) for k in script.FINAL_LAMP_TOTALS
+                }
+                self.checks.add(
+                    totals == script.FINAL_LAMP_TOTALS,
+                    f"processor /skus/{sku}: totals {fmt_buckets(totals)}",
+                    view,
+                )
         for sku in script.SKUS:
             got = self.poll_api(sku, processor_versions.get(sku, 0))
             expected = script.FINAL_AVAILABILITY[sku]
-            self.checks.add(got == expected, f"storefront API /availability/{sku}: {fmt_channels(got or {})}"
-                            + ("" if got == expected else f"  — expected {fmt_channels(expected)}"), view)
+            self.checks.add(
+                got == expected,
+                f"storefront API /availability/{sku}: {fmt_channels(got or {})}"
+                + ("" if got == expected else f"  — expected {fmt_channels(expected)}"),
+                view,
+            )
         stub = self.poll_stub()
         for sku, expected in script.FINAL_MARKETPLACE.items():
             got = stub.get(sku, {}).get("available")
-            self.checks.add(got == expected, f"marketplace stub last received {sku}: {got}"
-                            + ("" if got == expected else f"  — expected {expected}"), view)
+            self.checks.add(
+                got == expected,
+                f"marketplace stub last received {sku}: {got}"
+                + ("" if got == expected else f"  — expected {expected}"),
+                view,
+            )
         self.wait_until("the output topics to be read to their end", self.reader.caught_up)
         self.check_ledger()
         self.check_no_oversell()
         self.check_dlq()
 
-    def poll_api(self, sku: str, version: int, timeout: float = SETTLE_TIMEOUT_S) -> dict[str, int] | None:
+    def poll_api(
+        self, sku: str, version: int, timeout: float = SETTLE_TIMEOUT_S
+    ) -> dict[str, int] | None:
         """The storefront API's channels once it serves the processor's version."""
         url = f"{self.urls()['api']}/availability/{urllib.parse.quote(sku, safe='')}"
         deadline = time.monotonic() + timeout
@@ -595,7 +725,10 @@ class Demo:
             status, body = http_get(url)
             if status == 200:
                 got = body["channels"].get(script.MARKETPLACE, {})
-                if all(got.get(s, {}).get("available") == v for s, v in script.FINAL_MARKETPLACE.items()):
+                if all(
+                    got.get(s, {}).get("available") == v
+                    for s, v in script.FINAL_MARKETPLACE.items()
+                ):
                     return got
             time.sleep(0.2)
         return got
@@ -614,15 +747,26 @@ class Demo:
                 for b in BUCKETS:
                     if sums.get((sku, loc["location_id"], b), 0) != loc[b]:
                         problems.append(f"{sku}@{loc['location_id']} {b}")
-        self.checks.add(not problems, f"the ledger explains every bucket: {len(seen)} movements sum to the "
-                        "published balances" + (f"  — differs for {', '.join(problems)}" if problems else ""),
-                        self.view)
+        self.checks.add(
+            not problems,
+            f"the ledger explains every bucket: {len(seen)} movements sum to the "
+            "published balances" + (f"  — differs for {', '.join(problems)}" if problems else ""),
+            self.view,
+        )
 
     def check_no_oversell(self) -> None:
-        bad = [f"{a['sku']} v{a['version']} {loc['location_id']}" for a in self.reader.snapshots()
-               for loc in a["locations"] if loc["reserved"] > loc["on_hand"]]
-        self.checks.add(not bad, f"never oversold: reserved <= on_hand in all {len(self.reader.snapshots())} "
-                        "published snapshots" + (f"  — {', '.join(bad)}" if bad else ""), self.view)
+        bad = [
+            f"{a['sku']} v{a['version']} {loc['location_id']}"
+            for a in self.reader.snapshots()
+            for loc in a["locations"]
+            if loc["reserved"] > loc["on_hand"]
+        ]
+        self.checks.add(
+            not bad,
+            f"never oversold: reserved <= on_hand in all {len(self.reader.snapshots())} "
+            "published snapshots" + (f"  — {', '.join(bad)}" if bad else ""),
+            self.view,
+        )
 
     def check_dlq(self) -> None:
         n = len(self.reader.records["dlq"])
@@ -638,7 +782,9 @@ class Demo:
         if code == EXIT_OK:
             view.title(f"All {len(self.checks.results)} expectations met in {elapsed:.0f} s")
         elif self.checks.failed:
-            view.title(f"{len(self.checks.failed)} of {len(self.checks.results)} expectations FAILED ({elapsed:.0f} s)")
+            view.title(
+                f"{len(self.checks.failed)} of {len(self.checks.results)} expectations FAILED ({elapsed:.0f} s)"
+            )
             for text in self.checks.failed:
                 view.error(text)
         else:
@@ -646,9 +792,15 @@ class Demo:
         if self.settings is None or self.ports is None:
             return
         if self.reader is not None and self.reader.latest:
-            rows = [[sku, fmt_channels({c["channel_id"]: c["available"] for c in a["channels"]})]
-                    for sku, a in sorted(self.reader.latest.items())]
-            view.table("Final availability (inventory.availability.v1):", ["SKU", "available per channel"], rows)
+            rows = [
+                [sku, fmt_channels({c["channel_id"]: c["available"] for c in a["channels"]})]
+                for sku, a in sorted(self.reader.latest.items())
+            ]
+            view.table(
+                "Final availability (inventory.availability.v1):",
+                ["SKU", "available per channel"],
+                rows,
+            )
         urls, cli = self.urls(), cli_path()
         env_file = self.run_dir / procs.ENV_FILE
         rel = _relative(env_file)
@@ -672,7 +824,9 @@ class Demo:
             f"  logs              {_relative(self.run_dir / 'logs')}/",
         ]
         if running:
-            lines.append("Stop the demo's services with `make demo-stop` (`make down` stops them too).")
+            lines.append(
+                "Stop the demo's services with `make demo-stop` (`make down` stops them too)."
+            )
         for line in lines:
             print_fn(line)
 
@@ -682,7 +836,9 @@ def fmt_channels(available: Mapping[str, int]) -> str:
 
 
 def fmt_buckets(buckets: Mapping[str, int]) -> str:
-    return " ".join(f"{k}={v}" for k, v in buckets.items() if v or k in ("on_hand", "reserved", "sellable"))
+    return " ".join(
+        f"{k}={v}" for k, v in buckets.items() if v or k in ("on_hand", "reserved", "sellable")
+    )
 
 
 def _relative(path: Path) -> str:
@@ -714,7 +870,9 @@ def purge(state: Mapping[str, Any], base: Settings, view: PlainView) -> None:
                     view.warn(f"could not delete a topic of the previous demo: {exc}")
             # Until they are gone: a run reusing the prefix must not race their deletion.
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and set(doomed) & set(admin.list_topics(timeout=10).topics):
+            while time.monotonic() < deadline and set(doomed) & set(
+                admin.list_topics(timeout=10).topics
+            ):
                 time.sleep(0.2)
         groups = [g for g in state.get("consumer_groups", []) if g]
         if groups:
@@ -737,7 +895,9 @@ def purge(state: Mapping[str, Any], base: Settings, view: PlainView) -> None:
     state_dir = state.get("state_dir")
     if state_dir and Path(state_dir).name.startswith("state-"):
         shutil.rmtree(state_dir, ignore_errors=True)
-    view.info(f"removed demo run {state.get('run_id')} (topics {prefix}*, its consumer groups, Redis keys and state)")
+    view.info(
+        f"removed demo run {state.get('run_id')} (topics {prefix}*, its consumer groups, Redis keys and state)"
+    )
 
 
 def run_demo(options: Options, base: Settings | None = None) -> int:

@@ -16,8 +16,9 @@ back-in-stock signals the 12:20 cancellation must cause on inventory.stock-level
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 BER, HAM = "WH-BER", "WH-HAM"
 WEBSHOP, MARKETPLACE, DEFAULT = "webshop", "marketplace", "default"
@@ -44,33 +45,50 @@ class Sent:
     def describe(self) -> str:
         f = self.fields
         if self.name == "ChannelConfigured":
-            rules = "".join(text for key, text in (
-                ("buffer_percent", f", buffer {f.get('buffer_percent')}%"),
-                ("max_available", f", cap {f.get('max_available')}"),
-                ("low_stock_threshold", f", low stock at <= {f.get('low_stock_threshold')}")) if f.get(key) is not None)
-            return (f"ChannelConfigured {f['channel_id']}: {' > '.join(f['location_ids'])}, "
-                    f"safety stock {f['safety_stock']}{rules}")
+            rules = "".join(
+                text
+                for key, text in (
+                    ("buffer_percent", f", buffer {f.get('buffer_percent')}%"),
+                    ("max_available", f", cap {f.get('max_available')}"),
+                    ("low_stock_threshold", f", low stock at <= {f.get('low_stock_threshold')}"),
+                )
+                if f.get(key) is not None
+            )
+            return (
+                f"ChannelConfigured {f['channel_id']}: {' > '.join(f['location_ids'])}, "
+                f"safety stock {f['safety_stock']}{rules}"
+            )
         if self.name == "OrderPlaced":
             lines = ", ".join(f"{l['qty']} × {l['sku']}" for l in f["lines"])
             return f"OrderPlaced {f['order_id']} on {f['channel_id']}: {lines}"
         if self.name == "OrderCancelled":
             return f"OrderCancelled {f['order_id']} ({f.get('reason') or 'no reason'})"
         if self.name == "PickConfirmed":
-            lines = ", ".join(f"{l['sku']} picked {l['qty_picked']}, short {l.get('qty_short', 0)}" for l in f["lines"])
+            lines = ", ".join(
+                f"{l['sku']} picked {l['qty_picked']}, short {l.get('qty_short', 0)}"
+                for l in f["lines"]
+            )
             return f"PickConfirmed {f['order_id']} at {f['location_id']}: {lines}"
         if self.name == "ReturnReceived":
             lines = ", ".join(f"{l['qty']} × {l['sku']}" for l in f["lines"])
             return f"ReturnReceived {f['return_id']} at {f['location_id']}: {lines}"
         if self.name == "ReturnInspected":
-            lines = ", ".join(f"{l['sku']} restock {l['qty_restock']}, damaged {l['qty_damaged']}" for l in f["lines"])
+            lines = ", ".join(
+                f"{l['sku']} restock {l['qty_restock']}, damaged {l['qty_damaged']}"
+                for l in f["lines"]
+            )
             return f"ReturnInspected {f['return_id']} at {f['location_id']}: {lines}"
         if self.name == "InboundExpected":
-            return f"InboundExpected {f['qty']} × {f['sku']} at {f['location_id']} ({f['reference']})"
+            return (
+                f"InboundExpected {f['qty']} × {f['sku']} at {f['location_id']} ({f['reference']})"
+            )
         if self.name == "StockReceived":
             return f"StockReceived {f['qty']} × {f['sku']} at {f['location_id']} ({f.get('reference') or 'no reference'})"
         if self.name == "TransferDispatched":
-            return (f"TransferDispatched {f['transfer_id']}: {f['qty']} × {f['sku']} "
-                    f"{f['from_location_id']} -> {f['to_location_id']}")
+            return (
+                f"TransferDispatched {f['transfer_id']}: {f['qty']} × {f['sku']} "
+                f"{f['from_location_id']} -> {f['to_location_id']}"
+            )
         if self.name == "TransferReceived":
             return f"TransferReceived {f['transfer_id']}: {f['qty_received']} × {f['sku']} at {f['to_location_id']}"
         if self.name == "StockCounted":
@@ -93,8 +111,11 @@ class Observed:
     def winners(self, sku: str, channel_id: str) -> list[str]:
         """Order ids whose line of ``sku`` on ``channel_id`` was RESERVED, sorted."""
         return sorted(
-            {d["order_id"] for d in self.decisions
-             if d["sku"] == sku and d["channel_id"] == channel_id and d["status"] == "RESERVED"}
+            {
+                d["order_id"]
+                for d in self.decisions
+                if d["sku"] == sku and d["channel_id"] == channel_id and d["status"] == "RESERVED"
+            }
         )
 
 
@@ -116,7 +137,7 @@ class Step:
     stocktake: str | None = None
     # The StockLevelChanged records this step's events cause, all of them (None: not checked;
     # the levels of a step that coalesces several snapshots into one depend on timing).
-    levels: tuple["LevelSignal", ...] | None = None
+    levels: tuple[LevelSignal, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -130,8 +151,10 @@ class LevelSignal:
     available: int
 
     def describe(self) -> str:
-        return (f"{self.sku} on {self.channel_id}: {self.previous_level or 'first seen'} -> {self.level}, "
-                f"{self.available} available")
+        return (
+            f"{self.sku} on {self.channel_id}: {self.previous_level or 'first seen'} -> {self.level}, "
+            f"{self.available} available"
+        )
 
 
 def _static(*sent: Sent) -> Callable[[Observed], Sequence[Sent]]:
@@ -145,8 +168,16 @@ def _rush_orders() -> list[Sent]:
     while web or market:
         for queue, channel in ((web, WEBSHOP), (market, MARKETPLACE)):
             if queue:
-                orders.append(Sent("OrderPlaced", {"order_id": queue.pop(0), "channel_id": channel,
-                                                   "lines": [{"sku": LAMP, "qty": 1}]}))
+                orders.append(
+                    Sent(
+                        "OrderPlaced",
+                        {
+                            "order_id": queue.pop(0),
+                            "channel_id": channel,
+                            "lines": [{"sku": LAMP, "qty": 1}],
+                        },
+                    )
+                )
     return orders
 
 
@@ -167,7 +198,12 @@ def _cancel_first_web_winner(observed: Observed) -> Sequence[Sent]:
     winners = observed.winners(LAMP, WEBSHOP)
     if not winners:
         raise RuntimeError("no web shop order won a lamp in the rush; nothing to cancel")
-    return (Sent("OrderCancelled", {"order_id": winners[0], "lines": None, "reason": "customer changed their mind"}),)
+    return (
+        Sent(
+            "OrderCancelled",
+            {"order_id": winners[0], "lines": None, "reason": "customer changed their mind"},
+        ),
+    )
 
 
 def _released(decisions: list[Mapping[str, Any]]) -> str | None:
@@ -198,32 +234,68 @@ def steps() -> list[Step]:
     """The day, in order. ``expect`` lists every channel of each SKU the step changes."""
     return [
         Step(
-            "inbound", "06:00", "Two purchase orders are announced",
+            "inbound",
+            "06:00",
+            "Two purchase orders are announced",
             "The supplier's advance ship notices arrive: PO-7001 brings 10 blue mugs and 2 oak lamps to "
             "Berlin, PO-7002 6 mugs and 3 lamps to Hamburg. Inbound units are on their way, not on the "
             "shelf: nothing can be sold yet.",
             _static(
-                Sent("InboundExpected", {"reference": "PO-7001", "location_id": BER, "sku": MUG, "qty": 10}),
-                Sent("InboundExpected", {"reference": "PO-7002", "location_id": HAM, "sku": MUG, "qty": 6}),
-                Sent("InboundExpected", {"reference": "PO-7001", "location_id": BER, "sku": LAMP, "qty": 2}),
-                Sent("InboundExpected", {"reference": "PO-7002", "location_id": HAM, "sku": LAMP, "qty": 3}),
+                Sent(
+                    "InboundExpected",
+                    {"reference": "PO-7001", "location_id": BER, "sku": MUG, "qty": 10},
+                ),
+                Sent(
+                    "InboundExpected",
+                    {"reference": "PO-7002", "location_id": HAM, "sku": MUG, "qty": 6},
+                ),
+                Sent(
+                    "InboundExpected",
+                    {"reference": "PO-7001", "location_id": BER, "sku": LAMP, "qty": 2},
+                ),
+                Sent(
+                    "InboundExpected",
+                    {"reference": "PO-7002", "location_id": HAM, "sku": LAMP, "qty": 3},
+                ),
             ),
-            {MUG: {DEFAULT: 0, WEBSHOP: 0, MARKETPLACE: 0}, LAMP: {DEFAULT: 0, WEBSHOP: 0, MARKETPLACE: 0}},
+            {
+                MUG: {DEFAULT: 0, WEBSHOP: 0, MARKETPLACE: 0},
+                LAMP: {DEFAULT: 0, WEBSHOP: 0, MARKETPLACE: 0},
+            },
         ),
         Step(
-            "receipts", "08:00", "Deliveries arrive at both warehouses",
+            "receipts",
+            "08:00",
+            "Deliveries arrive at both warehouses",
             "Both trucks are unloaded: the units move from inbound to on hand and can be sold. The "
             "marketplace sees 2 fewer of each SKU: its safety stock.",
             _static(
-                Sent("StockReceived", {"reference": "PO-7001", "location_id": BER, "sku": MUG, "qty": 10}),
-                Sent("StockReceived", {"reference": "PO-7002", "location_id": HAM, "sku": MUG, "qty": 6}),
-                Sent("StockReceived", {"reference": "PO-7001", "location_id": BER, "sku": LAMP, "qty": 2}),
-                Sent("StockReceived", {"reference": "PO-7002", "location_id": HAM, "sku": LAMP, "qty": 3}),
+                Sent(
+                    "StockReceived",
+                    {"reference": "PO-7001", "location_id": BER, "sku": MUG, "qty": 10},
+                ),
+                Sent(
+                    "StockReceived",
+                    {"reference": "PO-7002", "location_id": HAM, "sku": MUG, "qty": 6},
+                ),
+                Sent(
+                    "StockReceived",
+                    {"reference": "PO-7001", "location_id": BER, "sku": LAMP, "qty": 2},
+                ),
+                Sent(
+                    "StockReceived",
+                    {"reference": "PO-7002", "location_id": HAM, "sku": LAMP, "qty": 3},
+                ),
             ),
-            {MUG: {DEFAULT: 16, WEBSHOP: 16, MARKETPLACE: 14}, LAMP: {DEFAULT: 5, WEBSHOP: 5, MARKETPLACE: 3}},
+            {
+                MUG: {DEFAULT: 16, WEBSHOP: 16, MARKETPLACE: 14},
+                LAMP: {DEFAULT: 5, WEBSHOP: 5, MARKETPLACE: 3},
+            },
         ),
         Step(
-            "rush", "12:00", "Lunchtime rush: 10 shoppers, 5 lamps",
+            "rush",
+            "12:00",
+            "Lunchtime rush: 10 shoppers, 5 lamps",
             "A newsletter goes out. Six web shop customers and four marketplace customers order the oak "
             "lamp within the same moment. Every order for the SKU is decided one after another: exactly "
             "5 are reserved, the rest are rejected; the marketplace stops selling while 2 are still free.",
@@ -232,12 +304,14 @@ def steps() -> list[Step]:
             (("exactly the 5 lamps are reserved, the other 5 orders rejected", _rush_check),),
         ),
         Step(
-            "cancel", "12:20", "A cancellation",
+            "cancel",
+            "12:20",
+            "A cancellation",
             "The first web shop customer who got a lamp cancels. The lamp is free again: the web shop "
             "shows 1, the marketplace still 0 (one lamp is inside its safety stock of 2). The lamp is "
             "back in stock on the web shop: the processor says so on inventory.stock-levels.v1 "
             "(OUT_OF_STOCK -> IN_STOCK, with the version of the snapshot that shows the 1), the feed a "
-            "\"notify me when it is back\" e-mail would listen to. The marketplace stays OUT_OF_STOCK: "
+            '"notify me when it is back" e-mail would listen to. The marketplace stays OUT_OF_STOCK: '
             "no signal for it.",
             _cancel_first_web_winner,
             {LAMP: {DEFAULT: 1, WEBSHOP: 1, MARKETPLACE: 0}},
@@ -245,62 +319,126 @@ def steps() -> list[Step]:
             levels=channels_part.BACK_IN_STOCK,
         ),
         Step(
-            "order", "13:00", "An order for 4 mugs",
+            "order",
+            "13:00",
+            "An order for 4 mugs",
             "Order W-2001 on the web shop wants 4 blue mugs; Berlin comes first for the web shop, so "
             "all 4 are reserved there.",
-            _static(Sent("OrderPlaced", {"order_id": "W-2001", "channel_id": WEBSHOP,
-                                         "lines": [{"sku": MUG, "qty": 4}]})),
+            _static(
+                Sent(
+                    "OrderPlaced",
+                    {
+                        "order_id": "W-2001",
+                        "channel_id": WEBSHOP,
+                        "lines": [{"sku": MUG, "qty": 4}],
+                    },
+                )
+            ),
             {MUG: {DEFAULT: 12, WEBSHOP: 12, MARKETPLACE: 10}},
         ),
         Step(
-            "short-pick", "14:00", "A short pick, re-allocated to Hamburg",
+            "short-pick",
+            "14:00",
+            "A short pick, re-allocated to Hamburg",
             "The Berlin picker finds only 2 of the 4 mugs. The 2 missing mugs leave Berlin's books, and "
             "the order's other 2 units are re-allocated to Hamburg: the customer still gets 4.",
-            _static(Sent("PickConfirmed", {"order_id": "W-2001", "location_id": BER,
-                                           "lines": [{"sku": MUG, "qty_picked": 2, "qty_short": 2}]})),
+            _static(
+                Sent(
+                    "PickConfirmed",
+                    {
+                        "order_id": "W-2001",
+                        "location_id": BER,
+                        "lines": [{"sku": MUG, "qty_picked": 2, "qty_short": 2}],
+                    },
+                )
+            ),
             {MUG: {DEFAULT: 10, WEBSHOP: 10, MARKETPLACE: 8}},
             (("W-2001 is REALLOCATED: 2 in Berlin, 2 in Hamburg", _reallocated),),
         ),
         Step(
-            "return", "15:00", "A return arrives",
+            "return",
+            "15:00",
+            "A return arrives",
             "Two mugs of yesterday's order W-0917 come back to Hamburg. Returned units wait for "
             "inspection and are not sellable: availability does not move.",
-            _static(Sent("ReturnReceived", {"return_id": "R-3001", "order_id": "W-0917", "location_id": HAM,
-                                            "lines": [{"sku": MUG, "qty": 2}]})),
+            _static(
+                Sent(
+                    "ReturnReceived",
+                    {
+                        "return_id": "R-3001",
+                        "order_id": "W-0917",
+                        "location_id": HAM,
+                        "lines": [{"sku": MUG, "qty": 2}],
+                    },
+                )
+            ),
             {MUG: {DEFAULT: 10, WEBSHOP: 10, MARKETPLACE: 8}},
         ),
         Step(
-            "inspect", "15:30", "The return is inspected: one restocked, one damaged",
+            "inspect",
+            "15:30",
+            "The return is inspected: one restocked, one damaged",
             "One mug is as new and goes back on the shelf; the other is chipped and is booked as damaged, "
             "never sellable.",
-            _static(Sent("ReturnInspected", {"return_id": "R-3001", "location_id": HAM,
-                                             "lines": [{"sku": MUG, "qty_restock": 1, "qty_damaged": 1}]})),
+            _static(
+                Sent(
+                    "ReturnInspected",
+                    {
+                        "return_id": "R-3001",
+                        "location_id": HAM,
+                        "lines": [{"sku": MUG, "qty_restock": 1, "qty_damaged": 1}],
+                    },
+                )
+            ),
             {MUG: {DEFAULT: 11, WEBSHOP: 11, MARKETPLACE: 9}},
         ),
         Step(
-            "dispatch", "16:00", "A transfer leaves Berlin",
+            "dispatch",
+            "16:00",
+            "A transfer leaves Berlin",
             "3 mugs go from Berlin to Hamburg by truck. On the road they are inbound at Hamburg, which "
             "never counts as available.",
-            _static(Sent("TransferDispatched", {"transfer_id": "T-4001", "from_location_id": BER,
-                                                "to_location_id": HAM, "sku": MUG, "qty": 3})),
+            _static(
+                Sent(
+                    "TransferDispatched",
+                    {
+                        "transfer_id": "T-4001",
+                        "from_location_id": BER,
+                        "to_location_id": HAM,
+                        "sku": MUG,
+                        "qty": 3,
+                    },
+                )
+            ),
             {MUG: {DEFAULT: 8, WEBSHOP: 8, MARKETPLACE: 6}},
         ),
         Step(
-            "arrive", "17:00", "The transfer arrives in Hamburg",
+            "arrive",
+            "17:00",
+            "The transfer arrives in Hamburg",
             "All 3 mugs arrive and are on hand in Hamburg: sellable again.",
-            _static(Sent("TransferReceived", {"transfer_id": "T-4001", "to_location_id": HAM, "sku": MUG,
-                                              "qty_received": 3})),
+            _static(
+                Sent(
+                    "TransferReceived",
+                    {"transfer_id": "T-4001", "to_location_id": HAM, "sku": MUG, "qty_received": 3},
+                )
+            ),
             {MUG: {DEFAULT: 11, WEBSHOP: 11, MARKETPLACE: 9}},
         ),
         Step(
-            "stocktake", "17:30", "The evening stock take: an import, its diff, and a repeat",
+            "stocktake",
+            "17:30",
+            "The evening stock take: an import, its diff, and a repeat",
             "Both warehouses count their bins and send the sheet. The import first compares every row "
             "with the processor's books (on hand − picked): Berlin finds 2 mugs where the books "
             "expected 3 (2 more are picked, waiting for W-2001's shipment), everything else agrees. "
             "The count wins: Berlin's on hand becomes 2 counted + 2 picked = 4. Importing the same "
             "sheet again changes nothing: its event ids come from the file.",
             lambda _o: stocktake_counts(),
-            {MUG: {DEFAULT: 10, WEBSHOP: 10, MARKETPLACE: 8}, LAMP: {DEFAULT: 1, WEBSHOP: 1, MARKETPLACE: 0}},
+            {
+                MUG: {DEFAULT: 10, WEBSHOP: 10, MARKETPLACE: 8},
+                LAMP: {DEFAULT: 1, WEBSHOP: 1, MARKETPLACE: 0},
+            },
             stocktake=STOCKTAKE,
         ),
         *channels_part.steps(),
@@ -316,7 +454,9 @@ STOCKTAKE = (
     f"{LAMP},{HAM},3,\n"
 )
 #: What `stock import --diff` says of it against the books at 17:30.
-STOCKTAKE_DIFF = "4 row(s): 1 change stock (+0 / −1 units), 3 agree with the books, 0 new position(s)"
+STOCKTAKE_DIFF = (
+    "4 row(s): 1 change stock (+0 / −1 units), 3 agree with the books, 0 new position(s)"
+)
 
 
 def stocktake_counts() -> list[Sent]:
@@ -324,13 +464,18 @@ def stocktake_counts() -> list[Sent]:
     from stocksignal.cli.counts_csv import parse_counts
 
     counts = parse_counts(STOCKTAKE.encode())
-    return [Sent("StockCounted", {"location_id": r.location_id, "sku": r.sku, "counted_qty": r.counted_qty})
-            for r in counts.rows]
+    return [
+        Sent(
+            "StockCounted",
+            {"location_id": r.location_id, "sku": r.sku, "counted_qty": r.counted_qty},
+        )
+        for r in counts.rows
+    ]
 
 
 @dataclass(frozen=True)
 class LookBack:
-    """"What was SKU at CLOCK?": the question the demo asks the ledger after the day."""
+    """ "What was SKU at CLOCK?": the question the demo asks the ledger after the day."""
 
     sku: str
     clock: str  # a step's clock label: its time is the moment after that step
@@ -340,13 +485,30 @@ class LookBack:
 
 #: After the short pick (14:00): Berlin has lost 2 mugs, W-2001 holds 2 there (picked) and 2 in Hamburg.
 LOOK_BACK = LookBack(
-    MUG, "14:00",
+    MUG,
+    "14:00",
     {DEFAULT: 10, MARKETPLACE: 8, WEBSHOP: 10},
     {
-        BER: {"on_hand": 8, "reserved": 2, "picked": 2, "damaged": 0, "quality_hold": 0, "pending_inspection": 0,
-              "inbound": 0, "sellable": 6},
-        HAM: {"on_hand": 6, "reserved": 2, "picked": 0, "damaged": 0, "quality_hold": 0, "pending_inspection": 0,
-              "inbound": 0, "sellable": 4},
+        BER: {
+            "on_hand": 8,
+            "reserved": 2,
+            "picked": 2,
+            "damaged": 0,
+            "quality_hold": 0,
+            "pending_inspection": 0,
+            "inbound": 0,
+            "sellable": 6,
+        },
+        HAM: {
+            "on_hand": 6,
+            "reserved": 2,
+            "picked": 0,
+            "damaged": 0,
+            "quality_hold": 0,
+            "pending_inspection": 0,
+            "inbound": 0,
+            "sellable": 4,
+        },
     },
 )
 #: The ledger's net change of LOOK_BACK's SKU over its step (from the step before's time to its own):
@@ -365,10 +527,26 @@ FINAL_AVAILABILITY: Availability = {
 #: MUG-BLUE's buckets at the end of the day (LAMP-OAK's split between the warehouses depends on
 #: which shoppers won the rush, so only its totals are fixed: FINAL_LAMP_TOTALS).
 FINAL_MUG_POSITIONS: dict[str, dict[str, int]] = {
-    BER: {"on_hand": 4, "reserved": 2, "picked": 2, "damaged": 0, "quality_hold": 0, "pending_inspection": 0,
-          "inbound": 0, "sellable": 2},
-    HAM: {"on_hand": 10, "reserved": 2, "picked": 0, "damaged": 1, "quality_hold": 0, "pending_inspection": 0,
-          "inbound": 0, "sellable": 8},
+    BER: {
+        "on_hand": 4,
+        "reserved": 2,
+        "picked": 2,
+        "damaged": 0,
+        "quality_hold": 0,
+        "pending_inspection": 0,
+        "inbound": 0,
+        "sellable": 2,
+    },
+    HAM: {
+        "on_hand": 10,
+        "reserved": 2,
+        "picked": 0,
+        "damaged": 1,
+        "quality_hold": 0,
+        "pending_inspection": 0,
+        "inbound": 0,
+        "sellable": 8,
+    },
 }
 FINAL_LAMP_TOTALS = {"on_hand": 5, "reserved": 4, "sellable": 1}
 #: What the marketplace stub must have been told last (the marketplace channel's available).
@@ -397,7 +575,11 @@ def expected_decisions(sent: Sequence[Sent]) -> int:
         if s.name == "OrderPlaced":
             n += len({line["sku"] for line in s.fields["lines"]})
         elif s.name == "OrderCancelled":
-            n += 1 if s.fields.get("lines") is None else len({line["sku"] for line in s.fields["lines"]})
+            n += (
+                1
+                if s.fields.get("lines") is None
+                else len({line["sku"] for line in s.fields["lines"]})
+            )
         elif s.name == "PickConfirmed":
             n += sum(1 for line in s.fields["lines"] if line.get("qty_short"))
     return n

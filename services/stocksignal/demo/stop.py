@@ -14,8 +14,12 @@ from stocksignal.demo.procs import default_run_dir, stop_all
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m stocksignal.demo.stop", description=__doc__.splitlines()[0])
-    parser.add_argument("--run-dir", type=Path, default=None, help="the demo's run directory (default .local/demo)")
+    parser = argparse.ArgumentParser(
+        prog="python3 -m stocksignal.demo.stop", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--run-dir", type=Path, default=None, help="the demo's run directory (default .local/demo)"
+    )
     parser.add_argument("--quiet", action="store_true", help="say nothing when nothing was running")
     args = parser.parse_args(argv)
     run_dir = args.run_dir or default_run_dir()

@@ -36,7 +36,11 @@ def make_app() -> web.Application:
         for u in items:
             last = known.get(u["sku"])
             if last is None or u["version"] > last["version"]:
-                known[u["sku"]] = {"available": u["available"], "version": u["version"], "received_at": now}
+                known[u["sku"]] = {
+                    "available": u["available"],
+                    "version": u["version"],
+                    "received_at": now,
+                }
                 applied += 1
         state["updates"] += applied
         return web.json_response({"applied": applied})

@@ -9,25 +9,37 @@ table after each step. Both only ever show records read from the output topics.
 from __future__ import annotations
 
 import sys
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from stocksignal.cli.formatting import fmt_allocations
 
-SHORT = {"on_hand": "on", "reserved": "res", "picked": "pick", "damaged": "dmg", "quality_hold": "hold",
-         "pending_inspection": "insp", "inbound": "inb"}
+SHORT = {
+    "on_hand": "on",
+    "reserved": "res",
+    "picked": "pick",
+    "damaged": "dmg",
+    "quality_hold": "hold",
+    "pending_inspection": "insp",
+    "inbound": "inb",
+}
 
 
 def decision_line(d: Mapping[str, Any]) -> str:
     reason = f"  {d['reason']}" if d.get("reason") else ""
-    return (f"{d['order_id']} {d['sku']} {d['status']} {d['qty_reserved']}/{d['qty_requested']} "
-            f"{fmt_allocations(d['allocations'])} on {d['channel_id']}{reason}")
+    return (
+        f"{d['order_id']} {d['sku']} {d['status']} {d['qty_reserved']}/{d['qty_requested']} "
+        f"{fmt_allocations(d['allocations'])} on {d['channel_id']}{reason}"
+    )
 
 
 def movement_line(m: Mapping[str, Any]) -> str:
     detail = f" ({m['reason_detail']})" if m.get("reason_detail") else ""
     ref = f" ref {m['reference']}" if m.get("reference") else ""
-    return (f"{m['sku']}@{m['location_id']} {m['bucket']} {m['delta']:+d} -> {m['balance_after']}  "
-            f"{m['reason']}{detail}{ref}")
+    return (
+        f"{m['sku']}@{m['location_id']} {m['bucket']} {m['delta']:+d} -> {m['balance_after']}  "
+        f"{m['reason']}{detail}{ref}"
+    )
 
 
 def channels_text(a: Mapping[str, Any]) -> str:
@@ -55,8 +67,14 @@ def table_rows(latest: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list
     rows = []
     for sku, a in sorted(latest.items()):
         per = {c["channel_id"]: c["available"] for c in a["channels"]}
-        rows.append([sku, str(a["version"]), *(str(per.get(c, "-")) for c in channels),
-                     " | ".join(location_text(loc) for loc in a["locations"])])
+        rows.append(
+            [
+                sku,
+                str(a["version"]),
+                *(str(per.get(c, "-")) for c in channels),
+                " | ".join(location_text(loc) for loc in a["locations"]),
+            ]
+        )
     return header, rows
 
 
@@ -145,19 +163,28 @@ class LiveView(PlainView):
         if self._latest:
             header, rows = table_rows(self._latest)
             for i, col in enumerate(header):
-                table.add_column(col, justify="right" if 0 < i < len(header) - 1 else "left",
-                                 style="bold cyan" if 1 < i < len(header) - 1 else None)
+                table.add_column(
+                    col,
+                    justify="right" if 0 < i < len(header) - 1 else "left",
+                    style="bold cyan" if 1 < i < len(header) - 1 else None,
+                )
             for r in rows:
                 table.add_row(*r)
         else:
             table.add_column("no availability published yet")
-        return Panel(table, title="available to sell, per channel (read from inventory.availability.v1)",
-                     subtitle=self._status, border_style="blue")
+        return Panel(
+            table,
+            title="available to sell, per channel (read from inventory.availability.v1)",
+            subtitle=self._status,
+            border_style="blue",
+        )
 
     def start(self) -> None:
         from rich.live import Live
 
-        self._live = Live(self._renderable(), console=self.console, refresh_per_second=8, transient=False)
+        self._live = Live(
+            self._renderable(), console=self.console, refresh_per_second=8, transient=False
+        )
         self._live.start()
 
     def stop(self) -> None:
@@ -193,7 +220,12 @@ class LiveView(PlainView):
         self._print(f"  > {text}", "bold")
 
     def output(self, kind: str, text: str) -> None:
-        style = {"decided": "magenta", "ledger": "green", "available": "cyan", "level": "yellow"}.get(kind)
+        style = {
+            "decided": "magenta",
+            "ledger": "green",
+            "available": "cyan",
+            "level": "yellow",
+        }.get(kind)
         self._print(f"      {kind:<9} {text}", style)
 
     def check(self, ok: bool, text: str) -> None:

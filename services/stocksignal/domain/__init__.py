@@ -5,6 +5,7 @@ Standard library only, synchronous, deterministic: no clock, no randomness, no I
 walks every module and enforces the imports). The behaviour is described in docs/semantics.md.
 """
 
+from . import order_saga  # noqa: E402  (the order saga's steps: order_saga.start, ...)
 from .bundles import BundleView, Cause, Limit, bundle_ats, limits, observe, redefine
 from .catalog import (
     Bundle,
@@ -31,20 +32,20 @@ from .commands import (
     DispatchTransfer,
     ExpectInbound,
     ExpireHolds,
-    InspectReturn,
     ForwardOrder,
+    InspectReturn,
     LineDecided,
     LineReleased,
     ObserveComponent,
     OrderCommand,
     PickLine,
+    PlaceLine,
     PlaceOrder,
     PlaceOrderLine,
-    ReleaseOrderLine,
-    PlaceLine,
     ReceiveReturn,
     ReceiveStock,
     ReceiveTransfer,
+    ReleaseOrderLine,
     RemoveBundle,
     RemoveChannel,
     ShipLine,
@@ -57,6 +58,7 @@ from .dedupe import DEFAULT_DEDUPE_WINDOW_MS, dedupe_key, within_window
 from .engine import apply, apply_channel_command, reconcile
 from .errors import UnknownOrderError, ValidationError
 from .ids import decision_id, movement_id
+from .levels import level_changes, level_of, publish_levels
 from .lines import Line
 from .model import InMemoryInventory, PartitionModel, partition_of
 from .outputs import (
@@ -71,7 +73,6 @@ from .outputs import (
     StockLevelChanged,
     StockMoved,
 )
-from .levels import level_changes, level_of, publish_levels
 from .positions import BUCKET_FIELDS, Position
 from .split import OrderRef, needs_order, remember_fan_out, remember_order, split
 from .state import SkuState, Transfer
@@ -87,7 +88,6 @@ from .symbols import (
     StockStatus,
 )
 from .validation import validate
-from . import order_saga  # noqa: E402  (the order saga's steps: order_saga.start, ...)
 
 __all__ = [
     "Bundle",

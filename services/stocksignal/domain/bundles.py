@@ -22,8 +22,9 @@ from .outputs import AvailabilityChanged, ChannelAvailability
 ChannelValues = Mapping[str, int]  # channel_id -> available
 
 
-def bundle_ats(bundle: Bundle, components: Mapping[str, ChannelValues],
-               channels: tuple[str, ...] = ()) -> dict[str, int]:
+def bundle_ats(
+    bundle: Bundle, components: Mapping[str, ChannelValues], channels: tuple[str, ...] = ()
+) -> dict[str, int]:
     """Per channel, the whole bundles the components' availability allows.
 
     The channels are ``default``, ``channels`` and every channel any component lists (by
@@ -114,10 +115,15 @@ class Cause:
     occurred_at: int
 
 
-def _publish(view: BundleView, new: BundleView, cause: Cause) -> tuple[BundleView, AvailabilityChanged | None]:
+def _publish(
+    view: BundleView, new: BundleView, cause: Cause
+) -> tuple[BundleView, AvailabilityChanged | None]:
     values = new.values()
     if values == view.published:
-        return new, None  # 11.2: a change that leaves every channel's value unchanged publishes nothing
+        return (
+            new,
+            None,
+        )  # 11.2: a change that leaves every channel's value unchanged publishes nothing
     version = view.version + 1
     snapshot = AvailabilityChanged(
         new.bundle_sku,
@@ -131,8 +137,9 @@ def _publish(view: BundleView, new: BundleView, cause: Cause) -> tuple[BundleVie
     return replace(new, version=version, published=values), snapshot
 
 
-def observe(view: BundleView, component_sku: str, values: ChannelValues,
-            cause: Cause) -> tuple[BundleView, AvailabilityChanged | None]:
+def observe(
+    view: BundleView, component_sku: str, values: ChannelValues, cause: Cause
+) -> tuple[BundleView, AvailabilityChanged | None]:
     """A component's availability was published: the bundle's new view, and its snapshot if
     any channel's bundle value changed. A SKU that is not (or no longer) a component is
     ignored: the news may be from before a redefinition."""
@@ -144,12 +151,17 @@ def observe(view: BundleView, component_sku: str, values: ChannelValues,
     return _publish(view, new, cause)
 
 
-def redefine(view: BundleView, bundle: Bundle | None, cause: Cause,
-             channels: tuple[str, ...] = ()) -> tuple[BundleView, AvailabilityChanged | None]:
+def redefine(
+    view: BundleView, bundle: Bundle | None, cause: Cause, channels: tuple[str, ...] = ()
+) -> tuple[BundleView, AvailabilityChanged | None]:
     """The bundle was defined, redefined or (``None``) removed. Components it no longer has are
     forgotten; a removed bundle publishes 0 on every channel it was offered on. ``channels``:
     the channels configured now, listed (at 0) until the components have told theirs."""
-    components = {} if bundle is None else {s: v for s, v in view.components.items() if bundle.qty_of(s)}
+    components = (
+        {} if bundle is None else {s: v for s, v in view.components.items() if bundle.qty_of(s)}
+    )
     told = bundle is not None and all(c.sku in components for c in bundle.components)
-    new = replace(view, bundle=bundle, components=components, channels=() if told else tuple(channels))
+    new = replace(
+        view, bundle=bundle, components=components, channels=() if told else tuple(channels)
+    )
     return _publish(view, new, cause)

@@ -83,7 +83,12 @@ class Catalogue:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Catalogue:
-        return cls({s: Bundle.of(s, (tuple(c) for c in comps)) for s, comps in d.get("bundles", {}).items()})
+        return cls(
+            {
+                s: Bundle.of(s, (tuple(c) for c in comps))
+                for s, comps in d.get("bundles", {}).items()
+            }
+        )
 
 
 def refusal(catalogue: Catalogue, bundle: Bundle, *, stocked: bool) -> str | None:

@@ -284,7 +284,9 @@ class Changeset:
             base.levels,  # changed only when a snapshot is published (levels.py)
         )
         source = (self.book, self.cmd) if buckets_changed else None
-        return Outcome(state, self.decisions, self.movements, None, tuple(self.notes), source=source)
+        return Outcome(
+            state, self.decisions, self.movements, None, tuple(self.notes), source=source
+        )
 
 
 def _bump(counts: dict[str, int], key: str, delta: int) -> None:

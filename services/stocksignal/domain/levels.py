@@ -62,7 +62,9 @@ def level_changes(
     return levels, changes
 
 
-def publish_levels(state: SkuState, book: ChannelBook, snapshot: Mapping[str, Any]) -> tuple[SkuState, list[StockLevelChanged]]:
+def publish_levels(
+    state: SkuState, book: ChannelBook, snapshot: Mapping[str, Any]
+) -> tuple[SkuState, list[StockLevelChanged]]:
     """``state`` after ``snapshot`` is published (the same object when no level changed), and
     the level records to publish with it."""
     levels, changes = level_changes(state, book, snapshot)

@@ -108,8 +108,12 @@ class PartitionModel:
         if command.accepted:
             return []
         cause = Cause(command.event_id, command.event_type, command.occurred_at)
-        view, snapshot = redefine(self.bundle_views.get(sku) or BundleView(sku), bundle, cause,
-                                  tuple(sorted(self.book.configured)))
+        view, snapshot = redefine(
+            self.bundle_views.get(sku) or BundleView(sku),
+            bundle,
+            cause,
+            tuple(sorted(self.book.configured)),
+        )
         self.bundle_views[sku] = view
         return [] if snapshot is None else [Outcome(SkuState.empty(sku), [], [], snapshot)]
 
@@ -202,33 +206,59 @@ class InMemoryInventory:
             return []  # a repeat of the event: no new decision
         self._placements[event_id] = logged_at
         home = self.partition_for(order_id)
-        expanded = saga_steps.expand(record["lines"], home.catalogue,
-                                     record.get("fulfilment", Fulfilment.PER_LINE))
+        expanded = saga_steps.expand(
+            record["lines"], home.catalogue, record.get("fulfilment", Fulfilment.PER_LINE)
+        )
         # Null-line cancels and confirmations reach the SKUs the order really holds.
         placed = {**record, "lines": [{"sku": s, "qty": q} for s, q in expanded.lines]}
         self.orders[order_id] = remember_order(placed, self.orders.get(order_id))
-        common = {"event_id": event_id, "occurred_at": record["occurred_at"], "logged_at": logged_at,
-                  "source": record.get("source")}
-        saga, steps = saga_steps.start(order_id, record["channel_id"], expanded,
-                                       command_id=f"{event_id}@{logged_at}", cause_event_id=event_id,
-                                       decided_at=logged_at)
+        common = {
+            "event_id": event_id,
+            "occurred_at": record["occurred_at"],
+            "logged_at": logged_at,
+            "source": record.get("source"),
+        }
+        saga, steps = saga_steps.start(
+            order_id,
+            record["channel_id"],
+            expanded,
+            command_id=f"{event_id}@{logged_at}",
+            cause_event_id=event_id,
+            decided_at=logged_at,
+        )
         outcomes: list[Outcome] = []
         while steps:
             step = steps.pop(0)
             if isinstance(step, saga_steps.Place):
-                cmd = c.PlaceLine(command_id=f"{event_id}:{step.sku}@{logged_at}", event_type="OrderPlaced",
-                                  sku=step.sku, order_id=order_id, channel_id=record["channel_id"],
-                                  qty=step.qty, hold_expires_at=record.get("hold_expires_at"), **common)
+                cmd = c.PlaceLine(
+                    command_id=f"{event_id}:{step.sku}@{logged_at}",
+                    event_type="OrderPlaced",
+                    sku=step.sku,
+                    order_id=order_id,
+                    channel_id=record["channel_id"],
+                    qty=step.qty,
+                    hold_expires_at=record.get("hold_expires_at"),
+                    **common,
+                )
                 got = self.handle_command(cmd)
                 outcomes.extend(got)
-                saga, more = saga_steps.line_decided(saga, step.sku, self._reserved(got, step.sku, order_id),
-                                                     logged_at)
+                saga, more = saga_steps.line_decided(
+                    saga, step.sku, self._reserved(got, step.sku, order_id), logged_at
+                )
             elif isinstance(step, saga_steps.Release):
                 release_id = f"{event_id}/incomplete"
-                cmd = c.CancelLine(command_id=f"{release_id}:{step.sku}@{logged_at}", event_id=release_id,
-                                   event_type="OrderPlaced", occurred_at=record["occurred_at"],
-                                   logged_at=logged_at, source=record.get("source"), sku=step.sku,
-                                   order_id=order_id, qty=None, reason=DecisionReason.ORDER_INCOMPLETE)
+                cmd = c.CancelLine(
+                    command_id=f"{release_id}:{step.sku}@{logged_at}",
+                    event_id=release_id,
+                    event_type="OrderPlaced",
+                    occurred_at=record["occurred_at"],
+                    logged_at=logged_at,
+                    source=record.get("source"),
+                    sku=step.sku,
+                    order_id=order_id,
+                    qty=None,
+                    reason=DecisionReason.ORDER_INCOMPLETE,
+                )
                 outcomes.extend(self.handle_command(cmd))
                 saga, more = saga_steps.line_released(saga, step.sku, logged_at)
             else:
@@ -242,14 +272,19 @@ class InMemoryInventory:
         """What the SKU reserved for the order's line, as its partition reports it."""
         for o in outcomes:
             for d in o.decisions:
-                if d.order_id == order_id and d.status in (ReservationStatus.RESERVED, ReservationStatus.REJECTED):
+                if d.order_id == order_id and d.status in (
+                    ReservationStatus.RESERVED,
+                    ReservationStatus.REJECTED,
+                ):
                     return d.qty_reserved
         line = self.state(sku).lines.get(order_id)  # the line was open already (a repeat)
         return line.reserved if line is not None else 0
 
     # --- the catalogue and bundle availability --------------------------------------------
 
-    def _catalog_event(self, record_name: str, record: Mapping[str, Any], logged_at: int) -> list[Outcome]:
+    def _catalog_event(
+        self, record_name: str, record: Mapping[str, Any], logged_at: int
+    ) -> list[Outcome]:
         (cmd,) = split(record_name, record, logged_at=logged_at)
         assert isinstance(cmd, c.CatalogCommand)
         sku = cmd.bundle_sku
@@ -273,7 +308,9 @@ class InMemoryInventory:
         # (its partition tells the bundle's, in component order here).
         cause = Cause(cmd.event_id, cmd.event_type, cmd.occurred_at)
         channels = tuple(sorted(home.book.configured))
-        view, snapshot = redefine(home.bundle_views.get(sku) or BundleView(sku), bundle, cause, channels)
+        view, snapshot = redefine(
+            home.bundle_views.get(sku) or BundleView(sku), bundle, cause, channels
+        )
         snapshots = [snapshot]
         for component, values in known.items():
             view, snapshot = observe(view, component, values, cause)
@@ -295,7 +332,9 @@ class InMemoryInventory:
             cause = Cause(snap.cause_event_id, snap.cause_event_type, snap.occurred_at)
             for bundle in self.partition_for(sku).catalogue.containing(sku):
                 home = self.partition_for(bundle.bundle_sku)
-                view = home.bundle_views.get(bundle.bundle_sku) or BundleView(bundle.bundle_sku, bundle)
+                view = home.bundle_views.get(bundle.bundle_sku) or BundleView(
+                    bundle.bundle_sku, bundle
+                )
                 view, bundle_snap = observe(view, sku, values, cause)
                 home.bundle_views[bundle.bundle_sku] = view
                 if bundle_snap is not None:

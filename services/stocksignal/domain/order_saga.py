@@ -47,8 +47,9 @@ class ExpandedOrder:
     fulfilment: str  # ALL_OR_NOTHING whenever there is a bundle line
 
 
-def expand(lines: Iterable[Mapping[str, Any]], catalogue: Catalogue,
-           fulfilment: str = Fulfilment.PER_LINE) -> ExpandedOrder:
+def expand(
+    lines: Iterable[Mapping[str, Any]], catalogue: Catalogue, fulfilment: str = Fulfilment.PER_LINE
+) -> ExpandedOrder:
     """An order's lines as the SKUs see them: a bundle line becomes its components
     (``qty`` × component ``qty``), merged with the order's other lines of the same SKU, in
     order of first appearance; repeated bundle lines merge too."""
@@ -126,30 +127,60 @@ class OrderSaga:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "order_id": self.order_id, "channel_id": self.channel_id, "f": str(self.fulfilment),
-            "cmd": self.command_id, "cause": self.cause_event_id,
+            "order_id": self.order_id,
+            "channel_id": self.channel_id,
+            "f": str(self.fulfilment),
+            "cmd": self.command_id,
+            "cause": self.cause_event_id,
             "lines": [list(x) for x in self.lines],
-            "bundles": [[b.bundle_sku, b.qty, [list(c) for c in b.components]] for b in self.bundle_lines],
-            "res": dict(self.reserved), "rel": sorted(self.releasing), "short": list(self.short),
+            "bundles": [
+                [b.bundle_sku, b.qty, [list(c) for c in b.components]] for b in self.bundle_lines
+            ],
+            "res": dict(self.reserved),
+            "rel": sorted(self.releasing),
+            "short": list(self.short),
             "phase": str(self.phase),
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> OrderSaga:
         return cls(
-            d["order_id"], d["channel_id"], d["f"], d["cmd"], d["cause"],
+            d["order_id"],
+            d["channel_id"],
+            d["f"],
+            d["cmd"],
+            d["cause"],
             tuple((s, q) for s, q in d["lines"]),
-            tuple(BundleLine(b, q, tuple((s, n) for s, n in comps)) for b, q, comps in d["bundles"]),
-            dict(d["res"]), frozenset(d["rel"]), tuple(d["short"]), d["phase"],
+            tuple(
+                BundleLine(b, q, tuple((s, n) for s, n in comps)) for b, q, comps in d["bundles"]
+            ),
+            dict(d["res"]),
+            frozenset(d["rel"]),
+            tuple(d["short"]),
+            d["phase"],
         )
 
 
-def start(order_id: str, channel_id: str, order: ExpandedOrder, *, command_id: str,
-          cause_event_id: str, decided_at: int) -> tuple[OrderSaga, list[Step]]:
+def start(
+    order_id: str,
+    channel_id: str,
+    order: ExpandedOrder,
+    *,
+    command_id: str,
+    cause_event_id: str,
+    decided_at: int,
+) -> tuple[OrderSaga, list[Step]]:
     """Begin deciding an order: one Place per line. A line whose merged quantity is beyond
     any quantity an event may carry (a bundle multiplies) is rejected here, unasked."""
-    saga = OrderSaga(order_id, channel_id, order.fulfilment, command_id, cause_event_id,
-                     order.lines, order.bundle_lines)
+    saga = OrderSaga(
+        order_id,
+        channel_id,
+        order.fulfilment,
+        command_id,
+        cause_event_id,
+        order.lines,
+        order.bundle_lines,
+    )
     steps: list[Step] = []
     for sku, qty in order.lines:
         if qty > MAX_QTY:
@@ -161,7 +192,9 @@ def start(order_id: str, channel_id: str, order: ExpandedOrder, *, command_id: s
     return saga, steps
 
 
-def line_decided(saga: OrderSaga, sku: str, qty_reserved: int, decided_at: int) -> tuple[OrderSaga, list[Step]]:
+def line_decided(
+    saga: OrderSaga, sku: str, qty_reserved: int, decided_at: int
+) -> tuple[OrderSaga, list[Step]]:
     """The SKU decided the order's line: ``qty_reserved`` is the line's reservation after it."""
     if saga.phase != Phase.DECIDING or sku in saga.reserved or sku not in saga.requested:
         return saga, []  # a reply read again, or one for a line the order does not have
@@ -240,7 +273,9 @@ def _reason(saga: OrderSaga, status: str) -> str | None:
     return f"{DecisionReason.INSUFFICIENT_STOCK} for {short}"
 
 
-def cancel_lines(saga: OrderSaga | None, lines: Iterable[Mapping[str, Any]]) -> list[tuple[str, int]]:
+def cancel_lines(
+    saga: OrderSaga | None, lines: Iterable[Mapping[str, Any]]
+) -> list[tuple[str, int]]:
     """An OrderCancelled's lines as SKU lines: a bundle line of the order cancels its
     components' quantities (with the components the order was placed with), merged by SKU."""
     bundles = {b.bundle_sku: b for b in saga.bundle_lines} if saga is not None else {}

@@ -184,7 +184,11 @@ class OrderLineOutcome:
     qty_reserved: int
 
     def to_record(self) -> dict[str, Any]:
-        return {"sku": self.sku, "qty_requested": self.qty_requested, "qty_reserved": self.qty_reserved}
+        return {
+            "sku": self.sku,
+            "qty_requested": self.qty_requested,
+            "qty_reserved": self.qty_reserved,
+        }
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -300,5 +304,7 @@ class Outcome:
 
     def __repr__(self) -> str:
         state, decisions, movements, availability, notes = self._fields()
-        return (f"Outcome(state={state!r}, decisions={decisions!r}, movements={movements!r}, "
-                f"availability={availability!r}, notes={notes!r})")
+        return (
+            f"Outcome(state={state!r}, decisions={decisions!r}, movements={movements!r}, "
+            f"availability={availability!r}, notes={notes!r})"
+        )

@@ -235,8 +235,14 @@ def _channel_removed(r: Record, common: dict[str, Any], _: OrderRef | None) -> l
 
 def _bundle_defined(r: Record, common: dict[str, Any], _: OrderRef | None) -> list[c.Command]:
     components = tuple((x["sku"], x["qty"]) for x in r["components"])
-    return [c.DefineBundle(command_id=common["event_id"], **common, bundle_sku=r["bundle_sku"],
-                           components=components)]
+    return [
+        c.DefineBundle(
+            command_id=common["event_id"],
+            **common,
+            bundle_sku=r["bundle_sku"],
+            components=components,
+        )
+    ]
 
 
 def _bundle_removed(r: Record, common: dict[str, Any], _: OrderRef | None) -> list[c.Command]:

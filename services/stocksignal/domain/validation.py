@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .errors import ValidationError
 from .catalog import MAX_COMPONENT_QTY, MAX_COMPONENTS
+from .errors import ValidationError
 from .symbols import Fulfilment, StockStatus
 
 MAX_QTY = 1_000_000

@@ -10,8 +10,8 @@ commands the processor applied, and a count *needed a correction* when the ledge
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,16 @@ class Tally:
                 self.units_down -= correction.delta
 
     def to_json(self) -> dict:
-        return {"location_id": self.location_id, "counts": self.counts, "positions": len(self.positions),
-                "agreed": self.agreed, "corrected": self.corrected, "units_up": self.units_up,
-                "units_down": self.units_down, "accuracy": self.accuracy}
+        return {
+            "location_id": self.location_id,
+            "counts": self.counts,
+            "positions": len(self.positions),
+            "agreed": self.agreed,
+            "corrected": self.corrected,
+            "units_up": self.units_up,
+            "units_down": self.units_down,
+            "accuracy": self.accuracy,
+        }
 
 
 @dataclass(frozen=True)
@@ -84,9 +91,17 @@ class Corrected:
 
     def to_json(self) -> dict:
         c, m = self.count, self.correction
-        return {"sku": c.sku, "location_id": c.location_id, "logged_at": c.logged_at, "counted_qty": c.counted_qty,
-                "correction": m.delta, "on_hand_after": m.balance_after, "detail": m.reason_detail,
-                "source": c.source, "event_id": c.event_id}
+        return {
+            "sku": c.sku,
+            "location_id": c.location_id,
+            "logged_at": c.logged_at,
+            "counted_qty": c.counted_qty,
+            "correction": m.delta,
+            "on_hand_after": m.balance_after,
+            "detail": m.reason_detail,
+            "source": c.source,
+            "event_id": c.event_id,
+        }
 
 
 @dataclass
@@ -118,5 +133,12 @@ def accuracy(counts: Iterable[Count], corrections: Iterable[Correction], top: in
         total.add(count, correction)
         if correction is not None and correction.delta:
             corrected.append(Corrected(count, correction))
-    corrected.sort(key=lambda c: (-abs(c.correction.delta), c.count.logged_at, c.count.sku, c.count.location_id))
+    corrected.sort(
+        key=lambda c: (
+            -abs(c.correction.delta),
+            c.count.logged_at,
+            c.count.sku,
+            c.count.location_id,
+        )
+    )
     return Accuracy(dict(sorted(locations.items())), total, corrected[:top])

@@ -11,8 +11,9 @@ Both are exact for any T the retained ledger covers.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from stocksignal.domain import BUCKET_FIELDS
 
@@ -44,8 +45,13 @@ class Moved:
         return self.record["delta"]
 
 
-def balances_at(moves: Iterable[Moved], at: int, *, complete: bool = True,
-                current: Mapping[str, Mapping[str, int]] | None = None) -> Positions:
+def balances_at(
+    moves: Iterable[Moved],
+    at: int,
+    *,
+    complete: bool = True,
+    current: Mapping[str, Mapping[str, int]] | None = None,
+) -> Positions:
     """location -> buckets at log time ``at``, for every location that had moved by then.
 
     ``complete``: the ledger holds the SKU's whole history (nothing of its partition was
@@ -106,5 +112,8 @@ def net_change(moves: Iterable[Moved]) -> Positions:
     for m in moves:
         buckets = out.setdefault(m.location_id, {})
         buckets[m.bucket] = buckets.get(m.bucket, 0) + m.delta
-    changed = {loc: {b: buckets[b] for b in BUCKETS if buckets.get(b)} for loc, buckets in sorted(out.items())}
+    changed = {
+        loc: {b: buckets[b] for b in BUCKETS if buckets.get(b)}
+        for loc, buckets in sorted(out.items())
+    }
     return {loc: buckets for loc, buckets in changed.items() if buckets}

@@ -7,8 +7,8 @@ T is the fold of the channel commands that had reached the partition by T, each 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from stocksignal.domain import ChannelBook, ConfigureChannel, RemoveChannel, apply_channel_command
 

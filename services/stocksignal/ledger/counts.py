@@ -14,8 +14,8 @@ end, as committed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from stocksignal import bootstrap
 from stocksignal.contract import topics as catalogue
@@ -34,7 +34,9 @@ class CountsRead:
     pending: int  # counts in the window the processor has not applied yet
 
 
-def read_counts(settings: Settings, since: int | None, until: int, locations: Iterable[str] = ()) -> CountsRead:
+def read_counts(
+    settings: Settings, since: int | None, until: int, locations: Iterable[str] = ()
+) -> CountsRead:
     wanted = set(locations)
     with PartitionReader(settings) as reader:
         counts, pending = _counts(settings, reader, since, until, wanted)
@@ -43,8 +45,9 @@ def read_counts(settings: Settings, since: int | None, until: int, locations: It
     return CountsRead(counts, corrections, pending)
 
 
-def _counts(settings: Settings, reader: PartitionReader, since: int | None, until: int,
-            wanted: set[str]) -> tuple[list[Count], int]:
+def _counts(
+    settings: Settings, reader: PartitionReader, since: int | None, until: int, wanted: set[str]
+) -> tuple[list[Count], int]:
     from stocksignal.processor import batches
 
     topic = settings.topic_prefix + COMMANDS
@@ -63,12 +66,22 @@ def _counts(settings: Settings, reader: PartitionReader, since: int | None, unti
                 if r.offset >= applied.get(p, 0):
                     pending += 1
                     continue
-                counts.append(Count(d["sku"], d["location_id"], d["event_id"], d["logged_at"], d["counted_qty"],
-                                    d.get("source")))
+                counts.append(
+                    Count(
+                        d["sku"],
+                        d["location_id"],
+                        d["event_id"],
+                        d["logged_at"],
+                        d["counted_qty"],
+                        d.get("source"),
+                    )
+                )
     return counts, pending
 
 
-def _corrections(settings: Settings, reader: PartitionReader, since: int | None) -> list[Correction]:
+def _corrections(
+    settings: Settings, reader: PartitionReader, since: int | None
+) -> list[Correction]:
     topic = settings.topic_prefix + catalogue.MOVEMENTS
     codec = bootstrap.make_codec(settings)
     out = []
@@ -78,8 +91,16 @@ def _corrections(settings: Settings, reader: PartitionReader, since: int | None)
                 continue
             name, m = codec.decode(r.value)
             if name == "StockMoved" and m["reason"] == "CYCLE_COUNT" and m["bucket"] == "ON_HAND":
-                out.append(Correction(m["sku"], m["location_id"], m["cause_event_id"], m["delta"], m["balance_after"],
-                                      m.get("reason_detail")))
+                out.append(
+                    Correction(
+                        m["sku"],
+                        m["location_id"],
+                        m["cause_event_id"],
+                        m["delta"],
+                        m["balance_after"],
+                        m.get("reason_detail"),
+                    )
+                )
     return out
 
 

@@ -17,16 +17,31 @@ says from when the command log holds every change.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from stocksignal import bootstrap
 from stocksignal.contract import partition_for
 from stocksignal.contract import topics as catalogue
 from stocksignal.contract.keys import key_error
-from stocksignal.domain import ChannelBook, ConfigureChannel, RemoveChannel, command_from_dict, split, validate
-from stocksignal.ledger.balances import Moved, Positions, balances_at, held_by_reference, in_window, net_change
+from stocksignal.domain import (
+    ChannelBook,
+    ConfigureChannel,
+    RemoveChannel,
+    command_from_dict,
+    split,
+    validate,
+)
+from stocksignal.ledger.balances import (
+    Moved,
+    Positions,
+    balances_at,
+    held_by_reference,
+    in_window,
+    net_change,
+)
 from stocksignal.ledger.book import ChannelChange, book_at, configured_at, merge
 from stocksignal.ledger.kafka import CLOCK_SKEW_MS, PartitionReader, Span
 from stocksignal.settings import Settings
@@ -50,8 +65,13 @@ class LedgerSpan:
     complete: bool  # nothing of the partition was deleted yet: the SKU's whole history
 
     def to_json(self) -> dict[str, Any]:
-        return {"topic": self.topic, "partition": self.partition, "first_offset": self.first_offset,
-                "first_record_at": self.first_at, "complete": self.complete}
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "first_offset": self.first_offset,
+            "first_record_at": self.first_at,
+            "complete": self.complete,
+        }
 
 
 @dataclass(frozen=True)
@@ -90,14 +110,17 @@ class LedgerHistory:
         self.channels_topic = settings.topic_prefix + catalogue.CHANNELS
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="ledger-history")
 
-    def stock_at(self, sku: str, at: int, current: Mapping[str, Mapping[str, int]] | None = None) -> StockAt:
+    def stock_at(
+        self, sku: str, at: int, current: Mapping[str, Mapping[str, int]] | None = None
+    ) -> StockAt:
         """The SKU's buckets and channel book at log time ``at``; ``current``: its positions now
         (used only where retention has deleted the start of the ledger)."""
         with PartitionReader(self.settings) as reader:
             ledger, moves = self._movements(reader, sku, at)
             changes, history_from = self._channel_changes(reader, sku, at)
         return StockAt(
-            sku=sku, at=at,
+            sku=sku,
+            at=at,
             positions=balances_at(moves, at, complete=ledger.complete, current=current),
             held=held_by_reference(moves, at),
             book=book_at(changes, at),
@@ -114,7 +137,16 @@ class LedgerHistory:
             ledger = self._span(reader, partition)
             records = reader.range(self.movements_topic, partition, since, until, sku.encode())
             moves = in_window(self._decoded(records, sku), since, until)
-        return Window(sku, since, until, moves[:limit], net_change(moves), len(moves), ledger, len(moves) > limit)
+        return Window(
+            sku,
+            since,
+            until,
+            moves[:limit],
+            net_change(moves),
+            len(moves),
+            ledger,
+            len(moves) > limit,
+        )
 
     # --- reading ------------------------------------------------------------------------
 
@@ -122,17 +154,26 @@ class LedgerHistory:
         span: Span = reader.span(self.movements_topic, partition)
         return LedgerSpan(self.movements_topic, partition, span.low, span.first_at, span.low == 0)
 
-    def _movements(self, reader: PartitionReader, sku: str, at: int) -> tuple[LedgerSpan, list[Moved]]:
+    def _movements(
+        self, reader: PartitionReader, sku: str, at: int
+    ) -> tuple[LedgerSpan, list[Moved]]:
         partition = partition_for(sku, len(reader.partitions(self.movements_topic)))
         ledger = self._span(reader, partition)
         if not ledger.complete and (ledger.first_at is None or at < ledger.first_at):
             raise NotRetained(
                 f"the ledger no longer covers that time: retention has deleted the start of "
-                f"{self.movements_topic}[{partition}], whose first record is from {ledger.first_at} (epoch ms)")
+                f"{self.movements_topic}[{partition}], whose first record is from {ledger.first_at} (epoch ms)"
+            )
         # A whole ledger is read up to T; a truncated one to its end, for the buckets that only
         # moved after T (their balance before it is in their first movement).
-        stop = reader.offset_at(self.movements_topic, partition, at + CLOCK_SKEW_MS) if ledger.complete else None
-        records = reader.read(self.movements_topic, partition, ledger.first_offset, stop, sku.encode())
+        stop = (
+            reader.offset_at(self.movements_topic, partition, at + CLOCK_SKEW_MS)
+            if ledger.complete
+            else None
+        )
+        records = reader.read(
+            self.movements_topic, partition, ledger.first_offset, stop, sku.encode()
+        )
         return ledger, self._decoded(records, sku)
 
     def _decoded(self, records: Iterator, sku: str) -> list[Moved]:
@@ -146,7 +187,9 @@ class LedgerHistory:
                 out.append(Moved(r.timestamp, r.offset, record))
         return out
 
-    def _channel_changes(self, reader: PartitionReader, sku: str, at: int) -> tuple[list[ChannelChange], int | None]:
+    def _channel_changes(
+        self, reader: PartitionReader, sku: str, at: int
+    ) -> tuple[list[ChannelChange], int | None]:
         from stocksignal.processor import batches
 
         partition = partition_for(sku, len(reader.partitions(self.commands_topic)))

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from stocksignal import bootstrap
 from stocksignal.settings import Settings
@@ -61,10 +62,14 @@ class PartitionReader:
 
     def _consumer(self):
         return bootstrap.make_consumer(
-            self.settings, f"stocksignal-ledger-reader-{uuid.uuid4().hex[:12]}",
-            **{"enable.partition.eof": True, "isolation.level": "read_committed",
-               # Short reads that end at a partition's end: don't long-poll there.
-               "fetch.wait.max.ms": 100},
+            self.settings,
+            f"stocksignal-ledger-reader-{uuid.uuid4().hex[:12]}",
+            **{
+                "enable.partition.eof": True,
+                "isolation.level": "read_committed",
+                # Short reads that end at a partition's end: don't long-poll there.
+                "fetch.wait.max.ms": 100,
+            },
         )
 
     def partitions(self, topic: str) -> list[int]:
@@ -82,9 +87,13 @@ class PartitionReader:
         from confluent_kafka import KafkaException, TopicPartition
 
         try:
-            low, high = self.consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=self.timeout)
+            low, high = self.consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=self.timeout
+            )
         except KafkaException as exc:
-            raise LedgerUnavailable(f"cannot read the offsets of {topic}[{partition}]: {exc}") from None
+            raise LedgerUnavailable(
+                f"cannot read the offsets of {topic}[{partition}]: {exc}"
+            ) from None
         first_at = None
         if low > 0 and high > low:
             records = self.read(topic, partition, low, high)
@@ -100,14 +109,24 @@ class PartitionReader:
         from confluent_kafka import KafkaException, TopicPartition
 
         try:
-            (tp,) = self.consumer.offsets_for_times([TopicPartition(topic, partition, max(0, at_ms))],
-                                                    timeout=self.timeout)
+            (tp,) = self.consumer.offsets_for_times(
+                [TopicPartition(topic, partition, max(0, at_ms))], timeout=self.timeout
+            )
         except KafkaException as exc:
-            raise LedgerUnavailable(f"cannot look up a time in {topic}[{partition}]: {exc}") from None
+            raise LedgerUnavailable(
+                f"cannot look up a time in {topic}[{partition}]: {exc}"
+            ) from None
         return None if tp.offset < 0 else tp.offset
 
-    def read(self, topic: str, partition: int, start: int, stop: int | None = None, key: bytes | None = None,
-             timeout: float = READ_TIMEOUT_S) -> Iterator[Record]:
+    def read(
+        self,
+        topic: str,
+        partition: int,
+        start: int,
+        stop: int | None = None,
+        key: bytes | None = None,
+        timeout: float = READ_TIMEOUT_S,
+    ) -> Iterator[Record]:
         """Records from offset ``start`` up to (not including) ``stop``, or to the end it has now
         (its position passing the end, or PARTITION_EOF: never the last record's offset);
         with ``key``, only the records of that key."""
@@ -124,7 +143,9 @@ class PartitionReader:
         try:
             while True:
                 if time.monotonic() > deadline:
-                    raise LedgerUnavailable(f"reading {topic}[{partition}] did not end within {timeout:.0f}s")
+                    raise LedgerUnavailable(
+                        f"reading {topic}[{partition}] did not end within {timeout:.0f}s"
+                    )
                 for msg in consumer.consume(500, 0.5):
                     if msg.error() is not None:
                         if msg.error().code() == KafkaError._PARTITION_EOF:
@@ -140,20 +161,36 @@ class PartitionReader:
         finally:
             _close(consumer)
 
-    def range(self, topic: str, partition: int, since_ms: int | None, until_ms: int | None,
-              key: bytes | None = None) -> Iterator[Record]:
+    def range(
+        self,
+        topic: str,
+        partition: int,
+        since_ms: int | None,
+        until_ms: int | None,
+        key: bytes | None = None,
+    ) -> Iterator[Record]:
         """Records that may have timestamps in ``(since_ms, until_ms]`` (None: open), widened by
         the clock skew; the caller filters by timestamp."""
-        start = None if since_ms is None else self.offset_at(topic, partition, since_ms - CLOCK_SKEW_MS)
+        start = (
+            None if since_ms is None else self.offset_at(topic, partition, since_ms - CLOCK_SKEW_MS)
+        )
         if since_ms is not None and start is None:
             return iter(())  # nothing logged since
-        stop = None if until_ms is None else self.offset_at(topic, partition, until_ms + CLOCK_SKEW_MS)
-        return self.read(topic, partition, start if start is not None else self.span(topic, partition).low, stop, key)
+        stop = (
+            None if until_ms is None else self.offset_at(topic, partition, until_ms + CLOCK_SKEW_MS)
+        )
+        return self.read(
+            topic,
+            partition,
+            start if start is not None else self.span(topic, partition).low,
+            stop,
+            key,
+        )
 
     def close(self) -> None:
         _close(self.consumer)
 
-    def __enter__(self) -> "PartitionReader":
+    def __enter__(self) -> PartitionReader:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -174,8 +211,9 @@ def _close(consumer: Any) -> None:
         pass
 
 
-def committed_offsets(settings: Settings, group: str, topic: str, partitions: list[int],
-                      timeout: float = 10.0) -> dict[int, int]:
+def committed_offsets(
+    settings: Settings, group: str, topic: str, partitions: list[int], timeout: float = 10.0
+) -> dict[int, int]:
     """partition -> the group's committed offset (0 where it committed none): what the
     processor has applied, since it commits its consumed offsets in the same transaction."""
     from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
@@ -186,5 +224,7 @@ def committed_offsets(settings: Settings, group: str, topic: str, partitions: li
         (future,) = admin.list_consumer_group_offsets([request], request_timeout=timeout).values()
         answer = future.result(timeout)
     except KafkaException as exc:
-        raise LedgerUnavailable(f"cannot read the committed offsets of group {group}: {exc}") from None
+        raise LedgerUnavailable(
+            f"cannot read the committed offsets of group {group}: {exc}"
+        ) from None
     return {tp.partition: max(0, tp.offset) for tp in answer.topic_partitions}

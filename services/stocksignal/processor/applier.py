@@ -24,8 +24,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
@@ -55,9 +56,9 @@ from stocksignal.processor.envelope import (
     sku_key,
 )
 from stocksignal.processor.holds import HoldIndex
-from stocksignal.processor.sagas import REPLIES
 from stocksignal.processor.metrics import ProcessorMetrics
 from stocksignal.processor.publisher import Publisher
+from stocksignal.processor.sagas import REPLIES
 from stocksignal.processor.store import PartitionStore
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ class PartitionState:
     catalog: Any = None  # the partition's catalogue, read when first needed (bundles.py)
 
     @classmethod
-    def load(cls, store: PartitionStore) -> "PartitionState":
+    def load(cls, store: PartitionStore) -> PartitionState:
         raw = store.get(book_key(store.partition))
         book = BookEnvelope.from_bytes(raw) if raw is not None else BookEnvelope(ChannelBook())
         return cls(store, HoldIndex.load(store), book)
@@ -201,8 +202,11 @@ class Applier:
             elif self.sagas is not None and self.sagas.redirect(ps, command):
                 pass
             elif not self.bundles.refuses(ps, pos, command):
-                if self._apply_sku(ps, partition, pos, command) and self.sagas is not None \
-                        and isinstance(command, REPLIES):
+                if (
+                    self._apply_sku(ps, partition, pos, command)
+                    and self.sagas is not None
+                    and isinstance(command, REPLIES)
+                ):
                     self.sagas.reply(ps, command, self.envelope(ps.store, command.sku))
             cursor.index += 1
         cursor.done = True
@@ -230,7 +234,9 @@ class Applier:
             self.metrics.counted(cmd.location_id, outcome.movements)
         return True
 
-    def _write(self, ps: PartitionState, partition: int, pos: int, env: Envelope | None, outcome) -> None:
+    def _write(
+        self, ps: PartitionState, partition: int, pos: int, env: Envelope | None, outcome
+    ) -> None:
         store = ps.store
         state = outcome.state
         history_seq = env.history_seq if env else 0
@@ -260,7 +266,9 @@ class Applier:
         store, partition = ps.store, ps.store.partition
         env = self.envelope(store, published.sku)
         assert env is not None and env.state.version == published.version
-        new_env = Envelope(replace(env.state, levels=published.levels), env.applied_pos, env.history_seq)
+        new_env = Envelope(
+            replace(env.state, levels=published.levels), env.applied_pos, env.history_seq
+        )
         raw = new_env.to_bytes()
         store.put(sku_key(published.sku), raw)
         self.cache.put(partition, published.sku, new_env, len(raw))
@@ -271,7 +279,9 @@ class Applier:
             return False
         marker = Marker.from_bytes(raw)
         # The same position is this very command (read again after a failure).
-        return marker.pos != pos and within_window(marker.logged_at, logged_at, self.config.dedupe_window_ms)
+        return marker.pos != pos and within_window(
+            marker.logged_at, logged_at, self.config.dedupe_window_ms
+        )
 
     # --- channel commands (broadcast: one per partition) -----------------------------------
 
@@ -342,7 +352,9 @@ class Applier:
                 log.error("invariant broken for %s at %s: %s", state.sku, location_id, p)
 
 
-def history(store: PartitionStore, env: Envelope, sku: str, history_size: int, limit: int) -> list[dict[str, Any]]:
+def history(
+    store: PartitionStore, env: Envelope, sku: str, history_size: int, limit: int
+) -> list[dict[str, Any]]:
     """The SKU's recent movements, newest first (from the history slots)."""
     entries: list[dict[str, Any]] = []
     first = max(0, env.history_seq - history_size)

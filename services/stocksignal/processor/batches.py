@@ -11,12 +11,19 @@ in the record, packed into one integer so that positions compare in log order.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
 from stocksignal.contract import partition_for
-from stocksignal.domain import CatalogCommand, ChannelCommand, Command, OrderCommand, command_to_dict
+from stocksignal.domain import (
+    CatalogCommand,
+    ChannelCommand,
+    Command,
+    OrderCommand,
+    command_to_dict,
+)
 
 INDEX_BITS = 20
 MAX_COMMANDS = 500  # per record: keeps records small and a replay's unit of work short

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 
@@ -86,7 +87,7 @@ class CatalogEnvelope:
         return orjson.dumps({"c": self.catalogue.to_dict(), "o": self.applied_pos})
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "CatalogEnvelope":
+    def from_bytes(cls, data: bytes) -> CatalogEnvelope:
         d = orjson.loads(data)
         return cls(Catalogue.from_dict(d["c"]), d["o"])
 
@@ -102,13 +103,20 @@ def read_view(store, bundle_sku: str) -> tuple[BundleView | None, int]:
 
 def origin_of(msg) -> str:
     """The input record a catalogue command came from, as its DLQ copy needs it."""
+
     def b64(b: bytes | None) -> str | None:
         return None if b is None else base64.b64encode(b).decode()
 
-    return orjson.dumps({
-        "t": msg.topic(), "p": msg.partition(), "o": msg.offset(), "k": b64(msg.key()), "v": b64(msg.value()),
-        "h": [[k, b64(v)] for k, v in (msg.headers() or ())],
-    }).decode()
+    return orjson.dumps(
+        {
+            "t": msg.topic(),
+            "p": msg.partition(),
+            "o": msg.offset(),
+            "k": b64(msg.key()),
+            "v": b64(msg.value()),
+            "h": [[k, b64(v)] for k, v in (msg.headers() or ())],
+        }
+    ).decode()
 
 
 def with_origin(commands: list, msg) -> list:
@@ -130,8 +138,15 @@ class BundlesConfig:
 
 
 class Bundles:
-    def __init__(self, config: BundlesConfig, codec: Codec, metrics: ProcessorMetrics,
-                 send: Callable[[], Send], envelope: Callable, clock_ms: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        config: BundlesConfig,
+        codec: Codec,
+        metrics: ProcessorMetrics,
+        send: Callable[[], Send],
+        envelope: Callable,
+        clock_ms: Callable[[], int],
+    ) -> None:
         self.config = config
         self.codec = codec
         self.metrics = metrics
@@ -149,7 +164,9 @@ class Bundles:
         env = ps.catalog
         if env is None:
             raw = ps.store.get(catalog_key(ps.store.partition))
-            env = ps.catalog = CatalogEnvelope.from_bytes(raw) if raw is not None else CatalogEnvelope(Catalogue())
+            env = ps.catalog = (
+                CatalogEnvelope.from_bytes(raw) if raw is not None else CatalogEnvelope(Catalogue())
+            )
             if env.catalogue.bundles or self.view is None:
                 self.view = env.catalogue
         return env
@@ -179,9 +196,16 @@ class Bundles:
             return False
         partition = ps.store.partition
         record = command_to_dict(command)
-        key = (getattr(command, "order_id", None) or getattr(command, "return_id", None) or command.sku).encode()
-        headers = dlq_headers(DlqReason.VALIDATION_ERROR, why, topic=self.config.command_topic, partition=partition,
-                              offset=batches.offset_of(pos))
+        key = (
+            getattr(command, "order_id", None) or getattr(command, "return_id", None) or command.sku
+        ).encode()
+        headers = dlq_headers(
+            DlqReason.VALIDATION_ERROR,
+            why,
+            topic=self.config.command_topic,
+            partition=partition,
+            offset=batches.offset_of(pos),
+        )
         self._dlq(key, orjson.dumps(record), headers, self.config.command_topic)
         return True
 
@@ -196,7 +220,9 @@ class Bundles:
         raw = ps.store.get(mkey)
         if raw is not None:
             marker = Marker.from_bytes(raw)
-            if marker.pos != pos and within_window(marker.logged_at, command.logged_at, self.config.dedupe_window_ms):
+            if marker.pos != pos and within_window(
+                marker.logged_at, command.logged_at, self.config.dedupe_window_ms
+            ):
                 self.metrics.bump(self.metrics.duplicates, command.event_type)
                 return True
         ps.store.put(mkey, Marker(command.logged_at, pos).to_bytes())
@@ -210,7 +236,9 @@ class Bundles:
         if isinstance(command, DefineBundle):
             bundle = Bundle.of(command.bundle_sku, command.components)
             state = self._envelope(ps.store, command.bundle_sku)
-            why = refusal(env.catalogue, bundle, stocked=state is not None and bool(state.state.positions))
+            why = refusal(
+                env.catalogue, bundle, stocked=state is not None and bool(state.state.positions)
+            )
             if why is not None:
                 self._refuse(command, why)
                 self._write_catalogue(ps, env.catalogue, pos)  # the position, so a replay skips it
@@ -235,7 +263,9 @@ class Bundles:
         if self._owner(command.bundle_sku) == ps.store.partition:
             view, _ = read_view(ps.store, command.bundle_sku)
             channels = tuple(sorted(ps.book.book.configured))
-            view, snapshot = redefine(view or BundleView(command.bundle_sku), bundle, cause, channels)
+            view, snapshot = redefine(
+                view or BundleView(command.bundle_sku), bundle, cause, channels
+            )
             self._write_view(ps, view, pos)
             self._publish(snapshot)
         if bundle is not None:
@@ -244,7 +274,9 @@ class Bundles:
                     env = self._envelope(ps.store, component.sku)
                     if env is not None:
                         values = ps.book.book.ats(env.state)
-                        self._tell(bundle.bundle_sku, component.sku, values, cause, command.logged_at)
+                        self._tell(
+                            bundle.bundle_sku, component.sku, values, cause, command.logged_at
+                        )
 
     def _write_catalogue(self, ps, catalogue: Catalogue, pos: int) -> None:
         ps.catalog = CatalogEnvelope(catalogue, pos)
@@ -254,14 +286,26 @@ class Bundles:
     def _refuse(self, command: CatalogCommand, why: str) -> None:
         o = orjson.loads(command.origin) if command.origin else None
         if o is None:  # no origin (a command written by hand): the command itself
-            key, value, topic, partition, offset, original = command.bundle_sku.encode(), orjson.dumps(
-                command_to_dict(command)), self.config.command_topic, -1, -1, []
+            key, value, topic, partition, offset, original = (
+                command.bundle_sku.encode(),
+                orjson.dumps(command_to_dict(command)),
+                self.config.command_topic,
+                -1,
+                -1,
+                [],
+            )
         else:
             dec = lambda s: None if s is None else base64.b64decode(s)  # noqa: E731
             key, value, topic, partition, offset = dec(o["k"]), dec(o["v"]), o["t"], o["p"], o["o"]
             original = [(k, dec(v)) for k, v in o["h"]]
-        headers = dlq_headers(DlqReason.VALIDATION_ERROR, why, topic=topic, partition=partition, offset=offset,
-                              original=original)
+        headers = dlq_headers(
+            DlqReason.VALIDATION_ERROR,
+            why,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            original=original,
+        )
         self._dlq(key, value, headers, topic)
 
     def _dlq(self, key: bytes | None, value: bytes | None, headers: list, topic: str) -> None:
@@ -282,16 +326,32 @@ class Bundles:
         if not bundles:
             return
         values = {c["channel_id"]: c["available"] for c in snapshot["channels"]}
-        cause = Cause(snapshot["cause_event_id"], snapshot["cause_event_type"], snapshot["occurred_at"])
+        cause = Cause(
+            snapshot["cause_event_id"], snapshot["cause_event_type"], snapshot["occurred_at"]
+        )
         for bundle in bundles:
-            self._tell(bundle.bundle_sku, sku, values, cause, snapshot["published_at"], snapshot["version"])
+            self._tell(
+                bundle.bundle_sku, sku, values, cause, snapshot["published_at"], snapshot["version"]
+            )
 
-    def _tell(self, bundle_sku: str, component: str, values: dict[str, int], cause: Cause, logged_at: int,
-              version: int = 0) -> None:
+    def _tell(
+        self,
+        bundle_sku: str,
+        component: str,
+        values: dict[str, int],
+        cause: Cause,
+        logged_at: int,
+        version: int = 0,
+    ) -> None:
         command = ObserveComponent(
-            command_id=f"observe:{component}@{version}:{cause.event_id}>{bundle_sku}", event_id=cause.event_id,
-            event_type=cause.event_type, occurred_at=cause.occurred_at, logged_at=logged_at, sku=bundle_sku,
-            component=component, values=tuple(sorted(values.items())),
+            command_id=f"observe:{component}@{version}:{cause.event_id}>{bundle_sku}",
+            event_id=cause.event_id,
+            event_type=cause.event_type,
+            occurred_at=cause.occurred_at,
+            logged_at=logged_at,
+            sku=bundle_sku,
+            component=component,
+            values=tuple(sorted(values.items())),
         )
         payload = orjson.dumps([command_to_dict(command)])
         self._send()(self.config.command_topic, self._owner(bundle_sku), None, payload, None)
@@ -315,22 +375,46 @@ class Bundles:
         record = snapshot.to_record()
         record["published_at"] = self._clock_ms()
         value = self.codec.encode("AvailabilityChanged", record, check=False)
-        self._send()(self.config.availability_topic, ANY_PARTITION, snapshot.sku.encode(), value, None)
+        self._send()(
+            self.config.availability_topic, ANY_PARTITION, snapshot.sku.encode(), value, None
+        )
         self.metrics.availability_published.inc()
 
     def _owner(self, sku: str) -> int:
         return partition_for(sku, self.config.command_partitions)
 
 
-def install(applier, publisher, codec: Codec, metrics: ProcessorMetrics, *, command_topic: str,
-            command_partitions: int, dlq_topic: str, dlq_partitions: int, availability_topic: str,
-            dedupe_window_ms: int) -> Bundles:
+def install(
+    applier,
+    publisher,
+    codec: Codec,
+    metrics: ProcessorMetrics,
+    *,
+    command_topic: str,
+    command_partitions: int,
+    dlq_topic: str,
+    dlq_partitions: int,
+    availability_topic: str,
+    dedupe_window_ms: int,
+) -> Bundles:
     """Give the applier its bundle commands and the publisher its snapshot hook (bootstrap.py
     and the tests' world compose the processor the same way)."""
-    config = BundlesConfig(command_topic, command_partitions, dlq_topic, dlq_partitions, availability_topic,
-                           dedupe_window_ms)
-    bundles = Bundles(config, codec, metrics, lambda: publisher.send, applier.envelope,
-                      lambda: int(applier.clock() * 1000))
+    config = BundlesConfig(
+        command_topic,
+        command_partitions,
+        dlq_topic,
+        dlq_partitions,
+        availability_topic,
+        dedupe_window_ms,
+    )
+    bundles = Bundles(
+        config,
+        codec,
+        metrics,
+        lambda: publisher.send,
+        applier.envelope,
+        lambda: int(applier.clock() * 1000),
+    )
     applier.bundles = bundles
     publisher.on_snapshot = bundles.on_snapshot
     return bundles
@@ -344,14 +428,25 @@ def bundle_json(view: BundleView, partition: int) -> dict[str, Any]:
     channels = []
     for channel_id, available in sorted((view.published or {}).items()):
         per = limits(view.bundle, view.components, channel_id) if view.bundle is not None else []
-        channels.append({
-            "channel_id": channel_id, "available": available,
-            "limited_by": per[0].sku if per else None,
-            "components": [{"sku": x.sku, "available": x.available, "qty": x.qty, "bundles": x.bundles} for x in per],
-        })
+        channels.append(
+            {
+                "channel_id": channel_id,
+                "available": available,
+                "limited_by": per[0].sku if per else None,
+                "components": [
+                    {"sku": x.sku, "available": x.available, "qty": x.qty, "bundles": x.bundles}
+                    for x in per
+                ],
+            }
+        )
     return {
-        "sku": view.bundle_sku, "bundle": True, "defined": view.bundle is not None, "version": view.version,
+        "sku": view.bundle_sku,
+        "bundle": True,
+        "defined": view.bundle is not None,
+        "version": view.version,
         "partition": partition,
-        "components": [] if view.bundle is None else [{"sku": c.sku, "qty": c.qty} for c in view.bundle.components],
+        "components": []
+        if view.bundle is None
+        else [{"sku": c.sku, "qty": c.qty} for c in view.bundle.components],
         "channels": channels,
     }

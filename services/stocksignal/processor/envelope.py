@@ -80,14 +80,18 @@ class Envelope:
     # Binary layout (version 2):  B version | q applied_pos | I history_seq | state JSON
     # Version 1 (the Faust runtime's) had an outbox after the state; it is read and dropped.
     def to_bytes(self) -> bytes:
-        return _HEAD2.pack(2, self.applied_pos, self.history_seq) + orjson.dumps(self.state.to_dict())
+        return _HEAD2.pack(2, self.applied_pos, self.history_seq) + orjson.dumps(
+            self.state.to_dict()
+        )
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Envelope":
+    def from_bytes(cls, data: bytes) -> Envelope:
         version = data[0]
         if version == 2:
             _, applied_pos, history_seq = _HEAD2.unpack_from(data, 0)
-            return cls(SkuState.from_dict(orjson.loads(data[_HEAD2.size :])), applied_pos, history_seq)
+            return cls(
+                SkuState.from_dict(orjson.loads(data[_HEAD2.size :])), applied_pos, history_seq
+            )
         if version == 1:
             _, applied_pos, history_seq, n = _HEAD.unpack_from(data, 0)
             state = orjson.loads(data[_HEAD.size : _HEAD.size + n])
@@ -109,7 +113,7 @@ class BookEnvelope:
         return orjson.dumps({"b": self.book.to_dict(), "o": self.applied_pos})
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "BookEnvelope":
+    def from_bytes(cls, data: bytes) -> BookEnvelope:
         d = orjson.loads(data)
         return cls(ChannelBook.from_dict(d["b"]), d["o"])
 
@@ -123,6 +127,6 @@ class Marker:
         return b"%d,%d" % (self.logged_at, self.pos)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Marker":
+    def from_bytes(cls, data: bytes) -> Marker:
         logged_at, pos = data.split(b",")
         return cls(int(logged_at), int(pos))

@@ -43,12 +43,12 @@ class HoldIndex:
         self._scheduled: dict[str, int] = {}  # sku -> next expiry we will act on
 
     @classmethod
-    def load(cls, store: PartitionStore) -> "HoldIndex":
+    def load(cls, store: PartitionStore) -> HoldIndex:
         if store.get(INDEXED_KEY) is None:
             _index_every_sku(store)
         index = cls()
         for key, value in store.scan(HOLD_PREFIX):
-            index._schedule(key[len(HOLD_PREFIX):].decode(), int(value))
+            index._schedule(key[len(HOLD_PREFIX) :].decode(), int(value))
         return index
 
     def note(self, store: PartitionStore, before: SkuState | None, after: SkuState) -> None:

@@ -10,7 +10,8 @@ per worker. The as-of answer has the shape of ``GET /skus/{sku}`` where the ledg
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from stocksignal.domain import Position, SkuState
 from stocksignal.ledger.history import StockAt, Window
@@ -44,23 +45,29 @@ def stock_at_json(result: StockAt, partition: int) -> dict[str, Any]:
     from stocksignal.processor.envelope import Envelope
     from stocksignal.processor.web import explain
 
-    state = SkuState(result.sku, positions={loc: Position(**b) for loc, b in result.positions.items()})
+    state = SkuState(
+        result.sku, positions={loc: Position(**b) for loc, b in result.positions.items()}
+    )
     answer = explain(state, result.book, Envelope(state), partition)
     # What the ledger does not carry: versions, the lines' channels and holds, transfers.
     for key in ("version", "applied_position", "open_reservations", "transfers_in_flight"):
         answer.pop(key, None)
     for view in answer.get("channels", {}).values():
-        view.pop("level", None)  # the level last *published*: the stock-levels feed says it, not the ledger
-    answer.update({
-        "at": result.at,
-        "reserved_by_order": result.held["reserved"],
-        "picked_by_order": result.held["picked"],
-        "inbound_by_reference": result.held["inbound"],
-        "channels_configured_at": result.configured_at,
-        "movements_up_to_at": result.movements_up_to,
-        "ledger": result.ledger.to_json(),
-        "channel_history_from": result.channel_history_from,
-    })
+        view.pop(
+            "level", None
+        )  # the level last *published*: the stock-levels feed says it, not the ledger
+    answer.update(
+        {
+            "at": result.at,
+            "reserved_by_order": result.held["reserved"],
+            "picked_by_order": result.held["picked"],
+            "inbound_by_reference": result.held["inbound"],
+            "channels_configured_at": result.configured_at,
+            "movements_up_to_at": result.movements_up_to,
+            "ledger": result.ledger.to_json(),
+            "channel_history_from": result.channel_history_from,
+        }
+    )
     return answer
 
 

@@ -13,8 +13,8 @@ never the wall clock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from stocksignal.processor.store import PartitionStore
 

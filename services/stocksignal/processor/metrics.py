@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -16,13 +16,22 @@ class ProcessorMetrics:
         self._pending: dict = {}
         r = self.registry
         self.events_in = Counter(
-            "stocksignal_events_in_total", "Input records consumed, by record type", ["event_type"], registry=r
+            "stocksignal_events_in_total",
+            "Input records consumed, by record type",
+            ["event_type"],
+            registry=r,
         )
         self.commands_applied = Counter(
-            "stocksignal_commands_applied_total", "Per-SKU commands applied, by type", ["command"], registry=r
+            "stocksignal_commands_applied_total",
+            "Per-SKU commands applied, by type",
+            ["command"],
+            registry=r,
         )
         self.decisions = Counter(
-            "stocksignal_decisions_total", "Reservation decisions published, by status", ["status"], registry=r
+            "stocksignal_decisions_total",
+            "Reservation decisions published, by status",
+            ["status"],
+            registry=r,
         )
         self.dlq = Counter(
             "stocksignal_dlq_records_total",
@@ -42,10 +51,15 @@ class ProcessorMetrics:
             registry=r,
         )
         self.availability_published = Counter(
-            "stocksignal_availability_published_total", "AvailabilityChanged records published", registry=r
+            "stocksignal_availability_published_total",
+            "AvailabilityChanged records published",
+            registry=r,
         )
         self.movements = Counter(
-            "stocksignal_movements_total", "Ledger movements published, by reason", ["reason"], registry=r
+            "stocksignal_movements_total",
+            "Ledger movements published, by reason",
+            ["reason"],
+            registry=r,
         )
         self.cycle_counts = Counter(
             "stocksignal_cycle_counts_total",
@@ -72,7 +86,9 @@ class ProcessorMetrics:
             registry=r,
         )
         self.holds_expired_commands = Counter(
-            "stocksignal_expiry_commands_total", "ExpireHolds commands appended by the timer", registry=r
+            "stocksignal_expiry_commands_total",
+            "ExpireHolds commands appended by the timer",
+            registry=r,
         )
         self.oversell_guard = Counter(
             "stocksignal_oversell_guard_tripped_total",
@@ -96,7 +112,9 @@ class ProcessorMetrics:
             ["topic"],
             registry=r,
         )
-        self.ready = Gauge("stocksignal_ready", "1 when tables are recovered and the worker is ready", registry=r)
+        self.ready = Gauge(
+            "stocksignal_ready", "1 when tables are recovered and the worker is ready", registry=r
+        )
         self.transactions = Counter(
             "stocksignal_transactions_total",
             "Transactions ended, by outcome (committed, aborted, fenced: the broker refused a stale writer)",
@@ -110,10 +128,14 @@ class ProcessorMetrics:
             registry=r,
         )
         self.restoring_partitions = Gauge(
-            "stocksignal_restoring_partitions", "Store partitions being restored from their changelog", registry=r
+            "stocksignal_restoring_partitions",
+            "Store partitions being restored from their changelog",
+            registry=r,
         )
         self.restored_records = Counter(
-            "stocksignal_restored_records_total", "Changelog records restored into local stores", registry=r
+            "stocksignal_restored_records_total",
+            "Changelog records restored into local stores",
+            registry=r,
         )
         self.store_wipes = Counter(
             "stocksignal_store_wipes_total",
@@ -126,10 +148,15 @@ class ProcessorMetrics:
             registry=r,
         )
         self.rebalances = Counter(
-            "stocksignal_rebalances_total", "Partition assignments received from the consumer group", registry=r
+            "stocksignal_rebalances_total",
+            "Partition assignments received from the consumer group",
+            registry=r,
         )
         self.assigned_partitions = Gauge(
-            "stocksignal_assigned_partitions", "Partitions assigned to this worker, by topic", ["topic"], registry=r
+            "stocksignal_assigned_partitions",
+            "Partitions assigned to this worker, by topic",
+            ["topic"],
+            registry=r,
         )
 
     def bump(self, metric, label: str, n: int = 1) -> None:
@@ -146,7 +173,9 @@ class ProcessorMetrics:
     def counted(self, location_id: str, movements) -> None:
         """A cycle count was applied: whether it agreed with the books, and by how many units it
         corrected on_hand (its CYCLE_COUNT movement there). Published at commit, as every count."""
-        delta = sum(m.delta for m in movements if m.bucket == "ON_HAND" and m.reason == "CYCLE_COUNT")
+        delta = sum(
+            m.delta for m in movements if m.bucket == "ON_HAND" and m.reason == "CYCLE_COUNT"
+        )
         pending = self._pending
         key = (self.cycle_counts, location_id, "corrected" if delta else "agreed")
         pending[key] = pending.get(key, 0) + 1

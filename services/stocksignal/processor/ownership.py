@@ -24,7 +24,7 @@ def client_id(advertised_url: str) -> str:
 
 
 def url_from_client_id(value: str) -> str | None:
-    return value[len(CLIENT_ID_PREFIX):] if value.startswith(CLIENT_ID_PREFIX) else None
+    return value[len(CLIENT_ID_PREFIX) :] if value.startswith(CLIENT_ID_PREFIX) else None
 
 
 class Owners:

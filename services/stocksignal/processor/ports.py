@@ -9,7 +9,8 @@ behaviour of their own beyond naming what the runtime needs.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 Offsets = dict[tuple[str, int], int]  # (topic, partition) -> next offset to read
 
@@ -17,7 +18,11 @@ Offsets = dict[tuple[str, int], int]  # (topic, partition) -> next offset to rea
 def _tp(topic: str, partition: int, offset: int | None = None):
     from confluent_kafka import TopicPartition
 
-    return TopicPartition(topic, partition) if offset is None else TopicPartition(topic, partition, offset)
+    return (
+        TopicPartition(topic, partition)
+        if offset is None
+        else TopicPartition(topic, partition, offset)
+    )
 
 
 class GroupConsumer:
@@ -26,7 +31,9 @@ class GroupConsumer:
     def __init__(self, consumer) -> None:
         self._c = consumer
 
-    def subscribe(self, topics: Sequence[str], on_assign: Callable, on_revoke: Callable, on_lost: Callable) -> None:
+    def subscribe(
+        self, topics: Sequence[str], on_assign: Callable, on_revoke: Callable, on_lost: Callable
+    ) -> None:
         def assigned(_consumer, partitions) -> None:
             on_assign([(p.topic, p.partition) for p in partitions])
 
@@ -137,8 +144,15 @@ class TxnProducer:
     def begin(self) -> None:
         self._p.begin_transaction()
 
-    def produce(self, topic: str, partition: int, key: bytes | None, value: bytes | None,
-                headers=None, on_delivery: Callable | None = None) -> None:
+    def produce(
+        self,
+        topic: str,
+        partition: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers=None,
+        on_delivery: Callable | None = None,
+    ) -> None:
         produce = self._p.produce
         while True:
             try:
@@ -161,7 +175,9 @@ class TxnProducer:
     # Bound to that ``instance``, a late call can only reach the old, fenced producer: never
     # commit, half-built, the transaction the new producer has open.
 
-    def send_offsets(self, offsets: Offsets, group_metadata: Any, timeout_s: float, instance: Any = None) -> None:
+    def send_offsets(
+        self, offsets: Offsets, group_metadata: Any, timeout_s: float, instance: Any = None
+    ) -> None:
         p = self._p if instance is None else instance
         tps = [_tp(t, part, o) for (t, part), o in offsets.items()]
         _bounded(lambda: p.send_offsets_to_transaction(tps, group_metadata, timeout_s), timeout_s)
@@ -207,7 +223,11 @@ def _bounded(call: Callable[[], None], timeout_s: float, grace_s: float = 5.0) -
     worker.start()
     worker.join(timeout_s + grace_s)
     if not outcome:
-        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, f"transaction call stuck past {timeout_s} s", fatal=True))
+        raise KafkaException(
+            KafkaError(
+                KafkaError._TIMED_OUT, f"transaction call stuck past {timeout_s} s", fatal=True
+            )
+        )
     if outcome[0] is not None:
         raise outcome[0]
 

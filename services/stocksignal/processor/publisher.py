@@ -17,8 +17,8 @@ intermediate snapshot no reader saw. The new levels go back into the SKU's state
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from stocksignal.contract import Codec
 from stocksignal.contract import topics as catalogue
@@ -33,6 +33,7 @@ OnLevels = Callable[[object, SkuState], None]
 # a Python murmur2 per record cost microseconds.
 ANY_PARTITION = -1
 
+
 @dataclass(frozen=True)
 class OutputTopics:
     """Where each output record goes, and how many partitions each topic has."""
@@ -45,8 +46,14 @@ class OutputTopics:
 
 
 class Publisher:
-    def __init__(self, codec: Codec, topics: OutputTopics, metrics: ProcessorMetrics, send: Send,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        codec: Codec,
+        topics: OutputTopics,
+        metrics: ProcessorMetrics,
+        send: Send,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.codec = codec
         self.topics = topics
         self.metrics = metrics
@@ -58,8 +65,13 @@ class Publisher:
         self.on_snapshot: Callable[[object, str, dict], None] | None = None
         self._flushed: list[int] = []  # occurred_at of the snapshots of the open transaction
 
-    def publish(self, outcome: Outcome, published_at: int, movements: list[dict] | None = None,
-                owner: object = None) -> None:
+    def publish(
+        self,
+        outcome: Outcome,
+        published_at: int,
+        movements: list[dict] | None = None,
+        owner: object = None,
+    ) -> None:
         """Decisions, then movements (consumers see the why before the number); the snapshot
         is held for :meth:`flush`. ``movements``: the movements' records when the caller made
         them already. ``owner``: handed back to ``on_levels`` with the SKU's new levels. Our
@@ -69,12 +81,20 @@ class Publisher:
             topic = self.topics.reservations
             for d in outcome.decisions:
                 key = d.order_id.encode()
-                send(topic, ANY_PARTITION, key, encode("ReservationDecided", d.to_record(), check=False), None)
+                send(
+                    topic,
+                    ANY_PARTITION,
+                    key,
+                    encode("ReservationDecided", d.to_record(), check=False),
+                    None,
+                )
                 metrics.bump(metrics.decisions, str(d.status))
         if outcome.movements:
             topic = self.topics.movements
             key = outcome.state.sku.encode()
-            records = movements if movements is not None else [m.to_record() for m in outcome.movements]
+            records = (
+                movements if movements is not None else [m.to_record() for m in outcome.movements]
+            )
             for m in records:
                 send(topic, ANY_PARTITION, key, encode("StockMoved", m, check=False), None)
                 metrics.bump(metrics.movements, m["reason"])
@@ -91,13 +111,25 @@ class Publisher:
             snapshot = outcome.availability_record()
             snapshot["published_at"] = published_at
             key = sku.encode()
-            send(topic, ANY_PARTITION, key, encode("AvailabilityChanged", snapshot, check=False), None)
+            send(
+                topic,
+                ANY_PARTITION,
+                key,
+                encode("AvailabilityChanged", snapshot, check=False),
+                None,
+            )
             self._flushed.append(outcome.occurred_at)
             if self.on_snapshot is not None:
                 self.on_snapshot(owner, sku, snapshot)
             state, changes = publish_levels(outcome.state, outcome.book, snapshot)
             for change in changes:
-                send(levels_topic, ANY_PARTITION, key, encode("StockLevelChanged", change.to_record(), check=False), None)
+                send(
+                    levels_topic,
+                    ANY_PARTITION,
+                    key,
+                    encode("StockLevelChanged", change.to_record(), check=False),
+                    None,
+                )
             if state is not outcome.state and self.on_levels is not None:
                 self.on_levels(owner, state)
         self.metrics.availability_published.inc(len(self._held))

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from stocksignal.processor.ports import ChangelogReader
 from stocksignal.processor.store import LAYOUT, Checkpoint, PartitionStore
@@ -61,19 +61,28 @@ class Restorer:
         self._active[(topic, store.partition)] = Restoring(store, topic, topic_id, start, end)
         self._reassign()
 
-    def _start_offset(self, store: PartitionStore, topic: str, topic_id: str, low: int, end: int) -> int:
+    def _start_offset(
+        self, store: PartitionStore, topic: str, topic_id: str, low: int, end: int
+    ) -> int:
         cp = store.checkpoint()
         problem = self._mismatch(cp, topic, topic_id, low, end)
         if problem is None:
             assert cp is not None
             return cp.offset
         if cp is not None or store.scan(limit=1):
-            log.warning("store %s-%d: %s; wiping it and restoring from the changelog", store.name, store.partition, problem)
+            log.warning(
+                "store %s-%d: %s; wiping it and restoring from the changelog",
+                store.name,
+                store.partition,
+                problem,
+            )
             store.wipe()
             self.on_wipe()
         return low
 
-    def _mismatch(self, cp: Checkpoint | None, topic: str, topic_id: str, low: int, end: int) -> str | None:
+    def _mismatch(
+        self, cp: Checkpoint | None, topic: str, topic_id: str, low: int, end: int
+    ) -> str | None:
         if cp is None:
             return "no checkpoint"
         if cp.changelog != topic or cp.topic_id != topic_id:

@@ -13,8 +13,8 @@ transaction, together with the input offset: a record is routed exactly once.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from stocksignal.contract import Codec, CodecError, DlqReason, dlq_headers, partition_for
 from stocksignal.contract import topics as catalogue
@@ -44,8 +44,13 @@ class RouterConfig:
 
 
 class Router:
-    def __init__(self, config: RouterConfig, codec: Codec, metrics: ProcessorMetrics,
-                 key_error: Callable[[str, str, Mapping, bytes | None], str | None] | None = None) -> None:
+    def __init__(
+        self,
+        config: RouterConfig,
+        codec: Codec,
+        metrics: ProcessorMetrics,
+        key_error: Callable[[str, str, Mapping, bytes | None], str | None] | None = None,
+    ) -> None:
         self.config = config
         self.codec = codec
         self.metrics = metrics
@@ -53,7 +58,9 @@ class Router:
         self._carried = {t.name: t.records for t in catalogue.list_topics(catalogue.Role.INPUT)}
         self.sagas = None  # sagas.install: orders decided whole (docs/processor.md)
 
-    def route(self, msg, base_topic: str, orders: OrderMemory | None, batcher: Batcher, send: Send) -> int:
+    def route(
+        self, msg, base_topic: str, orders: OrderMemory | None, batcher: Batcher, send: Send
+    ) -> int:
         """Route one record; its commands join ``batcher``. Returns the record's log time."""
         logged_at = msg.timestamp()[1]
         try:
@@ -87,11 +94,17 @@ class Router:
         name, record = self.codec.decode(value)
         carried = self._carried[base_topic]
         if name not in carried:
-            raise ValidationError([f"record: {name} does not belong on {base_topic} (it carries {', '.join(carried)})"])
+            raise ValidationError(
+                [
+                    f"record: {name} does not belong on {base_topic} (it carries {', '.join(carried)})"
+                ]
+            )
         return name, record
 
     @staticmethod
-    def _order(orders: OrderMemory | None, name: str, record: Mapping, logged_at: int) -> OrderRef | None:
+    def _order(
+        orders: OrderMemory | None, name: str, record: Mapping, logged_at: int
+    ) -> OrderRef | None:
         """Remember each placed order's SKUs; look them up for events that name only the order."""
         if orders is None:
             return None
@@ -104,7 +117,9 @@ class Router:
         return known if needs_order(name, record) else None
 
     @staticmethod
-    def _remember_fan_out(orders: OrderMemory, order: OrderRef, event_id: str, logged_at: int) -> None:
+    def _remember_fan_out(
+        orders: OrderMemory, order: OrderRef, event_id: str, logged_at: int
+    ) -> None:
         """A replay of this order-level event must reach the same SKUs, even if the order
         was placed again with more SKUs in between (domain.split explains)."""
         ref = remember_fan_out(order, event_id)
@@ -119,7 +134,11 @@ class Router:
     def _dead_letter(self, msg, base_topic: str, reason: str, error: str, send: Send) -> None:
         self.metrics.dead_lettered(str(reason), base_topic)
         headers = dlq_headers(
-            reason, error, topic=msg.topic(), partition=msg.partition(), offset=msg.offset(),
+            reason,
+            error,
+            topic=msg.topic(),
+            partition=msg.partition(),
+            offset=msg.offset(),
             original=msg.headers() or (),
         )
         key = msg.key()
@@ -135,4 +154,3 @@ class _NoValue(CodecError):
 
     def __init__(self) -> None:
         super().__init__("record has no value (null/tombstone); an input event is required")
-

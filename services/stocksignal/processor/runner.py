@@ -24,7 +24,9 @@ EXIT_REFUSED = 5
 
 def create_topics(settings: Settings):
     """Create every topic of the plan that is missing (idempotent); returns the reports."""
-    return ensure_topics(bootstrap.make_admin(settings), plan(settings), settings.replication_factor)
+    return ensure_topics(
+        bootstrap.make_admin(settings), plan(settings), settings.replication_factor
+    )
 
 
 def tune_gc() -> None:
@@ -54,7 +56,6 @@ def run_processor(settings: Settings) -> None:
     A processing error ends the process with exit code 70 after its transaction aborted.
     """
     from stocksignal.processor.runtime import ProcessingError
-
     from stocksignal.security.errors import AccessRefused
 
     configure_logging(settings.log_level)
@@ -74,7 +75,9 @@ def run_processor(settings: Settings) -> None:
     try:
         worker.run(stop.is_set)
     except ProcessingError:
-        log.critical("processing failed; the transaction was aborted, a restart resumes from the last commit",
-                     exc_info=True)
+        log.critical(
+            "processing failed; the transaction was aborted, a restart resumes from the last commit",
+            exc_info=True,
+        )
         logging.shutdown()
         os._exit(EXIT_PROCESSING_FAILED)

@@ -37,8 +37,9 @@ import heapq
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import orjson
 
@@ -129,7 +130,7 @@ class _Committing:
     counts: dict
     flushed: list[int]
     started: float
-    call: "CommitCall | None" = None
+    call: CommitCall | None = None
 
 
 class CommitCall:
@@ -175,6 +176,7 @@ def _changelog_delivered(txn: _Txn, topic: str, partition: int):
     def delivered(err, msg) -> None:
         if err is None:
             txn.last_changelog[(topic, partition)] = msg.offset()
+
     return delivered
 
 
@@ -232,10 +234,14 @@ class Runtime:
         self.failure: BaseException | None = None
         window = config.dedupe_window_ms
         self._marker_janitor = Janitor(
-            MARKER_PREFIX, lambda v, now: now - Marker.from_bytes(v).logged_at >= window, config.janitor_every_ms
+            MARKER_PREFIX,
+            lambda v, now: now - Marker.from_bytes(v).logged_at >= window,
+            config.janitor_every_ms,
         )
         retention = config.order_retention_ms
-        self._order_janitor = Janitor(b"", lambda v, now: now - touched_at(v) >= retention, config.janitor_every_ms)
+        self._order_janitor = Janitor(
+            b"", lambda v, now: now - touched_at(v) >= retention, config.janitor_every_ms
+        )
         publisher.send = self._send
         metrics.bind_recovery(self.restorer.remaining, self.ready)
 
@@ -265,7 +271,11 @@ class Runtime:
             self.producer.close(self.config.kafka_timeout_s)
 
     def ready(self) -> bool:
-        return self.assigned_once and self.failure is None and all(t.ready for t in self.tasks.values())
+        return (
+            self.assigned_once
+            and self.failure is None
+            and all(t.ready for t in self.tasks.values())
+        )
 
     # --- one loop ----------------------------------------------------------------------------
 
@@ -411,8 +421,12 @@ class Runtime:
         if not t.gave_up:  # said once per wait: routing goes on without it
             t.gave_up = True
             self.metrics.route_idle_timeouts.inc()
-            log.info("%s[%d] has records not fetched after %d ms: routing without it",
-                     t.topic, t.partition, self.config.max_task_idle_ms)
+            log.info(
+                "%s[%d] has records not fetched after %d ms: routing without it",
+                t.topic,
+                t.partition,
+                self.config.max_task_idle_ms,
+            )
         return False
 
     # --- 5. apply ----------------------------------------------------------------------------
@@ -459,7 +473,9 @@ class Runtime:
                 continue
             self._begin()
             # The command carries the time it was decided at: a replay decides the same.
-            payload = orjson.dumps([command_to_dict(expire_holds(s, now_ms, logged_at=now_ms)) for s in skus])
+            payload = orjson.dumps(
+                [command_to_dict(expire_holds(s, now_ms, logged_at=now_ms)) for s in skus]
+            )
             self._send(self.config.command_topic, t.partition, None, payload, None)
             self.metrics.holds_expired_commands.inc(len(skus))
 
@@ -488,8 +504,15 @@ class Runtime:
             txn.started = self.monotonic()
             txn.records = 0
 
-    def _produce(self, topic: str, partition: int, key: bytes | None, value: bytes | None, headers,
-                 callback: Callable | None = None) -> None:
+    def _produce(
+        self,
+        topic: str,
+        partition: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers,
+        callback: Callable | None = None,
+    ) -> None:
         """Into the open transaction; held back while the previous one commits (the producer
         takes the next transaction's records only once that commit is done)."""
         txn = self._txn
@@ -501,7 +524,9 @@ class Runtime:
             self.producer.produce(topic, partition, key, value, headers, callback)
         txn.records += 1
 
-    def _send(self, topic: str, partition: int, key: bytes | None, value: bytes | None, headers) -> None:
+    def _send(
+        self, topic: str, partition: int, key: bytes | None, value: bytes | None, headers
+    ) -> None:
         self._produce(topic, partition, key, value, headers)
 
     def _producer_begin(self, txn: _Txn) -> None:
@@ -547,8 +572,13 @@ class Runtime:
             store.freeze()  # its writes stay readable; they reach the store once committed
         for t in self.tasks.values():
             t.dirty = False
-        committing = _Committing(txn, offsets, self.metrics.take_counts(), self.publisher.take_flushed(),
-                                 self.monotonic())
+        committing = _Committing(
+            txn,
+            offsets,
+            self.metrics.take_counts(),
+            self.publisher.take_flushed(),
+            self.monotonic(),
+        )
         self._txn = _Txn()
         timeout = self.config.transaction_call_timeout_s
         producer, instance = self.producer, self.producer.instance  # see TxnProducer.instance
@@ -582,7 +612,11 @@ class Runtime:
         now_ms = int(self.clock() * 1000)
         for store, topic in c.txn.stores.values():
             last = c.txn.last_changelog.get((topic, store.partition))
-            cp = None if last is None else Checkpoint(topic, self.restorer.topic_ids[topic], last + 1, now_ms)
+            cp = (
+                None
+                if last is None
+                else Checkpoint(topic, self.restorer.topic_ids[topic], last + 1, now_ms)
+            )
             store.committed_writes(cp)
         for tp, offset in c.offsets.items():
             task = self.tasks.get(tp)
@@ -623,7 +657,11 @@ class Runtime:
             txn.stores[id(store)] = (store, topic)
 
     def _changelog_of(self, task: Task) -> str:
-        return self.config.stock_changelog if isinstance(task, CommandTask) else self.config.orders_changelog
+        return (
+            self.config.stock_changelog
+            if isinstance(task, CommandTask)
+            else self.config.orders_changelog
+        )
 
     def _offsets(self) -> Offsets:
         """The offset of every task that has one, processed since the last commit or not:
@@ -632,7 +670,9 @@ class Runtime:
         deletions (a transaction without offsets is never checked against the group)."""
         out: Offsets = {}
         tasks = list(self.tasks.values())
-        idle = [t.tp for t in tasks if t.dirty and not t.buffer and getattr(t, "cursor", None) is None]
+        idle = [
+            t.tp for t in tasks if t.dirty and not t.buffer and getattr(t, "cursor", None) is None
+        ]
         positions = self.consumer.positions(idle)
         for t in tasks:
             offset = t.commit_offset() if t.dirty else t.committed
@@ -651,8 +691,14 @@ class Runtime:
         if now < self._next_marker_check:
             return False
         self._next_marker_check = now + self.config.commit_interval_ms / 1000
-        idle = [t for t in self.tasks.values()
-                if t.ready and t.committed is not None and not t.buffer and getattr(t, "cursor", None) is None]
+        idle = [
+            t
+            for t in self.tasks.values()
+            if t.ready
+            and t.committed is not None
+            and not t.buffer
+            and getattr(t, "cursor", None) is None
+        ]
         positions = self.consumer.positions(t.tp for t in idle)
         moved = [t for t in idle if positions.get(t.tp, -1) > t.committed]
         for t in moved:
@@ -683,7 +729,9 @@ class Runtime:
 
         stranded = False
         if self._committing is not None:  # whatever it does, everything is started again
-            stranded = not self._committing.call.wait(self.config.transaction_call_timeout_s * 4 + 10)
+            stranded = not self._committing.call.wait(
+                self.config.transaction_call_timeout_s * 4 + 10
+            )
             self._committing = None
         err = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
         fenced = err is not None and _is_fencing(err)
@@ -734,7 +782,9 @@ class Runtime:
             done = t.committed if t.committed is not None else marks[0]
             lag[t.topic] = lag.get(t.topic, 0) + max(0, marks[1] - done)
         for topic in self.config.topics:
-            self.metrics.consumer_lag.labels(self.config.base_names.get(topic, topic)).set(lag.get(topic, 0))
+            self.metrics.consumer_lag.labels(self.config.base_names.get(topic, topic)).set(
+                lag.get(topic, 0)
+            )
 
     # --- assignment --------------------------------------------------------------------------
 
@@ -766,8 +816,10 @@ class Runtime:
         """Committed offsets (waited for while a transaction commits some), else explicitly
         the partition's first record."""
         partitions = list(partitions)
-        committed = self._patiently(lambda: self.consumer.committed(partitions, self.config.kafka_timeout_s),
-                                    "fetching committed offsets")
+        committed = self._patiently(
+            lambda: self.consumer.committed(partitions, self.config.kafka_timeout_s),
+            "fetching committed offsets",
+        )
         return {tp: committed.get(tp, OFFSET_BEGINNING) for tp in partitions}
 
     def _patiently(self, call: Callable[[], Any], what: str) -> Any:
@@ -810,7 +862,10 @@ class Runtime:
         self._index_tasks()
 
     def _start_restore(self, store: PartitionStore, changelog: str) -> None:
-        self._patiently(lambda: self.restorer.start(store, changelog), f"checking {changelog}[{store.partition}]")
+        self._patiently(
+            lambda: self.restorer.start(store, changelog),
+            f"checking {changelog}[{store.partition}]",
+        )
 
     def _store(self, name: str, changelog: str, partition: int) -> PartitionStore:
         key = (changelog, partition)
@@ -821,7 +876,9 @@ class Runtime:
         return store
 
     def _store_owners(self) -> set[tuple[str, int]]:
-        return {(self._changelog_of(t), t.partition) for t in self.tasks.values() if t.store is not None}
+        return {
+            (self._changelog_of(t), t.partition) for t in self.tasks.values() if t.store is not None
+        }
 
     def _drop_tasks(self, partitions: Iterable[tuple[str, int]]) -> None:
         for tp in partitions:
@@ -855,8 +912,13 @@ class Runtime:
 
     def _index_tasks(self) -> None:
         self.inputs = [t for t in self.tasks.values() if isinstance(t, InputTask)]
-        self.commands = sorted((t for t in self.tasks.values() if isinstance(t, CommandTask)), key=lambda t: t.partition)
-        self.serving = {t.partition: t.store for t in self.commands if t.ready and t.store is not None}
+        self.commands = sorted(
+            (t for t in self.tasks.values() if isinstance(t, CommandTask)),
+            key=lambda t: t.partition,
+        )
+        self.serving = {
+            t.partition: t.store for t in self.commands if t.ready and t.store is not None
+        }
 
     def _count_assigned(self) -> None:
         counts: dict[str, int] = {}

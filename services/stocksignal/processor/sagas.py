@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -59,8 +60,16 @@ def saga_key(order_id: str) -> bytes:
 
 
 class Sagas:
-    def __init__(self, command_topic: str, command_partitions: int, decisions_topic: str, codec: Codec,
-                 metrics: ProcessorMetrics, send: Callable[[], Send], bundles) -> None:
+    def __init__(
+        self,
+        command_topic: str,
+        command_partitions: int,
+        decisions_topic: str,
+        codec: Codec,
+        metrics: ProcessorMetrics,
+        send: Callable[[], Send],
+        bundles,
+    ) -> None:
         self.command_topic = command_topic
         self.partitions = command_partitions
         self.decisions_topic = decisions_topic
@@ -84,35 +93,57 @@ class Sagas:
             # No view (no command partition read yet, e.g. a worker just started): split per
             # SKU as in v1; a bundle line then reaches the bundle's partition, which sends it
             # on to a saga of its own (redirect).
-            bundle_line = view is not None and any(view.is_bundle(line["sku"]) for line in record["lines"])
-            if record.get("fulfilment", Fulfilment.PER_LINE) != Fulfilment.ALL_OR_NOTHING and not bundle_line:
+            bundle_line = view is not None and any(
+                view.is_bundle(line["sku"]) for line in record["lines"]
+            )
+            if (
+                record.get("fulfilment", Fulfilment.PER_LINE) != Fulfilment.ALL_OR_NOTHING
+                and not bundle_line
+            ):
                 return commands
             if orders is not None:  # later events of the order follow it through its partition
                 self._remember(orders, record, logged_at)
             first = commands[0]
-            return [PlaceOrder(
-                command_id=f"{record['event_id']}@{logged_at}", event_id=first.event_id, event_type=first.event_type,
-                occurred_at=first.occurred_at, logged_at=logged_at, source=first.source, order_id=record["order_id"],
-                channel_id=record["channel_id"], lines=tuple((line["sku"], line["qty"]) for line in record["lines"]),
-                fulfilment=record.get("fulfilment", Fulfilment.PER_LINE), hold_expires_at=record.get("hold_expires_at"),
-            )]
+            return [
+                PlaceOrder(
+                    command_id=f"{record['event_id']}@{logged_at}",
+                    event_id=first.event_id,
+                    event_type=first.event_type,
+                    occurred_at=first.occurred_at,
+                    logged_at=logged_at,
+                    source=first.source,
+                    order_id=record["order_id"],
+                    channel_id=record["channel_id"],
+                    lines=tuple((line["sku"], line["qty"]) for line in record["lines"]),
+                    fulfilment=record.get("fulfilment", Fulfilment.PER_LINE),
+                    hold_expires_at=record.get("hold_expires_at"),
+                )
+            ]
         if name in ("OrderConfirmed", "OrderCancelled") and orders is not None and commands:
             known = orders.get(record["order_id"])
             if known is not None and SAGA_FLAG in known.fanned_out:
                 first = commands[0]
-                return [ForwardOrder(
-                    command_id=f"{first.event_id}@{logged_at}", event_id=first.event_id, event_type=first.event_type,
-                    occurred_at=first.occurred_at, logged_at=logged_at, source=first.source,
-                    order_id=record["order_id"],
-                    commands=tuple(orjson.dumps(command_to_dict(c)).decode() for c in commands),
-                )]
+                return [
+                    ForwardOrder(
+                        command_id=f"{first.event_id}@{logged_at}",
+                        event_id=first.event_id,
+                        event_type=first.event_type,
+                        occurred_at=first.occurred_at,
+                        logged_at=logged_at,
+                        source=first.source,
+                        order_id=record["order_id"],
+                        commands=tuple(orjson.dumps(command_to_dict(c)).decode() for c in commands),
+                    )
+                ]
         return commands
 
     def _remember(self, orders, record: dict, logged_at: int) -> None:
         """A null-line cancel or a confirmation must reach the components: remember the order
         with its lines expanded as the router's catalogue sees them, and that it is a saga's."""
         expanded = order_saga.expand(record["lines"], self.view() or _empty())
-        ref = OrderRef(record["order_id"], record["channel_id"], tuple(s for s, _ in expanded.lines))
+        ref = OrderRef(
+            record["order_id"], record["channel_id"], tuple(s for s, _ in expanded.lines)
+        )
         known = orders.get(record["order_id"])
         skus = tuple(dict.fromkeys((*(known.skus if known else ()), *ref.skus)))
         fanned_out = {**(known.fanned_out if known else {}), SAGA_FLAG: 0}
@@ -168,7 +199,9 @@ class Sagas:
         elif env is not None:
             saga = OrderSaga.from_dict(env["saga"])
             if isinstance(command, LineDecided):
-                saga, steps = order_saga.line_decided(saga, command.sku, command.qty_reserved, env["t"])
+                saga, steps = order_saga.line_decided(
+                    saga, command.sku, command.qty_reserved, env["t"]
+                )
             else:
                 assert isinstance(command, LineReleased)
                 saga, steps = order_saga.line_released(saga, command.sku, env["t"])
@@ -181,31 +214,65 @@ class Sagas:
         if env is not None and env["e"] == cmd.event_id:
             return  # the same placement sent again: decided once
         if env is not None and OrderSaga.from_dict(env["saga"]).phase != order_saga.Phase.DECIDED:
-            log.warning("order %s placed again while being decided: the new placement is ignored", cmd.order_id)
+            log.warning(
+                "order %s placed again while being decided: the new placement is ignored",
+                cmd.order_id,
+            )
             return
         catalogue = self.bundles.catalogue(ps).catalogue
         lines = [{"sku": s, "qty": q} for s, q in cmd.lines]
         expanded = order_saga.expand(lines, catalogue, cmd.fulfilment)
-        saga, steps = order_saga.start(cmd.order_id, cmd.channel_id, expanded, command_id=cmd.command_id,
-                                       cause_event_id=cmd.event_id, decided_at=cmd.logged_at)
-        env = {"saga": saga.to_dict(), "o": pos, "t": cmd.logged_at, "e": cmd.event_id, "occ": cmd.occurred_at,
-               "src": cmd.source, "hold": cmd.hold_expires_at}
+        saga, steps = order_saga.start(
+            cmd.order_id,
+            cmd.channel_id,
+            expanded,
+            command_id=cmd.command_id,
+            cause_event_id=cmd.event_id,
+            decided_at=cmd.logged_at,
+        )
+        env = {
+            "saga": saga.to_dict(),
+            "o": pos,
+            "t": cmd.logged_at,
+            "e": cmd.event_id,
+            "occ": cmd.occurred_at,
+            "src": cmd.source,
+            "hold": cmd.hold_expires_at,
+        }
         _write(ps.store, cmd.order_id, env)
         self._steps(env, steps)
 
     def _steps(self, env: dict, steps: list) -> None:
         saga = env["saga"]
-        common = {"event_type": "OrderPlaced", "occurred_at": env["occ"], "logged_at": env["t"], "source": env["src"],
-                  "order_id": saga["order_id"]}
+        common = {
+            "event_type": "OrderPlaced",
+            "occurred_at": env["occ"],
+            "logged_at": env["t"],
+            "source": env["src"],
+            "order_id": saga["order_id"],
+        }
         out: dict[int, list] = {}
         for step in steps:
             if isinstance(step, order_saga.Place):
-                cmd = PlaceOrderLine(command_id=f"{env['e']}:{step.sku}@{env['t']}", event_id=env["e"], sku=step.sku,
-                                     channel_id=saga["channel_id"], qty=step.qty, hold_expires_at=env["hold"], **common)
+                cmd = PlaceOrderLine(
+                    command_id=f"{env['e']}:{step.sku}@{env['t']}",
+                    event_id=env["e"],
+                    sku=step.sku,
+                    channel_id=saga["channel_id"],
+                    qty=step.qty,
+                    hold_expires_at=env["hold"],
+                    **common,
+                )
             elif isinstance(step, order_saga.Release):
                 release_id = f"{env['e']}/incomplete"
-                cmd = ReleaseOrderLine(command_id=f"{release_id}:{step.sku}@{env['t']}", event_id=release_id,
-                                       sku=step.sku, qty=None, reason=DecisionReason.ORDER_INCOMPLETE, **common)
+                cmd = ReleaseOrderLine(
+                    command_id=f"{release_id}:{step.sku}@{env['t']}",
+                    event_id=release_id,
+                    sku=step.sku,
+                    qty=None,
+                    reason=DecisionReason.ORDER_INCOMPLETE,
+                    **common,
+                )
             else:
                 self._publish(step.decision)
                 continue
@@ -222,8 +289,15 @@ class Sagas:
             d = orjson.loads(raw)
             parts = [d]
             if d["sku"] in bundles and d.get("type") == "CancelLine":
-                parts = [{**d, "sku": sku, "command_id": f"{d['command_id']}>{sku}",
-                          "qty": None if d.get("qty") is None else d["qty"] * n} for sku, n in bundles[d["sku"]]]
+                parts = [
+                    {
+                        **d,
+                        "sku": sku,
+                        "command_id": f"{d['command_id']}>{sku}",
+                        "qty": None if d.get("qty") is None else d["qty"] * n,
+                    }
+                    for sku, n in bundles[d["sku"]]
+                ]
             for part in parts:
                 out.setdefault(partition_for(part["sku"], self.partitions), []).append(part)
         for p, commands in sorted(out.items()):
@@ -239,16 +313,31 @@ class Sagas:
         did not know it yet. The line is sent to a saga of its own (the order's partition),
         ALL_OR_NOTHING, with the ids the router's saga would have given it; the order's other
         lines, split per SKU, stay decided on their own. True when redirected."""
-        if type(command) is not PlaceLine or not self.bundles.catalogue(ps).catalogue.is_bundle(command.sku):
+        if type(command) is not PlaceLine or not self.bundles.catalogue(ps).catalogue.is_bundle(
+            command.sku
+        ):
             return False
         order = PlaceOrder(
-            command_id=f"{command.event_id}@{command.logged_at}", event_id=command.event_id,
-            event_type=command.event_type, occurred_at=command.occurred_at, logged_at=command.logged_at,
-            source=command.source, order_id=command.order_id, channel_id=command.channel_id,
-            lines=((command.sku, command.qty),), fulfilment=Fulfilment.ALL_OR_NOTHING,
-            hold_expires_at=command.hold_expires_at)
+            command_id=f"{command.event_id}@{command.logged_at}",
+            event_id=command.event_id,
+            event_type=command.event_type,
+            occurred_at=command.occurred_at,
+            logged_at=command.logged_at,
+            source=command.source,
+            order_id=command.order_id,
+            channel_id=command.channel_id,
+            lines=((command.sku, command.qty),),
+            fulfilment=Fulfilment.ALL_OR_NOTHING,
+            hold_expires_at=command.hold_expires_at,
+        )
         payload = orjson.dumps([command_to_dict(order)])
-        self._send()(self.command_topic, partition_for(command.order_id, self.partitions), None, payload, None)
+        self._send()(
+            self.command_topic,
+            partition_for(command.order_id, self.partitions),
+            None,
+            payload,
+            None,
+        )
         self.metrics.bump(self.metrics.notes, "bundle_line_redirected")
         return True
 
@@ -257,16 +346,35 @@ class Sagas:
         line = envelope.state.lines.get(command.order_id) if envelope is not None else None
         if isinstance(command, PlaceOrderLine):
             answer: OrderCommand = LineDecided(
-                command_id=f"{command.command_id}>decided", event_id=command.event_id, event_type=command.event_type,
-                occurred_at=command.occurred_at, logged_at=command.logged_at, source=command.source,
-                order_id=command.order_id, sku=command.sku, qty_reserved=line.reserved if line is not None else 0)
+                command_id=f"{command.command_id}>decided",
+                event_id=command.event_id,
+                event_type=command.event_type,
+                occurred_at=command.occurred_at,
+                logged_at=command.logged_at,
+                source=command.source,
+                order_id=command.order_id,
+                sku=command.sku,
+                qty_reserved=line.reserved if line is not None else 0,
+            )
         else:
             answer = LineReleased(
-                command_id=f"{command.command_id}>released", event_id=command.event_id, event_type=command.event_type,
-                occurred_at=command.occurred_at, logged_at=command.logged_at, source=command.source,
-                order_id=command.order_id, sku=command.sku)
+                command_id=f"{command.command_id}>released",
+                event_id=command.event_id,
+                event_type=command.event_type,
+                occurred_at=command.occurred_at,
+                logged_at=command.logged_at,
+                source=command.source,
+                order_id=command.order_id,
+                sku=command.sku,
+            )
         payload = orjson.dumps([command_to_dict(answer)])
-        self._send()(self.command_topic, partition_for(command.order_id, self.partitions), None, payload, None)
+        self._send()(
+            self.command_topic,
+            partition_for(command.order_id, self.partitions),
+            None,
+            payload,
+            None,
+        )
 
 
 REPLIES = (PlaceOrderLine, ReleaseOrderLine)
@@ -290,13 +398,28 @@ def _empty():
     return Catalogue()
 
 
-
-def install(applier, router, publisher, codec: Codec, metrics: ProcessorMetrics, *, command_topic: str,
-            command_partitions: int, decisions_topic: str) -> Sagas:
+def install(
+    applier,
+    router,
+    publisher,
+    codec: Codec,
+    metrics: ProcessorMetrics,
+    *,
+    command_topic: str,
+    command_partitions: int,
+    decisions_topic: str,
+) -> Sagas:
     """Give the router and the applier the saga (bootstrap.py and the tests' world alike);
     after bundles.install, whose catalogue it expands orders with."""
-    sagas = Sagas(command_topic, command_partitions, decisions_topic, codec, metrics, lambda: publisher.send,
-                  applier.bundles)
+    sagas = Sagas(
+        command_topic,
+        command_partitions,
+        decisions_topic,
+        codec,
+        metrics,
+        lambda: publisher.send,
+        applier.bundles,
+    )
     applier.sagas = sagas
     router.sagas = sagas
     return sagas

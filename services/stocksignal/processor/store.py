@@ -19,9 +19,9 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import orjson
 
@@ -50,11 +50,17 @@ class Checkpoint:
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
-            {"c": self.changelog, "id": self.topic_id, "o": self.offset, "t": self.written_at_ms, "l": self.layout}
+            {
+                "c": self.changelog,
+                "id": self.topic_id,
+                "o": self.offset,
+                "t": self.written_at_ms,
+                "l": self.layout,
+            }
         )
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Checkpoint":
+    def from_bytes(cls, data: bytes) -> Checkpoint:
         d = orjson.loads(data)
         return cls(d["c"], d["id"], d["o"], d["t"], d["l"])
 
@@ -88,7 +94,9 @@ class PartitionStore:
         """The committed value only (the inspection API reads this, from its own thread)."""
         return self._get(key)
 
-    def scan(self, prefix: bytes = b"", start: bytes = b"", limit: int = 1 << 62) -> list[tuple[bytes, bytes]]:
+    def scan(
+        self, prefix: bytes = b"", start: bytes = b"", limit: int = 1 << 62
+    ) -> list[tuple[bytes, bytes]]:
         """Up to ``limit`` (key, value) pairs with ``prefix`` from ``start`` on, in key order,
         the overlay merged in. Materialised, so no iterator outlives a commit."""
         start = max(start, prefix)
@@ -233,7 +241,7 @@ class RocksStore(PartitionStore):
     that still matches its data, and the restore reads on from there.
     """
 
-    def __init__(self, name: str, partition: int, path: Path, resources: "RocksResources") -> None:
+    def __init__(self, name: str, partition: int, path: Path, resources: RocksResources) -> None:
         super().__init__(name, partition)
         self.path = path
         self._resources = resources
@@ -330,11 +338,15 @@ class RocksResources:
 class StoreFactory:
     """Opens partition stores under ``state_dir/<app_id>/`` (created when missing)."""
 
-    def __init__(self, kind: str, state_dir: str, app_id: str, block_cache_mb: int, write_buffer_mb: int) -> None:
+    def __init__(
+        self, kind: str, state_dir: str, app_id: str, block_cache_mb: int, write_buffer_mb: int
+    ) -> None:
         self.kind = kind
         self.root = Path(state_dir) / app_id
         self._lock = threading.Lock()
-        self._resources = RocksResources(block_cache_mb, write_buffer_mb) if kind == "rocksdb" else None
+        self._resources = (
+            RocksResources(block_cache_mb, write_buffer_mb) if kind == "rocksdb" else None
+        )
 
     def open(self, name: str, partition: int) -> PartitionStore:
         if self._resources is None:

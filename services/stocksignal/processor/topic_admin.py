@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from stocksignal.processor.topology import TopicPlan
 
@@ -26,7 +25,9 @@ def _existing(admin, timeout: float) -> dict[str, int]:
     return {name: len(t.partitions) for name, t in metadata.topics.items() if t.error is None}
 
 
-def ensure_topics(admin, plans: Iterable[TopicPlan], replication: int = 1, timeout: float = 30.0) -> list[TopicReport]:
+def ensure_topics(
+    admin, plans: Iterable[TopicPlan], replication: int = 1, timeout: float = 30.0
+) -> list[TopicReport]:
     """Create every missing topic; report existing ones and partition-count mismatches.
 
     Running it twice is harmless: existing topics are left as they are (a wrong partition
@@ -42,7 +43,11 @@ def ensure_topics(admin, plans: Iterable[TopicPlan], replication: int = 1, timeo
         if p.name not in existing:
             to_create.append(NewTopic(p.name, p.partitions, replication, config=dict(p.config)))
         elif existing[p.name] != p.partitions and p.strict_partitions:
-            reports.append(TopicReport(p.name, "mismatch", f"has {existing[p.name]} partitions, needs {p.partitions}"))
+            reports.append(
+                TopicReport(
+                    p.name, "mismatch", f"has {existing[p.name]} partitions, needs {p.partitions}"
+                )
+            )
         else:
             reports.append(TopicReport(p.name, "exists", f"{existing[p.name]} partitions"))
     if to_create:
@@ -65,8 +70,10 @@ def _await_metadata(admin, names: set[str], timeout: float) -> None:
         if not missing:
             return
         if time.monotonic() > deadline:
-            raise TimeoutError(f"created, but not yet in the cluster's metadata after {timeout:.0f} s: "
-                               f"{', '.join(sorted(missing))}")
+            raise TimeoutError(
+                f"created, but not yet in the cluster's metadata after {timeout:.0f} s: "
+                f"{', '.join(sorted(missing))}"
+            )
         time.sleep(0.2)
 
 

@@ -63,12 +63,18 @@ def plan(settings: Settings) -> list[TopicPlan]:
     # The command log must outlive the dedupe window so a replay can see what it dedupes.
     command_days = max(8, settings.dedupe_window_ms // DAY_MS + 1)
     plans.append(
-        TopicPlan(topic_name(settings, COMMANDS), settings.command_partitions, _retained(command_days))
+        TopicPlan(
+            topic_name(settings, COMMANDS), settings.command_partitions, _retained(command_days)
+        )
     )
     # A store partition is restored from the same partition number of its changelog, so the
     # changelogs have exactly the partitions of the topics whose state they keep.
-    plans.append(TopicPlan(changelog_topic(settings, STOCK_STORE), settings.command_partitions, _changelog()))
-    plans.append(TopicPlan(changelog_topic(settings, ORDERS_STORE), settings.input_partitions, _changelog()))
+    plans.append(
+        TopicPlan(changelog_topic(settings, STOCK_STORE), settings.command_partitions, _changelog())
+    )
+    plans.append(
+        TopicPlan(changelog_topic(settings, ORDERS_STORE), settings.input_partitions, _changelog())
+    )
     for t in catalogue.list_topics():
         if t.role is catalogue.Role.OUTPUT:
             config = _compacted() if t.compacted else _retained(7)
@@ -76,6 +82,8 @@ def plan(settings: Settings) -> list[TopicPlan]:
                 TopicPlan(topic_name(settings, t.name), settings.output_partitions, config, False)
             )
     plans.append(
-        TopicPlan(topic_name(settings, catalogue.DLQ), settings.output_partitions, _retained(14), False)
+        TopicPlan(
+            topic_name(settings, catalogue.DLQ), settings.output_partitions, _retained(14), False
+        )
     )
     return plans

@@ -13,11 +13,12 @@ import asyncio
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from stocksignal.contract import partition_for
 import orjson
 
+from stocksignal.contract import partition_for
 from stocksignal.domain import BUCKET_FIELDS, BundleView, ChannelBook, SkuState
 from stocksignal.processor.applier import history
 from stocksignal.processor.envelope import BookEnvelope, Envelope, book_key, sku_key
@@ -42,7 +43,10 @@ FORWARDED = "X-Stocksignal-Forwarded"
 
 
 def positions_of(state: SkuState) -> dict[str, dict[str, int]]:
-    return {loc: {name: getattr(p, name) for name in BUCKET_FIELDS.values()} for loc, p in state.positions.items()}
+    return {
+        loc: {name: getattr(p, name) for name in BUCKET_FIELDS.values()}
+        for loc, p in state.positions.items()
+    }
 
 
 def _channel_view(book: ChannelBook, state: SkuState, channel_id: str, ats: int) -> dict[str, Any]:
@@ -84,7 +88,10 @@ def explain(state: SkuState, book: ChannelBook, env: Envelope, partition: int) -
         }
         for order_id, line in sorted(state.lines.items(), key=lambda kv: kv[1].seq)
     ]
-    channels = {channel_id: _channel_view(book, state, channel_id, ats) for channel_id, ats in sorted(book.ats(state).items())}
+    channels = {
+        channel_id: _channel_view(book, state, channel_id, ats)
+        for channel_id, ats in sorted(book.ats(state).items())
+    }
     return {
         "sku": state.sku,
         "version": state.version,
@@ -99,15 +106,22 @@ def explain(state: SkuState, book: ChannelBook, env: Envelope, partition: int) -
             for tid, t in sorted(state.transfers.items())
         },
         "rule": "available = min(floor(max(0, sum(on_hand - reserved over the channel's locations) - safety_stock)"
-                " * (100 - buffer_percent) / 100), max_available)",
+        " * (100 - buffer_percent) / 100), max_available)",
     }
 
 
 class Inspection:
     """What the handlers ask; reads the runtime's ``serving`` stores (committed values)."""
 
-    def __init__(self, runtime: "Runtime", owners: "Owners", partitions: int, history_size: int,
-                 self_url: str, ledger: "LedgerHistory | None" = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        owners: Owners,
+        partitions: int,
+        history_size: int,
+        self_url: str,
+        ledger: LedgerHistory | None = None,
+    ) -> None:
         self.runtime = runtime
         self.owners = owners
         self.partitions = partitions
@@ -132,8 +146,12 @@ class Inspection:
         return None if url == self.self_url else url
 
 
-def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Callable[[], str | None],
-             token_digests: tuple[str, ...] = ()):
+def make_app(
+    inspection: Inspection,
+    metrics: ProcessorMetrics,
+    healthy: Callable[[], str | None],
+    token_digests: tuple[str, ...] = (),
+):
     """The inspection app: the JSON error shape of every stocksignal server and, with token
     digests, bearer authentication (``/healthz`` and ``/readyz`` stay open for probes)."""
     from aiohttp import ClientSession, ClientTimeout, web
@@ -156,8 +174,10 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
                 headers["Authorization"] = request.headers["Authorization"]
             async with ClientSession(timeout=ClientTimeout(total=5)) as session:
                 async with session.get(url + request.path_qs, headers=headers) as r:
-                    return web.Response(body=await r.read(), status=r.status, content_type="application/json")
-        except (OSError, asyncio.TimeoutError) as exc:
+                    return web.Response(
+                        body=await r.read(), status=r.status, content_type="application/json"
+                    )
+        except (TimeoutError, OSError) as exc:
             log.warning("forwarding %s to its owner failed: %s", request.path, exc)
             return None
 
@@ -172,7 +192,9 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
         forwarded = await forward(request, sku)
         if forwarded is not None:
             return None, forwarded
-        return None, error(503, "not_ready", "the SKU's partition is moving between workers or restoring; retry")
+        return None, error(
+            503, "not_ready", "the SKU's partition is moving between workers or restoring; retry"
+        )
 
     def not_found(sku: str) -> web.Response:
         return error(404, "unknown_sku", f"no event has touched SKU {sku!r}")
@@ -193,10 +215,14 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
 
             raw = store.committed(view_key(sku))  # a bundle holds no stock: its view explains it
             if raw is not None and at is None:
-                return web.json_response(bundle_json(BundleView.from_dict(orjson.loads(raw)["view"]), partition))
+                return web.json_response(
+                    bundle_json(BundleView.from_dict(orjson.loads(raw)["view"]), partition)
+                )
             return not_found(sku)
         if at is not None:
-            return await from_ledger(lambda r: stock_at_json(r, partition), "stock_at", sku, at, positions_of(env.state))
+            return await from_ledger(
+                lambda r: stock_at_json(r, partition), "stock_at", sku, at, positions_of(env.state)
+            )
         return web.json_response(explain(env.state, book.book, env, partition))
 
     async def from_ledger(render: Callable[[Any], dict], method: str, *args: Any) -> web.Response:
@@ -208,7 +234,9 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
             return error(503, "not_ready", "this worker does not read the ledger")
         call = getattr(inspection.ledger, method)
         try:
-            result = await asyncio.get_running_loop().run_in_executor(inspection.ledger.executor, call, *args)
+            result = await asyncio.get_running_loop().run_in_executor(
+                inspection.ledger.executor, call, *args
+            )
         except NotRetained as exc:
             return error(422, "not_retained", str(exc))
         except LedgerUnavailable as exc:
@@ -255,14 +283,20 @@ def make_app(inspection: Inspection, metrics: "ProcessorMetrics", healthy: Calla
         if inspection.runtime.ready():
             return web.json_response({"status": "ready"})
         remaining = inspection.runtime.restorer.remaining()
-        return error(503, "not_ready", "joining the consumer group or restoring stores",
-                     restore_remaining_records=remaining)
+        return error(
+            503,
+            "not_ready",
+            "joining the consumer group or restoring stores",
+            restore_remaining_records=remaining,
+        )
 
     @routes.get("/metrics")
     async def metrics_view(request: web.Request) -> web.Response:
         # The full type (with the exposition format version) goes in a header: aiohttp refuses
         # parameters in its content_type argument.
-        return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(
+            body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
 
     app = web.Application()
     app.add_routes(routes)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import fcntl
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 from stocksignal.processor.runtime import ProcessingError, Runtime
 from stocksignal.processor.store import StoreLocked

@@ -21,7 +21,7 @@ from stocksignal.settings import Settings, SettingsError
 _PROPERTY = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+")
 HINTS = {
     "ssl.key.location failed": "the client key cannot be read: a wrong or missing STOCKSIGNAL_KAFKA_SSL_KEY_PASSWORD, "
-                               "or not a PEM private key",
+    "or not a PEM private key",
     "ssl.certificate.location failed": "the client certificate is not a PEM certificate",
     "ssl.ca.location failed": "the CA file holds no PEM certificate",
 }
@@ -58,9 +58,15 @@ def _explain(message: str, props: dict, where: dict[str, str]) -> str:
     for key, value in props.items():
         if is_secret_key(key) and value:
             message = message.replace(str(value), "***")
-    named = [f"{key} comes from {where[key]}" for key in dict.fromkeys(_PROPERTY.findall(message)) if key in where]
+    named = [
+        f"{key} comes from {where[key]}"
+        for key in dict.fromkeys(_PROPERTY.findall(message))
+        if key in where
+    ]
     hints = [hint for marker, hint in HINTS.items() if marker in message]
     if "No such configuration property" in message:
-        hints.append("check its spelling in STOCKSIGNAL_KAFKA_CONFIG_FILE or the STOCKSIGNAL_LIBRDKAFKA_* variables")
+        hints.append(
+            "check its spelling in STOCKSIGNAL_KAFKA_CONFIG_FILE or the STOCKSIGNAL_LIBRDKAFKA_* variables"
+        )
     advice = "; ".join(hints + named)
     return f"the Kafka client settings are refused: {message}" + (f" ({advice})" if advice else "")

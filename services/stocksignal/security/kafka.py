@@ -77,16 +77,31 @@ CLIENT_OWNED = {
 }
 # Consumer properties with a setting of their own, set by consumer_config: a pass-through value
 # must agree with the setting (a managed service's client.properties often carries one).
-CONSUMER_SETTINGS = {"session.timeout.ms": "session_timeout_ms", "heartbeat.interval.ms": "heartbeat_interval_ms"}
-CALLBACKS = {"error_cb", "throttle_cb", "stats_cb", "oauth_cb", "logger", "on_delivery", "on_commit",
-             "dr_cb", "dr_msg_cb", "log_cb", "background_event_cb", "opaque"}
+CONSUMER_SETTINGS = {
+    "session.timeout.ms": "session_timeout_ms",
+    "heartbeat.interval.ms": "heartbeat_interval_ms",
+}
+CALLBACKS = {
+    "error_cb",
+    "throttle_cb",
+    "stats_cb",
+    "oauth_cb",
+    "logger",
+    "on_delivery",
+    "on_commit",
+    "dr_cb",
+    "dr_msg_cb",
+    "log_cb",
+    "background_event_cb",
+    "opaque",
+}
 JAVA_ONLY = {
     "sasl.jaas.config": "set STOCKSIGNAL_KAFKA_SASL_USERNAME and STOCKSIGNAL_KAFKA_SASL_PASSWORD instead",
     "ssl.truststore.location": "export the CA as PEM and set STOCKSIGNAL_KAFKA_SSL_CA_LOCATION",
     "ssl.truststore.password": "export the CA as PEM and set STOCKSIGNAL_KAFKA_SSL_CA_LOCATION",
     "ssl.truststore.type": "export the CA as PEM and set STOCKSIGNAL_KAFKA_SSL_CA_LOCATION",
     "ssl.keystore.type": "use PEM files (STOCKSIGNAL_KAFKA_SSL_CERTIFICATE_LOCATION and _KEY_LOCATION) "
-                         "or a PKCS#12 file as ssl.keystore.location",
+    "or a PKCS#12 file as ssl.keystore.location",
     "client.dns.lookup": "librdkafka resolves every address it is given",
 }
 HOSTNAME_CHECK = "ssl.endpoint.identification.algorithm"
@@ -119,7 +134,11 @@ def sources(settings: Settings) -> dict[str, str]:
 
 def is_configured(settings: Settings) -> bool:
     """True when anything beyond the bootstrap servers is set (security or pass-through)."""
-    return len(_dedicated(settings)) > 1 or bool(_passthrough(settings)) or not settings.kafka_ssl_verify_hostname
+    return (
+        len(_dedicated(settings)) > 1
+        or bool(_passthrough(settings))
+        or not settings.kafka_ssl_verify_hostname
+    )
 
 
 # --- assembling ------------------------------------------------------------------------------
@@ -152,7 +171,9 @@ def _passthrough(settings: Settings) -> dict[str, Entry]:
     return out
 
 
-def _merge(dedicated: dict[str, Entry], passthrough: dict[str, Entry], settings: Settings) -> dict[str, Entry]:
+def _merge(
+    dedicated: dict[str, Entry], passthrough: dict[str, Entry], settings: Settings
+) -> dict[str, Entry]:
     merged = dict(dedicated)
     for key, entry in passthrough.items():
         _refuse(key, entry, settings)
@@ -172,17 +193,25 @@ def _refuse(key: str, entry: Entry, settings: Settings) -> None:
     if key in CALLBACKS:
         raise SettingsError(f"{where}: {key} is a callback, not a property that can be set as text")
     if key in CLIENT_OWNED:
-        raise SettingsError(f"{where}: stocksignal sets {key} itself ({CLIENT_OWNED[key]}); remove it")
+        raise SettingsError(
+            f"{where}: stocksignal sets {key} itself ({CLIENT_OWNED[key]}); remove it"
+        )
     if key in JAVA_ONLY or key.endswith(".class"):
         hint = JAVA_ONLY.get(key, "librdkafka has no Java classes")
         raise SettingsError(f"{where}: {key} is a Java client property; {hint}")
-    if key == HOSTNAME_CHECK and entry.value.lower() != ("https" if settings.kafka_ssl_verify_hostname else "none"):
-        raise SettingsError(f"{where}: {key}={entry.value} disagrees with STOCKSIGNAL_KAFKA_SSL_VERIFY_HOSTNAME"
-                            f"={str(settings.kafka_ssl_verify_hostname).lower()}; turn the hostname check off "
-                            "with that setting only (STOCKSIGNAL_KAFKA_SSL_VERIFY_HOSTNAME=false)")
+    if key == HOSTNAME_CHECK and entry.value.lower() != (
+        "https" if settings.kafka_ssl_verify_hostname else "none"
+    ):
+        raise SettingsError(
+            f"{where}: {key}={entry.value} disagrees with STOCKSIGNAL_KAFKA_SSL_VERIFY_HOSTNAME"
+            f"={str(settings.kafka_ssl_verify_hostname).lower()}; turn the hostname check off "
+            "with that setting only (STOCKSIGNAL_KAFKA_SSL_VERIFY_HOSTNAME=false)"
+        )
     if key == CERT_CHECK and entry.value.lower() not in ("true", "1"):
-        raise SettingsError(f"{where}: stocksignal always verifies the broker's certificate; remove {key} and "
-                            "name the CA that signed it with STOCKSIGNAL_KAFKA_SSL_CA_LOCATION")
+        raise SettingsError(
+            f"{where}: stocksignal always verifies the broker's certificate; remove {key} and "
+            "name the CA that signed it with STOCKSIGNAL_KAFKA_SSL_CA_LOCATION"
+        )
 
 
 def _agree(key: str, entry: Entry, name: str, settings: Settings) -> None:
@@ -192,9 +221,15 @@ def _agree(key: str, entry: Entry, name: str, settings: Settings) -> None:
 
 
 def _conflict(key: str, first: Entry, second: Entry, settings: Settings) -> str:
-    default = " (its default)" if key == "bootstrap.servers" and first.value == Settings.kafka_bootstrap_servers else ""
-    return (f"{key} is set twice with different values: {first.source} gives {shown(key, first.value)}{default}, "
-            f"{second.source} gives {shown(key, second.value)}; keep one of them")
+    default = (
+        " (its default)"
+        if key == "bootstrap.servers" and first.value == Settings.kafka_bootstrap_servers
+        else ""
+    )
+    return (
+        f"{key} is set twice with different values: {first.source} gives {shown(key, first.value)}{default}, "
+        f"{second.source} gives {shown(key, second.value)}; keep one of them"
+    )
 
 
 # --- checking the whole ----------------------------------------------------------------------
@@ -202,10 +237,14 @@ def _conflict(key: str, first: Entry, second: Entry, settings: Settings) -> str:
 
 def _check(merged: dict[str, Entry], settings: Settings) -> str:
     """The effective security.protocol, after refusing combinations that cannot work."""
-    protocol_entry = merged.get("security.protocol", Entry("PLAINTEXT", "STOCKSIGNAL_KAFKA_SECURITY_PROTOCOL"))
+    protocol_entry = merged.get(
+        "security.protocol", Entry("PLAINTEXT", "STOCKSIGNAL_KAFKA_SECURITY_PROTOCOL")
+    )
     protocol = protocol_entry.value
     if protocol not in PROTOCOLS:
-        raise SettingsError(f"{protocol_entry.source}={protocol!r}: expected one of {', '.join(PROTOCOLS)}")
+        raise SettingsError(
+            f"{protocol_entry.source}={protocol!r}: expected one of {', '.join(PROTOCOLS)}"
+        )
     if protocol.startswith("SASL_"):
         _check_sasl(merged, protocol_entry)
     else:
@@ -215,16 +254,20 @@ def _check(merged: dict[str, Entry], settings: Settings) -> str:
     else:
         _refuse_unused(merged, "ssl.", protocol_entry, "SSL or SASL_SSL")
         if not settings.kafka_ssl_verify_hostname:
-            raise SettingsError(f"STOCKSIGNAL_KAFKA_SSL_VERIFY_HOSTNAME=false has no effect: {protocol_entry.source} "
-                                f"is {protocol}, which uses no TLS")
+            raise SettingsError(
+                f"STOCKSIGNAL_KAFKA_SSL_VERIFY_HOSTNAME=false has no effect: {protocol_entry.source} "
+                f"is {protocol}, which uses no TLS"
+            )
     return protocol
 
 
 def _refuse_unused(merged: dict[str, Entry], prefix: str, protocol: Entry, wanted: str) -> None:
     unused = sorted({e.source for k, e in merged.items() if k.startswith(prefix)})
     if unused:
-        raise SettingsError(f"{', '.join(unused)} would be ignored: security.protocol is {protocol.value} "
-                            f"({protocol.source}); set STOCKSIGNAL_KAFKA_SECURITY_PROTOCOL={wanted}")
+        raise SettingsError(
+            f"{', '.join(unused)} would be ignored: security.protocol is {protocol.value} "
+            f"({protocol.source}); set STOCKSIGNAL_KAFKA_SECURITY_PROTOCOL={wanted}"
+        )
 
 
 def _need(merged: dict[str, Entry], key: str, why: str) -> None:
@@ -242,13 +285,18 @@ def _check_sasl(merged: dict[str, Entry], protocol: Entry) -> None:
     _need(merged, "sasl.mechanism", f"{why} ({', '.join(MECHANISMS)})")
     mechanism = merged["sasl.mechanism"]
     if mechanism.value not in MECHANISMS:
-        raise SettingsError(f"{mechanism.source}={mechanism.value!r}: expected one of {', '.join(MECHANISMS)}")
+        raise SettingsError(
+            f"{mechanism.source}={mechanism.value!r}: expected one of {', '.join(MECHANISMS)}"
+        )
     login = [k for k in ("sasl.username", "sasl.password") if k in merged]
     oauth = [k for k in merged if k.startswith("sasl.oauthbearer.")]
     why = f"{mechanism.source}={mechanism.value}"
     if mechanism.value == "OAUTHBEARER":
-        for key in ("sasl.oauthbearer.token.endpoint.url", "sasl.oauthbearer.client.id",
-                    "sasl.oauthbearer.client.secret"):
+        for key in (
+            "sasl.oauthbearer.token.endpoint.url",
+            "sasl.oauthbearer.client.id",
+            "sasl.oauthbearer.client.secret",
+        ):
             _need(merged, key, why)
         clash = login
     else:
@@ -256,18 +304,24 @@ def _check_sasl(merged: dict[str, Entry], protocol: Entry) -> None:
         _need(merged, "sasl.password", why)
         clash = oauth
     if clash:
-        raise SettingsError(f"{why} does not use {', '.join(merged[k].source for k in clash)}: remove it")
+        raise SettingsError(
+            f"{why} does not use {', '.join(merged[k].source for k in clash)}: remove it"
+        )
 
 
 def _check_tls(merged: dict[str, Entry]) -> None:
     cert, key = merged.get("ssl.certificate.location"), merged.get("ssl.key.location")
     if bool(cert) != bool(key):
         given = (cert or key).source  # type: ignore[union-attr]
-        raise SettingsError(f"{given} is set without its partner: a client certificate needs "
-                            "STOCKSIGNAL_KAFKA_SSL_CERTIFICATE_LOCATION and STOCKSIGNAL_KAFKA_SSL_KEY_LOCATION")
+        raise SettingsError(
+            f"{given} is set without its partner: a client certificate needs "
+            "STOCKSIGNAL_KAFKA_SSL_CERTIFICATE_LOCATION and STOCKSIGNAL_KAFKA_SSL_KEY_LOCATION"
+        )
     if "ssl.key.password" in merged and not key:
-        raise SettingsError(f"{merged['ssl.key.password'].source} is set but no key: set "
-                            "STOCKSIGNAL_KAFKA_SSL_KEY_LOCATION")
+        raise SettingsError(
+            f"{merged['ssl.key.password'].source} is set but no key: set "
+            "STOCKSIGNAL_KAFKA_SSL_KEY_LOCATION"
+        )
     for name in FILES:
         entry = merged.get(name)
         if entry is not None and entry.value != "probe" and not os.path.isfile(entry.value):

@@ -39,7 +39,9 @@ def _client(settings: Settings, seen: Seen):
     # A private logger (not registered with logging): nothing reaches stderr, nothing leaks.
     logger = logging.Logger("stocksignal.kafka_probe")
     logger.addHandler(_Collect(seen))
-    return AdminClient({**connection_properties(settings), "error_cb": seen.error, "logger": logger})
+    return AdminClient(
+        {**connection_properties(settings), "error_cb": seen.error, "logger": logger}
+    )
 
 
 def check_kafka(settings: Settings, timeout: float = 10.0):
@@ -53,7 +55,9 @@ def check_kafka(settings: Settings, timeout: float = 10.0):
     last = ""
     while True:
         try:
-            metadata = admin.list_topics(timeout=max(0.05, min(SLICE_S, deadline - time.monotonic())))
+            metadata = admin.list_topics(
+                timeout=max(0.05, min(SLICE_S, deadline - time.monotonic()))
+            )
             if metadata.brokers:
                 return metadata
         except KafkaException as exc:
@@ -64,5 +68,7 @@ def check_kafka(settings: Settings, timeout: float = 10.0):
             raise AccessRefused(f"Kafka at {settings.kafka_bootstrap_servers}: {refusal}")
         if time.monotonic() >= deadline:
             said = seen.lines[-1] if seen.lines else last
-            raise NoAnswer(f"Kafka at {settings.kafka_bootstrap_servers} does not answer within {timeout:.0f}s"
-                           + (f" (last: {said})" if said else ""))
+            raise NoAnswer(
+                f"Kafka at {settings.kafka_bootstrap_servers} does not answer within {timeout:.0f}s"
+                + (f" (last: {said})" if said else "")
+            )

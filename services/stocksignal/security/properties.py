@@ -17,11 +17,13 @@ Standard library only; parsing is pure, :meth:`Properties.from_file` reads the f
 from __future__ import annotations
 
 import re
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 ENV_PREFIX = "STOCKSIGNAL_LIBRDKAFKA_"
 FILE_VAR = "STOCKSIGNAL_KAFKA_CONFIG_FILE"
-_SECRET_KEY = re.compile(r"password|secret|token|\.pem$|^ssl_key$|sasl\.oauthbearer\.config", re.IGNORECASE)
+_SECRET_KEY = re.compile(
+    r"password|secret|token|\.pem$|^ssl_key$|sasl\.oauthbearer\.config", re.IGNORECASE
+)
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -43,8 +45,12 @@ class Properties(Mapping[str, str]):
 
     __slots__ = ("_items", "_sources", "_file")
 
-    def __init__(self, items: Mapping[str, str] | None = None, sources: Mapping[str, str] | None = None,
-                 file: str = "") -> None:
+    def __init__(
+        self,
+        items: Mapping[str, str] | None = None,
+        sources: Mapping[str, str] | None = None,
+        file: str = "",
+    ) -> None:
         self._items = dict(items or {})
         self._sources = {key: (sources or {}).get(key, "") for key in self._items}
         self._file = file
@@ -67,7 +73,10 @@ class Properties(Mapping[str, str]):
         return len(self._items)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Properties) and (other._items, other._file) == (self._items, self._file)
+        return isinstance(other, Properties) and (other._items, other._file) == (
+            self._items,
+            self._file,
+        )
 
     def __hash__(self) -> int:
         return hash((tuple(sorted(self._items.items())), self._file))
@@ -79,7 +88,7 @@ class Properties(Mapping[str, str]):
     # --- reading -------------------------------------------------------------------------
 
     @classmethod
-    def from_text(cls, text: str, file: str) -> "Properties":
+    def from_text(cls, text: str, file: str) -> Properties:
         items: dict[str, str] = {}
         sources: dict[str, str] = {}
         first: dict[str, int] = {}
@@ -98,7 +107,7 @@ class Properties(Mapping[str, str]):
         return cls(items, sources, file)
 
     @classmethod
-    def from_file(cls, path: str) -> "Properties":
+    def from_file(cls, path: str) -> Properties:
         try:
             with open(path, encoding="utf-8") as handle:
                 text = handle.read()
@@ -107,7 +116,7 @@ class Properties(Mapping[str, str]):
         return cls.from_text(text, path)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> "Properties":
+    def from_env(cls, environ: Mapping[str, str]) -> Properties:
         items: dict[str, str] = {}
         sources: dict[str, str] = {}
         for var in sorted(v for v in environ if v.startswith(ENV_PREFIX)):
@@ -122,7 +131,7 @@ class Properties(Mapping[str, str]):
 
 
 def env_to_key(var: str) -> str:
-    name = var[len(ENV_PREFIX):].lower()
+    name = var[len(ENV_PREFIX) :].lower()
     return ".".join(part.replace("\0", "_") for part in name.replace("__", "\0").split("_"))
 
 

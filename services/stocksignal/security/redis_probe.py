@@ -26,16 +26,28 @@ def refusal(exc: Exception) -> str | None:
         return f"the Redis user may not run stocksignal's commands ({text}); give it +@all on ~* (or the prefix)"
     if "certificate_verify_failed" in lowered or "certificate verify failed" in lowered:
         if "hostname mismatch" in lowered or "ip address mismatch" in lowered:
-            return (f"Redis's certificate does not name the host in REDIS_URL ({text}); use a name it holds "
-                    "(STOCKSIGNAL_REDIS_SSL_VERIFY_HOSTNAME=false turns the name check off)")
-        return (f"Redis's certificate is not trusted ({text}); check STOCKSIGNAL_REDIS_SSL_CA_LOCATION: the CA "
-                "that signed it (empty: the system's CAs)")
+            return (
+                f"Redis's certificate does not name the host in REDIS_URL ({text}); use a name it holds "
+                "(STOCKSIGNAL_REDIS_SSL_VERIFY_HOSTNAME=false turns the name check off)"
+            )
+        return (
+            f"Redis's certificate is not trusted ({text}); check STOCKSIGNAL_REDIS_SSL_CA_LOCATION: the CA "
+            "that signed it (empty: the system's CAs)"
+        )
     if "pem lib" in lowered:
-        return (f"the Redis client key or certificate cannot be read ({text}); check STOCKSIGNAL_REDIS_SSL_KEY_PASSWORD, "
-                "STOCKSIGNAL_REDIS_SSL_CERTIFICATE_LOCATION and STOCKSIGNAL_REDIS_SSL_KEY_LOCATION")
-    if "eof occurred in violation of protocol" in lowered or "alert" in lowered and "certificate" in lowered:
-        return (f"Redis ended the TLS handshake ({text}): it probably wants a client certificate; check "
-                "STOCKSIGNAL_REDIS_SSL_CERTIFICATE_LOCATION and STOCKSIGNAL_REDIS_SSL_KEY_LOCATION")
+        return (
+            f"the Redis client key or certificate cannot be read ({text}); check STOCKSIGNAL_REDIS_SSL_KEY_PASSWORD, "
+            "STOCKSIGNAL_REDIS_SSL_CERTIFICATE_LOCATION and STOCKSIGNAL_REDIS_SSL_KEY_LOCATION"
+        )
+    if (
+        "eof occurred in violation of protocol" in lowered
+        or "alert" in lowered
+        and "certificate" in lowered
+    ):
+        return (
+            f"Redis ended the TLS handshake ({text}): it probably wants a client certificate; check "
+            "STOCKSIGNAL_REDIS_SSL_CERTIFICATE_LOCATION and STOCKSIGNAL_REDIS_SSL_KEY_LOCATION"
+        )
     if "wrong version number" in lowered or "record layer failure" in lowered:
         return f"Redis does not speak TLS at that port ({text}); check rediss:// in REDIS_URL and the port"
     return None

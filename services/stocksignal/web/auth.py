@@ -8,7 +8,7 @@ error shape. The probes (``/healthz``, ``/readyz``) stay open: they carry no dat
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from aiohttp import web
 
@@ -25,7 +25,9 @@ def _challenge(error: str | None) -> dict[str, str]:
 
 
 def unauthorized(message: str, invalid: bool) -> web.Response:
-    return error_response(401, "unauthorized", message, _challenge("invalid_token" if invalid else None))
+    return error_response(
+        401, "unauthorized", message, _challenge("invalid_token" if invalid else None)
+    )
 
 
 def bearer_middleware(digests: Iterable[str], public_paths: Iterable[str] = PUBLIC_PATHS):
@@ -41,7 +43,9 @@ def bearer_middleware(digests: Iterable[str], public_paths: Iterable[str] = PUBL
             return await handler(request)
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if not scheme:
-            return unauthorized("this API needs a bearer token: send Authorization: Bearer <token>", invalid=False)
+            return unauthorized(
+                "this API needs a bearer token: send Authorization: Bearer <token>", invalid=False
+            )
         if scheme.lower() != "bearer" or not token.strip():
             return unauthorized("only Authorization: Bearer <token> is accepted", invalid=True)
         if not token_matches(token.strip(), digests):

@@ -16,8 +16,9 @@ replaces aiohttp's own plain-text answers to requests that never reach the appli
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any
 
 import orjson
 from aiohttp import web, web_protocol, web_server
@@ -53,13 +54,19 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Re
     headers = {k: exc.headers[k] for k in KEPT_HEADERS if k in exc.headers}
     if isinstance(exc, web.HTTPMethodNotAllowed):
         allowed = ", ".join(sorted(exc.allowed_methods))
-        return error_response(405, "method_not_allowed", f"{request.method} is not allowed here; allowed: {allowed}",
-                              headers)
+        return error_response(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not allowed here; allowed: {allowed}",
+            headers,
+        )
     if isinstance(exc, web.HTTPNotFound):
         return error_response(404, "not_found", f"no such endpoint: {request.path}", headers)
     if isinstance(exc, web.HTTPRequestEntityTooLarge):
         # aiohttp's text names the limit: "Maximum request body size 1024 exceeded."
-        return error_response(413, "payload_too_large", f"the request body is too large: {exc.text}", headers)
+        return error_response(
+            413, "payload_too_large", f"the request body is too large: {exc.text}", headers
+        )
     # aiohttp's default reason is the status phrase; a custom text is what the raiser meant to say.
     return error_response(exc.status, error_code(exc.status), exc.text or exc.reason, headers)
 
@@ -82,12 +89,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 class _JsonErrorHandler(web_protocol.RequestHandler):
     """aiohttp's connection handler, answering requests it refuses itself in the JSON shape."""
 
-    def handle_error(self, request: Any, status: int = 500, exc: BaseException | None = None,
-                     message: str | None = None) -> web.StreamResponse:
+    def handle_error(
+        self,
+        request: Any,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
         # aiohttp's own version logs the failure and raises if a response was already sent;
         # only its plain-text body is replaced (its message may quote the client's bytes).
         super().handle_error(request, status, exc, message)
-        text = INTERNAL_MESSAGE if status >= 500 else "the request is not valid HTTP or exceeds a limit"
+        text = (
+            INTERNAL_MESSAGE
+            if status >= 500
+            else "the request is not valid HTTP or exceeds a limit"
+        )
         response = error_response(status, error_code(status), text)
         response.force_close()
         return response

@@ -26,7 +26,12 @@ def is_loopback(host: str) -> bool:
 
 
 def check_exposure(
-    what: str, host: str, authenticated: bool, allow_unauthenticated: bool, tokens_setting: str, allow_setting: str
+    what: str,
+    host: str,
+    authenticated: bool,
+    allow_unauthenticated: bool,
+    tokens_setting: str,
+    allow_setting: str,
 ) -> None:
     """:class:`ExposedWithoutAuth` when ``what`` would serve ``host`` beyond loopback openly."""
     if authenticated or allow_unauthenticated or is_loopback(host):

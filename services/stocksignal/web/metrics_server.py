@@ -23,7 +23,9 @@ START_TIMEOUT_S = 10.0
 
 def metrics_app(registry: CollectorRegistry) -> web.Application:
     async def metrics(request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(
+            body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
 
     app = web.Application()
     app.router.add_get("/metrics", metrics)
@@ -41,7 +43,7 @@ class MetricsServer:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="metrics-server", daemon=True)
 
-    def start(self) -> "MetricsServer":
+    def start(self) -> MetricsServer:
         """Returns once the port is served; raises what binding it raised."""
         self._thread.start()
         if not self._ready.wait(START_TIMEOUT_S):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import errno
 import socket
-from typing import Iterable
+from collections.abc import Iterable
 
 from aiohttp import web
 
@@ -25,7 +25,9 @@ class PortInUse(OSError):
     """The address a server should listen on is taken, or cannot be bound at all."""
 
 
-def secure(app: web.Application, digests: Iterable[str] = (), public_paths: Iterable[str] = PUBLIC_PATHS) -> web.Application:
+def secure(
+    app: web.Application, digests: Iterable[str] = (), public_paths: Iterable[str] = PUBLIC_PATHS
+) -> web.Application:
     """Add the JSON error shape and, when ``digests`` is not empty, bearer authentication.
 
     Call before the app starts (aiohttp freezes its middlewares then). The error middleware
@@ -47,11 +49,17 @@ def check_port_free(host: str, port: int, what: str) -> None:
         try:
             probe.bind((host or "0.0.0.0", port))
         except OSError as exc:
-            reason = "is in use by another process" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+            reason = (
+                "is in use by another process"
+                if exc.errno == errno.EADDRINUSE
+                else f"cannot be used ({exc.strerror})"
+            )
             raise PortInUse(exc.errno, f"{what}: {host or '0.0.0.0'}:{port} {reason}") from None
 
 
-async def start_site(app: web.Application, host: str, port: int, **runner_kwargs) -> JsonErrorRunner:
+async def start_site(
+    app: web.Application, host: str, port: int, **runner_kwargs
+) -> JsonErrorRunner:
     """Start serving ``app`` on ``host:port``; ``await runner.cleanup()`` stops it."""
     runner = JsonErrorRunner(app, access_log=None, **runner_kwargs)
     await runner.setup()

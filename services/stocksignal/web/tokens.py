@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from typing import Iterable
+from collections.abc import Iterable
 
 HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 

@@ -21,9 +21,10 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import orjson
 import pytest
@@ -54,7 +55,9 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
         time.sleep(interval)
 
 
-def availability(sku: str, version: int, channels: dict[str, int], on_hand: int = 10) -> dict[str, Any]:
+def availability(
+    sku: str, version: int, channels: dict[str, int], on_hand: int = 10
+) -> dict[str, Any]:
     record = example("AvailabilityChanged")
     record["sku"] = sku
     record["version"] = version
@@ -70,7 +73,9 @@ class AvailabilityProducer:
         self.producer = bootstrap.make_producer(settings)
 
     def send(self, sku: str, version: int, channels: dict[str, int], on_hand: int = 10) -> None:
-        value = self.codec.encode("AvailabilityChanged", availability(sku, version, channels, on_hand))
+        value = self.codec.encode(
+            "AvailabilityChanged", availability(sku, version, channels, on_hand)
+        )
         self.producer.produce(self.topic, key=sku.encode(), value=value)
         self.producer.poll(0)
 
@@ -98,19 +103,21 @@ class Deployment:
     def env(self, **overrides: str) -> dict[str, str]:
         """The environment of a ``stocksignal`` subprocess of this deployment."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSIGNAL_")}
-        env.update({
-            "KAFKA_BOOTSTRAP_SERVERS": self.kafka,
-            "REDIS_URL": self.redis_url,
-            "STOCKSIGNAL_TOPIC_PREFIX": self.prefix + ".",
-            "STOCKSIGNAL_REDIS_PREFIX": self.redis_prefix,
-            "STOCKSIGNAL_PROJECTOR_GROUP": self.prefix + "-projector",
-            "STOCKSIGNAL_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
-            "STOCKSIGNAL_HEARTBEAT_INTERVAL_MS": "1000",
-            "STOCKSIGNAL_METRICS_PORT": str(self.metrics_port),
-            "PYTHONUNBUFFERED": "1",
-            **self.extra_env,
-            **overrides,
-        })
+        env.update(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": self.kafka,
+                "REDIS_URL": self.redis_url,
+                "STOCKSIGNAL_TOPIC_PREFIX": self.prefix + ".",
+                "STOCKSIGNAL_REDIS_PREFIX": self.redis_prefix,
+                "STOCKSIGNAL_PROJECTOR_GROUP": self.prefix + "-projector",
+                "STOCKSIGNAL_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
+                "STOCKSIGNAL_HEARTBEAT_INTERVAL_MS": "1000",
+                "STOCKSIGNAL_METRICS_PORT": str(self.metrics_port),
+                "PYTHONUNBUFFERED": "1",
+                **self.extra_env,
+                **overrides,
+            }
+        )
         return env
 
     def settings(self, **overrides: str) -> Settings:
@@ -124,7 +131,9 @@ class Deployment:
         topic = topic or self.topic
         consumer = bootstrap.make_consumer(self.settings(), group)
         try:
-            parts = consumer.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10)
+            parts = consumer.committed(
+                [TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=10
+            )
         finally:
             consumer.close()
         return {tp.partition: tp.offset for tp in parts if tp.offset >= 0}
@@ -133,17 +142,28 @@ class Deployment:
         topic = topic or self.topic
         consumer = bootstrap.make_consumer(self.settings(), self.prefix + "-probe")
         try:
-            ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(PARTITIONS)}
+            ends = {
+                p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in range(PARTITIONS)
+            }
         finally:
             consumer.close()
         return {p: high for p, high in ends.items() if high > 0}
 
 
-def _make_deployment(unique_name, create_topic, kafka_bootstrap: str, redis_url: str, free_port) -> Deployment:
+def _make_deployment(
+    unique_name, create_topic, kafka_bootstrap: str, redis_url: str, free_port
+) -> Deployment:
     prefix = unique_name("ss")
     topic = create_topic(f"{prefix}.{AVAILABILITY}", PARTITIONS, {"cleanup.policy": "compact"})
-    return Deployment(prefix, kafka_bootstrap, redis_url, topic, free_port(),
-                      AvailabilityProducer(Settings(kafka_bootstrap_servers=kafka_bootstrap), topic))
+    return Deployment(
+        prefix,
+        kafka_bootstrap,
+        redis_url,
+        topic,
+        free_port(),
+        AvailabilityProducer(Settings(kafka_bootstrap_servers=kafka_bootstrap), topic),
+    )
 
 
 # --- a Redis of the test's own ------------------------------------------------------------------
@@ -164,9 +184,23 @@ class PrivateRedis:
     def start(self) -> None:
         # No automatic snapshots: a test takes one with SAVE when it wants a stale snapshot.
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir), "--dbfilename", "dump.rdb"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--dbfilename",
+                "dump.rdb",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port, socket_connect_timeout=1)
         wait_until(lambda: self._answers(client), 10, f"redis-server on port {self.port}")
@@ -197,7 +231,10 @@ class Process:
         with log.open("ab") as out:
             self.popen = subprocess.Popen(
                 [sys.executable, "-m", "stocksignal.cli.main", *args],
-                env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
 
     def kill9(self) -> None:
@@ -290,7 +327,9 @@ class StubMarketplace:
         app.router.add_post("/stock", self._handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self.ssl_context).start()
+        await web.TCPSite(
+            self._runner, "127.0.0.1", self.port, ssl_context=self.ssl_context
+        ).start()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()
@@ -317,7 +356,10 @@ class StubMarketplace:
             status, headers = 429, {"Retry-After": "1"}
         elif fault == "429-date":
             when = time.time() + 2
-            status, headers = 429, {"Retry-After": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(when))}
+            status, headers = (
+                429,
+                {"Retry-After": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(when))},
+            )
         elif fault == "500":
             status = 500
         elif fault == "503-retry-after":
@@ -330,8 +372,15 @@ class StubMarketplace:
         self._log(arrived, status, fault, accepted, key, seen)
         return web.json_response({"accepted": len(accepted)}, status=status, headers=headers)
 
-    def _log(self, arrived: float, status: int | None, fault: str, accepted: list[dict[str, Any]],
-             key: str | None, seen: tuple[dict[str, str], bytes]) -> None:
+    def _log(
+        self,
+        arrived: float,
+        status: int | None,
+        fault: str,
+        accepted: list[dict[str, Any]],
+        key: str | None,
+        seen: tuple[dict[str, str], bytes],
+    ) -> None:
         headers, raw = seen
         with self.lock:
             self.requests.append(Received(arrived, status, fault, accepted, key, headers, raw))
@@ -360,7 +409,9 @@ class StubMarketplace:
 # --- checking answers against the OpenAPI document ---------------------------------------------
 
 
-def schema_errors(instance: Any, schema: dict[str, Any], document: dict[str, Any], path: str = "$") -> list[str]:
+def schema_errors(
+    instance: Any, schema: dict[str, Any], document: dict[str, Any], path: str = "$"
+) -> list[str]:
     """Where ``instance`` breaks ``schema`` (the subset of OpenAPI 3.0 schemas the API uses)."""
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[1]
@@ -380,7 +431,9 @@ def schema_errors(instance: Any, schema: dict[str, Any], document: dict[str, Any
     if "minimum" in schema and instance < schema["minimum"]:
         errors.append(f"{path}: {instance} < {schema['minimum']}")
     if isinstance(instance, dict):
-        errors += [f"{path}: missing {name}" for name in schema.get("required", []) if name not in instance]
+        errors += [
+            f"{path}: missing {name}" for name in schema.get("required", []) if name not in instance
+        ]
         properties = schema.get("properties", {})
         extra = schema.get("additionalProperties", True)
         for name, value in instance.items():
@@ -396,6 +449,8 @@ def schema_errors(instance: Any, schema: dict[str, Any], document: dict[str, Any
     return errors
 
 
-def response_schema(document: dict[str, Any], path: str, method: str, status: int) -> dict[str, Any]:
+def response_schema(
+    document: dict[str, Any], path: str, method: str, status: int
+) -> dict[str, Any]:
     response = document["paths"][path][method]["responses"][str(status)]
     return response["content"]["application/json"]["schema"]

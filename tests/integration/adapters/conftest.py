@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -22,7 +22,9 @@ from adapter_harness import (  # noqa: E402
 
 
 @pytest.fixture
-def deployment(unique_name, create_topic, kafka_bootstrap: str, redis_url: str, free_port) -> Iterator[Deployment]:
+def deployment(
+    unique_name, create_topic, kafka_bootstrap: str, redis_url: str, free_port
+) -> Iterator[Deployment]:
     """A deployment on the shared Redis; its keys are deleted afterwards."""
     dep = _make_deployment(unique_name, create_topic, kafka_bootstrap, redis_url, free_port)
     yield dep
@@ -41,9 +43,13 @@ def private_redis(free_port, tmp_path: Path) -> Iterator[PrivateRedis]:
 
 
 @pytest.fixture
-def private_deployment(unique_name, create_topic, kafka_bootstrap: str, private_redis: PrivateRedis, free_port) -> Deployment:
+def private_deployment(
+    unique_name, create_topic, kafka_bootstrap: str, private_redis: PrivateRedis, free_port
+) -> Deployment:
     """A deployment whose Redis is the test's own ``private_redis``."""
-    return _make_deployment(unique_name, create_topic, kafka_bootstrap, private_redis.url, free_port)
+    return _make_deployment(
+        unique_name, create_topic, kafka_bootstrap, private_redis.url, free_port
+    )
 
 
 @pytest.fixture

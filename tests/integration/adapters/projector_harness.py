@@ -18,9 +18,11 @@ class InProcessProjector:
         self.registry = CollectorRegistry()
         self.projector = build_projector(settings, self.registry)
         self.stop_flag = threading.Event()
-        self.thread = threading.Thread(target=self.projector.run, args=(self.stop_flag.is_set,), daemon=True)
+        self.thread = threading.Thread(
+            target=self.projector.run, args=(self.stop_flag.is_set,), daemon=True
+        )
 
-    def __enter__(self) -> "InProcessProjector":
+    def __enter__(self) -> InProcessProjector:
         self.thread.start()
         return self
 
@@ -39,7 +41,7 @@ def projected(client: Any, prefix: str) -> dict[str, tuple[int, dict[str, int]]]
     marker = keys.availability("")
     result = {}
     for key in client.scan_iter(match=keys.availability_pattern, count=1000):
-        sku = key[len(marker):]
+        sku = key[len(marker) :]
         found = availability_from_hash(sku, client.hgetall(key))
         if found is not None:
             result[sku] = (found.version, found.channels)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 import pytest
+from adapter_harness import Deployment, PrivateRedis, availability, response_schema, schema_errors
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from adapter_harness import Deployment, PrivateRedis, availability, response_schema, schema_errors
 from stocksignal.adapters.keys import Keys
 from stocksignal.adapters.openapi import document
 from stocksignal.adapters.read_model import ReadModelWriter
@@ -22,7 +23,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 DOC = document()
 
 
-def seed(dep: Deployment, *records: dict[str, Any], rebuilding: dict[int, int] | None = None) -> None:
+def seed(
+    dep: Deployment, *records: dict[str, Any], rebuilding: dict[int, int] | None = None
+) -> None:
     """Write ``records`` as the projector would, and mark the read model built (or rebuilding)."""
     client = dep.redis()
     keys = Keys(dep.redis_prefix)
@@ -30,7 +33,9 @@ def seed(dep: Deployment, *records: dict[str, Any], rebuilding: dict[int, int] |
     claim_rebuild(client, keys, client.info("server")["run_id"], rebuilding or {})
 
 
-def call(dep: Deployment, scenario: Callable[[ClientSession], Awaitable[Any]], **settings: str) -> Any:
+def call(
+    dep: Deployment, scenario: Callable[[ClientSession], Awaitable[Any]], **settings: str
+) -> Any:
     async def run() -> Any:
         async with TestServer(build_api(dep.settings(**settings))) as server:
             async with ClientSession(base_url=str(server.make_url(""))) as client:
@@ -39,7 +44,9 @@ def call(dep: Deployment, scenario: Callable[[ClientSession], Awaitable[Any]], *
     return asyncio.run(run())
 
 
-async def fetch(client: ClientSession, method: str, path: str, body: Any = None, raw: bytes | None = None):
+async def fetch(
+    client: ClientSession, method: str, path: str, body: Any = None, raw: bytes | None = None
+):
     data = raw if raw is not None else (None if body is None else orjson.dumps(body))
     async with client.request(method, path, data=data) as resp:
         return resp.status, dict(resp.headers), orjson.loads(await resp.read())
@@ -61,12 +68,19 @@ def test_one_sku_one_channel_or_all_channels(deployment):
 
     (s1, _, one), (s2, _, every), (s3, _, located) = call(deployment, scenario)
     # v1.1 added "level" (the written snapshots have no thresholds: IN_STOCK above 0)
-    assert (s1, one) == (200, {"sku": "TSHIRT", "channel": "web-de", "available": 116, "version": 7,
-                               "level": "IN_STOCK"})
-    assert s2 == 200 and every["channels"] == {"default": 118, "web-de": 116} and every["version"] == 7
+    assert (s1, one) == (
+        200,
+        {"sku": "TSHIRT", "channel": "web-de", "available": 116, "version": 7, "level": "IN_STOCK"},
+    )
+    assert (
+        s2 == 200 and every["channels"] == {"default": 118, "web-de": 116} and every["version"] == 7
+    )
     assert every["levels"] == {"default": "IN_STOCK", "web-de": "IN_STOCK"}
     assert every["cause_event_type"] == "OrderPlaced" and "locations" not in every
-    assert s3 == 200 and [loc["location_id"] for loc in located["locations"]] == ["WH-BER-1", "STORE-MUC-2"]
+    assert s3 == 200 and [loc["location_id"] for loc in located["locations"]] == [
+        "WH-BER-1",
+        "STORE-MUC-2",
+    ]
     for body in (one, every, located):
         assert_documented("/availability/{sku}", "get", 200, body)
 
@@ -104,7 +118,12 @@ BAD_REQUESTS = [
     ("POST", "/availability/batch", b"{}", 'field "skus" is required'),
     ("POST", "/availability/batch", b'{"skus": "A"}', '"skus" must be a list, got str'),
     ("POST", "/availability/batch", b'{"skus": []}', "1 to 1000 SKUs, got 0"),
-    ("POST", "/availability/batch", orjson.dumps({"skus": ["s"] * 1001}), "1 to 1000 SKUs, got 1001"),
+    (
+        "POST",
+        "/availability/batch",
+        orjson.dumps({"skus": ["s"] * 1001}),
+        "1 to 1000 SKUs, got 1001",
+    ),
     ("POST", "/availability/batch", b'{"skus": ["A", 7]}', "skus[1] must be a string, got int"),
     ("POST", "/availability/batch", b'{"skus": ["A"], "chanel": "x"}', "unknown field(s) chanel"),
     ("POST", "/availability/batch", b'{"skus": ["A\\u0000"]}', "non-printable"),
@@ -117,30 +136,50 @@ def test_bad_requests_are_400s_that_say_what_is_wrong(deployment):
     async def scenario(client):
         return [await fetch(client, m, p, raw=body) for m, p, body, _ in BAD_REQUESTS]
 
-    for (status, _, body), (method, path, _, fragment) in zip(call(deployment, scenario), BAD_REQUESTS):
+    for (status, _, body), (method, path, _, fragment) in zip(
+        call(deployment, scenario), BAD_REQUESTS
+    ):
         assert status == 400, (method, path, body)
-        assert body["error"] == "bad_request" and fragment in body["message"], (path, body["message"])
+        assert body["error"] == "bad_request" and fragment in body["message"], (
+            path,
+            body["message"],
+        )
 
 
 def test_batch_answers_known_skus_and_lists_the_unknown(deployment):
-    seed(deployment, availability("A", 1, {"default": 5, "web": 4}), availability("B", 9, {"default": 0}))
+    seed(
+        deployment,
+        availability("A", 1, {"default": 5, "web": 4}),
+        availability("B", 9, {"default": 0}),
+    )
 
     async def scenario(client):
         return [
-            await fetch(client, "POST", "/availability/batch", {"skus": ["A", "B", "C", "A"], "channel": "web"}),
+            await fetch(
+                client,
+                "POST",
+                "/availability/batch",
+                {"skus": ["A", "B", "C", "A"], "channel": "web"},
+            ),
             await fetch(client, "POST", "/availability/batch", {"skus": ["B", "A", "C"]}),
-            await fetch(client, "POST", "/availability/batch", {"skus": [f"S{i}" for i in range(1000)]}),
+            await fetch(
+                client, "POST", "/availability/batch", {"skus": [f"S{i}" for i in range(1000)]}
+            ),
         ]
 
     (s1, _, by_channel), (s2, _, every), (s3, _, many) = call(deployment, scenario)
     assert s1 == 200 and by_channel == {
         "channel": "web",
-        "items": [{"sku": "A", "channel": "web", "available": 4, "version": 1, "level": "IN_STOCK"}],
+        "items": [
+            {"sku": "A", "channel": "web", "available": 4, "version": 1, "level": "IN_STOCK"}
+        ],
         "unknown_skus": ["C"],
         "unknown_channel": ["B"],
     }
-    assert s2 == 200 and [(i["sku"], i["channels"]) for i in every["items"]] == [("B", {"default": 0}),
-                                                                                 ("A", {"default": 5, "web": 4})]
+    assert s2 == 200 and [(i["sku"], i["channels"]) for i in every["items"]] == [
+        ("B", {"default": 0}),
+        ("A", {"default": 5, "web": 4}),
+    ]
     assert every["unknown_skus"] == ["C"]
     assert s3 == 200 and len(many["unknown_skus"]) == 1000
     for body in (by_channel, every):
@@ -172,7 +211,9 @@ def test_health_readiness_and_a_dead_redis(private_deployment, private_redis: Pr
     async def scenario(client):
         answers = [await fetch(client, "GET", "/readyz")]
         private_redis.kill()
-        answers += [await fetch(client, "GET", p) for p in ("/readyz", "/healthz", "/availability/A")]
+        answers += [
+            await fetch(client, "GET", p) for p in ("/readyz", "/healthz", "/availability/A")
+        ]
         return answers
 
     (s1, _, b1), (s2, _, b2), (s3, _, _), (s4, _, b4) = call(dep, scenario)
@@ -219,14 +260,21 @@ def test_with_tokens_every_path_but_the_probes_needs_one(deployment):
     async def scenario(client):
         bearer = {"Authorization": f"Bearer {new}"}
         answers = []
-        for method, path, headers in [("GET", "/availability/A", {}), ("POST", "/availability/batch", {}),
-                                      ("GET", "/metrics", {}), ("GET", "/openapi.json", {}),
-                                      ("GET", "/availability/A", {"Authorization": "Bearer wrong"}),
-                                      ("GET", "/availability/A", bearer), ("GET", "/availability/A",
-                                      {"Authorization": f"Bearer {old}"}), ("GET", "/healthz", {}),
-                                      ("GET", "/readyz", {})]:
+        for method, path, headers in [
+            ("GET", "/availability/A", {}),
+            ("POST", "/availability/batch", {}),
+            ("GET", "/metrics", {}),
+            ("GET", "/openapi.json", {}),
+            ("GET", "/availability/A", {"Authorization": "Bearer wrong"}),
+            ("GET", "/availability/A", bearer),
+            ("GET", "/availability/A", {"Authorization": f"Bearer {old}"}),
+            ("GET", "/healthz", {}),
+            ("GET", "/readyz", {}),
+        ]:
             async with client.request(method, path, headers=headers) as resp:
-                answers.append((resp.status, resp.headers.get("WWW-Authenticate"), await resp.read()))
+                answers.append(
+                    (resp.status, resp.headers.get("WWW-Authenticate"), await resp.read())
+                )
         async with client.get("/metrics", headers=bearer) as resp:
             metrics = await resp.text()
         return answers, metrics
@@ -237,7 +285,9 @@ def test_with_tokens_every_path_but_the_probes_needs_one(deployment):
         assert status == 401 and challenge.startswith('Bearer realm="stocksignal"')
         assert orjson.loads(body)["error"] == "unauthorized"
         assert_documented("/availability/{sku}", "get", 401, orjson.loads(body))
-    assert [a[0] for a in answers[5:]] == [200, 200, 200, 200], "both tokens during a rotation; probes open"
+    assert [a[0] for a in answers[5:]] == [200, 200, 200, 200], (
+        "both tokens during a rotation; probes open"
+    )
     assert 'stocksignal_api_requests_total{route="/availability/{sku}",status="401"} 2.0' in metrics
 
 

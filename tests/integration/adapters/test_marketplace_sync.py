@@ -34,7 +34,9 @@ def sync_env(dep: Deployment, stub: StubMarketplace, **overrides: str) -> dict[s
 
 
 def start_sync(processes, dep, stub, **overrides):
-    return processes(["run", "marketplace-sync", "--channel", CHANNEL], sync_env(dep, stub, **overrides))
+    return processes(
+        ["run", "marketplace-sync", "--channel", CHANNEL], sync_env(dep, stub, **overrides)
+    )
 
 
 def group(dep: Deployment) -> str:
@@ -51,12 +53,18 @@ def versions_by_sku(stub: StubMarketplace) -> dict[str, list[tuple[int, int]]]:
 def assert_never_older_never_unchanged(stub: StubMarketplace) -> None:
     for sku, history in versions_by_sku(stub).items():
         versions = [v for v, _ in history]
-        assert versions == sorted(set(versions)), f"{sku}: versions pushed out of order or twice: {versions}"
+        assert versions == sorted(set(versions)), (
+            f"{sku}: versions pushed out of order or twice: {versions}"
+        )
         values = [a for _, a in history]
-        assert all(a != b for a, b in zip(values, values[1:])), f"{sku}: an unchanged value was pushed: {values}"
+        assert all(a != b for a, b in zip(values, values[1:])), (
+            f"{sku}: an unchanged value was pushed: {values}"
+        )
 
 
-def test_every_final_value_arrives_despite_429_500_timeouts_and_drops(deployment, stub_marketplace, processes):
+def test_every_final_value_arrives_despite_429_500_timeouts_and_drops(
+    deployment, stub_marketplace, processes
+):
     dep, stub = deployment, stub_marketplace
     dep.extra_env["STOCKSIGNAL_MARKETPLACE_GROUP"] = group(dep)
     stub.faults = ["429", "500", "slow", "drop", "429-date", "503-retry-after"]
@@ -87,7 +95,9 @@ def test_every_final_value_arrives_despite_429_500_timeouts_and_drops(deployment
     assert worker.stop() == 0, worker.output()
 
 
-def test_zero_crossings_go_first_and_a_restart_pushes_nothing_unchanged(deployment, stub_marketplace, processes):
+def test_zero_crossings_go_first_and_a_restart_pushes_nothing_unchanged(
+    deployment, stub_marketplace, processes
+):
     dep, stub = deployment, stub_marketplace
     dep.extra_env["STOCKSIGNAL_MARKETPLACE_GROUP"] = group(dep)
     send = dep.producer.send
@@ -99,8 +109,11 @@ def test_zero_crossings_go_first_and_a_restart_pushes_nothing_unchanged(deployme
         send(f"R-{i}", 1, {CHANNEL: 5, "default": 5})
     send("N-0", 1, {"default": 5})  # never lists the channel
     dep.producer.flush()
-    phase1 = {f"P-{i}": (5, 1) for i in range(40)} | {f"Z-{i}": (0, 1) for i in range(5)} | {
-        f"R-{i}": (5, 1) for i in range(3)}
+    phase1 = (
+        {f"P-{i}": (5, 1) for i in range(40)}
+        | {f"Z-{i}": (0, 1) for i in range(5)}
+        | {f"R-{i}": (5, 1) for i in range(3)}
+    )
 
     first = start_sync(processes, dep, stub)
     wait_until(lambda: stub.latest() == phase1, 30, "the first values")
@@ -122,21 +135,35 @@ def test_zero_crossings_go_first_and_a_restart_pushes_nothing_unchanged(deployme
     for i in range(3):
         send(f"R-{i}", 2, {"default": 5})  # the channel was removed: withdraw with 0
     dep.producer.flush()
-    crossing = {f"P-{i}" for i in range(30, 35)} | {f"Z-{i}" for i in range(5)} | {f"R-{i}" for i in range(3)}
+    crossing = (
+        {f"P-{i}" for i in range(30, 35)}
+        | {f"Z-{i}" for i in range(5)}
+        | {f"R-{i}" for i in range(3)}
+    )
     final = dict(phase1)
     final |= {f"P-{i}": (6, 2) for i in range(30)} | {f"P-{i}": (0, 2) for i in range(30, 35)}
     final |= {f"Z-{i}": (3, 2) for i in range(5)} | {f"R-{i}": (0, 2) for i in range(3)}
 
     # Slow enough that the order of requests matters: 2 requests/s, 10 updates each.
-    second = start_sync(processes, dep, stub, STOCKSIGNAL_MARKETPLACE_RATE_PER_S="2",
-                        STOCKSIGNAL_MARKETPLACE_BURST="1", STOCKSIGNAL_MARKETPLACE_BATCH_SIZE="10")
+    second = start_sync(
+        processes,
+        dep,
+        stub,
+        STOCKSIGNAL_MARKETPLACE_RATE_PER_S="2",
+        STOCKSIGNAL_MARKETPLACE_BURST="1",
+        STOCKSIGNAL_MARKETPLACE_BATCH_SIZE="10",
+    )
     wait_until(lambda: stub.latest() == final, 60, "the second values")
     wait_until(lambda: dep.committed(group(dep)) == dep.end_offsets(), 30, "the second commit")
     assert second.stop() == 0, second.output()
 
     pushed = stub.accepted()[pushed_before:]
-    assert {u["sku"] for u in pushed[: len(crossing)]} == crossing, "changes to and from 0 went first"
-    assert len(pushed) == 30 + len(crossing), "unchanged values and the never-listed SKU were not pushed"
+    assert {u["sku"] for u in pushed[: len(crossing)]} == crossing, (
+        "changes to and from 0 went first"
+    )
+    assert len(pushed) == 30 + len(crossing), (
+        "unchanged values and the never-listed SKU were not pushed"
+    )
     assert "N-0" not in {u["sku"] for u in stub.accepted()}
     assert_never_older_never_unchanged(stub)
     times = [r.at for r in stub.received()[requests_before:]]
@@ -144,7 +171,9 @@ def test_zero_crossings_go_first_and_a_restart_pushes_nothing_unchanged(deployme
     assert gaps and min(gaps) >= 0.4, f"2 requests/s with a burst of 1, yet gaps of {gaps}"
 
 
-def test_refused_updates_go_to_the_workers_own_dead_letter_topic(deployment, stub_marketplace, processes, kafka_admin):
+def test_refused_updates_go_to_the_workers_own_dead_letter_topic(
+    deployment, stub_marketplace, processes, kafka_admin
+):
     dep, stub = deployment, stub_marketplace
     dep.extra_env["STOCKSIGNAL_MARKETPLACE_GROUP"] = group(dep)
     dlq = f"{dep.prefix}.stocksignal.marketplace-sync.dlq.v1"
@@ -157,7 +186,11 @@ def test_refused_updates_go_to_the_workers_own_dead_letter_topic(deployment, stu
         worker = start_sync(processes, dep, stub)
         good = {f"SKU-{i}": 7 for i in range(38)}
         wait_until(lambda: stub.values() == good, 30, "the accepted updates")
-        wait_until(lambda: dep.committed(group(dep)) == dep.end_offsets(), 30, "the commit past the refused ones")
+        wait_until(
+            lambda: dep.committed(group(dep)) == dep.end_offsets(),
+            30,
+            "the commit past the refused ones",
+        )
         letters = _read_all(dep.settings(), dlq, 2)
         assert worker.stop() == 0, worker.output()
     finally:
@@ -171,7 +204,9 @@ def test_refused_updates_go_to_the_workers_own_dead_letter_topic(deployment, stu
         value = orjson.loads(message.value())
         assert value["reason"] == "REJECTED" and value["status"] == 422
         assert value["payload"]["channel_id"] == CHANNEL
-        assert value["payload"]["updates"] == [{"sku": message.key().decode(), "available": 7, "version": 1}]
+        assert value["payload"]["updates"] == [
+            {"sku": message.key().decode(), "available": 7, "version": 1}
+        ]
 
 
 def _read_all(settings: Settings, topic: str, expected: int) -> list:
@@ -179,8 +214,14 @@ def _read_all(settings: Settings, topic: str, expected: int) -> list:
     consumer.subscribe([topic])
     messages: list = []
     try:
-        wait_until(lambda: messages.extend(m for m in consumer.consume(10, 0.2) if not m.error())
-                   or len(messages) >= expected, 30, f"{expected} records on {topic}")
+        wait_until(
+            lambda: (
+                messages.extend(m for m in consumer.consume(10, 0.2) if not m.error())
+                or len(messages) >= expected
+            ),
+            30,
+            f"{expected} records on {topic}",
+        )
     finally:
         consumer.close()
     return messages
@@ -202,8 +243,14 @@ def test_the_worker_process_survives_sigkill(deployment, stub_marketplace, proce
             dep.producer.flush()
 
     # Throttled (10 requests/s of 10 updates), so that it dies with work pending and in flight.
-    first = start_sync(processes, dep, stub, STOCKSIGNAL_MARKETPLACE_RATE_PER_S="10",
-                       STOCKSIGNAL_MARKETPLACE_BURST="1", STOCKSIGNAL_MARKETPLACE_BATCH_SIZE=str(batch))
+    first = start_sync(
+        processes,
+        dep,
+        stub,
+        STOCKSIGNAL_MARKETPLACE_RATE_PER_S="10",
+        STOCKSIGNAL_MARKETPLACE_BURST="1",
+        STOCKSIGNAL_MARKETPLACE_BATCH_SIZE=str(batch),
+    )
     producer = threading.Thread(target=produce)
     producer.start()
     wait_until(lambda: len(stub.accepted()) >= 60, 60, "a part of the stream at the marketplace")
@@ -212,8 +259,13 @@ def test_the_worker_process_survives_sigkill(deployment, stub_marketplace, proce
     assert stub.values() != final, "killed mid-stream"
     producer.join(60)
 
-    second = start_sync(processes, dep, stub, STOCKSIGNAL_MARKETPLACE_RATE_PER_S="100",
-                        STOCKSIGNAL_MARKETPLACE_BATCH_SIZE=str(batch))
+    second = start_sync(
+        processes,
+        dep,
+        stub,
+        STOCKSIGNAL_MARKETPLACE_RATE_PER_S="100",
+        STOCKSIGNAL_MARKETPLACE_BATCH_SIZE=str(batch),
+    )
     wait_until(lambda: stub.values() == final, 90, "every SKU's last value after the restart")
     wait_until(lambda: dep.committed(group(dep)) == dep.end_offsets(), 30, "the commit to the end")
     assert second.stop() == 0, second.output()
@@ -228,7 +280,9 @@ def test_the_worker_process_survives_sigkill(deployment, stub_marketplace, proce
         assert pushed == sorted(pushed), f"{sku}: an older value overwrote a newer one: {pushed}"
 
 
-def test_a_refused_credential_stops_the_worker_without_committing(deployment, stub_marketplace, processes):
+def test_a_refused_credential_stops_the_worker_without_committing(
+    deployment, stub_marketplace, processes
+):
     dep, stub = deployment, stub_marketplace
     dep.extra_env["STOCKSIGNAL_MARKETPLACE_GROUP"] = group(dep)
     stub.status = 401
@@ -240,4 +294,6 @@ def test_a_refused_credential_stops_the_worker_without_committing(deployment, st
     assert worker.popen.returncode == 2, worker.output()
     assert "credentials" in worker.output()
     # At most "the first record is still to do" (offset 0): the values go out after the fix.
-    assert all(offset == 0 for offset in dep.committed(group(dep)).values()), dep.committed(group(dep))
+    assert all(offset == 0 for offset in dep.committed(group(dep)).values()), dep.committed(
+        group(dep)
+    )

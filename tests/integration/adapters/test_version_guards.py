@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 import redis.asyncio
-
 from adapter_harness import Deployment, availability
+
 from stocksignal.adapters.keys import Keys
 from stocksignal.adapters.marketplace.acked_store import AckedStore
 from stocksignal.adapters.marketplace.coalescer import Known
@@ -27,17 +27,27 @@ def write(dep: Deployment, version: int, available: int):
 @pytest.mark.parametrize(
     "stored, offered, written",
     [
-        (5, 6, True), (6, 5, False), (5, 5, False), (9, 10, True), (10, 9, False),
-        (-2, -1, True), (-1, -2, False), (-1, 0, True),
+        (5, 6, True),
+        (6, 5, False),
+        (5, 5, False),
+        (9, 10, True),
+        (10, 9, False),
+        (-2, -1, True),
+        (-1, -2, False),
+        (-1, 0, True),
         # Lua numbers are doubles: these differ below their precision, the guard must not care.
-        (MAX_LONG - 1, MAX_LONG, True), (MAX_LONG, MAX_LONG - 1, False), (2**53, 2**53 + 1, True),
+        (MAX_LONG - 1, MAX_LONG, True),
+        (MAX_LONG, MAX_LONG - 1, False),
+        (2**53, 2**53 + 1, True),
     ],
 )
 def test_the_read_model_takes_only_newer_versions(deployment, stored, offered, written):
     assert write(deployment, stored, 1).written == 1
     result = write(deployment, offered, 2)
     assert (result.written, result.stale) == ((1, 0) if written else (0, 1))
-    assert deployment.redis().hget(f"{deployment.redis_prefix}avail:A", "version") == str(max(stored, offered))
+    assert deployment.redis().hget(f"{deployment.redis_prefix}avail:A", "version") == str(
+        max(stored, offered)
+    )
 
 
 def test_the_writer_reloads_its_script_after_a_flush(deployment):

@@ -21,15 +21,20 @@ from pathlib import Path
 
 import pytest
 
-
 pytestmark = pytest.mark.integration
 
 CLI_MD = Path(__file__).resolve().parents[3] / "docs" / "cli.md"
-MARKED = re.compile(r"<!-- worked-example: (?P<name>[\w.-]+) -->\n+```[a-z]*\n(?P<body>.*?)^```", re.S | re.M)
+MARKED = re.compile(
+    r"<!-- worked-example: (?P<name>[\w.-]+) -->\n+```[a-z]*\n(?P<body>.*?)^```", re.S | re.M
+)
 TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{3})?")
-PRINT = os.environ.get("STOCKSIGNAL_DOCS_PRINT")  # a file: write the outputs there instead (to update the document)
+PRINT = os.environ.get(
+    "STOCKSIGNAL_DOCS_PRINT"
+)  # a file: write the outputs there instead (to update the document)
 URL = re.compile(r"http://127\.0\.0\.1:\d+")
-PARTITION = re.compile(r"(command partition |\.v1\[)\d+")  # which partition a SKU hashes to: the partition count
+PARTITION = re.compile(
+    r"(command partition |\.v1\[)\d+"
+)  # which partition a SKU hashes to: the partition count
 LIBRDKAFKA = re.compile(r"^%\d\|")  # librdkafka's own log lines on stderr
 
 
@@ -83,8 +88,14 @@ def _wait_for(worker, cli, env, sku: str, done, timeout: float = 60.0) -> None:
             return
         if time.monotonic() > deadline:
             _, body = worker.get("/metrics")
-            counters = [line for line in body.decode().splitlines() if line.startswith("stocksignal_")
-                        and "_bucket" not in line and "_created" not in line and not line.endswith(" 0.0")]
+            counters = [
+                line
+                for line in body.decode().splitlines()
+                if line.startswith("stocksignal_")
+                and "_bucket" not in line
+                and "_created" not in line
+                and not line.endswith(" 0.0")
+            ]
             pytest.fail(f"{result.output}\n" + "\n".join(counters) + f"\n{worker.tail()}")
         time.sleep(0.2)
 
@@ -111,21 +122,31 @@ def test_the_stock_take_example_runs_as_written(processor, cli, tmp_path, monkey
         assert produced.exit_code == 0, produced.output
         applied += s.command_partitions if json.loads(line)["type"] == "ChannelConfigured" else 1
         _wait(processor, "stocksignal_commands_applied_total", applied)
-    _wait_for(processor, cli, env, "MUG-BLUE", lambda st: st["positions"].get("WH-BER", {}).get("picked") == 4)
+    _wait_for(
+        processor,
+        cli,
+        env,
+        "MUG-BLUE",
+        lambda st: st["positions"].get("WH-BER", {}).get("picked") == 4,
+    )
     time.sleep(0.05)
     variables = {"AFTER_PICK": str(int(time.time() * 1000))}
     time.sleep(0.05)
     counted = 0
     for console in runs:
         for line, expected in commands(console):
-            args = shlex.split(re.sub(r"\$(\w+)", lambda m: variables[m.group(1)], line.replace('"', "")))
+            args = shlex.split(
+                re.sub(r"\$(\w+)", lambda m: variables[m.group(1)], line.replace('"', ""))
+            )
             if args[0] == "cat":  # the file is the block's lines
                 (tmp_path / args[1]).write_text("\n".join(expected) + "\n")
                 continue
             assert args[0] == "stocksignal", line
             writes = args[1:3] == ["stock", "import"] and "--dry-run" not in args
             deadline = time.monotonic() + (0 if writes or PRINT else 30)
-            while True:  # a read may come before the processor applied (or committed) the last write
+            while (
+                True
+            ):  # a read may come before the processor applied (or committed) the last write
                 result = cli(*args[1:], env=env)
                 got = normal(result.output.split("\n"), s.topic_prefix)
                 if PRINT or got == normal(expected, s.topic_prefix) or time.monotonic() > deadline:

@@ -27,10 +27,14 @@ from stocksignal.web.tokens import hash_token
 CLI = [sys.executable, "-m", "stocksignal.cli.main"]
 
 
-def stocksignal(*args: str, env: dict[str, str] | None = None, stdin: bytes | None = None, timeout: float = 60):
+def stocksignal(
+    *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None, timeout: float = 60
+):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSIGNAL_")}
     full_env.update(env or {})
-    result = subprocess.run([*CLI, *args], env=full_env, input=stdin, capture_output=True, timeout=timeout)
+    result = subprocess.run(
+        [*CLI, *args], env=full_env, input=stdin, capture_output=True, timeout=timeout
+    )
     out, err = result.stdout.decode(errors="replace"), result.stderr.decode(errors="replace")
     assert "Traceback" not in out + err, out + err
     return result.returncode, out, err
@@ -48,16 +52,23 @@ GOOD = b'{"type": "StockReceived", "sku": "%s", "location_id": "WH-1", "qty": 1}
 
 
 @pytest.mark.integration
-def test_produce_reports_non_utf8_and_bom_lines_by_number_and_produces_the_rest(with_topics, tmp_path: Path):
+def test_produce_reports_non_utf8_and_bom_lines_by_number_and_produces_the_rest(
+    with_topics, tmp_path: Path
+):
     s = with_topics
     f = tmp_path / "mixed.jsonl"
-    f.write_bytes(b"\n".join([
-        b"\xef\xbb\xbf" + GOOD % b"A",  # a BOM, as editors on Windows write it
-        GOOD % b"B",
-        GOOD % b"C\xe9",  # Latin-1, not UTF-8
-        b"\xff\xfe",  # UTF-16's BOM: not text we can read
-        GOOD % b"D",
-    ]) + b"\n")
+    f.write_bytes(
+        b"\n".join(
+            [
+                b"\xef\xbb\xbf" + GOOD % b"A",  # a BOM, as editors on Windows write it
+                GOOD % b"B",
+                GOOD % b"C\xe9",  # Latin-1, not UTF-8
+                b"\xff\xfe",  # UTF-16's BOM: not text we can read
+                GOOD % b"D",
+            ]
+        )
+        + b"\n"
+    )
     code, out, err = stocksignal("produce", str(f), env=s.to_env())
     assert code == 1, out + err
     assert out.startswith(f"produced 3 event(s) from {f}:"), out
@@ -66,12 +77,16 @@ def test_produce_reports_non_utf8_and_bom_lines_by_number_and_produces_the_rest(
     assert "line 4: not UTF-8: byte 0xff at column 1" in err
     assert "Error: 2 bad line(s); every other line was produced" in err
     codec = bootstrap.make_codec(s)
-    skus = sorted(codec.decode(r.value)[1]["sku"] for r in read_all(s, s.topic_prefix + catalogue.STOCK))
+    skus = sorted(
+        codec.decode(r.value)[1]["sku"] for r in read_all(s, s.topic_prefix + catalogue.STOCK)
+    )
     assert skus == ["A", "B", "D"]
 
 
 def test_produce_dry_run_reads_stdin_bytes_the_same_way(tmp_path: Path):
-    code, out, err = stocksignal("produce", "--dry-run", "-", stdin=GOOD % b"A" + b"\n" + GOOD % b"\xc3\x28" + b"\n")
+    code, out, err = stocksignal(
+        "produce", "--dry-run", "-", stdin=GOOD % b"A" + b"\n" + GOOD % b"\xc3\x28" + b"\n"
+    )
     assert (code, out.splitlines()[0]) == (1, "checked 1 event(s) from stdin:")
     assert "line 2: not UTF-8: byte 0xc3 at column 35" in err
 
@@ -79,7 +94,10 @@ def test_produce_dry_run_reads_stdin_bytes_the_same_way(tmp_path: Path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["sku", "MUG", "--url", "notaurl"], "Invalid value for --url: 'notaurl' is not an http:// or https:// URL"),
+        (
+            ["sku", "MUG", "--url", "notaurl"],
+            "Invalid value for --url: 'notaurl' is not an http:// or https:// URL",
+        ),
         (["sku", "MUG", "--url", "http://127.0.0.1:port/"], "is not an http:// or https:// URL"),
         (["sku", ""], "Invalid value for SKU: '': a SKU is 1 to 128 printable characters"),
         (["sku", "x" * 129], "a SKU is 1 to 128 printable characters"),
@@ -92,8 +110,16 @@ def test_bad_arguments_are_usage_errors(args, message):
 
 
 @pytest.mark.parametrize(
-    "args", [["topics", "check"], ["produce", "--dry-run", "-"], ["sku", "MUG"], ["run", "api"], ["run", "projector"],
-             ["tail", "dlq"], ["channels", "list"]],
+    "args",
+    [
+        ["topics", "check"],
+        ["produce", "--dry-run", "-"],
+        ["sku", "MUG"],
+        ["run", "api"],
+        ["run", "projector"],
+        ["tail", "dlq"],
+        ["channels", "list"],
+    ],
 )
 def test_a_bad_log_level_is_a_usage_error_of_every_command(args):
     code, out, err = stocksignal(*args, env={"STOCKSIGNAL_LOG_LEVEL": "LOUD"}, stdin=b"")
@@ -104,10 +130,19 @@ def test_a_bad_log_level_is_a_usage_error_of_every_command(args):
 @pytest.mark.parametrize(
     "env, message",
     [
-        ({"STOCKSIGNAL_API_TOKENS_SHA256": "my-clear-text-token"}, "STOCKSIGNAL_API_TOKENS_SHA256: item 1 is not a SHA-256"),
-        ({"STOCKSIGNAL_ALLOW_UNAUTHENTICATED": "ture"}, "STOCKSIGNAL_ALLOW_UNAUTHENTICATED='ture': expected true or false"),
+        (
+            {"STOCKSIGNAL_API_TOKENS_SHA256": "my-clear-text-token"},
+            "STOCKSIGNAL_API_TOKENS_SHA256: item 1 is not a SHA-256",
+        ),
+        (
+            {"STOCKSIGNAL_ALLOW_UNAUTHENTICATED": "ture"},
+            "STOCKSIGNAL_ALLOW_UNAUTHENTICATED='ture': expected true or false",
+        ),
         ({"STOCKSIGNAL_API_PORT": "70000"}, "STOCKSIGNAL_API_PORT=70000: expected a port"),
-        ({"STOCKSIGNAL_API_HOST": "0.0.0.0"}, "the storefront API would listen on 0.0.0.0 without authentication"),
+        (
+            {"STOCKSIGNAL_API_HOST": "0.0.0.0"},
+            "the storefront API would listen on 0.0.0.0 without authentication",
+        ),
     ],
 )
 def test_unusable_api_settings_stop_it_before_it_starts(env, message):
@@ -124,13 +159,26 @@ def run_on_taken_port(args: list[str], env: dict[str, str], port_setting: str) -
 
 
 def test_every_run_command_refuses_a_taken_port_before_starting():
-    sync = {"STOCKSIGNAL_MARKETPLACE_CHANNEL": "mkt", "STOCKSIGNAL_MARKETPLACE_URL": "https://127.0.0.1:1/x"}
+    sync = {
+        "STOCKSIGNAL_MARKETPLACE_CHANNEL": "mkt",
+        "STOCKSIGNAL_MARKETPLACE_URL": "https://127.0.0.1:1/x",
+    }
     cases = [
         (["run", "api"], {}, "STOCKSIGNAL_API_PORT", "the storefront API"),
         (["run", "api"], {}, "STOCKSIGNAL_API_METRICS_PORT", "the storefront API's metrics server"),
         (["run", "projector"], {}, "STOCKSIGNAL_METRICS_PORT", "the projector's metrics server"),
-        (["run", "marketplace-sync"], sync, "STOCKSIGNAL_METRICS_PORT", "the sync worker's metrics server"),
-        (["run", "processor"], {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}, "STOCKSIGNAL_WEB_PORT", "the inspection API"),
+        (
+            ["run", "marketplace-sync"],
+            sync,
+            "STOCKSIGNAL_METRICS_PORT",
+            "the sync worker's metrics server",
+        ),
+        (
+            ["run", "processor"],
+            {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"},
+            "STOCKSIGNAL_WEB_PORT",
+            "the inspection API",
+        ),
     ]
     for args, env, setting, what in cases:
         err = run_on_taken_port(args, env, setting)
@@ -138,13 +186,25 @@ def test_every_run_command_refuses_a_taken_port_before_starting():
 
 
 def test_marketplace_sync_refuses_plain_http():
-    code, out, err = stocksignal("run", "marketplace-sync", env={
-        "STOCKSIGNAL_MARKETPLACE_CHANNEL": "mkt", "STOCKSIGNAL_MARKETPLACE_URL": "http://127.0.0.1:1/x"})
-    assert code == 2 and "plain http:// is refused" in err and "STOCKSIGNAL_MARKETPLACE_ALLOW_HTTP" in err
+    code, out, err = stocksignal(
+        "run",
+        "marketplace-sync",
+        env={
+            "STOCKSIGNAL_MARKETPLACE_CHANNEL": "mkt",
+            "STOCKSIGNAL_MARKETPLACE_URL": "http://127.0.0.1:1/x",
+        },
+    )
+    assert (
+        code == 2
+        and "plain http:// is refused" in err
+        and "STOCKSIGNAL_MARKETPLACE_ALLOW_HTTP" in err
+    )
 
 
 def get(url: str, token: str | None = None) -> tuple[int, dict, bytes]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    request = urllib.request.Request(
+        url, headers={"Authorization": f"Bearer {token}"} if token else {}
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as r:
             return r.status, dict(r.headers), r.read()
@@ -164,11 +224,18 @@ def wait_for(url: str, timeout: float = 20) -> None:
 
 
 @pytest.mark.integration
-def test_the_api_process_with_tokens_and_metrics_on_their_own_port(redis_url: str, free_port, tmp_path: Path):
+def test_the_api_process_with_tokens_and_metrics_on_their_own_port(
+    redis_url: str, free_port, tmp_path: Path
+):
     port, metrics_port, token = free_port(), free_port(), "t-" + "z" * 40
-    env = {**os.environ, "REDIS_URL": redis_url, "STOCKSIGNAL_API_PORT": str(port),
-           "STOCKSIGNAL_API_METRICS_PORT": str(metrics_port), "STOCKSIGNAL_API_TOKENS_SHA256": hash_token(token),
-           "STOCKSIGNAL_REDIS_PREFIX": f"cli-failures-{port}:"}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "STOCKSIGNAL_API_PORT": str(port),
+        "STOCKSIGNAL_API_METRICS_PORT": str(metrics_port),
+        "STOCKSIGNAL_API_TOKENS_SHA256": hash_token(token),
+        "STOCKSIGNAL_REDIS_PREFIX": f"cli-failures-{port}:",
+    }
     log = open(tmp_path / "api.log", "wb")
     proc = subprocess.Popen([*CLI, "run", "api"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -180,7 +247,11 @@ def test_the_api_process_with_tokens_and_metrics_on_their_own_port(redis_url: st
         assert (status, orjson.loads(body)["error"]) in {(404, "unknown_sku"), (503, "rebuilding")}
         wait_for(f"http://127.0.0.1:{metrics_port}/metrics")
         status, _, body = get(f"http://127.0.0.1:{metrics_port}/metrics")
-        assert status == 200 and b'stocksignal_api_requests_total{route="/availability/{sku}",status="401"} 1.0' in body
+        assert (
+            status == 200
+            and b'stocksignal_api_requests_total{route="/availability/{sku}",status="401"} 1.0'
+            in body
+        )
     finally:
         proc.terminate()
         assert proc.wait(15) == 0

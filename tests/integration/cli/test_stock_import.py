@@ -8,7 +8,6 @@ import pytest
 
 from stocksignal.cli.kafka_read import read_all
 from stocksignal.contract import topics as catalogue
-
 from tests.integration.cli.waits import wait_metric
 
 pytestmark = pytest.mark.integration
@@ -23,24 +22,42 @@ def test_import_with_a_diff_then_once_only_however_often_it_runs(processor, cli,
     env = {"STOCKSIGNAL_WEB_PORT": str(s.web_port), "COLUMNS": "200"}
     # One at a time, each once the one before is applied: the receipt and the order are on
     # different topics, which are not ordered relative to each other (docs/processor.md#ordering).
-    for applied, event in enumerate([
-        {"type": "StockReceived", "sku": "MUG", "location_id": "WH-A", "qty": 10},
-        {"type": "OrderPlaced", "order_id": "W-1", "channel_id": "web", "lines": [{"sku": "MUG", "qty": 4}]},
-    ], start=1):
+    for applied, event in enumerate(
+        [
+            {"type": "StockReceived", "sku": "MUG", "location_id": "WH-A", "qty": 10},
+            {
+                "type": "OrderPlaced",
+                "order_id": "W-1",
+                "channel_id": "web",
+                "lines": [{"sku": "MUG", "qty": 4}],
+            },
+        ],
+        start=1,
+    ):
         assert cli("produce", "-", input=json.dumps(event)).exit_code == 0
         wait_metric(processor, "stocksignal_commands_applied_total", applied)
-    pick = json.dumps({"type": "PickConfirmed", "order_id": "W-1", "location_id": "WH-A",
-                       "lines": [{"sku": "MUG", "qty_picked": 4}]})
+    pick = json.dumps(
+        {
+            "type": "PickConfirmed",
+            "order_id": "W-1",
+            "location_id": "WH-A",
+            "lines": [{"sku": "MUG", "qty_picked": 4}],
+        }
+    )
     assert cli("produce", "-", input=pick).exit_code == 0
     wait_metric(processor, "stocksignal_commands_applied_total", 3)
 
     take = tmp_path / "take.csv"
-    take.write_text("sku,location_id,counted_qty,reason\nMUG,WH-A,5,shelf 3 short\nMUG,WH-B,3,\nLAMP,WH-A,0,\n")
+    take.write_text(
+        "sku,location_id,counted_qty,reason\nMUG,WH-A,5,shelf 3 short\nMUG,WH-B,3,\nLAMP,WH-A,0,\n"
+    )
     preview = cli("stock", "import", str(take), "--diff", env=env)
     assert preview.exit_code == 0, preview.output
     out = preview.stdout
     assert "10 − 4 = 6" in out and "-1" in out and "10 -> 9" in out and "shelf 3 short" in out
-    assert "3 row(s): 2 change stock (+3 / −1 units), 1 agree with the books, 2 new position(s)" in out
+    assert (
+        "3 row(s): 2 change stock (+3 / −1 units), 1 agree with the books, 2 new position(s)" in out
+    )
     assert "nothing produced" in out
     assert _stock_records(s) == 1  # only the receipt: the diff produced nothing
     applied = cli("stock", "import", str(take), "--diff", "--yes", env=env)
@@ -69,7 +86,10 @@ def test_a_bad_row_stops_the_import_unless_partial(with_topics, cli, tmp_path):
     before = _stock_records(s)
     refused = cli("stock", "import", str(take))
     assert refused.exit_code == 1
-    assert "line 3: counted_qty: -3 is not in 0..1000000" in refused.stderr and "nothing was produced" in refused.stderr
+    assert (
+        "line 3: counted_qty: -3 is not in 0..1000000" in refused.stderr
+        and "nothing was produced" in refused.stderr
+    )
     assert _stock_records(s) == before
     partial = cli("stock", "import", str(take), "--partial")
     assert partial.exit_code == 1 and "imported 2 count(s)" in partial.stdout

@@ -19,9 +19,9 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -31,8 +31,15 @@ from stocksignal.settings import Settings
 REPO = Path(__file__).resolve().parents[3]
 PLATFORMCTL = REPO / "deploy" / "local" / "platformctl.py"
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-PORTS = ("KAFKA_PORT", "CONTROLLER_PORT", "KAFKA_SASL_SSL_PORT", "KAFKA_MTLS_PORT", "REDIS_PORT", "REDIS_TLS_PORT",
-         "OIDC_PORT")
+PORTS = (
+    "KAFKA_PORT",
+    "CONTROLLER_PORT",
+    "KAFKA_SASL_SSL_PORT",
+    "KAFKA_MTLS_PORT",
+    "REDIS_PORT",
+    "REDIS_TLS_PORT",
+    "OIDC_PORT",
+)
 
 
 def _free_ports(count: int) -> list[int]:
@@ -54,8 +61,14 @@ class SecurePlatform:
         return Path(self.env["STOCKSIGNAL_LOCAL_DIR"])
 
     def run(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(PLATFORMCTL), *args], env=self.env, capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [sys.executable, str(PLATFORMCTL), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
 
     def up(self, service: str) -> None:
         result = self.run("up", service)
@@ -69,22 +82,38 @@ class SecurePlatform:
         """The exports of ``platformctl.py env --profile name``."""
         result = self.run("env", "--profile", name)
         assert result.returncode == 0, result.stderr
-        return dict(line.removeprefix("export ").split("=", 1) for line in result.stdout.splitlines())
+        return dict(
+            line.removeprefix("export ").split("=", 1) for line in result.stdout.splitlines()
+        )
 
     def settings(self, profile: str, **overrides: str) -> Settings:
         """Settings of an isolated world (topic prefix, groups) over the ``profile`` way in."""
         base = Settings.from_env({**self.profile(profile), **overrides})
-        return harness.isolated_settings(base, input_partitions=1, command_partitions=2, output_partitions=1,
-                                         session_timeout_ms=6000, heartbeat_interval_ms=1000,
-                                         redis_prefix=f"sec-{os.urandom(4).hex()}:")
+        return harness.isolated_settings(
+            base,
+            input_partitions=1,
+            command_partitions=2,
+            output_partitions=1,
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=1000,
+            redis_prefix=f"sec-{os.urandom(4).hex()}:",
+        )
 
 
 @pytest.fixture(scope="session")
 def secure_platform() -> Iterator[SecurePlatform]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STOCKSIGNAL_LOCAL_")}
-    env.update({f"STOCKSIGNAL_LOCAL_{name}": str(port) for name, port in zip(PORTS, _free_ports(len(PORTS)))})
-    env.update(STOCKSIGNAL_LOCAL_DIR=str(REPO / ".local" / "secure-tests"), STOCKSIGNAL_LOCAL_SECURITY="on",
-               STOCKSIGNAL_LOCAL_START_TIMEOUT="120")
+    env.update(
+        {
+            f"STOCKSIGNAL_LOCAL_{name}": str(port)
+            for name, port in zip(PORTS, _free_ports(len(PORTS)))
+        }
+    )
+    env.update(
+        STOCKSIGNAL_LOCAL_DIR=str(REPO / ".local" / "secure-tests"),
+        STOCKSIGNAL_LOCAL_SECURITY="on",
+        STOCKSIGNAL_LOCAL_START_TIMEOUT="120",
+    )
     platform = SecurePlatform(env)
     platform.run("down")  # what a killed earlier session may have left running (on other ports)
     yield platform
@@ -125,7 +154,24 @@ def secured(secure_kafka: SecurePlatform, secure_redis: SecurePlatform, profile:
 def other_ca(tmp_path: Path) -> str:
     """A CA that signed nothing of the platform's: trusting only it must fail."""
     key, cert = tmp_path / "other-ca.key", tmp_path / "other-ca.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=some other CA"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=some other CA",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return str(cert)
-

@@ -31,7 +31,9 @@ DAY = """\
 
 
 def cli(settings: Settings, *args: str, **env: str) -> Result:
-    return CliRunner().invoke(main, list(args), env={**settings.to_env(), **env}, catch_exceptions=False)
+    return CliRunner().invoke(
+        main, list(args), env={**settings.to_env(), **env}, catch_exceptions=False
+    )
 
 
 def timed_cli(settings: Settings, *args: str, **env: str) -> tuple[Result, float]:
@@ -58,7 +60,11 @@ def test_topics_create_produce_and_tail_over_the_secured_listener(secured: Setti
     # What the processor would publish, then read back by `tail` over the same listener.
     snapshot = {**example("AvailabilityChanged"), "sku": "MUG", "version": 7}
     producer = bootstrap.make_producer(s)
-    producer.produce(s.topic_prefix + catalogue.AVAILABILITY, codec.encode("AvailabilityChanged", snapshot), b"MUG")
+    producer.produce(
+        s.topic_prefix + catalogue.AVAILABILITY,
+        codec.encode("AvailabilityChanged", snapshot),
+        b"MUG",
+    )
     assert producer.flush(30) == 0
     del producer  # closed now, not when the broker is gone at the end of the session
     tailed = cli(s, "tail", "availability", "--from-beginning", "--json")
@@ -70,25 +76,38 @@ def test_topics_create_produce_and_tail_over_the_secured_listener(secured: Setti
 @pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
 def test_every_sasl_mechanism_of_the_listener_logs_in(secure_kafka, mechanism):
     settings = secure_kafka.settings("sasl-ssl")
-    settings = Settings.from_env({**settings.to_env(), "STOCKSIGNAL_KAFKA_SASL_MECHANISM": mechanism})
+    settings = Settings.from_env(
+        {**settings.to_env(), "STOCKSIGNAL_KAFKA_SASL_MECHANISM": mechanism}
+    )
     metadata = bootstrap.check_kafka(settings, timeout=20)
-    assert [b.port for b in metadata.brokers.values()] == [int(settings.kafka_bootstrap_servers.rsplit(":", 1)[1])]
+    assert [b.port for b in metadata.brokers.values()] == [
+        int(settings.kafka_bootstrap_servers.rsplit(":", 1)[1])
+    ]
 
 
 def test_a_wrong_password_exits_5_at_once_naming_the_setting(secure_kafka):
     settings = secure_kafka.settings("sasl-ssl")
-    result, elapsed = timed_cli(settings, "topics", "check", STOCKSIGNAL_KAFKA_SASL_PASSWORD_FILE="",
-                                STOCKSIGNAL_KAFKA_SASL_PASSWORD="not-the-password")
+    result, elapsed = timed_cli(
+        settings,
+        "topics",
+        "check",
+        STOCKSIGNAL_KAFKA_SASL_PASSWORD_FILE="",
+        STOCKSIGNAL_KAFKA_SASL_PASSWORD="not-the-password",
+    )
     assert result.exit_code == 5, result.output
     assert "refused the SASL SCRAM-SHA-512 login" in result.stderr
-    assert "check STOCKSIGNAL_KAFKA_SASL_USERNAME and STOCKSIGNAL_KAFKA_SASL_PASSWORD" in result.stderr
+    assert (
+        "check STOCKSIGNAL_KAFKA_SASL_USERNAME and STOCKSIGNAL_KAFKA_SASL_PASSWORD" in result.stderr
+    )
     assert "not-the-password" not in result.output
     assert elapsed < FAST_S, f"took {elapsed:.1f}s"
 
 
 def test_an_untrusted_ca_exits_5_at_once_naming_the_setting(secure_kafka, profile, other_ca):
     settings = secure_kafka.settings(profile)
-    result, elapsed = timed_cli(settings, "tail", "movements", STOCKSIGNAL_KAFKA_SSL_CA_LOCATION=other_ca)
+    result, elapsed = timed_cli(
+        settings, "tail", "movements", STOCKSIGNAL_KAFKA_SSL_CA_LOCATION=other_ca
+    )
     assert result.exit_code == 5, result.output
     assert "the broker's certificate is not trusted" in result.stderr
     assert "check STOCKSIGNAL_KAFKA_SSL_CA_LOCATION" in result.stderr
@@ -97,31 +116,58 @@ def test_an_untrusted_ca_exits_5_at_once_naming_the_setting(secure_kafka, profil
 
 def test_mtls_without_a_client_certificate_exits_5_naming_the_certificate_settings(secure_kafka):
     settings = secure_kafka.settings("mtls")
-    result, elapsed = timed_cli(settings, "topics", "check", STOCKSIGNAL_KAFKA_SSL_CERTIFICATE_LOCATION="",
-                                STOCKSIGNAL_KAFKA_SSL_KEY_LOCATION="", STOCKSIGNAL_KAFKA_SSL_KEY_PASSWORD_FILE="")
+    result, elapsed = timed_cli(
+        settings,
+        "topics",
+        "check",
+        STOCKSIGNAL_KAFKA_SSL_CERTIFICATE_LOCATION="",
+        STOCKSIGNAL_KAFKA_SSL_KEY_LOCATION="",
+        STOCKSIGNAL_KAFKA_SSL_KEY_PASSWORD_FILE="",
+    )
     assert result.exit_code == 5, result.output
-    assert "STOCKSIGNAL_KAFKA_SSL_CERTIFICATE_LOCATION and STOCKSIGNAL_KAFKA_SSL_KEY_LOCATION" in result.stderr
+    assert (
+        "STOCKSIGNAL_KAFKA_SSL_CERTIFICATE_LOCATION and STOCKSIGNAL_KAFKA_SSL_KEY_LOCATION"
+        in result.stderr
+    )
     assert elapsed < FAST_S, f"took {elapsed:.1f}s"
 
 
 def test_a_plain_client_at_the_sasl_ssl_listener_is_told_to_check_the_protocol(secure_kafka):
     secured = secure_kafka.settings("sasl-ssl")
-    plain = Settings(kafka_bootstrap_servers=secured.kafka_bootstrap_servers, topic_prefix=secured.topic_prefix)
+    plain = Settings(
+        kafka_bootstrap_servers=secured.kafka_bootstrap_servers, topic_prefix=secured.topic_prefix
+    )
     result, elapsed = timed_cli(plain, "topics", "check")
     assert result.exit_code == 5, result.output
     assert "check STOCKSIGNAL_KAFKA_SECURITY_PROTOCOL" in result.stderr
     assert elapsed < FAST_S, f"took {elapsed:.1f}s"
 
 
-def test_a_service_with_a_wrong_password_exits_5_instead_of_retrying_forever(secure_kafka, tmp_path):
+def test_a_service_with_a_wrong_password_exits_5_instead_of_retrying_forever(
+    secure_kafka, tmp_path
+):
     settings = secure_kafka.settings("sasl-ssl")
-    env = {**os.environ, **settings.to_env(), "STOCKSIGNAL_KAFKA_SASL_PASSWORD_FILE": "",
-           "STOCKSIGNAL_KAFKA_SASL_PASSWORD": "not-the-password", "STOCKSIGNAL_METRICS_PORT": "0"}
+    env = {
+        **os.environ,
+        **settings.to_env(),
+        "STOCKSIGNAL_KAFKA_SASL_PASSWORD_FILE": "",
+        "STOCKSIGNAL_KAFKA_SASL_PASSWORD": "not-the-password",
+        "STOCKSIGNAL_METRICS_PORT": "0",
+    }
     began = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "stocksignal.cli.main", "run", "projector"], env=env,
-                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [sys.executable, "-m", "stocksignal.cli.main", "run", "projector"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 5, result.stderr
-    assert "STOCKSIGNAL_KAFKA_SASL_PASSWORD" in result.stderr and "not-the-password" not in result.stderr
+    assert (
+        "STOCKSIGNAL_KAFKA_SASL_PASSWORD" in result.stderr
+        and "not-the-password" not in result.stderr
+    )
     assert time.monotonic() - began < 20  # interpreter start and imports included
 
 
@@ -136,9 +182,17 @@ def test_oauthbearer_with_oidc_client_credentials(secure_oidc, tmp_path):
     produced = cli(s, "produce", str(day))
     assert produced.exit_code == 0 and "produced 2 event(s)" in produced.stdout, produced.output
 
-    result, elapsed = timed_cli(s, "topics", "check", STOCKSIGNAL_KAFKA_OAUTH_CLIENT_SECRET_FILE="",
-                                STOCKSIGNAL_KAFKA_OAUTH_CLIENT_SECRET="not-the-secret")
+    result, elapsed = timed_cli(
+        s,
+        "topics",
+        "check",
+        STOCKSIGNAL_KAFKA_OAUTH_CLIENT_SECRET_FILE="",
+        STOCKSIGNAL_KAFKA_OAUTH_CLIENT_SECRET="not-the-secret",
+    )
     assert result.exit_code == 5, result.output
-    assert "the OAUTHBEARER login failed" in result.stderr and "STOCKSIGNAL_KAFKA_OAUTH_CLIENT_SECRET" in result.stderr
+    assert (
+        "the OAUTHBEARER login failed" in result.stderr
+        and "STOCKSIGNAL_KAFKA_OAUTH_CLIENT_SECRET" in result.stderr
+    )
     assert "not-the-secret" not in result.output
     assert elapsed < FAST_S, f"took {elapsed:.1f}s"

@@ -13,8 +13,8 @@ import http.server
 import ssl
 import threading
 from base64 import b64encode
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -32,7 +32,9 @@ class Recorder(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        Recorder.seen.append({"path": self.path, "authorization": self.headers.get("Authorization", "")})
+        Recorder.seen.append(
+            {"path": self.path, "authorization": self.headers.get("Authorization", "")}
+        )
         body = b'{"error_code": 40101, "message": "Unauthorized"}'
         self.send_response(401)
         self.send_header("Content-Type", "application/json")
@@ -66,9 +68,13 @@ def encode_with(settings: Settings) -> None:
 
 def test_the_registry_client_trusts_the_ca_and_sends_the_login(tls_endpoint):
     url, security = tls_endpoint
-    settings = Settings.from_env({"STOCKSIGNAL_SCHEMA_REGISTRY_URL": url,
-                                  "STOCKSIGNAL_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO": LOGIN,
-                                  "STOCKSIGNAL_SCHEMA_REGISTRY_SSL_CA_LOCATION": str(security / "ca.pem")})
+    settings = Settings.from_env(
+        {
+            "STOCKSIGNAL_SCHEMA_REGISTRY_URL": url,
+            "STOCKSIGNAL_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO": LOGIN,
+            "STOCKSIGNAL_SCHEMA_REGISTRY_SSL_CA_LOCATION": str(security / "ca.pem"),
+        }
+    )
     with pytest.raises(SchemaError, match="cannot get a schema id from the registry"):
         encode_with(settings)
     assert Recorder.seen, "the request never arrived: the TLS handshake failed"
@@ -79,8 +85,14 @@ def test_the_registry_client_trusts_the_ca_and_sends_the_login(tls_endpoint):
 
 def test_without_the_ca_the_registry_is_not_trusted(tls_endpoint):
     url, _ = tls_endpoint
-    settings = Settings.from_env({"STOCKSIGNAL_SCHEMA_REGISTRY_URL": url,
-                                  "STOCKSIGNAL_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO": LOGIN})
+    settings = Settings.from_env(
+        {
+            "STOCKSIGNAL_SCHEMA_REGISTRY_URL": url,
+            "STOCKSIGNAL_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO": LOGIN,
+        }
+    )
     with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
         encode_with(settings)
-    assert Recorder.seen == [], "nothing, the login least of all, may be sent to an untrusted server"
+    assert Recorder.seen == [], (
+        "nothing, the login least of all, may be sent to an untrusted server"
+    )

@@ -35,11 +35,18 @@ class Service:
         self.log = log
         env = {**os.environ, **settings.to_env(), "PYTHONUNBUFFERED": "1"}
         with log.open("ab") as out:
-            self.proc = subprocess.Popen([sys.executable, "-m", "stocksignal.cli.main", "run", *args], env=env,
-                                         stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "stocksignal.cli.main", "run", *args],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
 
     def alive(self) -> None:
-        assert self.proc.poll() is None, f"exited {self.proc.returncode}:\n{self.log.read_text()[-3000:]}"
+        assert self.proc.poll() is None, (
+            f"exited {self.proc.returncode}:\n{self.log.read_text()[-3000:]}"
+        )
 
     def stop(self) -> int:
         if self.proc.poll() is None:
@@ -64,7 +71,9 @@ def wait_for(check, timeout: float, what: str, *alive: Service):
 def projected(settings: Settings, skus: list[str]) -> dict[str, int]:
     client = bootstrap.make_redis(settings, decode_responses=True)
     keys = Keys(settings.redis_prefix)
-    found = {sku: availability_from_hash(sku, client.hgetall(keys.availability(sku))) for sku in skus}
+    found = {
+        sku: availability_from_hash(sku, client.hgetall(keys.availability(sku))) for sku in skus
+    }
     return {sku: a.version for sku, a in found.items() if a is not None}
 
 
@@ -76,15 +85,25 @@ def get_json(url: str):
         return 0, None
 
 
-def test_the_projector_and_the_api_over_secured_kafka_and_redis(secured: Settings, tmp_path: Path, free_port):
+def test_the_projector_and_the_api_over_secured_kafka_and_redis(
+    secured: Settings, tmp_path: Path, free_port
+):
     s = secured
     harness.create_topics(s)
     codec, producer = bootstrap.make_codec(s), bootstrap.make_producer(s)
     skus = ["MUG-1", "MUG-2", "MUG-3"]
     for version, sku in enumerate(skus, start=1):
-        record = {**example("AvailabilityChanged"), "sku": sku, "version": version,
-                  "channels": [{"channel_id": "default", "available": 10 + version}]}
-        producer.produce(s.topic_prefix + catalogue.AVAILABILITY, codec.encode("AvailabilityChanged", record), sku.encode())
+        record = {
+            **example("AvailabilityChanged"),
+            "sku": sku,
+            "version": version,
+            "channels": [{"channel_id": "default", "available": 10 + version}],
+        }
+        producer.produce(
+            s.topic_prefix + catalogue.AVAILABILITY,
+            codec.encode("AvailabilityChanged", record),
+            sku.encode(),
+        )
     assert producer.flush(30) == 0
     del producer
 
@@ -92,10 +111,18 @@ def test_the_projector_and_the_api_over_secured_kafka_and_redis(secured: Setting
     api_port = free_port()
     api = Service(s, tmp_path / "api.log", "api", "--port", str(api_port))
     try:
-        assert wait_for(lambda: projected(s, skus) == {"MUG-1": 1, "MUG-2": 2, "MUG-3": 3} or None, 60,
-                        "the projector to write every SKU to Redis", projector)
-        status, body = wait_for(lambda: (r := get_json(f"http://127.0.0.1:{api_port}/availability/MUG-3"))[0] and r,
-                                30, "the API to answer", api)
+        assert wait_for(
+            lambda: projected(s, skus) == {"MUG-1": 1, "MUG-2": 2, "MUG-3": 3} or None,
+            60,
+            "the projector to write every SKU to Redis",
+            projector,
+        )
+        status, body = wait_for(
+            lambda: (r := get_json(f"http://127.0.0.1:{api_port}/availability/MUG-3"))[0] and r,
+            30,
+            "the API to answer",
+            api,
+        )
         assert status == 200 and body["sku"] == "MUG-3" and body["version"] == 3
         assert body["channels"] == {"default": 13}
     finally:
@@ -113,7 +140,12 @@ def test_a_processor_worker_decides_over_the_secured_listener(secured: Settings,
         events = harness.EventProducer(s)
         events.send(Event("StockReceived", {**example("StockReceived"), "sku": "SEC-1", "qty": 4}))
         events.flush()
-        wait_for(lambda: any(r.key == b"SEC-1" for r in read_all(s, s.topic_prefix + catalogue.AVAILABILITY)), 60,
-                 "the availability of SEC-1")
+        wait_for(
+            lambda: any(
+                r.key == b"SEC-1" for r in read_all(s, s.topic_prefix + catalogue.AVAILABILITY)
+            ),
+            60,
+            "the availability of SEC-1",
+        )
     finally:
         worker.kill()

@@ -33,7 +33,7 @@ def test_batch_keeps_the_first_order_and_drops_repeats():
 
 
 def test_batch_of_exactly_the_limit_is_fine():
-    body = ("{\"skus\": [" + ",".join(f'"S{i}"' for i in range(1000)) + "]}").encode()
+    body = ('{"skus": [' + ",".join(f'"S{i}"' for i in range(1000)) + "]}").encode()
     assert len(parse_batch(body).skus) == 1000
 
 

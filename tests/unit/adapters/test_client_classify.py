@@ -1,12 +1,12 @@
 """What a marketplace answer means for the updates in the request."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from stocksignal.adapters.marketplace.client import Outcome, classify
 
-NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 
 
 def outcome(status, headers=None, cap=600.0):

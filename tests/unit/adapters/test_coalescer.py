@@ -8,7 +8,9 @@ from stocksignal.adapters.marketplace.offsets import OffsetTracker
 LINGER = 0.2
 
 
-def offer(c: Coalescer, sku, available, version, offset, acked=None, now=0.0, withdrawn=False, partition=0):
+def offer(
+    c: Coalescer, sku, available, version, offset, acked=None, now=0.0, withdrawn=False, partition=0
+):
     return c.offer(sku, available, version, withdrawn, (partition, offset), acked, now)
 
 
@@ -40,7 +42,12 @@ def test_changes_to_and_from_zero_go_first_and_do_not_linger():
     offer(c, "to-zero", 0, 2, 2, acked=Known(4, 1))
     offer(c, "from-zero", 3, 2, 3, acked=Known(0, 1))
     assert c.ready_in(now=0.0) == 0.0, "a zero-crossing is due at once"
-    assert skus(c.take(now=0.0).batch) == [("to-zero", 0), ("from-zero", 3), ("ordinary-1", 5), ("ordinary-2", 6)]
+    assert skus(c.take(now=0.0).batch) == [
+        ("to-zero", 0),
+        ("from-zero", 3),
+        ("ordinary-1", 5),
+        ("ordinary-2", 6),
+    ]
 
 
 def test_ordinary_changes_linger_unless_a_batch_is_full():

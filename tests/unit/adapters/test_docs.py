@@ -29,6 +29,8 @@ def test_every_metric_is_documented():
 
 
 def test_every_adapter_setting_is_documented():
-    variables = [Settings.env_var(f.name) for f in fields(Settings) if f.name.startswith(ADAPTER_SETTINGS)]
+    variables = [
+        Settings.env_var(f.name) for f in fields(Settings) if f.name.startswith(ADAPTER_SETTINGS)
+    ]
     assert variables, "the adapter settings exist"
     assert sorted(v for v in variables if f"`{v}`" not in DOC) == []

@@ -7,7 +7,9 @@ import pytest
 from stocksignal.adapters.marketplace.config import check_marketplace_settings
 from stocksignal.settings import Settings, SettingsError
 
-GOOD = dataclasses.replace(Settings(), marketplace_channel="mkt", marketplace_url="https://example.invalid/stock")
+GOOD = dataclasses.replace(
+    Settings(), marketplace_channel="mkt", marketplace_url="https://example.invalid/stock"
+)
 
 
 def test_good_settings_pass():

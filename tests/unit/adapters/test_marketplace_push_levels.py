@@ -16,7 +16,9 @@ from stocksignal.contract import make_codec
 from stocksignal.contract.examples import example
 from stocksignal.settings import Settings, SettingsError
 
-GOOD = dataclasses.replace(Settings(), marketplace_channel="web-de", marketplace_url="https://example.invalid/stock")
+GOOD = dataclasses.replace(
+    Settings(), marketplace_channel="web-de", marketplace_url="https://example.invalid/stock"
+)
 CODEC = make_codec("")
 
 
@@ -38,8 +40,20 @@ class Msg:
 
 
 def _worker(push: str) -> SyncWorker:
-    config = SyncConfig("web-de", "t", batch_size=10, linger_s=0.1, max_attempts=0, max_pending=10, push=push)
-    return SyncWorker(config, None, CODEC, None, None, None, None, None, SyncMetrics("web-de", CollectorRegistry()))
+    config = SyncConfig(
+        "web-de", "t", batch_size=10, linger_s=0.1, max_attempts=0, max_pending=10, push=push
+    )
+    return SyncWorker(
+        config,
+        None,
+        CODEC,
+        None,
+        None,
+        None,
+        None,
+        None,
+        SyncMetrics("web-de", CollectorRegistry()),
+    )
 
 
 def test_the_push_mode_is_checked():
@@ -58,12 +72,16 @@ def test_a_level_record_is_the_channels_value_with_the_snapshot_version():
 def test_levels_mode_reads_level_records_and_passes_over_other_channels():
     w = _worker("levels")
     record = example("StockLevelChanged")
-    assert w._decode(Msg(CODEC.encode("StockLevelChanged", record))) == ChannelChange("TSHIRT-BLK-M", 1042, 116, False)
+    assert w._decode(Msg(CODEC.encode("StockLevelChanged", record))) == ChannelChange(
+        "TSHIRT-BLK-M", 1042, 116, False
+    )
     other = {**record, "channel_id": "mkt"}
     assert w._decode(Msg(CODEC.encode("StockLevelChanged", other))) is None
     skipped = w.metrics.skipped.labels("web-de", "unexpected_record")
     before = skipped._value.get()
-    assert w._decode(Msg(CODEC.encode("AvailabilityChanged", example("AvailabilityChanged")))) is None
+    assert (
+        w._decode(Msg(CODEC.encode("AvailabilityChanged", example("AvailabilityChanged")))) is None
+    )
     assert skipped._value.get() == before + 1  # a record of the other mode is unexpected here
 
 

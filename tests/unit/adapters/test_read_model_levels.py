@@ -65,8 +65,13 @@ def test_a_hash_written_before_levels_answers_null_and_keeps_every_v1_field():
     found = availability_from_hash("TSHIRT-BLK-M", {"version": "1042", **fields})
     assert found.levels is None and sku_item(found)["levels"] is None
     value = _channel_value("TSHIRT-BLK-M", "web-de", "1042", "116", None)
-    assert channel_item(value) == {"sku": "TSHIRT-BLK-M", "channel": "web-de", "available": 116, "version": 1042,
-                                   "level": None}
+    assert channel_item(value) == {
+        "sku": "TSHIRT-BLK-M",
+        "channel": "web-de",
+        "available": 116,
+        "version": 1042,
+        "level": None,
+    }
 
 
 def test_one_channels_answer_carries_its_level():

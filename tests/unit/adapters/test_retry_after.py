@@ -1,12 +1,12 @@
 """Retry-After: delay-seconds and HTTP-dates (RFC 9110 10.2.3)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from stocksignal.adapters.marketplace.retry_after import parse_retry_after
 
-NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -15,26 +15,36 @@ DEAD_KAFKA = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9", "STOCKSIGNAL_WEB_PORT": 
 
 def test_components_are_sku_colon_units_and_one_unit_by_default():
     assert parse_components("MUG:1, LAMP:2,CAN") == [
-        {"sku": "MUG", "qty": 1}, {"sku": "LAMP", "qty": 2}, {"sku": "CAN", "qty": 1}]
+        {"sku": "MUG", "qty": 1},
+        {"sku": "LAMP", "qty": 2},
+        {"sku": "CAN", "qty": 1},
+    ]
     with pytest.raises(click.BadParameter, match="whole number"):
         parse_components("MUG:two")
     with pytest.raises(click.BadParameter, match="names no component"):
         parse_components(" , ")
 
 
-@pytest.mark.parametrize(("components", "problem"), [
-    ("MUG:1,MUG:2", "components[1].sku: 'MUG' is listed twice"),
-    ("MUG:0", "components[0].qty: 0 is not in 1..1000"),
-    ("GIFT:1", "components[0].sku: 'GIFT' is the bundle itself"),
-])
+@pytest.mark.parametrize(
+    ("components", "problem"),
+    [
+        ("MUG:1,MUG:2", "components[1].sku: 'MUG' is listed twice"),
+        ("MUG:0", "components[0].qty: 0 is not in 1..1000"),
+        ("GIFT:1", "components[0].sku: 'GIFT' is the bundle itself"),
+    ],
+)
 def test_a_bundle_breaking_a_rule_is_refused_before_kafka_is_asked(components, problem):
-    result = CliRunner().invoke(main, ["catalog", "set", "GIFT", "--components", components], env=DEAD_KAFKA)
+    result = CliRunner().invoke(
+        main, ["catalog", "set", "GIFT", "--components", components], env=DEAD_KAFKA
+    )
     assert result.exit_code == 2, result.output
     assert problem in result.output
 
 
 def test_the_newest_record_of_a_bundle_is_its_definition():
-    define = lambda n, comps: ChannelRecord(0, n, "GIFT", "BundleDefined", {"bundle_sku": "GIFT", "components": comps})  # noqa: E731
+    define = lambda n, comps: ChannelRecord(
+        0, n, "GIFT", "BundleDefined", {"bundle_sku": "GIFT", "components": comps}
+    )  # noqa: E731
     records = [define(0, [{"sku": "A", "qty": 1}]), define(1, [{"sku": "B", "qty": 1}])]
     assert fold_catalog(records)["GIFT"]["components"] == [{"sku": "B", "qty": 1}]
     removed = ChannelRecord(0, 2, "GIFT", "BundleRemoved", {"bundle_sku": "GIFT"})

@@ -8,11 +8,30 @@ from click.testing import CliRunner
 from stocksignal.cli.main import main
 
 COMMANDS = [
-    [], ["topics"], ["topics", "create"], ["topics", "check"], ["run"], ["run", "processor"],
-    ["run", "projector"], ["run", "api"], ["run", "marketplace-sync"], ["produce"], ["tail"], ["sku"],
-    ["channels"], ["channels", "set"], ["channels", "list"], ["channels", "remove"],
-    ["catalog"], ["catalog", "set"], ["catalog", "list"], ["catalog", "remove"], ["demo"], ["demo", "run"],
-    ["demo", "stop"], ["demo", "status"],
+    [],
+    ["topics"],
+    ["topics", "create"],
+    ["topics", "check"],
+    ["run"],
+    ["run", "processor"],
+    ["run", "projector"],
+    ["run", "api"],
+    ["run", "marketplace-sync"],
+    ["produce"],
+    ["tail"],
+    ["sku"],
+    ["channels"],
+    ["channels", "set"],
+    ["channels", "list"],
+    ["channels", "remove"],
+    ["catalog"],
+    ["catalog", "set"],
+    ["catalog", "list"],
+    ["catalog", "remove"],
+    ["demo"],
+    ["demo", "run"],
+    ["demo", "stop"],
+    ["demo", "status"],
 ]
 # Nothing listens here: a service that does not answer.
 DEAD_KAFKA = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9", "STOCKSIGNAL_WEB_PORT": "9"}
@@ -35,8 +54,15 @@ def test_the_top_level_help_lists_every_command_and_the_exit_codes():
 
 @pytest.mark.parametrize(
     "args",
-    [["tail", "stock"], ["produce"], ["channels", "set", "web"], ["sku"], ["tail", "movements", "--limit", "0"],
-     ["channels", "set", "web", "--locations", "A", "--safety-stock", "-1"], ["nope"]],
+    [
+        ["tail", "stock"],
+        ["produce"],
+        ["channels", "set", "web"],
+        ["sku"],
+        ["tail", "movements", "--limit", "0"],
+        ["channels", "set", "web", "--locations", "A", "--safety-stock", "-1"],
+        ["nope"],
+    ],
 )
 def test_usage_errors_exit_2(args):
     assert CliRunner().invoke(main, args).exit_code == 2
@@ -44,7 +70,9 @@ def test_usage_errors_exit_2(args):
 
 @pytest.mark.parametrize("locations, says", [(" , ", "names no location"), ("A,A", "listed twice")])
 def test_a_channel_that_breaks_the_rules_is_a_usage_error_before_anything_connects(locations, says):
-    result = CliRunner().invoke(main, ["channels", "set", "web", "--locations", locations], env=DEAD_KAFKA)
+    result = CliRunner().invoke(
+        main, ["channels", "set", "web", "--locations", locations], env=DEAD_KAFKA
+    )
     assert result.exit_code == 2 and says in result.output
 
 
@@ -69,15 +97,23 @@ def test_dry_run_checks_every_line_without_kafka(tmp_path):
 
 
 def test_stdin_is_a_dash():
-    result = CliRunner().invoke(main, ["produce", "-", "--dry-run"],
-                                input='{"type": "ChannelRemoved", "channel_id": "web"}\n')
+    result = CliRunner().invoke(
+        main,
+        ["produce", "-", "--dry-run"],
+        input='{"type": "ChannelRemoved", "channel_id": "web"}\n',
+    )
     assert result.exit_code == 0 and "checked 1 event(s) from stdin" in result.output
 
 
 @pytest.mark.parametrize(
     "args",
-    [["topics", "create"], ["topics", "check"], ["tail", "movements"], ["channels", "list"],
-     ["channels", "set", "web", "--locations", "A"]],
+    [
+        ["topics", "create"],
+        ["topics", "check"],
+        ["tail", "movements"],
+        ["channels", "list"],
+        ["channels", "set", "web", "--locations", "A"],
+    ],
 )
 def test_kafka_down_is_exit_3_with_a_hint(args):
     result = CliRunner().invoke(main, args, env=DEAD_KAFKA)

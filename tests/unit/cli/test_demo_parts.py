@@ -9,7 +9,13 @@ import time
 
 from stocksignal.demo import procs
 from stocksignal.demo.runner import choose_ports, metric_sum
-from stocksignal.demo.view import PlainView, availability_line, decision_line, movement_line, table_rows
+from stocksignal.demo.view import (
+    PlainView,
+    availability_line,
+    decision_line,
+    movement_line,
+    table_rows,
+)
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)", "stocksignal-test-sleeper"]
 
@@ -53,12 +59,22 @@ def test_state_round_trip(tmp_path):
 
 
 def test_the_stop_module_runs_with_the_standard_library_only(tmp_path):
-    env = {"PYTHONPATH": str(__import__("pathlib").Path(procs.__file__).parents[2]), "PATH": "/usr/bin:/bin"}
-    code = ("import sys; import stocksignal.demo.stop as s; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('click', 'rich', 'confluent_kafka', 'faust', 'redis')]; "
-            "assert not bad, bad; sys.exit(s.main(['--run-dir', sys.argv[1]]))")
-    result = subprocess.run([sys.executable, "-S", "-c", code, str(tmp_path)], env=env, capture_output=True,
-                            text=True, timeout=30)
+    env = {
+        "PYTHONPATH": str(__import__("pathlib").Path(procs.__file__).parents[2]),
+        "PATH": "/usr/bin:/bin",
+    }
+    code = (
+        "import sys; import stocksignal.demo.stop as s; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('click', 'rich', 'confluent_kafka', 'faust', 'redis')]; "
+        "assert not bad, bad; sys.exit(s.main(['--run-dir', sys.argv[1]]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", code, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stderr
     assert "nothing running" in result.stdout
 
@@ -70,27 +86,67 @@ def test_ports_prefer_the_usual_ones_or_take_free_ones():
 
 
 def test_metric_sum_adds_every_label():
-    text = ('# HELP x\nstocksignal_commands_applied_total{command="PlaceLine"} 3.0\n'
-            'stocksignal_commands_applied_total{command="ReceiveStock"} 4.0\n'
-            'stocksignal_commands_applied_total_created{command="x"} 1.7e9\n'
-            'stocksignal_duplicates_dropped_total{event_type="X"} 1.0\n')
-    assert metric_sum(text, ("stocksignal_commands_applied_total", "stocksignal_duplicates_dropped_total")) == 8.0
+    text = (
+        '# HELP x\nstocksignal_commands_applied_total{command="PlaceLine"} 3.0\n'
+        'stocksignal_commands_applied_total{command="ReceiveStock"} 4.0\n'
+        'stocksignal_commands_applied_total_created{command="x"} 1.7e9\n'
+        'stocksignal_duplicates_dropped_total{event_type="X"} 1.0\n'
+    )
+    assert (
+        metric_sum(
+            text, ("stocksignal_commands_applied_total", "stocksignal_duplicates_dropped_total")
+        )
+        == 8.0
+    )
 
 
-AVAIL = {"sku": "MUG", "version": 3, "channels": [{"channel_id": "default", "available": 12},
-                                                   {"channel_id": "marketplace", "available": 10},
-                                                   {"channel_id": "webshop", "available": 12}],
-         "locations": [{"location_id": "WH-BER", "on_hand": 10, "reserved": 4, "picked": 0, "damaged": 1,
-                        "quality_hold": 0, "pending_inspection": 0, "inbound": 0, "sellable": 6}]}
+AVAIL = {
+    "sku": "MUG",
+    "version": 3,
+    "channels": [
+        {"channel_id": "default", "available": 12},
+        {"channel_id": "marketplace", "available": 10},
+        {"channel_id": "webshop", "available": 12},
+    ],
+    "locations": [
+        {
+            "location_id": "WH-BER",
+            "on_hand": 10,
+            "reserved": 4,
+            "picked": 0,
+            "damaged": 1,
+            "quality_hold": 0,
+            "pending_inspection": 0,
+            "inbound": 0,
+            "sellable": 6,
+        }
+    ],
+}
 
 
 def test_plain_view_lines():
     assert availability_line(AVAIL) == "MUG v3: default 12 · marketplace 10 · webshop 12"
-    d = {"order_id": "W-1", "sku": "MUG", "status": "RESERVED", "qty_reserved": 4, "qty_requested": 4,
-         "allocations": [{"location_id": "WH-BER", "qty": 4}], "channel_id": "webshop", "reason": None}
+    d = {
+        "order_id": "W-1",
+        "sku": "MUG",
+        "status": "RESERVED",
+        "qty_reserved": 4,
+        "qty_requested": 4,
+        "allocations": [{"location_id": "WH-BER", "qty": 4}],
+        "channel_id": "webshop",
+        "reason": None,
+    }
     assert decision_line(d) == "W-1 MUG RESERVED 4/4 {WH-BER: 4} on webshop"
-    m = {"sku": "MUG", "location_id": "WH-BER", "bucket": "RESERVED", "delta": 4, "balance_after": 4,
-         "reason": "RESERVATION", "reason_detail": None, "reference": "W-1"}
+    m = {
+        "sku": "MUG",
+        "location_id": "WH-BER",
+        "bucket": "RESERVED",
+        "delta": 4,
+        "balance_after": 4,
+        "reason": "RESERVATION",
+        "reason_detail": None,
+        "reference": "W-1",
+    }
     assert movement_line(m) == "MUG@WH-BER RESERVED +4 -> 4  RESERVATION ref W-1"
     header, rows = table_rows({"MUG": AVAIL})
     assert header[:5] == ["SKU", "version", "default", "marketplace", "webshop"]

@@ -12,9 +12,9 @@ import random
 
 import pytest
 
-from stocksignal.demo import channels_part, script
 from stocksignal.cli import counts_diff
 from stocksignal.cli.counts_csv import parse_counts
+from stocksignal.demo import channels_part, script
 from stocksignal.domain import BUCKET_FIELDS, InMemoryInventory
 
 
@@ -24,8 +24,10 @@ def _post(shop: InMemoryInventory, sent: script.Sent) -> list:
 
 
 def _positions(shop: InMemoryInventory, sku: str) -> dict:
-    return {loc: {**{b: getattr(p, b) for b in BUCKET_FIELDS.values()}, "sellable": p.sellable}
-            for loc, p in shop.state(sku).positions.items()}
+    return {
+        loc: {**{b: getattr(p, b) for b in BUCKET_FIELDS.values()}, "sellable": p.sellable}
+        for loc, p in shop.state(sku).positions.items()
+    }
 
 
 def _play(seed: int):
@@ -46,8 +48,16 @@ def _play(seed: int):
                 levels.extend(channels_part.signal_of(r.to_record()) for r in outcome.levels or ())
         assert len(decisions) >= script.expected_decisions(events), step.key
         observed.decisions.extend(decisions)
-        per_step.append((step, decisions, {sku: shop.ats(sku) for sku in step.expect}, before,
-                         {sku: (_positions(shop, sku), shop.ats(sku)) for sku in script.SKUS}, levels))
+        per_step.append(
+            (
+                step,
+                decisions,
+                {sku: shop.ats(sku) for sku in step.expect},
+                before,
+                {sku: (_positions(shop, sku), shop.ats(sku)) for sku in script.SKUS},
+                levels,
+            )
+        )
     return shop, per_step
 
 
@@ -63,7 +73,9 @@ def test_every_step_and_the_end_of_day_match_the_rules(seed):
     mug = shop.state(script.MUG).positions
     for loc, buckets in script.FINAL_MUG_POSITIONS.items():
         p = mug[loc]
-        assert {b: getattr(p, b) for b in buckets if b != "sellable"} == {b: v for b, v in buckets.items() if b != "sellable"}
+        assert {b: getattr(p, b) for b in buckets if b != "sellable"} == {
+            b: v for b, v in buckets.items() if b != "sellable"
+        }
         assert p.sellable == buckets["sellable"]
     lamp = shop.state(script.LAMP).positions.values()
     assert sum(p.on_hand for p in lamp) == script.FINAL_LAMP_TOTALS["on_hand"]
@@ -79,7 +91,11 @@ def test_each_step_lists_every_channel_of_the_skus_it_changes():
 
 
 def test_the_rush_check_refuses_an_oversell_and_a_missing_decision():
-    reserved = {"status": "RESERVED", "allocations": [{"location_id": "WH-BER", "qty": 1}], "reason": None}
+    reserved = {
+        "status": "RESERVED",
+        "allocations": [{"location_id": "WH-BER", "qty": 1}],
+        "reason": None,
+    }
     rejected = {"status": "REJECTED", "allocations": [], "reason": "INSUFFICIENT_STOCK"}
     check = next(s for s in script.steps() if s.key == "rush").checks[0][1]
     assert check([reserved] * 5 + [rejected] * 5) is None
@@ -88,12 +104,34 @@ def test_the_rush_check_refuses_an_oversell_and_a_missing_decision():
 
 
 def test_the_cancellation_picks_the_first_web_winner_from_what_was_published():
-    observed = script.Observed(decisions=[
-        {"order_id": "W-1004", "sku": script.LAMP, "channel_id": script.WEBSHOP, "status": "RESERVED"},
-        {"order_id": "W-1002", "sku": script.LAMP, "channel_id": script.WEBSHOP, "status": "RESERVED"},
-        {"order_id": "W-1001", "sku": script.LAMP, "channel_id": script.WEBSHOP, "status": "REJECTED"},
-        {"order_id": "M-5001", "sku": script.LAMP, "channel_id": script.MARKETPLACE, "status": "RESERVED"},
-    ])
+    observed = script.Observed(
+        decisions=[
+            {
+                "order_id": "W-1004",
+                "sku": script.LAMP,
+                "channel_id": script.WEBSHOP,
+                "status": "RESERVED",
+            },
+            {
+                "order_id": "W-1002",
+                "sku": script.LAMP,
+                "channel_id": script.WEBSHOP,
+                "status": "RESERVED",
+            },
+            {
+                "order_id": "W-1001",
+                "sku": script.LAMP,
+                "channel_id": script.WEBSHOP,
+                "status": "REJECTED",
+            },
+            {
+                "order_id": "M-5001",
+                "sku": script.LAMP,
+                "channel_id": script.MARKETPLACE,
+                "status": "RESERVED",
+            },
+        ]
+    )
     step = next(s for s in script.steps() if s.key == "cancel")
     (cancel,) = step.events(observed)
     assert cancel.name == "OrderCancelled" and cancel.fields["order_id"] == "W-1002"
@@ -104,14 +142,28 @@ def test_the_cancellation_picks_the_first_web_winner_from_what_was_published():
 def test_expected_commands_counts_broadcasts_and_order_wide_cancellations():
     assert script.expected_commands(script.channel_events(), 6) == 12
     cancel = script.Sent("OrderCancelled", {"order_id": "W-1", "lines": None})
-    order = script.Sent("OrderPlaced", {"order_id": "W-1", "channel_id": "x",
-                                        "lines": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 1}]})
+    order = script.Sent(
+        "OrderPlaced",
+        {
+            "order_id": "W-1",
+            "channel_id": "x",
+            "lines": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 1}],
+        },
+    )
     assert script.expected_commands([cancel, order], 6) == 3
 
 
 def test_every_event_describes_itself():
-    observed = script.Observed(decisions=[
-        {"order_id": "W-1001", "sku": script.LAMP, "channel_id": script.WEBSHOP, "status": "RESERVED"}])
+    observed = script.Observed(
+        decisions=[
+            {
+                "order_id": "W-1001",
+                "sku": script.LAMP,
+                "channel_id": script.WEBSHOP,
+                "status": "RESERVED",
+            }
+        ]
+    )
     for step in script.steps():
         for e in step.events(observed):
             assert not e.describe().endswith("}"), e.describe()
@@ -127,7 +179,7 @@ def test_the_look_back_is_the_state_right_after_its_step():
 
 def test_the_stock_take_diff_and_accuracy_are_the_rules_numbers():
     _, per_step = _play(0)
-    (step, _, _, before, _, _), = [x for x in per_step if x[0].stocktake is not None]
+    ((step, _, _, before, _, _),) = [x for x in per_step if x[0].stocktake is not None]
     counts = parse_counts(step.stocktake.encode())
     assert counts.bad == [] and len(counts.rows) == len(list(step.events(script.Observed())))
     changes = counts_diff.compare(counts.rows, before)
@@ -135,7 +187,9 @@ def test_the_stock_take_diff_and_accuracy_are_the_rules_numbers():
     corrected = sum(1 for c in changes if c.delta)
     assert {"agreed": len(changes) - corrected, "corrected": corrected} == script.FINAL_ACCURACY
     assert [e.fields for e in step.events(script.Observed())] == [
-        {"location_id": r.location_id, "sku": r.sku, "counted_qty": r.counted_qty} for r in counts.rows]
+        {"location_id": r.location_id, "sku": r.sku, "counted_qty": r.counted_qty}
+        for r in counts.rows
+    ]
 
 
 def test_the_look_back_window_nets_to_its_steps_change():
@@ -145,8 +199,11 @@ def test_the_look_back_window_nets_to_its_steps_change():
     before, after = per_step[i - 1][4][lb.sku][0], per_step[i][4][lb.sku][0]
     net = {}
     for loc in sorted(set(before) | set(after)):
-        moved = {b: after.get(loc, {}).get(b, 0) - before.get(loc, {}).get(b, 0)
-                 for b in after.get(loc, before.get(loc)) if b != "sellable"}
+        moved = {
+            b: after.get(loc, {}).get(b, 0) - before.get(loc, {}).get(b, 0)
+            for b in after.get(loc, before.get(loc))
+            if b != "sellable"
+        }
         if any(moved.values()):
             net[loc] = {b: d for b, d in moved.items() if d}
     assert net == script.LOOK_BACK_NET
@@ -166,7 +223,9 @@ def test_the_stock_level_signals_are_the_rules_signals(seed):
         assert sorted(levels, key=key) == sorted(step.levels, key=key), step.key
     assert checked >= 3
     (cancel,) = [x for x in per_step if x[0].key == "cancel"]
-    assert script.LevelSignal(script.LAMP, script.WEBSHOP, "OUT_OF_STOCK", "IN_STOCK", 1) in cancel[5]
+    assert (
+        script.LevelSignal(script.LAMP, script.WEBSHOP, "OUT_OF_STOCK", "IN_STOCK", 1) in cancel[5]
+    )
 
 
 def test_the_marketplace_buffer_and_cap_are_the_contract_formula():
@@ -183,20 +242,35 @@ def test_the_marketplace_buffer_and_cap_are_the_contract_formula():
 
 
 def test_the_level_check_line_and_signal_of_a_record():
-    record = {"sku": script.LAMP, "channel_id": script.WEBSHOP, "level": "IN_STOCK",
-              "previous_level": "OUT_OF_STOCK", "available": 1, "version": 7, "cause_event_id": "e",
-              "occurred_at": 0}
+    record = {
+        "sku": script.LAMP,
+        "channel_id": script.WEBSHOP,
+        "level": "IN_STOCK",
+        "previous_level": "OUT_OF_STOCK",
+        "available": 1,
+        "version": 7,
+        "cause_event_id": "e",
+        "occurred_at": 0,
+    }
     assert channels_part.signal_of(record) == channels_part.BACK_IN_STOCK[1]
-    assert channels_part.level_line(record) == "LAMP-OAK webshop OUT_OF_STOCK -> IN_STOCK  1 available, v7"
+    assert (
+        channels_part.level_line(record)
+        == "LAMP-OAK webshop OUT_OF_STOCK -> IN_STOCK  1 available, v7"
+    )
     assert "(first seen)" in channels_part.level_line({**record, "previous_level": None})
 
 
 def test_the_channels_set_command_names_every_rule_set():
     (web, market) = script.channel_events()
-    assert channels_part.channels_set_command(web.fields) == "stocksignal channels set webshop --locations WH-BER,WH-HAM"
+    assert (
+        channels_part.channels_set_command(web.fields)
+        == "stocksignal channels set webshop --locations WH-BER,WH-HAM"
+    )
     assert channels_part.channels_set_command(market.fields) == (
-        "stocksignal channels set marketplace --locations WH-HAM,WH-BER --safety-stock 2")
+        "stocksignal channels set marketplace --locations WH-HAM,WH-BER --safety-stock 2"
+    )
     (buffer,) = next(s for s in script.steps() if s.key == "buffer").events(script.Observed())
     assert channels_part.channels_set_command(buffer.fields) == (
         "stocksignal channels set marketplace --locations WH-HAM,WH-BER --safety-stock 2 --buffer-percent 25 "
-        "--max-available 5 --low-stock-threshold 3")
+        "--max-available 5 --low-stock-threshold 3"
+    )

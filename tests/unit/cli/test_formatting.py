@@ -24,9 +24,19 @@ def test_time_to_the_millisecond():
 
 
 def test_a_movement_reads_like_a_ledger_line():
-    m = {"sku": "MUG", "location_id": "WH-BER", "bucket": "RESERVED", "delta": -2, "balance_after": 2,
-         "reason": "SHORT_PICK", "reason_detail": "short pick: 2 reserved units not found", "reference": "W-1",
-         "cause_event_id": "evt-9", "cause_event_type": "PickConfirmed", "occurred_at": T}
+    m = {
+        "sku": "MUG",
+        "location_id": "WH-BER",
+        "bucket": "RESERVED",
+        "delta": -2,
+        "balance_after": 2,
+        "reason": "SHORT_PICK",
+        "reason_detail": "short pick: 2 reserved units not found",
+        "reference": "W-1",
+        "cause_event_id": "evt-9",
+        "cause_event_type": "PickConfirmed",
+        "occurred_at": T,
+    }
     assert format_movement(m, utc()) == (
         "2026-01-01 10:00:00.123  MUG@WH-BER  RESERVED           -2 -> 2  SHORT_PICK "
         "(short pick: 2 reserved units not found)  ref W-1  <- PickConfirmed evt-9"
@@ -36,16 +46,33 @@ def test_a_movement_reads_like_a_ledger_line():
 
 
 def test_a_decision_shows_status_quantities_allocations_and_reason():
-    d = {"decision_id": "x", "order_id": "M-7", "sku": "MUG", "channel_id": "market", "status": "REJECTED",
-         "qty_requested": 1, "qty_reserved": 0, "allocations": [], "reason": "INSUFFICIENT_STOCK",
-         "cause_event_id": "evt-1", "decided_at": T}
+    d = {
+        "decision_id": "x",
+        "order_id": "M-7",
+        "sku": "MUG",
+        "channel_id": "market",
+        "status": "REJECTED",
+        "qty_requested": 1,
+        "qty_reserved": 0,
+        "allocations": [],
+        "reason": "INSUFFICIENT_STOCK",
+        "cause_event_id": "evt-1",
+        "decided_at": T,
+    }
     assert format_decision(d, utc()) == (
         "2026-01-01 10:00:00.123  M-7  MUG  REJECTED    0/1 reserved {}  channel=market  "
         "reason=INSUFFICIENT_STOCK  <- evt-1"
     )
-    d.update(status="RESERVED", qty_reserved=2, qty_requested=2, reason=None,
-             allocations=[{"location_id": "BER", "qty": 1}, {"location_id": "HAM", "qty": 1}])
-    assert "RESERVED    2/2 reserved {BER: 1, HAM: 1}  channel=market  <- evt-1" in format_decision(d, utc())
+    d.update(
+        status="RESERVED",
+        qty_reserved=2,
+        qty_requested=2,
+        reason=None,
+        allocations=[{"location_id": "BER", "qty": 1}, {"location_id": "HAM", "qty": 1}],
+    )
+    assert "RESERVED    2/2 reserved {BER: 1, HAM: 1}  channel=market  <- evt-1" in format_decision(
+        d, utc()
+    )
 
 
 def test_availability_shows_every_channel_and_the_non_zero_buckets():
@@ -60,13 +87,23 @@ def test_availability_shows_every_channel_and_the_non_zero_buckets():
 
 
 def test_a_dlq_record_shows_its_headers_and_what_it_was():
-    headers = {"dlq.reason": "VALIDATION_ERROR", "dlq.error": "lines[0].qty: 0 is not in 1..1000000",
-               "dlq.topic": "inventory.orders.v1", "dlq.partition": "2", "dlq.offset": "15"}
+    headers = {
+        "dlq.reason": "VALIDATION_ERROR",
+        "dlq.error": "lines[0].qty: 0 is not in 1..1000000",
+        "dlq.topic": "inventory.orders.v1",
+        "dlq.partition": "2",
+        "dlq.offset": "15",
+    }
     line = format_dlq(T, b"O-9", headers, "OrderPlaced", {"order_id": "O-9"}, b"\xc3\x01", utc())
-    assert line == ("2026-01-01 10:00:00.123  VALIDATION_ERROR  inventory.orders.v1[2]@15  key=O-9  "
-                    'lines[0].qty: 0 is not in 1..1000000  | OrderPlaced {"order_id":"O-9"}')
+    assert line == (
+        "2026-01-01 10:00:00.123  VALIDATION_ERROR  inventory.orders.v1[2]@15  key=O-9  "
+        'lines[0].qty: 0 is not in 1..1000000  | OrderPlaced {"order_id":"O-9"}'
+    )
     garbage = format_dlq(T, None, {"dlq.reason": "DECODE_ERROR"}, None, None, b"\x00" * 30, utc())
-    assert "DECODE_ERROR  ?[?]@?  key=(none)" in garbage and "undecodable 30 bytes: " + "00" * 24 + "..." in garbage
+    assert (
+        "DECODE_ERROR  ?[?]@?  key=(none)" in garbage
+        and "undecodable 30 bytes: " + "00" * 24 + "..." in garbage
+    )
 
 
 def test_record_skus():
@@ -79,18 +116,32 @@ def test_the_channel_rule_is_the_computation():
     positions = {"WH-BER": {"sellable": 2}, "WH-HAM": {"sellable": 8}}
     ch = {"available": 8, "locations": ["WH-HAM", "WH-BER", "WH-X"], "safety_stock": 2}
     assert channel_rule(ch, positions) == "max(0, WH-HAM 8 + WH-BER 2 + WH-X 0 − 2) = 8"
-    assert channel_rule({"available": 0, "locations": [], "safety_stock": 0}, {}) == "max(0, 0 − 0) = 0"
+    assert (
+        channel_rule({"available": 0, "locations": [], "safety_stock": 0}, {})
+        == "max(0, 0 − 0) = 0"
+    )
 
 
 def _configured(channel, locations, partition, offset, safety=0):
-    record = {"event_id": f"e{offset}", "occurred_at": offset, "source": None, "channel_id": channel,
-              "location_ids": locations, "safety_stock": safety}
+    record = {
+        "event_id": f"e{offset}",
+        "occurred_at": offset,
+        "source": None,
+        "channel_id": channel,
+        "location_ids": locations,
+        "safety_stock": safety,
+    }
     return ChannelRecord(partition, offset, channel, "ChannelConfigured", record)
 
 
 def _removed(channel, partition, offset):
-    return ChannelRecord(partition, offset, channel, "ChannelRemoved",
-                         {"event_id": f"e{offset}", "occurred_at": offset, "source": None, "channel_id": channel})
+    return ChannelRecord(
+        partition,
+        offset,
+        channel,
+        "ChannelRemoved",
+        {"event_id": f"e{offset}", "occurred_at": offset, "source": None, "channel_id": channel},
+    )
 
 
 def test_the_newest_configuration_of_each_channel_wins_and_removed_ones_are_gone():

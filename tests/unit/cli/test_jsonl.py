@@ -28,19 +28,35 @@ def defaults() -> Defaults:
 
 
 def test_a_good_line_gets_its_missing_common_fields_and_says_which():
-    e = parse_line('{"type": "StockReceived", "sku": "MUG", "location_id": "BER", "qty": 3}', 7, defaults())
+    e = parse_line(
+        '{"type": "StockReceived", "sku": "MUG", "location_id": "BER", "qty": 3}', 7, defaults()
+    )
     assert isinstance(e, Event)
     assert e.line == 7 and e.record_name == "StockReceived"
-    assert e.record == {"sku": "MUG", "location_id": "BER", "qty": 3, "event_id": "gen-1", "occurred_at": NOW,
-                        "source": "test"}
+    assert e.record == {
+        "sku": "MUG",
+        "location_id": "BER",
+        "qty": 3,
+        "event_id": "gen-1",
+        "occurred_at": NOW,
+        "source": "test",
+    }
     assert e.filled == ("event_id", "occurred_at", "source")
     assert e.topic == "inventory.stock.v1" and e.key == "MUG"
 
 
 def test_given_common_fields_are_kept():
-    e = parse_line('{"type": "OrderConfirmed", "order_id": "O-1", "event_id": "mine", "occurred_at": 5,'
-                   ' "source": null}', 1, defaults())
-    assert e.record["event_id"] == "mine" and e.record["occurred_at"] == 5 and e.record["source"] is None
+    e = parse_line(
+        '{"type": "OrderConfirmed", "order_id": "O-1", "event_id": "mine", "occurred_at": 5,'
+        ' "source": null}',
+        1,
+        defaults(),
+    )
+    assert (
+        e.record["event_id"] == "mine"
+        and e.record["occurred_at"] == 5
+        and e.record["source"] is None
+    )
     assert e.filled == ()
     assert e.topic == "inventory.orders.v1" and e.key == "O-1"
 
@@ -69,13 +85,23 @@ def test_line_numbers_count_blank_and_comment_lines():
         ('{"sku": "A"}', 'no "type"'),
         ('{"type": "Nope"}', "unknown type 'Nope'"),
         ('{"type": "StockMoved"}', "is an output of the processor"),
-        ('{"type": "OrderPlaced", "order_id": "O", "channel_id": "c", "lines": []}', "lines: must not be empty"),
-        ('{"type": "OrderPlaced", "order_id": "O", "channel_id": "c", "lines": [{"sku": "A", "qty": 0}]}',
-         "lines[0].qty: 0 is not in 1..1000000"),
-        ('{"type": "StockStatusChanged", "sku": "A", "location_id": "B", "qty": 1, "from_status": "WRITTEN_OFF",'
-         ' "to_status": "DAMAGED"}', "from_status"),
-        ('{"type": "StockReceived", "sku": "A", "location_id": "B", "qty": 1, "occurred_at": "tomorrow"}',
-         "occurred_at: 'tomorrow' is not a time"),
+        (
+            '{"type": "OrderPlaced", "order_id": "O", "channel_id": "c", "lines": []}',
+            "lines: must not be empty",
+        ),
+        (
+            '{"type": "OrderPlaced", "order_id": "O", "channel_id": "c", "lines": [{"sku": "A", "qty": 0}]}',
+            "lines[0].qty: 0 is not in 1..1000000",
+        ),
+        (
+            '{"type": "StockStatusChanged", "sku": "A", "location_id": "B", "qty": 1, "from_status": "WRITTEN_OFF",'
+            ' "to_status": "DAMAGED"}',
+            "from_status",
+        ),
+        (
+            '{"type": "StockReceived", "sku": "A", "location_id": "B", "qty": 1, "occurred_at": "tomorrow"}',
+            "occurred_at: 'tomorrow' is not a time",
+        ),
     ],
 )
 def test_bad_lines_say_why(line, reason):
@@ -85,18 +111,25 @@ def test_bad_lines_say_why(line, reason):
 
 
 def test_every_problem_of_a_line_is_listed():
-    bad = parse_line('{"type": "StockReceived", "sku": "", "location_id": 5, "qty": -1}', 1, defaults())
+    bad = parse_line(
+        '{"type": "StockReceived", "sku": "", "location_id": 5, "qty": -1}', 1, defaults()
+    )
     assert "sku" in bad.reason and "location_id" in bad.reason and "qty" in bad.reason
 
 
 def test_the_codec_refuses_what_the_rules_do_not_look_at():
     codec = make_codec("")
-    e = parse_line('{"type": "StockReceived", "sku": "A", "location_id": "B", "qty": 1, "colour": "red"}', 4,
-                   defaults())
+    e = parse_line(
+        '{"type": "StockReceived", "sku": "A", "location_id": "B", "qty": 1, "colour": "red"}',
+        4,
+        defaults(),
+    )
     assert isinstance(e, Event)
     bad = encode(e, codec)
     assert isinstance(bad, BadLine) and bad.line == 4 and "colour" in bad.reason
-    good = parse_line('{"type": "StockReceived", "sku": "A", "location_id": "B", "qty": 1}', 5, defaults())
+    good = parse_line(
+        '{"type": "StockReceived", "sku": "A", "location_id": "B", "qty": 1}', 5, defaults()
+    )
     value = encode(good, codec)
     assert codec.decode(value).record["qty"] == 1
 
@@ -125,8 +158,12 @@ def test_ambiguous_or_wrong_times_are_refused(value):
 
 
 def test_a_relative_hold_expiry():
-    e = parse_line('{"type": "OrderPlaced", "order_id": "O", "channel_id": "c", "lines": [{"sku": "A", "qty": 1}],'
-                   ' "hold_expires_at": "+15m"}', 1, defaults())
+    e = parse_line(
+        '{"type": "OrderPlaced", "order_id": "O", "channel_id": "c", "lines": [{"sku": "A", "qty": 1}],'
+        ' "hold_expires_at": "+15m"}',
+        1,
+        defaults(),
+    )
     assert e.record["hold_expires_at"] == NOW + 15 * 60_000
 
 
@@ -140,7 +177,10 @@ def test_timestamp_fields_are_exactly_the_input_records_timestamp_millis_fields(
                 for f in node["fields"]:
                     t = f["type"]
                     branches = t if isinstance(t, list) else [t]
-                    if any(isinstance(b, dict) and b.get("logicalType") == "timestamp-millis" for b in branches):
+                    if any(
+                        isinstance(b, dict) and b.get("logicalType") == "timestamp-millis"
+                        for b in branches
+                    ):
                         found.add(f["name"])
                     walk(t)
             for v in node.values():

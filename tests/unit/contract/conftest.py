@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,13 @@ INPUT_RECORDS = (
     "StockCounted", "StockStatusChanged", "TransferDispatched", "TransferReceived",
     "ChannelConfigured", "ChannelRemoved", "BundleDefined", "BundleRemoved",
 )  # fmt: skip
-OUTPUT_RECORDS = ("AvailabilityChanged", "ReservationDecided", "StockMoved", "StockLevelChanged", "OrderDecided")
+OUTPUT_RECORDS = (
+    "AvailabilityChanged",
+    "ReservationDecided",
+    "StockMoved",
+    "StockLevelChanged",
+    "OrderDecided",
+)
 TOP_LEVEL_RECORDS = INPUT_RECORDS + OUTPUT_RECORDS
 
 

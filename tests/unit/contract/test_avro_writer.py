@@ -44,7 +44,9 @@ def values(schema, named):
         return st.one_of(*[values(s, named) for s in schema])
     kind = schema["type"]
     if kind == "record":
-        return st.fixed_dictionaries({f["name"]: values(f["type"], named) for f in schema["fields"]})
+        return st.fixed_dictionaries(
+            {f["name"]: values(f["type"], named) for f in schema["fields"]}
+        )
     if kind == "enum":
         return st.sampled_from(schema["symbols"])
     if kind == "array":

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -111,7 +112,9 @@ def test_changed_logical_type(golden_dir: Path, schema_copy: Path, edit_schema: 
     micros = {"type": "long", "logicalType": "timestamp-micros"}
     edit_schema("StockMoved", lambda s: _field(s, "occurred_at").update(type=micros))
     report = check(golden_dir, schema_copy)
-    expected = "StockMoved.occurred_at: logical type changed from timestamp-millis to timestamp-micros"
+    expected = (
+        "StockMoved.occurred_at: logical type changed from timestamp-millis to timestamp-micros"
+    )
     assert any(expected in m for m in _messages(report, "backward")), report.render()
 
 

@@ -52,9 +52,13 @@ def test_every_type_is_restated_with_every_field_in_order(name):
     if schema["type"] == "enum":
         expected = [f"`{s}`" for s in schema["symbols"]]
     else:
-        expected = [spelled(f) for f in schema["fields"] if not (f["name"] in COMMON and name in INPUTS)]
+        expected = [
+            spelled(f) for f in schema["fields"] if not (f["name"] in COMMON and name in INPUTS)
+        ]
     positions = [row.find(item) for item in expected]
-    assert -1 not in positions, f"{name}: missing {[e for e, p in zip(expected, positions) if p < 0]}"
+    assert -1 not in positions, (
+        f"{name}: missing {[e for e, p in zip(expected, positions) if p < 0]}"
+    )
     assert positions == sorted(positions), f"{name}: fields out of order"
 
 
@@ -76,7 +80,8 @@ def test_each_record_row_names_its_topic_and_key():
         for record in t.records:
             assert f"`{t.name}` (`{t.key_field}`" in table[record], record
     assert set(top_level_records(load_named(schema_dir()))) == {
-        f"stocksignal.v1.{r}" for t in catalogue.list_topics() for r in t.records}
+        f"stocksignal.v1.{r}" for t in catalogue.list_topics() for r in t.records
+    }
 
 
 def test_the_dlq_headers_are_all_described():

@@ -29,7 +29,10 @@ def test_a_missing_key_is_refused_naming_the_field(topic, field, name):
 def test_another_key_is_refused_with_both_values(topic, field, name):
     record = example(name)
     message = key_error(topic, name, record, b"SOMETHING-ELSE")
-    assert message == f"key: 'SOMETHING-ELSE' differs from {field} {record[field]!r}; {topic} is keyed by {field}"
+    assert (
+        message
+        == f"key: 'SOMETHING-ELSE' differs from {field} {record[field]!r}; {topic} is keyed by {field}"
+    )
 
 
 def test_the_keys_of_the_catalogue_are_the_contracts():
@@ -47,7 +50,9 @@ def test_the_keys_of_the_catalogue_are_the_contracts():
 def test_a_key_of_another_field_of_the_record_is_refused():
     # A ShipmentConfirmed keyed by its shipment_id lands on the wrong partition of the order.
     record = example("ShipmentConfirmed")
-    message = key_error(catalogue.SHIPMENTS, "ShipmentConfirmed", record, record["shipment_id"].encode())
+    message = key_error(
+        catalogue.SHIPMENTS, "ShipmentConfirmed", record, record["shipment_id"].encode()
+    )
     assert message is not None and "differs from order_id" in message
 
 
@@ -91,7 +96,9 @@ def test_a_record_without_its_key_field_says_so():
 
 def test_a_record_of_another_topic_is_refused():
     record = example("StockReceived")
-    assert "does not belong on inventory.orders.v1" in key_error(catalogue.ORDERS, "StockReceived", record, b"x")
+    assert "does not belong on inventory.orders.v1" in key_error(
+        catalogue.ORDERS, "StockReceived", record, b"x"
+    )
 
 
 @pytest.mark.parametrize("topic", [catalogue.AVAILABILITY, catalogue.DLQ, "inventory.nope.v1"])

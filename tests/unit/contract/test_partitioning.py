@@ -52,7 +52,12 @@ def _java_partition(data: bytes, partitions: int) -> int:
 
 def test_str_and_utf8_bytes_keys_land_alike() -> None:
     rng = random.Random(7)
-    alphabets = ["abcdefghijklmnopqrstuvwxyz0123456789-_", "äöüßéèçñøå", "日本語の商品コード", "🙂📦🚚"]
+    alphabets = [
+        "abcdefghijklmnopqrstuvwxyz0123456789-_",
+        "äöüßéèçñøå",
+        "日本語の商品コード",
+        "🙂📦🚚",
+    ]
     for _ in range(2000):
         key = "".join(rng.choice(rng.choice(alphabets)) for _ in range(rng.randint(0, 40)))
         partitions = rng.randint(1, 64)

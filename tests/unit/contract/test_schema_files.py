@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -97,7 +98,11 @@ def test_one_file_per_record_and_enum_of_the_spec() -> None:
 @pytest.mark.parametrize("name", sorted(SPEC_RECORDS))
 def test_record_fields_match_the_spec(name: str) -> None:
     schema = _files()[name]
-    assert (schema["type"], schema["name"], schema["namespace"]) == ("record", name, "stocksignal.v1")
+    assert (schema["type"], schema["name"], schema["namespace"]) == (
+        "record",
+        name,
+        "stocksignal.v1",
+    )
     assert _signature(schema) == SPEC_RECORDS[name]
 
 

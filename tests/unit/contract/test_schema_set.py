@@ -51,7 +51,11 @@ def test_data_of_an_archived_writer_schema_decodes_to_the_current_shape(
     loaded = SchemaSet.load(schema_copy)
     # ChannelConfigured's and OrderPlaced's v1 schemas are archived in the repository (v1.1,
     # sections 10.1 and 11.3).
-    assert sorted(ws.record_name for ws in loaded.history) == ["ChannelConfigured", "OrderConfirmed", "OrderPlaced"]
+    assert sorted(ws.record_name for ws in loaded.history) == [
+        "ChannelConfigured",
+        "OrderConfirmed",
+        "OrderPlaced",
+    ]
     name, record = SingleObjectCodec(loaded).decode(frame)
     assert name == "OrderConfirmed"
     assert record == {"event_id": "e-old", "occurred_at": 1_600_000_000_000, "source": None,

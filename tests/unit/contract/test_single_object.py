@@ -9,8 +9,8 @@ import pytest
 
 from stocksignal.contract import (
     CodecError,
-    DecodeError,
     Decoded,
+    DecodeError,
     EncodeError,
     UnknownSchemaError,
     make_codec,
@@ -44,8 +44,9 @@ def test_optional_fields_may_be_omitted_and_decode_as_defaults(codec: SingleObje
     sparse = {"event_id": "e", "occurred_at": 1, "order_id": "o", "channel_id": "web",
               "lines": [{"sku": "a", "qty": 1}]}  # fmt: skip
     decoded = codec.decode(codec.encode("OrderPlaced", sparse))
-    assert decoded == Decoded("OrderPlaced", {**sparse, "source": None, "hold_expires_at": None,
-                                                     "fulfilment": "PER_LINE"})
+    assert decoded == Decoded(
+        "OrderPlaced", {**sparse, "source": None, "hold_expires_at": None, "fulfilment": "PER_LINE"}
+    )
     picks = {"event_id": "e", "occurred_at": 1, "order_id": "o", "location_id": "l",
              "lines": [{"sku": "a", "qty_picked": 1}]}  # fmt: skip
     assert codec.decode(codec.encode("PickConfirmed", picks)).record["lines"][0]["qty_short"] == 0
@@ -165,7 +166,7 @@ def test_unknown_fingerprint(codec: SingleObjectCodec) -> None:
         ("OrderPlaced", {"lines": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": "2"}]}, "OrderPlaced.lines[1].qty: expected int, got str '2'"),
         ("OrderPlaced", {"lines": [{"sku": "a"}]}, "OrderPlaced.lines[0].qty: missing"),
         ("OrderPlaced", {"lines": None}, "OrderPlaced.lines: expected an array, got NoneType None"),
-        ("OrderPlaced", {"hold_expires_at": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)},
+        ("OrderPlaced", {"hold_expires_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)},
          "OrderPlaced.hold_expires_at: expected long (timestamps are int epoch milliseconds), got datetime"),
         ("OrderCancelled", {"lines": [{"sku": "a", "qty": 1, "note": "x"}]}, "OrderCancelled.lines[0]: unknown field(s) note"),
         ("ChannelConfigured", {"location_ids": ["a", 7]}, "ChannelConfigured.location_ids[1]: expected string, got int 7"),

@@ -14,9 +14,9 @@ from stocksignal.contract.topics import (
     CatalogueError,
     Role,
     key_for,
+    list_topics,
     topic,
     topic_for_record,
-    list_topics,
 )
 
 # docs/contract.md#topics-and-keys: topic -> (role, key field, compacted).
@@ -41,8 +41,15 @@ SPEC_RECORD_TOPIC = {
     "ShipmentConfirmed": "inventory.shipments.v1",
     **dict.fromkeys(("ReturnReceived", "ReturnInspected"), "inventory.returns.v1"),
     **dict.fromkeys(
-        ("InboundExpected", "StockReceived", "StockAdjusted", "StockCounted",
-         "StockStatusChanged", "TransferDispatched", "TransferReceived"),
+        (
+            "InboundExpected",
+            "StockReceived",
+            "StockAdjusted",
+            "StockCounted",
+            "StockStatusChanged",
+            "TransferDispatched",
+            "TransferReceived",
+        ),
         "inventory.stock.v1",
     ),  # fmt: skip
     **dict.fromkeys(("ChannelConfigured", "ChannelRemoved"), "inventory.channels.v1"),
@@ -59,7 +66,9 @@ def test_every_topic_of_the_spec_and_nothing_else() -> None:
     assert {t.name: (t.role, t.key_field, t.compacted) for t in TOPICS} == SPEC_TOPICS
 
 
-def test_every_record_is_carried_by_exactly_one_topic(spec_records: dict, schemas: SchemaSet) -> None:
+def test_every_record_is_carried_by_exactly_one_topic(
+    spec_records: dict, schemas: SchemaSet
+) -> None:
     carried = [record for t in TOPICS for record in t.records]
     assert sorted(carried) == sorted(spec_records["input"] + spec_records["output"])
     assert len(carried) == len(set(carried))
@@ -121,7 +130,13 @@ def test_topics_by_role() -> None:
 
 
 def test_dlq_header_names_and_reasons_are_the_spec_ones() -> None:
-    assert catalogue.DLQ_HEADERS == ("dlq.reason", "dlq.error", "dlq.topic", "dlq.partition", "dlq.offset")
+    assert catalogue.DLQ_HEADERS == (
+        "dlq.reason",
+        "dlq.error",
+        "dlq.topic",
+        "dlq.partition",
+        "dlq.offset",
+    )
     assert [r.value for r in DlqReason] == ["DECODE_ERROR", "UNKNOWN_SCHEMA", "VALIDATION_ERROR"]
     assert DecodeError.dlq_reason == "DECODE_ERROR"
     assert UnknownSchemaError.dlq_reason == "UNKNOWN_SCHEMA"

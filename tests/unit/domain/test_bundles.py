@@ -57,8 +57,14 @@ def shop(partitions: int = 3, mugs: int = 3, lamps: int = 1) -> InMemoryInventor
     ("components", "problem"),
     [
         ([], "components: has 0 components, not 1..20"),
-        ([{"sku": f"C{i}", "qty": 1} for i in range(21)], "components: has 21 components, not 1..20"),
-        ([{"sku": "A", "qty": 1}, {"sku": "A", "qty": 2}], "components[1].sku: 'A' is listed twice"),
+        (
+            [{"sku": f"C{i}", "qty": 1} for i in range(21)],
+            "components: has 21 components, not 1..20",
+        ),
+        (
+            [{"sku": "A", "qty": 1}, {"sku": "A", "qty": 2}],
+            "components[1].sku: 'A' is listed twice",
+        ),
         ([{"sku": "A", "qty": 0}], "components[0].qty: 0 is not in 1..1000"),
         ([{"sku": "A", "qty": 1001}], "components[0].qty: 1001 is not in 1..1000"),
         ([{"sku": "KIT", "qty": 1}], "components[0].sku: 'KIT' is the bundle itself"),
@@ -67,29 +73,55 @@ def shop(partitions: int = 3, mugs: int = 3, lamps: int = 1) -> InMemoryInventor
 )
 def test_a_malformed_bundle_is_refused_naming_the_rule(components, problem):
     with pytest.raises(ValidationError) as err:
-        validate("BundleDefined", {"event_id": "e", "occurred_at": 1, "bundle_sku": "KIT", "components": components})
+        validate(
+            "BundleDefined",
+            {"event_id": "e", "occurred_at": 1, "bundle_sku": "KIT", "components": components},
+        )
     assert problem in str(err.value)
 
 
 def test_a_well_formed_bundle_and_an_alias_pass_validation():
-    validate("BundleDefined", {"event_id": "e", "occurred_at": 1, "bundle_sku": "KIT",
-                               "components": [{"sku": "A", "qty": 1000}]})
+    validate(
+        "BundleDefined",
+        {
+            "event_id": "e",
+            "occurred_at": 1,
+            "bundle_sku": "KIT",
+            "components": [{"sku": "A", "qty": 1000}],
+        },
+    )
     validate("BundleRemoved", {"event_id": "e", "occurred_at": 1, "bundle_sku": "KIT"})
 
 
 def test_an_unknown_fulfilment_is_refused():
-    record = {"event_id": "e", "occurred_at": 1, "order_id": "o", "channel_id": "web",
-              "lines": [{"sku": "A", "qty": 1}], "fulfilment": "SOME"}
-    with pytest.raises(ValidationError, match="fulfilment: 'SOME' is not one of PER_LINE, ALL_OR_NOTHING"):
+    record = {
+        "event_id": "e",
+        "occurred_at": 1,
+        "order_id": "o",
+        "channel_id": "web",
+        "lines": [{"sku": "A", "qty": 1}],
+        "fulfilment": "SOME",
+    }
+    with pytest.raises(
+        ValidationError, match="fulfilment: 'SOME' is not one of PER_LINE, ALL_OR_NOTHING"
+    ):
         validate("OrderPlaced", record)
 
 
 def test_refusal_rules_that_need_the_catalogue_or_the_stock():
     catalogue = Catalogue().with_bundle(Bundle.of("GIFT", [("MUG", 1), ("LAMP", 1)]))
-    assert "holds stock positions" in refusal(catalogue, Bundle.of("MUG2", [("MUG", 1)]), stocked=True)
-    assert "'GIFT' is a bundle" in refusal(catalogue, Bundle.of("BIG", [("GIFT", 2)]), stocked=False)
-    assert "'MUG' is a component of 'GIFT'" in refusal(catalogue, Bundle.of("MUG", [("X", 1)]), stocked=False)
-    assert refusal(catalogue, Bundle.of("GIFT", [("MUG", 2)]), stocked=False) is None  # a redefinition
+    assert "holds stock positions" in refusal(
+        catalogue, Bundle.of("MUG2", [("MUG", 1)]), stocked=True
+    )
+    assert "'GIFT' is a bundle" in refusal(
+        catalogue, Bundle.of("BIG", [("GIFT", 2)]), stocked=False
+    )
+    assert "'MUG' is a component of 'GIFT'" in refusal(
+        catalogue, Bundle.of("MUG", [("X", 1)]), stocked=False
+    )
+    assert (
+        refusal(catalogue, Bundle.of("GIFT", [("MUG", 2)]), stocked=False) is None
+    )  # a redefinition
 
 
 def test_a_stocked_sku_cannot_become_a_bundle_and_a_bundle_takes_no_stock():
@@ -99,8 +131,13 @@ def test_a_stocked_sku_cannot_become_a_bundle_and_a_bundle_takes_no_stock():
     with pytest.raises(ValidationError, match="'GIFT' is a bundle; a bundle holds no stock"):
         inv.post("StockReceived", location_id="WH", sku="GIFT", qty=1)
     with pytest.raises(ValidationError, match="is a bundle"):  # one bad line refuses the record
-        inv.post("ShipmentConfirmed", shipment_id="s", order_id="o", location_id="WH",
-                 lines=[{"sku": "MUG", "qty": 1}, {"sku": "GIFT", "qty": 1}])
+        inv.post(
+            "ShipmentConfirmed",
+            shipment_id="s",
+            order_id="o",
+            location_id="WH",
+            lines=[{"sku": "MUG", "qty": 1}, {"sku": "GIFT", "qty": 1}],
+        )
     assert inv.state("MUG").positions["WH"].on_hand == 3  # nothing else happened
     assert inv.state("GIFT").positions == {}
 
@@ -154,7 +191,10 @@ def test_a_bundle_line_reserves_every_component_or_none():
     d1 = inv.order_decision("O1")
     assert (d1.status, d1.fulfilment) == (OrderStatus.ACCEPTED, Fulfilment.ALL_OR_NOTHING)
     assert [(x.sku, x.qty_requested, x.qty_reserved) for x in d1.lines] == [
-        ("MUG", 1, 1), ("LAMP", 1, 1), ("GIFT", 1, 1)]
+        ("MUG", 1, 1),
+        ("LAMP", 1, 1),
+        ("GIFT", 1, 1),
+    ]
     inv.post("OrderPlaced", order_id="O2", channel_id="web", lines=[{"sku": "GIFT", "qty": 1}])
     d2 = inv.order_decision("O2")
     assert d2.status == OrderStatus.REJECTED
@@ -165,8 +205,12 @@ def test_a_bundle_line_reserves_every_component_or_none():
 
 def test_a_bundle_line_merges_with_a_direct_line_of_its_component():
     inv = shop(mugs=5)
-    inv.post("OrderPlaced", order_id="O1", channel_id="web",
-             lines=[{"sku": "MUG", "qty": 2}, {"sku": "GIFT", "qty": 1}])
+    inv.post(
+        "OrderPlaced",
+        order_id="O1",
+        channel_id="web",
+        lines=[{"sku": "MUG", "qty": 2}, {"sku": "GIFT", "qty": 1}],
+    )
     d = inv.order_decision("O1")
     assert [(x.sku, x.qty_requested) for x in d.lines] == [("MUG", 3), ("LAMP", 1), ("GIFT", 1)]
     assert inv.state("MUG").lines["O1"].reserved == 3
@@ -174,38 +218,67 @@ def test_a_bundle_line_merges_with_a_direct_line_of_its_component():
 
 def test_per_line_orders_may_be_partial_and_are_decided_like_section_3():
     inv = shop()
-    inv.post("OrderPlaced", order_id="O1", channel_id="web",
-             lines=[{"sku": "MUG", "qty": 1}, {"sku": "LAMP", "qty": 2}])
+    inv.post(
+        "OrderPlaced",
+        order_id="O1",
+        channel_id="web",
+        lines=[{"sku": "MUG", "qty": 1}, {"sku": "LAMP", "qty": 2}],
+    )
     d = inv.order_decision("O1")
-    assert (d.status, d.fulfilment, d.reason) == (OrderStatus.PARTIAL, Fulfilment.PER_LINE, "INSUFFICIENT_STOCK for LAMP")
+    assert (d.status, d.fulfilment, d.reason) == (
+        OrderStatus.PARTIAL,
+        Fulfilment.PER_LINE,
+        "INSUFFICIENT_STOCK for LAMP",
+    )
     assert inv.state("MUG").lines["O1"].reserved == 1
 
 
 def test_cancelling_a_kit_line_releases_its_components():
     inv = shop(mugs=4, lamps=4)
-    inv.post("BundleDefined", bundle_sku="GIFT", components=[{"sku": "MUG", "qty": 2}, {"sku": "LAMP", "qty": 1}])
+    inv.post(
+        "BundleDefined",
+        bundle_sku="GIFT",
+        components=[{"sku": "MUG", "qty": 2}, {"sku": "LAMP", "qty": 1}],
+    )
     inv.post("OrderPlaced", order_id="O1", channel_id="web", lines=[{"sku": "GIFT", "qty": 2}])
     assert inv.state("MUG").lines["O1"].reserved == 4
-    inv.post("BundleDefined", bundle_sku="GIFT", components=[{"sku": "MUG", "qty": 1}, {"sku": "LAMP", "qty": 1}])
+    inv.post(
+        "BundleDefined",
+        bundle_sku="GIFT",
+        components=[{"sku": "MUG", "qty": 1}, {"sku": "LAMP", "qty": 1}],
+    )
     out = inv.post("OrderCancelled", order_id="O1", lines=[{"sku": "GIFT", "qty": 1}])
     # The order's own components (2 mugs a set when it was placed), not today's definition.
-    released = {d.sku: d.qty_reserved for o in out for d in o.decisions if d.status == ReservationStatus.RELEASED}
+    released = {
+        d.sku: d.qty_reserved
+        for o in out
+        for d in o.decisions
+        if d.status == ReservationStatus.RELEASED
+    }
     assert released == {"MUG": 2, "LAMP": 1}
 
 
 def test_a_repeated_order_event_is_decided_once():
     inv = shop()
-    record = {"event_id": "dup", "occurred_at": 5, "order_id": "O1", "channel_id": "web",
-              "lines": [{"sku": "GIFT", "qty": 1}]}
+    record = {
+        "event_id": "dup",
+        "occurred_at": 5,
+        "order_id": "O1",
+        "channel_id": "web",
+        "lines": [{"sku": "GIFT", "qty": 1}],
+    }
     inv.handle_event("OrderPlaced", record, 100)
     assert inv.handle_event("OrderPlaced", record, 200) == []
     assert [d.order_id for d in inv.order_decisions] == ["O1"]
 
 
 def test_saga_steps_ignore_replies_read_twice():
-    expanded = order_saga.expand([{"sku": "A", "qty": 1}, {"sku": "B", "qty": 1}], Catalogue(),
-                                 Fulfilment.ALL_OR_NOTHING)
-    saga, steps = order_saga.start("o", "web", expanded, command_id="c", cause_event_id="e", decided_at=1)
+    expanded = order_saga.expand(
+        [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 1}], Catalogue(), Fulfilment.ALL_OR_NOTHING
+    )
+    saga, steps = order_saga.start(
+        "o", "web", expanded, command_id="c", cause_event_id="e", decided_at=1
+    )
     assert steps == [order_saga.Place("A", 1), order_saga.Place("B", 1)]
     saga, steps = order_saga.line_decided(saga, "A", 1, 2)
     assert steps == [] and order_saga.line_decided(saga, "A", 1, 2) == (saga, [])
@@ -220,28 +293,49 @@ def test_saga_steps_ignore_replies_read_twice():
 def test_a_line_beyond_any_quantity_is_rejected_unasked():
     catalogue = Catalogue().with_bundle(Bundle.of("PALLET", [("CAN", 1000)]))
     expanded = order_saga.expand([{"sku": "PALLET", "qty": 1001}], catalogue)
-    saga, (decide,) = order_saga.start("o", "web", expanded, command_id="c", cause_event_id="e", decided_at=1)
+    saga, (decide,) = order_saga.start(
+        "o", "web", expanded, command_id="c", cause_event_id="e", decided_at=1
+    )
     assert decide.decision.status == OrderStatus.REJECTED
 
 
 # --- properties ------------------------------------------------------------------------------
 
-PROPERTY_SETTINGS = settings(max_examples=300, deadline=None, database=None,
-                             suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(
+    max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 COMPONENTS = ["A", "B", "C"]
 BUNDLES = ["K1", "K2"]
 LOCS = ["L1", "L2"]
 
-bundle_def = st.lists(st.tuples(st.sampled_from(COMPONENTS), st.integers(1, 3)), min_size=1, max_size=3,
-                      unique_by=lambda t: t[0])
+bundle_def = st.lists(
+    st.tuples(st.sampled_from(COMPONENTS), st.integers(1, 3)),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda t: t[0],
+)
 event = st.one_of(
-    st.tuples(st.just("stock"), st.sampled_from(COMPONENTS), st.sampled_from(LOCS), st.integers(-3, 6)),
-    st.tuples(st.just("order"), st.lists(st.tuples(st.sampled_from(COMPONENTS + BUNDLES), st.integers(1, 3)),
-                                         min_size=1, max_size=3), st.sampled_from(list(Fulfilment)),
-              st.sampled_from(["web", "mkt"])),
+    st.tuples(
+        st.just("stock"), st.sampled_from(COMPONENTS), st.sampled_from(LOCS), st.integers(-3, 6)
+    ),
+    st.tuples(
+        st.just("order"),
+        st.lists(
+            st.tuples(st.sampled_from(COMPONENTS + BUNDLES), st.integers(1, 3)),
+            min_size=1,
+            max_size=3,
+        ),
+        st.sampled_from(list(Fulfilment)),
+        st.sampled_from(["web", "mkt"]),
+    ),
     st.tuples(st.just("cancel"), st.integers(0, 30)),
     st.tuples(st.just("define"), st.sampled_from(BUNDLES), bundle_def),
-    st.tuples(st.just("channel"), st.sampled_from(["web", "mkt"]), st.permutations(LOCS), st.integers(0, 2)),
+    st.tuples(
+        st.just("channel"),
+        st.sampled_from(["web", "mkt"]),
+        st.permutations(LOCS),
+        st.integers(0, 2),
+    ),
 )
 
 
@@ -258,16 +352,27 @@ def _run(inv: InMemoryInventory, events, check) -> None:
             elif ev[0] == "order":
                 _, lines, fulfilment, channel = ev
                 orders += 1
-                inv.post("OrderPlaced", order_id=f"o{orders}", channel_id=channel, fulfilment=fulfilment,
-                         lines=[{"sku": s, "qty": q} for s, q in lines])
+                inv.post(
+                    "OrderPlaced",
+                    order_id=f"o{orders}",
+                    channel_id=channel,
+                    fulfilment=fulfilment,
+                    lines=[{"sku": s, "qty": q} for s, q in lines],
+                )
             elif ev[0] == "cancel" and orders:
                 inv.post("OrderCancelled", order_id=f"o{ev[1] % orders + 1}", lines=None)
             elif ev[0] == "define":
                 _, sku, comps = ev
-                inv.post("BundleDefined", bundle_sku=sku, components=[{"sku": s, "qty": q} for s, q in comps])
+                inv.post(
+                    "BundleDefined",
+                    bundle_sku=sku,
+                    components=[{"sku": s, "qty": q} for s, q in comps],
+                )
             elif ev[0] == "channel":
                 _, ch, locs, safety = ev
-                inv.post("ChannelConfigured", channel_id=ch, location_ids=list(locs), safety_stock=safety)
+                inv.post(
+                    "ChannelConfigured", channel_id=ch, location_ids=list(locs), safety_stock=safety
+                )
         except ValidationError:
             pass  # a refused record: nothing happened (checked below all the same)
         check(inv)
@@ -296,7 +401,11 @@ def _never_partly_reserved(inv: InMemoryInventory) -> None:
     for d in inv.order_decisions:
         if d.fulfilment != Fulfilment.ALL_OR_NOTHING:
             continue
-        held = [inv.state(x.sku).lines.get(d.order_id) for x in d.lines if not inv.partition_for(x.sku).catalogue.is_bundle(x.sku)]
+        held = [
+            inv.state(x.sku).lines.get(d.order_id)
+            for x in d.lines
+            if not inv.partition_for(x.sku).catalogue.is_bundle(x.sku)
+        ]
         if d.status == OrderStatus.REJECTED:
             assert all(x.qty_reserved == 0 for x in d.lines)
         else:
@@ -346,19 +455,38 @@ class Cluster:
         if kind == "place":  # at the order's partition: the saga starts
             _, oid, lines = msg
             expanded = order_saga.expand(lines, Catalogue(), Fulfilment.ALL_OR_NOTHING)
-            saga, steps = order_saga.start(oid, "web", expanded, command_id=oid, cause_event_id=oid, decided_at=self.t)
+            saga, steps = order_saga.start(
+                oid, "web", expanded, command_id=oid, cause_event_id=oid, decided_at=self.t
+            )
             self.sagas[oid] = saga
             self.steps(oid, steps)
         elif kind == "line":  # at a SKU's partition: decide, reply to the order's partition
             _, oid, sku, qty = msg
-            cmd = PlaceLine(command_id=f"{oid}:{sku}", event_id=oid, event_type="OrderPlaced", occurred_at=self.t,
-                            logged_at=self.t, sku=sku, order_id=oid, channel_id="web", qty=qty)
+            cmd = PlaceLine(
+                command_id=f"{oid}:{sku}",
+                event_id=oid,
+                event_type="OrderPlaced",
+                occurred_at=self.t,
+                logged_at=self.t,
+                sku=sku,
+                order_id=oid,
+                channel_id="web",
+                qty=qty,
+            )
             (out,) = self.parts[self.p(sku)].handle(cmd)
             self.send(oid, ("decided", oid, sku, out.decisions[0].qty_reserved))
         elif kind == "release":
             _, oid, sku = msg
-            cmd = CancelLine(command_id=f"{oid}/x:{sku}", event_id=f"{oid}/x", event_type="OrderPlaced",
-                             occurred_at=self.t, logged_at=self.t, sku=sku, order_id=oid, reason="ORDER_INCOMPLETE")
+            cmd = CancelLine(
+                command_id=f"{oid}/x:{sku}",
+                event_id=f"{oid}/x",
+                event_type="OrderPlaced",
+                occurred_at=self.t,
+                logged_at=self.t,
+                sku=sku,
+                order_id=oid,
+                reason="ORDER_INCOMPLETE",
+            )
             self.parts[self.p(sku)].handle(cmd)
             self.send(oid, ("released", oid, sku))
         elif kind == "decided":
@@ -384,8 +512,11 @@ class Cluster:
 @PROPERTY_SETTINGS
 @given(
     stock=st.dictionaries(st.sampled_from(COMPONENTS), st.integers(0, 4), min_size=3),
-    orders=st.lists(st.lists(st.tuples(st.sampled_from(COMPONENTS), st.integers(1, 2)), min_size=1, max_size=3),
-                    min_size=1, max_size=8),
+    orders=st.lists(
+        st.lists(st.tuples(st.sampled_from(COMPONENTS), st.integers(1, 2)), min_size=1, max_size=3),
+        min_size=1,
+        max_size=8,
+    ),
     seed=st.integers(0, 2**32),
 )
 def test_property_interleaved_sagas_never_leave_an_order_partly_reserved(stock, orders, seed):
@@ -400,7 +531,11 @@ def test_property_interleaved_sagas_never_leave_an_order_partly_reserved(stock, 
     accepted_units = {sku: 0 for sku in COMPONENTS}
     for oid, d in cluster.decided.items():
         for x in d.lines:
-            line = cluster.parts[cluster.p(x.sku)].states.get(x.sku).lines.get(oid) if cluster.parts[cluster.p(x.sku)].states.get(x.sku) else None
+            line = (
+                cluster.parts[cluster.p(x.sku)].states.get(x.sku).lines.get(oid)
+                if cluster.parts[cluster.p(x.sku)].states.get(x.sku)
+                else None
+            )
             if d.status == OrderStatus.ACCEPTED:
                 assert line is not None and line.reserved == x.qty_requested
                 accepted_units[x.sku] += x.qty_requested
@@ -415,8 +550,16 @@ def test_property_interleaved_sagas_never_leave_an_order_partly_reserved(stock, 
 def _receive(sku: str, n: int):
     from stocksignal.domain import ReceiveStock
 
-    return ReceiveStock(command_id=f"r:{sku}", event_id=f"r:{sku}", event_type="StockReceived", occurred_at=0,
-                        logged_at=0, sku=sku, location_id="WH", qty=n)
+    return ReceiveStock(
+        command_id=f"r:{sku}",
+        event_id=f"r:{sku}",
+        event_type="StockReceived",
+        occurred_at=0,
+        logged_at=0,
+        sku=sku,
+        location_id="WH",
+        qty=n,
+    )
 
 
 def test_channel_book_is_unchanged_by_catalogue_commands():

@@ -56,7 +56,11 @@ def test_negative_raw_is_zero_before_the_buffer():
 
 def test_the_built_in_default_channel_has_no_buffer_and_no_cap():
     default = ChannelBook().resolve("default", state(A=Position(on_hand=7)))
-    assert (default.buffer_percent, default.max_available, default.low_stock_threshold) == (0, None, 0)
+    assert (default.buffer_percent, default.max_available, default.low_stock_threshold) == (
+        0,
+        None,
+        0,
+    )
 
 
 def test_channels_round_trip_through_the_book_and_old_books_read_with_defaults():
@@ -110,8 +114,12 @@ def test_a_buffer_limits_what_the_channel_can_reserve():
     inv.post("StockReceived", sku="MUG", location_id="A", qty=10)
     assert inv.ats("MUG")["mkt"] == 8
 
-    [too_many] = inv.post("OrderPlaced", order_id="o1", channel_id="mkt", lines=[{"sku": "MUG", "qty": 9}])
-    [fits] = inv.post("OrderPlaced", order_id="o2", channel_id="mkt", lines=[{"sku": "MUG", "qty": 8}])
+    [too_many] = inv.post(
+        "OrderPlaced", order_id="o1", channel_id="mkt", lines=[{"sku": "MUG", "qty": 9}]
+    )
+    [fits] = inv.post(
+        "OrderPlaced", order_id="o2", channel_id="mkt", lines=[{"sku": "MUG", "qty": 8}]
+    )
 
     assert too_many.decisions[0].status == ReservationStatus.REJECTED
     assert fits.decisions[0].status == ReservationStatus.RESERVED
@@ -124,8 +132,12 @@ def test_a_cap_limits_what_the_channel_can_reserve_in_one_order():
     _configure(inv, "mkt", ["A"], max_available=3)
     inv.post("StockReceived", sku="MUG", location_id="A", qty=10)
 
-    [capped] = inv.post("OrderPlaced", order_id="o1", channel_id="mkt", lines=[{"sku": "MUG", "qty": 4}])
-    [web] = inv.post("OrderPlaced", order_id="o2", channel_id="web", lines=[{"sku": "MUG", "qty": 4}])
+    [capped] = inv.post(
+        "OrderPlaced", order_id="o1", channel_id="mkt", lines=[{"sku": "MUG", "qty": 4}]
+    )
+    [web] = inv.post(
+        "OrderPlaced", order_id="o2", channel_id="web", lines=[{"sku": "MUG", "qty": 4}]
+    )
 
     assert capped.decisions[0].status == ReservationStatus.REJECTED
     assert web.decisions[0].status == ReservationStatus.RESERVED  # not configured: default rules
@@ -159,7 +171,10 @@ def test_a_channel_never_reserves_more_than_its_ats(r, threshold, steps):
             before = inv.ats("MUG")["mkt"]
             placed += 1
             [outcome] = inv.post(
-                "OrderPlaced", order_id=f"o{placed - 1}", channel_id="mkt", lines=[{"sku": "MUG", "qty": n}]
+                "OrderPlaced",
+                order_id=f"o{placed - 1}",
+                channel_id="mkt",
+                lines=[{"sku": "MUG", "qty": n}],
             )
             [decision] = outcome.decisions
             if decision.status == ReservationStatus.RESERVED:
@@ -178,8 +193,15 @@ def test_with_the_default_rules_every_v1_result_is_unchanged(safety, steps):
     """A v1 ChannelConfigured (no new fields) and one spelling the defaults out decide alike."""
     v1, spelled = InMemoryInventory(), InMemoryInventory()
     _configure(v1, "mkt", ["A", "B"], safety_stock=safety)
-    _configure(spelled, "mkt", ["A", "B"], safety_stock=safety, buffer_percent=0, max_available=None,
-               low_stock_threshold=0)
+    _configure(
+        spelled,
+        "mkt",
+        ["A", "B"],
+        safety_stock=safety,
+        buffer_percent=0,
+        max_available=None,
+        low_stock_threshold=0,
+    )
     placed = 0
     for kind, n in steps:
         if kind == "receive":
@@ -188,8 +210,14 @@ def test_with_the_default_rules_every_v1_result_is_unchanged(safety, steps):
             event = ("OrderCancelled", {"order_id": f"o{n % placed}"})
         elif kind == "order":
             placed += 1
-            event = ("OrderPlaced", {"order_id": f"o{placed - 1}", "channel_id": "mkt",
-                                     "lines": [{"sku": "MUG", "qty": n}]})
+            event = (
+                "OrderPlaced",
+                {
+                    "order_id": f"o{placed - 1}",
+                    "channel_id": "mkt",
+                    "lines": [{"sku": "MUG", "qty": n}],
+                },
+            )
         else:
             continue
         a, b = v1.post(event[0], **event[1]), spelled.post(event[0], **event[1])
@@ -203,8 +231,14 @@ def test_with_the_default_rules_every_v1_result_is_unchanged(safety, steps):
 
 @pytest.mark.parametrize(
     "field, value",
-    [("buffer_percent", -1), ("buffer_percent", 101), ("max_available", -1),
-     ("low_stock_threshold", -1), ("low_stock_threshold", 1_000_001), ("buffer_percent", True)],
+    [
+        ("buffer_percent", -1),
+        ("buffer_percent", 101),
+        ("max_available", -1),
+        ("low_stock_threshold", -1),
+        ("low_stock_threshold", 1_000_001),
+        ("buffer_percent", True),
+    ],
 )
 def test_rules_out_of_range_are_rejected(field, value):
     inv = InMemoryInventory()
@@ -214,5 +248,7 @@ def test_rules_out_of_range_are_rejected(field, value):
 
 def test_rules_at_their_bounds_are_accepted():
     inv = InMemoryInventory()
-    _configure(inv, "mkt", ["A"], buffer_percent=100, max_available=0, low_stock_threshold=1_000_000)
+    _configure(
+        inv, "mkt", ["A"], buffer_percent=100, max_available=0, low_stock_threshold=1_000_000
+    )
     assert inv.book().configured["mkt"] == Channel("mkt", ("A",), 0, 100, 0, 1_000_000)

@@ -216,9 +216,18 @@ def test_redelivered_cancellation_does_not_reach_a_line_placed_after_it():
 
 def test_an_event_repeated_after_the_window_is_a_new_event_with_new_ids():
     inv = InMemoryInventory(dedupe_window_ms=1_000)
-    event = {"event_id": "r1", "occurred_at": 1, "reference": None, "location_id": "A", "sku": "MUG", "qty": 1}
+    event = {
+        "event_id": "r1",
+        "occurred_at": 1,
+        "reference": None,
+        "location_id": "A",
+        "sku": "MUG",
+        "qty": 1,
+    }
     (first,) = inv.handle_event("StockReceived", event, logged_at=1_000)
     assert inv.handle_event("StockReceived", event, logged_at=1_500) == []  # a repeat: dropped
     (again,) = inv.handle_event("StockReceived", event, logged_at=5_000)  # beyond the window
     assert again.movements[0].balance_after == 2
-    assert {m.movement_id for m in first.movements}.isdisjoint(m.movement_id for m in again.movements)
+    assert {m.movement_id for m in first.movements}.isdisjoint(
+        m.movement_id for m in again.movements
+    )

@@ -27,7 +27,11 @@ def test_level_boundaries():
 
 
 def _levels(outcomes) -> list[tuple[str, str, str | None, int, int]]:
-    return [(lv.channel_id, lv.level, lv.previous_level, lv.available, lv.version) for o in outcomes for lv in o.levels]
+    return [
+        (lv.channel_id, lv.level, lv.previous_level, lv.available, lv.version)
+        for o in outcomes
+        for lv in o.levels
+    ]
 
 
 def test_first_snapshot_names_every_channel_with_no_previous_level():
@@ -42,23 +46,33 @@ def test_back_in_stock_and_running_low_sequence():
     inv = InMemoryInventory()
     inv.post("ChannelConfigured", channel_id="web", location_ids=["A"], low_stock_threshold=2)
     inv.post("StockReceived", sku="MUG", location_id="A", qty=5)  # v1: IN both
-    sold = inv.post("OrderPlaced", order_id="o1", channel_id="web", lines=[{"sku": "MUG", "qty": 3}])  # v2: 2 left
-    out = inv.post("OrderPlaced", order_id="o2", channel_id="web", lines=[{"sku": "MUG", "qty": 2}])  # v3: 0
-    same = inv.post("StockAdjusted", sku="MUG", location_id="A", qty_delta=-1, reason="x")  # v4: still 0
+    sold = inv.post(
+        "OrderPlaced", order_id="o1", channel_id="web", lines=[{"sku": "MUG", "qty": 3}]
+    )  # v2: 2 left
+    out = inv.post(
+        "OrderPlaced", order_id="o2", channel_id="web", lines=[{"sku": "MUG", "qty": 2}]
+    )  # v3: 0
+    same = inv.post(
+        "StockAdjusted", sku="MUG", location_id="A", qty_delta=-1, reason="x"
+    )  # v4: still 0
     back = inv.post("StockReceived", sku="MUG", location_id="A", qty=10)  # v5
 
     assert _levels(sold) == [("web", LOW, IN, 2, 2)]  # default has no threshold: still IN
     assert _levels(out) == [("default", OUT, IN, 0, 3), ("web", OUT, LOW, 0, 3)]
     assert _levels(same) == []  # availability changed (a bucket), no level did
-    assert _levels(back) == [("default", IN, OUT, 10, 5), ("web", IN, OUT, 10, 5)]  # the count shorted o2 by 1
+    assert _levels(back) == [
+        ("default", IN, OUT, 10, 5),
+        ("web", IN, OUT, 10, 5),
+    ]  # the count shorted o2 by 1
 
 
 def test_a_record_carries_the_snapshot_it_goes_with():
     inv = InMemoryInventory()
     [o] = inv.post("StockReceived", sku="MUG", location_id="A", qty=1, event_id="rcv-1")
     [lv] = o.levels
-    assert lv == StockLevelChanged("MUG", "default", IN, None, 1, o.availability.version, "rcv-1",
-                                   o.availability.occurred_at)
+    assert lv == StockLevelChanged(
+        "MUG", "default", IN, None, 1, o.availability.version, "rcv-1", o.availability.occurred_at
+    )
     assert lv.to_record()["previous_level"] is None and lv.to_record()["level"] == "IN_STOCK"
 
 
@@ -93,14 +107,18 @@ def test_a_threshold_change_alone_signals_with_the_next_availability_change():
     inv = InMemoryInventory()
     inv.post("ChannelConfigured", channel_id="web", location_ids=["A"])
     inv.post("StockReceived", sku="MUG", location_id="A", qty=5)
-    rule = inv.post("ChannelConfigured", channel_id="web", location_ids=["A"], low_stock_threshold=10)
+    rule = inv.post(
+        "ChannelConfigured", channel_id="web", location_ids=["A"], low_stock_threshold=10
+    )
     assert rule == []
     nxt = inv.post("StockReceived", sku="MUG", location_id="A", qty=1)
     assert _levels(nxt) == [("web", LOW, IN, 6, 2)]
 
 
 def test_levels_survive_the_stored_form_and_v1_states_load_without_levels():
-    state = SkuState("MUG", 3, positions={"A": Position(on_hand=1)}, levels={"default": IN, "web": LOW})
+    state = SkuState(
+        "MUG", 3, positions={"A": Position(on_hand=1)}, levels={"default": IN, "web": LOW}
+    )
     d = state.to_dict()
     assert d["lv"] == {"default": "I", "web": "L"}
     assert SkuState.from_dict(d) == state
@@ -114,8 +132,16 @@ def test_level_changes_compare_with_the_published_levels_only():
     levels the state says were published, whatever came in between."""
     book = ChannelBook().with_channel(Channel("web", ("A",), low_stock_threshold=1))
     state = SkuState("MUG", 7, levels={"default": OUT, "web": OUT})
-    snapshot = {"sku": "MUG", "version": 7, "cause_event_id": "e", "occurred_at": 5,
-                "channels": [{"channel_id": "default", "available": 0}, {"channel_id": "web", "available": 1}]}
+    snapshot = {
+        "sku": "MUG",
+        "version": 7,
+        "cause_event_id": "e",
+        "occurred_at": 5,
+        "channels": [
+            {"channel_id": "default", "available": 0},
+            {"channel_id": "web", "available": 1},
+        ],
+    }
     levels, changes = level_changes(state, book, snapshot)
     assert levels == {"default": OUT, "web": LOW}
     assert [(c.channel_id, c.previous_level, c.level) for c in changes] == [("web", OUT, LOW)]
@@ -131,13 +157,22 @@ steps = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(st.integers(0, 5), st.integers(0, 60), steps)
-def test_the_feed_chains_and_ends_at_the_current_level_and_replays_identically(threshold, buffer, events):
+def test_the_feed_chains_and_ends_at_the_current_level_and_replays_identically(
+    threshold, buffer, events
+):
     def run() -> tuple[InMemoryInventory, list[StockLevelChanged]]:
         inv = InMemoryInventory()
-        inv.post("ChannelConfigured", channel_id="web", location_ids=["A"], low_stock_threshold=threshold,
-                 buffer_percent=buffer)
+        inv.post(
+            "ChannelConfigured",
+            channel_id="web",
+            location_ids=["A"],
+            low_stock_threshold=threshold,
+            buffer_percent=buffer,
+        )
         feed = []
         for i, (name, n) in enumerate(events):
             if name == "StockReceived":
@@ -145,7 +180,11 @@ def test_the_feed_chains_and_ends_at_the_current_level_and_replays_identically(t
             elif name == "StockAdjusted":
                 fields = {"sku": "MUG", "location_id": "A", "qty_delta": n, "reason": "count"}
             else:
-                fields = {"order_id": f"o{i}", "channel_id": "web", "lines": [{"sku": "MUG", "qty": n}]}
+                fields = {
+                    "order_id": f"o{i}",
+                    "channel_id": "web",
+                    "lines": [{"sku": "MUG", "qty": n}],
+                }
             for o in inv.post(name, **fields):
                 feed.extend(o.levels)
                 assert all(lv.version == o.availability.version for lv in o.levels)
@@ -158,5 +197,8 @@ def test_the_feed_chains_and_ends_at_the_current_level_and_replays_identically(t
         last[lv.channel_id] = lv.level
     if inv.state("MUG").version:
         ats = inv.ats("MUG")
-        assert last == {"default": level_of(ats["default"], 0), "web": level_of(ats["web"], threshold)}
+        assert last == {
+            "default": level_of(ats["default"], 0),
+            "web": level_of(ats["web"], threshold),
+        }
     assert run()[1] == feed  # the same inputs give the same records

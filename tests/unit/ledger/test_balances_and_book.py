@@ -18,7 +18,10 @@ from stocksignal.ledger.book import ChannelChange, book_at, configured_at, merge
 
 
 def buckets_of(state) -> dict:
-    return {loc: {b: getattr(p, b) for b in BUCKET_FIELDS.values()} for loc, p in state.positions.items()}
+    return {
+        loc: {b: getattr(p, b) for b in BUCKET_FIELDS.values()}
+        for loc, p in state.positions.items()
+    }
 
 
 def a_day(shop: InMemoryInventory):
@@ -27,10 +30,20 @@ def a_day(shop: InMemoryInventory):
         ("StockReceived", dict(sku="MUG", location_id="BER", qty=10)),
         ("InboundExpected", dict(sku="MUG", location_id="HAM", qty=6, reference="PO-1")),
         ("OrderPlaced", dict(order_id="W-1", channel_id="web", lines=[{"sku": "MUG", "qty": 4}])),
-        ("PickConfirmed", dict(order_id="W-1", location_id="BER", lines=[{"sku": "MUG", "qty_picked": 2, "qty_short": 1}])),
+        (
+            "PickConfirmed",
+            dict(
+                order_id="W-1",
+                location_id="BER",
+                lines=[{"sku": "MUG", "qty_picked": 2, "qty_short": 1}],
+            ),
+        ),
         ("StockReceived", dict(sku="MUG", location_id="HAM", qty=6, reference="PO-1")),
         ("StockCounted", dict(sku="MUG", location_id="BER", counted_qty=3)),
-        ("StockStatusChanged", dict(sku="MUG", location_id="HAM", qty=1, from_status="SELLABLE", to_status="DAMAGED")),
+        (
+            "StockStatusChanged",
+            dict(sku="MUG", location_id="HAM", qty=1, from_status="SELLABLE", to_status="DAMAGED"),
+        ),
     ]
     ledger, states, offset = [], [], 0
     for name, fields in events:
@@ -53,8 +66,11 @@ def test_the_buckets_at_each_time_are_the_model_state_then():
 def test_what_held_the_units_is_read_from_the_movement_references():
     states, ledger = a_day(InMemoryInventory())
     after_order = states[2][0]
-    assert held_by_reference(ledger, after_order) == {"reserved": {"BER": {"W-1": 4}}, "picked": {},
-                                                       "inbound": {"HAM": {"PO-1": 6}}}
+    assert held_by_reference(ledger, after_order) == {
+        "reserved": {"BER": {"W-1": 4}},
+        "picked": {},
+        "inbound": {"HAM": {"PO-1": 6}},
+    }
     at_end = held_by_reference(ledger, states[-1][0])
     assert at_end["inbound"] == {} and at_end["picked"] == {"BER": {"W-1": 2}}
 
@@ -95,7 +111,9 @@ def test_a_truncated_ledger_starts_each_bucket_from_its_first_retained_movement(
 
 
 def test_a_bucket_that_never_moved_in_a_truncated_ledger_is_as_it_is_now():
-    ledger = [Moved(100, 7, {"location_id": "BER", "bucket": "RESERVED", "delta": 1, "balance_after": 3})]
+    ledger = [
+        Moved(100, 7, {"location_id": "BER", "bucket": "RESERVED", "delta": 1, "balance_after": 3})
+    ]
     current = {"BER": {"on_hand": 9, "reserved": 3}, "HAM": {"damaged": 2}}
     at = balances_at(ledger, 150, complete=False, current=current)
     assert at["BER"]["on_hand"] == 9 and at["BER"]["reserved"] == 3 and at["HAM"]["damaged"] == 2
@@ -103,8 +121,13 @@ def test_a_bucket_that_never_moved_in_a_truncated_ledger_is_as_it_is_now():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["BER", "HAM"]), st.integers(1, 5), st.integers(0, 3)), min_size=1,
-                max_size=25))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["BER", "HAM"]), st.integers(1, 5), st.integers(0, 3)),
+        min_size=1,
+        max_size=25,
+    )
+)
 def test_property_the_ledger_sums_to_the_model_at_every_time(steps):
     shop = InMemoryInventory()
     ledger, states = [], []
@@ -113,12 +136,23 @@ def test_property_the_ledger_sums_to_the_model_at_every_time(steps):
             ("StockReceived", dict(sku="S", location_id=loc, qty=qty)),
             ("StockAdjusted", dict(sku="S", location_id=loc, qty_delta=-qty, reason="r")),
             ("StockCounted", dict(sku="S", location_id=loc, counted_qty=qty)),
-            ("OrderPlaced", dict(order_id=f"O-{i}", channel_id="c", lines=[{"sku": "S", "qty": qty}])),
+            (
+                "OrderPlaced",
+                dict(order_id=f"O-{i}", channel_id="c", lines=[{"sku": "S", "qty": qty}]),
+            ),
         ][kind]
         for outcome in shop.post(name, **fields):
             ledger.extend(Moved(shop.clock, len(ledger), m.to_record()) for m in outcome.movements)
-        states.append((shop.clock, {loc: b for loc, b in buckets_of(shop.state("S")).items()
-                                    if any(b.values()) or any(m.location_id == loc for m in ledger)}))
+        states.append(
+            (
+                shop.clock,
+                {
+                    loc: b
+                    for loc, b in buckets_of(shop.state("S")).items()
+                    if any(b.values()) or any(m.location_id == loc for m in ledger)
+                },
+            )
+        )
     for at, expected in states:
         assert balances_at(ledger, at) == expected
 
@@ -135,7 +169,9 @@ def change(name: str, event_id: str, logged_at: int, **fields) -> ChannelChange:
 def test_the_book_at_a_time_folds_the_changes_logged_up_to_it():
     changes = [
         change("ChannelConfigured", "e1", 100, channel_id="web", location_ids=["BER", "HAM"]),
-        change("ChannelConfigured", "e2", 200, channel_id="mkt", location_ids=["HAM"], safety_stock=2),
+        change(
+            "ChannelConfigured", "e2", 200, channel_id="mkt", location_ids=["HAM"], safety_stock=2
+        ),
         change("ChannelConfigured", "e3", 300, channel_id="web", location_ids=["HAM"]),
         change("ChannelRemoved", "e4", 400, channel_id="mkt"),
     ]
@@ -143,7 +179,9 @@ def test_the_book_at_a_time_folds_the_changes_logged_up_to_it():
     assert book_at(changes, 250).configured["web"].location_ids == ("BER", "HAM")
     assert book_at(changes, 300).configured["web"].location_ids == ("HAM",)
     assert set(book_at(changes, 400).configured) == {"web"}
-    assert configured_at(changes, 350) == {"mkt": 200, "web": 300} and configured_at(changes, 400) == {"web": 300}
+    assert configured_at(changes, 350) == {"mkt": 200, "web": 300} and configured_at(
+        changes, 400
+    ) == {"web": 300}
 
 
 def test_a_repeated_event_counts_once_as_the_processor_dedupes_it():
@@ -155,18 +193,26 @@ def test_a_repeated_event_counts_once_as_the_processor_dedupes_it():
 
 def test_merging_the_command_log_with_the_channels_topic_keeps_each_event_once_at_the_logs_time():
     log = [change("ChannelConfigured", "e2", 205, channel_id="web", location_ids=["HAM"])]
-    topic = [change("ChannelConfigured", "e1", 100, channel_id="web", location_ids=["BER"]),
-             change("ChannelConfigured", "e2", 200, channel_id="web", location_ids=["HAM"])]
+    topic = [
+        change("ChannelConfigured", "e1", 100, channel_id="web", location_ids=["BER"]),
+        change("ChannelConfigured", "e2", 200, channel_id="web", location_ids=["HAM"]),
+    ]
     merged = merge(log, topic)
     assert [(c.event_id, c.logged_at) for c in merged] == [("e1", 100), ("e2", 205)]
     assert book_at(merged, 202).configured["web"].location_ids == ("BER",)
 
 
-@pytest.mark.parametrize("at, expected", [(150, {"default": 7, "web": 7}), (250, {"default": 7, "web": 2})])
+@pytest.mark.parametrize(
+    "at, expected", [(150, {"default": 7, "web": 7}), (250, {"default": 7, "web": 2})]
+)
 def test_availability_then_is_the_books_rule_on_the_buckets_then(at, expected):
     from stocksignal.domain import Position, SkuState
 
-    changes = [change("ChannelConfigured", "e1", 100, channel_id="web", location_ids=["BER", "HAM"]),
-               change("ChannelConfigured", "e2", 200, channel_id="web", location_ids=["HAM"])]
-    state = SkuState("S", positions={"BER": Position(on_hand=5), "HAM": Position(on_hand=3, reserved=1)})
+    changes = [
+        change("ChannelConfigured", "e1", 100, channel_id="web", location_ids=["BER", "HAM"]),
+        change("ChannelConfigured", "e2", 200, channel_id="web", location_ids=["HAM"]),
+    ]
+    state = SkuState(
+        "S", positions={"BER": Position(on_hand=5), "HAM": Position(on_hand=3, reserved=1)}
+    )
     assert book_at(changes, at).ats(state) == expected

@@ -36,20 +36,53 @@ def test_time_parameters_take_every_spelling_and_refuse_the_future():
 
 
 def _stock_at(at: int = 1000) -> StockAt:
-    (command,) = split("ChannelConfigured", {"event_id": "e1", "occurred_at": 10, "channel_id": "web",
-                                             "location_ids": ["HAM"], "safety_stock": 1}, logged_at=10)
+    (command,) = split(
+        "ChannelConfigured",
+        {
+            "event_id": "e1",
+            "occurred_at": 10,
+            "channel_id": "web",
+            "location_ids": ["HAM"],
+            "safety_stock": 1,
+        },
+        logged_at=10,
+    )
     change = ChannelChange(10, command)
-    return StockAt("MUG", at, {"HAM": {"on_hand": 5, "reserved": 2, "picked": 0, "damaged": 0, "quality_hold": 0,
-                                       "pending_inspection": 0, "inbound": 0}},
-                   {"reserved": {"HAM": {"W-1": 2}}, "picked": {}, "inbound": {}}, book_at([change], at),
-                   {"web": 10}, SPAN, 3, None)
+    return StockAt(
+        "MUG",
+        at,
+        {
+            "HAM": {
+                "on_hand": 5,
+                "reserved": 2,
+                "picked": 0,
+                "damaged": 0,
+                "quality_hold": 0,
+                "pending_inspection": 0,
+                "inbound": 0,
+            }
+        },
+        {"reserved": {"HAM": {"W-1": 2}}, "picked": {}, "inbound": {}},
+        book_at([change], at),
+        {"web": 10},
+        SPAN,
+        3,
+        None,
+    )
 
 
 def test_the_as_of_answer_has_the_shape_of_the_current_one_where_the_ledger_can_say_it():
     answer = stock_at_json(_stock_at(), partition=2)
     assert answer["positions"]["HAM"]["sellable"] == 3
-    assert answer["channels"]["web"] == {"available": 2, "locations": ["HAM"], "safety_stock": 1, "buffer_percent": 0,
-                                         "max_available": None, "low_stock_threshold": 0, "configured": True}
+    assert answer["channels"]["web"] == {
+        "available": 2,
+        "locations": ["HAM"],
+        "safety_stock": 1,
+        "buffer_percent": 0,
+        "max_available": None,
+        "low_stock_threshold": 0,
+        "configured": True,
+    }
     assert answer["channels"]["default"]["available"] == 3
     assert answer["reserved_by_order"] == {"HAM": {"W-1": 2}} and answer["partition"] == 2
     assert "open_reservations" not in answer and "version" not in answer
@@ -57,7 +90,11 @@ def test_the_as_of_answer_has_the_shape_of_the_current_one_where_the_ledger_can_
 
 
 def test_a_window_answer_lists_movements_oldest_first_with_their_log_time():
-    m = Moved(500, 4, {"sku": "MUG", "location_id": "HAM", "bucket": "ON_HAND", "delta": 2, "balance_after": 2})
+    m = Moved(
+        500,
+        4,
+        {"sku": "MUG", "location_id": "HAM", "bucket": "ON_HAND", "delta": 2, "balance_after": 2},
+    )
     answer = window_json(Window("MUG", 1, 600, [m], {"HAM": {"on_hand": 2}}, 1, SPAN))
     assert answer["movements"][0]["logged_at"] == 500 and answer["newest_first"] is False
     assert answer["net_change"] == {"HAM": {"on_hand": 2}} and answer["truncated"] is False
@@ -92,8 +129,17 @@ class _SlowLedger:
         time.sleep(1.0)
         if self.fail:
             raise self.fail
-        assert current == {"HAM": {"on_hand": 5, "reserved": 0, "picked": 0, "damaged": 0, "quality_hold": 0,
-                                   "pending_inspection": 0, "inbound": 0}}
+        assert current == {
+            "HAM": {
+                "on_hand": 5,
+                "reserved": 0,
+                "picked": 0,
+                "damaged": 0,
+                "quality_hold": 0,
+                "pending_inspection": 0,
+                "inbound": 0,
+            }
+        }
         return _stock_at(at)
 
 
@@ -101,8 +147,14 @@ def _serve(ledger):
     from aiohttp.test_utils import TestClient, TestServer
 
     state = SkuState("MUG", version=3, positions={"HAM": Position(on_hand=5)})
-    inspection = Inspection(_Runtime(_Store(state)), owners=None, partitions=1, history_size=4, self_url="x",
-                            ledger=ledger)
+    inspection = Inspection(
+        _Runtime(_Store(state)),
+        owners=None,
+        partitions=1,
+        history_size=4,
+        self_url="x",
+        ledger=ledger,
+    )
     return TestClient(TestServer(make_app(inspection, ProcessorMetrics(), lambda: None)))
 
 
@@ -127,10 +179,13 @@ def test_a_slow_ledger_read_runs_off_the_loop_while_the_api_keeps_answering():
     assert ledger.threads and ledger.threads[0] != threading.main_thread().name
 
 
-@pytest.mark.parametrize("fail, status, error", [
-    (NotRetained("the ledger no longer covers that time"), 422, "not_retained"),
-    (LedgerUnavailable("no Kafka"), 503, "ledger_unavailable"),
-])
+@pytest.mark.parametrize(
+    "fail, status, error",
+    [
+        (NotRetained("the ledger no longer covers that time"), 422, "not_retained"),
+        (LedgerUnavailable("no Kafka"), 503, "ledger_unavailable"),
+    ],
+)
 def test_ledger_failures_have_their_own_answers(fail, status, error):
     async def scenario():
         async with _serve(_SlowLedger(fail)) as client:
@@ -141,11 +196,14 @@ def test_ledger_failures_have_their_own_answers(fail, status, error):
     assert got == status and body["error"] == error
 
 
-@pytest.mark.parametrize("path, says", [
-    ("/skus/MUG?at=soon", "is not a time"),
-    ("/skus/MUG/movements?since=-1h&until=-2h", "until is before since"),
-    ("/skus/MUG/movements?since=-1h&limit=10001", "limit must be in 1..10000"),
-])
+@pytest.mark.parametrize(
+    "path, says",
+    [
+        ("/skus/MUG?at=soon", "is not a time"),
+        ("/skus/MUG/movements?since=-1h&until=-2h", "until is before since"),
+        ("/skus/MUG/movements?since=-1h&limit=10001", "limit must be in 1..10000"),
+    ],
+)
 def test_bad_time_parameters_are_400(path, says):
     async def scenario():
         async with _serve(_SlowLedger()) as client:

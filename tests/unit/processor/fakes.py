@@ -39,8 +39,9 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 
@@ -53,10 +54,19 @@ OFFSET_BEGINNING = -2
 OFFSET_INVALID = -1001  # librdkafka's "no position" (nothing handed out in this fetch session)
 
 
-def kafka_exception(code: int, reason: str, *, fatal: bool = False, retriable: bool = False,
-                    txn_requires_abort: bool = False) -> KafkaException:
-    return KafkaException(KafkaError(code, reason, fatal=fatal, retriable=retriable,
-                                     txn_requires_abort=txn_requires_abort))
+def kafka_exception(
+    code: int,
+    reason: str,
+    *,
+    fatal: bool = False,
+    retriable: bool = False,
+    txn_requires_abort: bool = False,
+) -> KafkaException:
+    return KafkaException(
+        KafkaError(
+            code, reason, fatal=fatal, retriable=retriable, txn_requires_abort=txn_requires_abort
+        )
+    )
 
 
 # --- the broker ------------------------------------------------------------------------------
@@ -136,8 +146,12 @@ class FakeGroup:
 
 
 class FakeBroker:
-    def __init__(self, now_ms: Callable[[], int] = lambda: 0, group_id: str = "app",
-                 transaction_timeout_ms: int = 10_000) -> None:
+    def __init__(
+        self,
+        now_ms: Callable[[], int] = lambda: 0,
+        group_id: str = "app",
+        transaction_timeout_ms: int = 10_000,
+    ) -> None:
         self.now_ms = now_ms
         # As the broker does: a transaction open longer than this is aborted and its
         # producer's epoch bumped (the producer is fenced).
@@ -161,8 +175,16 @@ class FakeBroker:
     def log(self, topic: str, partition: int) -> list[FakeRecord]:
         return self.logs[topic][partition]
 
-    def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None,
-               headers: list | None = None, timestamp: int | None = None, txn: FakeTxn | None = None) -> int:
+    def append(
+        self,
+        topic: str,
+        partition: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list | None = None,
+        timestamp: int | None = None,
+        txn: FakeTxn | None = None,
+    ) -> int:
         log = self.log(topic, partition)
         if txn is not None:
             assert txn.state == "open", f"{txn} is not open"
@@ -226,7 +248,9 @@ class FakeBroker:
         txn.state = "committed" if commit else "aborted"
         for topic, p in sorted(txn.partitions):
             log = self.log(topic, p)
-            log.append(FakeRecord(topic, p, len(log), None, None, None, self.now_ms(), txn, control=True))
+            log.append(
+                FakeRecord(topic, p, len(log), None, None, None, self.now_ms(), txn, control=True)
+            )
         if commit:
             self.group.committed.update(txn.offsets)
 
@@ -244,22 +268,52 @@ class FakeBroker:
 class FakeMessage:
     """The confluent_kafka.Message methods the runtime calls."""
 
-    __slots__ = ("_topic", "_partition", "_offset", "_key", "_value", "_headers", "_timestamp", "_error")
+    __slots__ = (
+        "_topic",
+        "_partition",
+        "_offset",
+        "_key",
+        "_value",
+        "_headers",
+        "_timestamp",
+        "_error",
+    )
 
-    def __init__(self, topic: str, partition: int, offset: int, key: bytes | None = None, value: bytes | None = None,
-                 headers: list | None = None, timestamp: int = 0, error: KafkaError | None = None) -> None:
+    def __init__(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None = None,
+        value: bytes | None = None,
+        headers: list | None = None,
+        timestamp: int = 0,
+        error: KafkaError | None = None,
+    ) -> None:
         self._topic, self._partition, self._offset = topic, partition, offset
         self._key, self._value, self._headers = key, value, headers
         self._timestamp, self._error = timestamp, error
 
     @classmethod
-    def of(cls, rec: FakeRecord) -> "FakeMessage":
-        return cls(rec.topic, rec.partition, rec.offset, rec.key, rec.value,
-                   list(rec.headers) if rec.headers else None, rec.timestamp)
+    def of(cls, rec: FakeRecord) -> FakeMessage:
+        return cls(
+            rec.topic,
+            rec.partition,
+            rec.offset,
+            rec.key,
+            rec.value,
+            list(rec.headers) if rec.headers else None,
+            rec.timestamp,
+        )
 
     @classmethod
-    def eof(cls, topic: str, partition: int, offset: int) -> "FakeMessage":
-        return cls(topic, partition, offset, error=KafkaError(KafkaError._PARTITION_EOF, "Broker: No more messages"))
+    def eof(cls, topic: str, partition: int, offset: int) -> FakeMessage:
+        return cls(
+            topic,
+            partition,
+            offset,
+            error=KafkaError(KafkaError._PARTITION_EOF, "Broker: No more messages"),
+        )
 
     def topic(self) -> str:
         return self._topic
@@ -307,7 +361,9 @@ class FakeGroupConsumer(GroupConsumer):
         self.known_high: dict[TP, int] = {}  # the end each partition's last fetch response gave
         self.paused: set[TP] = set()  # the client's pause flags (kept across seek and assign)
         self.delayed: set[TP] = set()  # fetched (end known) but their records not delivered yet
-        self.marker_delay_polls = 0  # > 0: a marker is stepped over only this many polls after it is reached
+        self.marker_delay_polls = (
+            0  # > 0: a marker is stepped over only this many polls after it is reached
+        )
         self.rejoin_assignment: list[TP] | None = None  # what an expelled member gets on rejoining
         self.calls: list[tuple] = []
         self.closed = False
@@ -341,7 +397,9 @@ class FakeGroupConsumer(GroupConsumer):
 
     # --- GroupConsumer -------------------------------------------------------------------
 
-    def subscribe(self, topics: Sequence[str], on_assign: Callable, on_revoke: Callable, on_lost: Callable) -> None:
+    def subscribe(
+        self, topics: Sequence[str], on_assign: Callable, on_revoke: Callable, on_lost: Callable
+    ) -> None:
         self.calls.append(("subscribe", list(topics)))
         self.topics = list(topics)
         self._on_assign, self._on_revoke, self._on_lost = on_assign, on_revoke, on_lost
@@ -381,8 +439,14 @@ class FakeGroupConsumer(GroupConsumer):
         pending = self.broker.pending_offsets()
         held = [tp for tp in partitions if tp in pending]
         if held:  # RequireStable: the broker answers UNSTABLE_OFFSET_COMMIT until it completes
-            raise kafka_exception(KafkaError._TIMED_OUT, f"committed offsets of {held} held by {pending[held[0]]}")
-        return {tp: self.broker.group.committed[tp] for tp in partitions if tp in self.broker.group.committed}
+            raise kafka_exception(
+                KafkaError._TIMED_OUT, f"committed offsets of {held} held by {pending[held[0]]}"
+            )
+        return {
+            tp: self.broker.group.committed[tp]
+            for tp in partitions
+            if tp in self.broker.group.committed
+        }
 
     def assign(self, offsets: Offsets) -> None:
         self.calls.append(("assign", dict(offsets)))
@@ -402,7 +466,9 @@ class FakeGroupConsumer(GroupConsumer):
         if tp not in self.assignment:
             raise kafka_exception(KafkaError._STATE, f"seek: {tp} is not assigned")
         self.assignment[tp] = self._resolve(tp, offset)
-        self.app_pos[tp] = offset if offset >= 0 else OFFSET_INVALID  # librdkafka >= 1.9: seek resets it
+        self.app_pos[tp] = (
+            offset if offset >= 0 else OFFSET_INVALID
+        )  # librdkafka >= 1.9: seek resets it
 
     def pause(self, partitions: Iterable[TP]) -> None:
         tps = list(partitions)
@@ -441,7 +507,11 @@ class FakeGroupConsumer(GroupConsumer):
 
     def close(self) -> None:
         self.calls.append(("close",))
-        if self.assignment and self._on_revoke is not None and self.broker.group.valid(self.group_metadata()):
+        if (
+            self.assignment
+            and self._on_revoke is not None
+            and self.broker.group.valid(self.group_metadata())
+        ):
             self._callback(self._on_revoke, sorted(self.assignment))
         self.broker.group.leave(self.member_id)
         self.assignment = {}
@@ -450,8 +520,14 @@ class FakeGroupConsumer(GroupConsumer):
     # --- inside consume(): the group protocol --------------------------------------------
 
     def _serve_group(self) -> None:
-        if not self._events and self.generation is not None and not self.broker.group.valid(self.group_metadata()):
-            self._events.append(("lost", self.rejoin_assignment))  # the heartbeat says: not a member
+        if (
+            not self._events
+            and self.generation is not None
+            and not self.broker.group.valid(self.group_metadata())
+        ):
+            self._events.append(
+                ("lost", self.rejoin_assignment)
+            )  # the heartbeat says: not a member
         while self._events:
             kind, assigned = self._events.popleft()
             current = sorted(self.assignment)
@@ -470,7 +546,9 @@ class FakeGroupConsumer(GroupConsumer):
             self._assigned_in_callback = False
             self._callback(self._on_assign, list(assigned))
             if not self._assigned_in_callback:  # the client's default: committed offsets
-                self.assign({tp: self.broker.group.committed.get(tp, OFFSET_BEGINNING) for tp in assigned})
+                self.assign(
+                    {tp: self.broker.group.committed.get(tp, OFFSET_BEGINNING) for tp in assigned}
+                )
 
     def _default_unassign(self) -> None:
         self.assignment = {}
@@ -486,7 +564,9 @@ class FakeGroupConsumer(GroupConsumer):
             return offset
         if offset == OFFSET_BEGINNING:
             return 0
-        return self.broker.group.committed.get(tp, 0)  # OFFSET_STORED/INVALID: committed, else earliest
+        return self.broker.group.committed.get(
+            tp, 0
+        )  # OFFSET_STORED/INVALID: committed, else earliest
 
     # --- for assertions ------------------------------------------------------------------
 
@@ -527,7 +607,9 @@ class FakeProducerHandle:
         if self.fatal is not None:
             raise KafkaException(self.fatal)
         if self.epoch is not None and self.broker.epochs.get(self.transactional_id) != self.epoch:
-            self.fatal = KafkaError(KafkaError._FENCED, "producer fenced by a newer instance", fatal=True)
+            self.fatal = KafkaError(
+                KafkaError._FENCED, "producer fenced by a newer instance", fatal=True
+            )
             raise KafkaException(self.fatal)
 
     def _in_txn(self) -> FakeTxn:
@@ -553,10 +635,14 @@ class FakeProducerHandle:
         txn = self._in_txn()
         if self.abortable is not None:
             raise KafkaException(self.abortable)
-        if partition == -1:  # RD_KAFKA_PARTITION_UA: the producer's murmur2_random partitioner decides
+        if (
+            partition == -1
+        ):  # RD_KAFKA_PARTITION_UA: the producer's murmur2_random partitioner decides
             assert key is not None, "a record for the partitioner needs a key"
             partition = partition_for(key, self.broker.partitions(topic))
-        assert 0 <= partition < self.broker.partitions(topic), f"{topic}[{partition}] does not exist"
+        assert 0 <= partition < self.broker.partitions(topic), (
+            f"{topic}[{partition}] does not exist"
+        )
         offset = self.broker.append(topic, partition, key, value, headers, txn=txn)
         self.produced += 1
         if on_delivery is not None:
@@ -568,9 +654,11 @@ class FakeProducerHandle:
         if self.abortable is not None:
             raise KafkaException(self.abortable)
         if not self.broker.group.valid(md):
-            self.abortable = KafkaError(KafkaError.UNKNOWN_MEMBER_ID,
-                                        f"member {md.member_id} (generation {md.generation}) is not in the group",
-                                        txn_requires_abort=True)
+            self.abortable = KafkaError(
+                KafkaError.UNKNOWN_MEMBER_ID,
+                f"member {md.member_id} (generation {md.generation}) is not in the group",
+                txn_requires_abort=True,
+            )
             raise KafkaException(self.abortable)
         txn.offsets.update(offsets)
 
@@ -612,8 +700,13 @@ class FakeTxnProducer(TxnProducer):
     def handle(self) -> FakeProducerHandle:
         return self._p
 
-    def inject(self, method: str, error: KafkaError, skip: int = 0,
-               when: Callable[[FakeTxn | None], bool] | None = None) -> None:
+    def inject(
+        self,
+        method: str,
+        error: KafkaError,
+        skip: int = 0,
+        when: Callable[[FakeTxn | None], bool] | None = None,
+    ) -> None:
         """Make a call to ``method`` raise ``error``: the first call for which ``when(open
         transaction)`` holds (default: any), after ``skip`` such calls. A fatal error leaves the
         instance unusable, an abortable one leaves its transaction in the abortable state (as
@@ -634,7 +727,9 @@ class FakeTxnProducer(TxnProducer):
         for hook in hooks:
             try:
                 hook()
-            except Exception as exc:  # the test's own failure: not a Kafka error for the runtime to handle
+            except (
+                Exception
+            ) as exc:  # the test's own failure: not a Kafka error for the runtime to handle
                 raise HookFailed(f"hook before {method}() failed: {exc!r}") from exc
         faults = self._faults.get(method)
         if not faults:
@@ -672,12 +767,21 @@ class FakeTxnProducer(TxnProducer):
         self._fault("begin")
         self._p.begin_transaction()
 
-    def produce(self, topic: str, partition: int, key: bytes | None, value: bytes | None,
-                headers=None, on_delivery: Callable | None = None) -> None:
+    def produce(
+        self,
+        topic: str,
+        partition: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers=None,
+        on_delivery: Callable | None = None,
+    ) -> None:
         self._fault("produce")
         self._p.produce(topic, partition, key, value, headers, on_delivery)
 
-    def send_offsets(self, offsets: Offsets, group_metadata: Any, timeout_s: float, instance: Any = None) -> None:
+    def send_offsets(
+        self, offsets: Offsets, group_metadata: Any, timeout_s: float, instance: Any = None
+    ) -> None:
         self._fault("send_offsets")
         (instance or self._p).send_offsets_to_transaction(dict(offsets), group_metadata)
 

@@ -15,11 +15,16 @@ CAUSE = Cause("e", "StockReceived", 1)
 
 
 def test_a_bundle_is_explained_by_its_scarcest_component():
-    view, _ = redefine(BundleView("GIFT"), Bundle.of("GIFT", [("MUG", 1), ("LAMP", 2)]), CAUSE, ("web",))
+    view, _ = redefine(
+        BundleView("GIFT"), Bundle.of("GIFT", [("MUG", 1), ("LAMP", 2)]), CAUSE, ("web",)
+    )
     view, _ = observe(view, "MUG", {"default": 3, "web": 3}, CAUSE)
     view, _ = observe(view, "LAMP", {"default": 5, "web": 1}, CAUSE)
     answer = bundle_json(view, 2)
-    assert answer["bundle"] is True and answer["components"] == [{"sku": "MUG", "qty": 1}, {"sku": "LAMP", "qty": 2}]
+    assert answer["bundle"] is True and answer["components"] == [
+        {"sku": "MUG", "qty": 1},
+        {"sku": "LAMP", "qty": 2},
+    ]
     web = {c["channel_id"]: c for c in answer["channels"]}["web"]
     assert (web["available"], web["limited_by"]) == (0, "LAMP")
     assert web["components"][0] == {"sku": "LAMP", "available": 1, "qty": 2, "bundles": 0}

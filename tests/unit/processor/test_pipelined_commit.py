@@ -13,7 +13,13 @@ import pytest
 from confluent_kafka import KafkaError
 
 from tests.unit.processor.test_runtime import seeded, traffic
-from tests.unit.processor.world import INPUTS, DeferredCommit, World, assert_matches_model, run_until_idle
+from tests.unit.processor.world import (
+    INPUTS,
+    DeferredCommit,
+    World,
+    assert_matches_model,
+    run_until_idle,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +50,10 @@ def test_a_failed_commit_in_flight_takes_the_next_transaction_along():
     committed_before = dict(w.broker.group.committed)
     written = [t for t in w.broker.logs if t not in INPUTS]  # what the processor writes
     visible_before = {t: len(w.broker.visible(t)) for t in written}
-    wk.producer.inject("commit", KafkaError(KafkaError._MSG_TIMED_OUT, "delivery timed out", txn_requires_abort=True))
+    wk.producer.inject(
+        "commit",
+        KafkaError(KafkaError._MSG_TIMED_OUT, "delivery timed out", txn_requires_abort=True),
+    )
     traffic(w, wl, 10)
     failed = False
     for _ in range(30):
@@ -52,7 +61,9 @@ def test_a_failed_commit_in_flight_takes_the_next_transaction_along():
         wk.step(advance_ms=60)
         if wk.producer.pending_faults() == 0:
             failed = True
-            assert had_next, "the failed commit had no transaction waiting behind it: nothing tested"
+            assert had_next, (
+                "the failed commit had no transaction waiting behind it: nothing tested"
+            )
             break
         traffic(w, wl, 3)
     assert failed, "the injected commit failure never fired"
@@ -73,7 +84,9 @@ def test_a_revoke_while_a_commit_runs_waits_for_it_then_commits_the_rest():
         wk.step(advance_ms=60)
         if wk.runtime._committing is not None and wk.runtime._txn.open:
             break
-    assert wk.runtime._committing is not None and wk.runtime._txn.open, "no commit in flight with work behind it"
+    assert wk.runtime._committing is not None and wk.runtime._txn.open, (
+        "no commit in flight with work behind it"
+    )
     wk.consumer.rebalance(assigned=[])  # everything moves away, served at the next poll
     wk.step()
     assert not wk.runtime.tasks and wk.runtime._committing is None and not wk.runtime._txn.open
@@ -89,7 +102,7 @@ class StrandedCommit(DeferredCommit):
     broker restart): never done, ``wait`` gives up, and the call runs only when the test says
     so, long after the runtime has renewed its producer and started again."""
 
-    started: list["StrandedCommit"] = []
+    started: list[StrandedCommit] = []
 
     def __init__(self, fn) -> None:
         super().__init__(fn)
@@ -122,12 +135,18 @@ def test_a_commit_that_returns_after_the_producer_was_renewed_cannot_commit_the_
         wk.step(advance_ms=60)
         if len(wk.producer.instances) > 1 and wk.runtime._txn.begun:
             break
-    assert len(wk.producer.instances) > 1, "the stranded commit was never given up on: nothing tested"
+    assert len(wk.producer.instances) > 1, (
+        "the stranded commit was never given up on: nothing tested"
+    )
     assert wk.runtime._txn.begun, "the renewed producer has no transaction open: nothing tested"
     written = [t for t in w.broker.logs if t not in INPUTS]
     visible = {t: len(w.broker.visible(t)) for t in written}
     committed = dict(w.broker.group.committed)
     StrandedCommit.started[0].finish_late()  # the old thread's send_offsets and commit, at last
-    assert StrandedCommit.started[0].error is not None, "the late commit succeeded on a renewed producer"
-    assert {t: len(w.broker.visible(t)) for t in written} == visible, "the new transaction was committed half-built"
+    assert StrandedCommit.started[0].error is not None, (
+        "the late commit succeeded on a renewed producer"
+    )
+    assert {t: len(w.broker.visible(t)) for t in written} == visible, (
+        "the new transaction was committed half-built"
+    )
     assert dict(w.broker.group.committed) == committed

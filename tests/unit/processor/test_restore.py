@@ -12,7 +12,6 @@ from confluent_kafka import KafkaError
 from stocksignal.bench.workload import Workload
 from stocksignal.processor.restore import Restorer
 from stocksignal.processor.store import CHECKPOINT_KEY, LAYOUT, Checkpoint, MemoryStore
-
 from tests.unit.processor.fakes import FakeBroker, FakeChangelogReader
 from tests.unit.processor.world import (
     MAX_CHECKPOINT_AGE_MS,
@@ -40,8 +39,12 @@ class Changelog:
         self.broker = FakeBroker(now_ms=lambda: NOW_MS)
         self.broker.create_topic(STOCK_CHANGELOG, 1, TOPIC_ID)
         self.reader = FakeChangelogReader(self.broker)
-        self.restorer = Restorer(self.reader, {STOCK_CHANGELOG: TOPIC_ID}, MAX_CHECKPOINT_AGE_MS,
-                                 clock=lambda: NOW_MS / 1000)
+        self.restorer = Restorer(
+            self.reader,
+            {STOCK_CHANGELOG: TOPIC_ID},
+            MAX_CHECKPOINT_AGE_MS,
+            clock=lambda: NOW_MS / 1000,
+        )
         self.open: list = []
 
     def txn(self, records: list[tuple[bytes, bytes | None]], outcome: str) -> list[int]:
@@ -53,8 +56,13 @@ class Changelog:
             self.open.append(t)
         return offsets
 
-    def restore(self, store: MemoryStore, max_records: int = 5000, max_steps: int = 50,
-                abort_open_after: int = 10) -> list[int]:
+    def restore(
+        self,
+        store: MemoryStore,
+        max_records: int = 5000,
+        max_steps: int = 50,
+        abort_open_after: int = 10,
+    ) -> list[int]:
         """Run the restore to completion; the checkpoint offset after each slice. Open
         transactions are aborted (as the broker does after transaction.timeout.ms) once
         ``abort_open_after`` steps have run: until then the restore must wait."""
@@ -71,7 +79,9 @@ class Changelog:
             if done:
                 assert done == [store]
                 assert not self.restorer.restoring()
-                assert not self.open, "the restore completed while a transaction before the end was open"
+                assert not self.open, (
+                    "the restore completed while a transaction before the end was open"
+                )
                 return marks
         raise AssertionError("the restore never completed")
 
@@ -115,7 +125,9 @@ BAD_CHECKPOINTS = {
     "of another changelog": Checkpoint(ORDERS_CHANGELOG, TOPIC_ID, 3, NOW_MS),
     "of another layout": Checkpoint(STOCK_CHANGELOG, TOPIC_ID, 3, NOW_MS, layout=LAYOUT - 1),
     "beyond the changelog's end": Checkpoint(STOCK_CHANGELOG, TOPIC_ID, 42, NOW_MS),
-    "older than the max age": Checkpoint(STOCK_CHANGELOG, TOPIC_ID, 3, NOW_MS - MAX_CHECKPOINT_AGE_MS - 1),
+    "older than the max age": Checkpoint(
+        STOCK_CHANGELOG, TOPIC_ID, 3, NOW_MS - MAX_CHECKPOINT_AGE_MS - 1
+    ),
 }
 
 
@@ -138,7 +150,10 @@ def test_a_store_with_a_valid_checkpoint_restores_only_what_is_newer():
     store = MemoryStore("stock", 0)
     # The store holds the first transaction (offsets 0-1, its marker at 2), and a key only it
     # has: a wipe would lose it.
-    store.restore([(b"A", b"a1"), (b"B", b"b1"), (b"K", b"kept")], Checkpoint(STOCK_CHANGELOG, TOPIC_ID, 2, NOW_MS - 5))
+    store.restore(
+        [(b"A", b"a1"), (b"B", b"b1"), (b"K", b"kept")],
+        Checkpoint(STOCK_CHANGELOG, TOPIC_ID, 2, NOW_MS - 5),
+    )
     cl.restore(store)
     assert cl.reader.assignments[0] == {(STOCK_CHANGELOG, 0): 2}
     assert cl.reader.delivered[(STOCK_CHANGELOG, 0)] == 2  # offsets 6 and 7 only
@@ -174,7 +189,8 @@ def test_a_checkpoint_beyond_an_open_zombie_transaction_is_kept():
     cl.restorer.start(store, STOCK_CHANGELOG)
     assert data(store) == {b"A": b"a2", b"B": b"b2"}, (
         "a store holding committed records past an open transaction was wiped: it will be "
-        "restored to the last stable offset only, and lose them")
+        "restored to the last stable offset only, and lose them"
+    )
 
 
 # --- a worker's restart ----------------------------------------------------------------------
@@ -198,7 +214,10 @@ def test_a_restarted_worker_with_rocksdb_stores_restores_only_what_is_newer(tmp_
     w.send(wl.next(w.next_ts()) for _ in range(20))
     run_until_idle(b)
     b.close()
-    written_by_b = {tp: [r for r in w.broker.visible(*tp) if r.offset >= cp.offset] for tp, cp in checkpoints.items()}
+    written_by_b = {
+        tp: [r for r in w.broker.visible(*tp) if r.offset >= cp.offset]
+        for tp, cp in checkpoints.items()
+    }
 
     a2 = w.worker("worker-1", store="rocksdb", state_dir=tmp_path).start()
     w.send(wl.next(w.next_ts()) for _ in range(20))
@@ -212,10 +231,14 @@ def test_a_restarted_worker_with_rocksdb_stores_restores_only_what_is_newer(tmp_
         tp = (changelog, p)
         end = cp.offset
         if tp in starts:
-            assert starts[tp] == cp.offset, f"{tp}: restored from {starts[tp]}, its checkpoint is {cp.offset}"
+            assert starts[tp] == cp.offset, (
+                f"{tp}: restored from {starts[tp]}, its checkpoint is {cp.offset}"
+            )
         else:
             assert w.broker.lso(*tp) >= end  # nothing newer: not even assigned
-        assert a2.reader.delivered.get(tp, 0) == len(written_by_b[tp]), f"{tp}: read more than what is newer"
+        assert a2.reader.delivered.get(tp, 0) == len(written_by_b[tp]), (
+            f"{tp}: read more than what is newer"
+        )
         newer += len(written_by_b[tp])
     assert newer, "B wrote nothing: the case tests nothing"
     assert a2.metrics.registry.get_sample_value("stocksignal_store_wipes_total") in (None, 0.0)
@@ -249,10 +272,15 @@ def test_a_restart_while_a_zombie_transaction_is_open_keeps_committed_state():
         b.start()
         run_until_idle(b)
         state["b committed past the zombie"] = [
-            (t, p) for (t, p), s in b.runtime._open_stores.items()
-            if s.checkpoint() and s.checkpoint().offset > w.broker.lso(t, p)]
+            (t, p)
+            for (t, p), s in b.runtime._open_stores.items()
+            if s.checkpoint() and s.checkpoint().offset > w.broker.lso(t, p)
+        ]
         w.send(wl.next(w.next_ts()) for _ in range(12))
-        b.producer.inject("commit", KafkaError(KafkaError._MSG_TIMED_OUT, "delivery timed out", txn_requires_abort=True))
+        b.producer.inject(
+            "commit",
+            KafkaError(KafkaError._MSG_TIMED_OUT, "delivery timed out", txn_requires_abort=True),
+        )
         run_until_idle(b)
         state["done"] = True
 
@@ -296,10 +324,15 @@ def test_a_new_owner_restores_committed_records_past_an_open_zombie_transaction(
         b.start()
         run_until_idle(b)
         b.close()
-        state["past the zombie"] = [r for p in range(w.broker.partitions(STOCK_CHANGELOG))
-                                    for r in w.broker.log(STOCK_CHANGELOG, p)
-                                    if r.txn is not None and r.txn.transactional_id == b.producer.transactional_id
-                                    and r.state == "committed" and r.offset > w.broker.lso(STOCK_CHANGELOG, p)]
+        state["past the zombie"] = [
+            r
+            for p in range(w.broker.partitions(STOCK_CHANGELOG))
+            for r in w.broker.log(STOCK_CHANGELOG, p)
+            if r.txn is not None
+            and r.txn.transactional_id == b.producer.transactional_id
+            and r.state == "committed"
+            and r.offset > w.broker.lso(STOCK_CHANGELOG, p)
+        ]
         c.start()
         w.send(wl.next(w.next_ts()) for _ in range(12))
         run_until_idle(c)
@@ -312,6 +345,8 @@ def test_a_new_owner_restores_committed_records_past_an_open_zombie_transaction(
             break
     assert state.get("done"), "A never reached the point where it is paused"
     assert state["zombie"].state == "aborted"
-    assert not state["past the zombie"], "B committed past A's open transaction: C would restore short of it"
+    assert not state["past the zombie"], (
+        "B committed past A's open transaction: C would restore short of it"
+    )
     run_until_idle(a, c)
     assert_matches_model(w)

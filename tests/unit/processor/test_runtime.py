@@ -20,8 +20,7 @@ from stocksignal.processor import applier as applier_module
 from stocksignal.processor import batches
 from stocksignal.processor.envelope import Envelope, is_sku_key
 from stocksignal.processor.topology import COMMANDS
-
-from tests.unit.processor.world import World, Worker, assert_matches_model, run_until_idle
+from tests.unit.processor.world import Worker, World, assert_matches_model, run_until_idle
 
 OUTPUTS = {t.name for t in catalogue.list_topics(catalogue.Role.OUTPUT)}
 OFFSET_BEGINNING = -2
@@ -69,8 +68,15 @@ def traffic(world: World, wl: Workload, n: int) -> None:
 
 def unknown_order(world: World, n: int) -> Event:
     """An OrderConfirmed for an order never placed: refused (DLQ)."""
-    return Event("OrderConfirmed", {"event_id": f"bad-{n}", "occurred_at": world.next_ts(), "source": "test",
-                                    "order_id": f"O-never-{n}"})
+    return Event(
+        "OrderConfirmed",
+        {
+            "event_id": f"bad-{n}",
+            "occurred_at": world.next_ts(),
+            "source": "test",
+            "order_id": f"O-never-{n}",
+        },
+    )
 
 
 def visible_state(world: World) -> dict[str, list[tuple[int, int]]]:
@@ -98,8 +104,11 @@ def step_until_fault(worker: Worker, max_steps: int = 200, advance_ms: int = 40)
 
 
 def _aborted(worker: Worker) -> list:
-    return [t for t in worker.world.broker.transactions
-            if t.transactional_id == worker.producer.transactional_id and t.state == "aborted"]
+    return [
+        t
+        for t in worker.world.broker.transactions
+        if t.transactional_id == worker.producer.transactional_id and t.state == "aborted"
+    ]
 
 
 def assert_restarted_from_committed(worker: Worker, calls_before: int) -> None:
@@ -110,7 +119,9 @@ def assert_restarted_from_committed(worker: Worker, calls_before: int) -> None:
     for tp, t in worker.runtime.tasks.items():
         want = committed.get(tp, OFFSET_BEGINNING)
         assert t.start == want, f"{tp} restarted at {t.start}, committed is {want}"
-        assert seeks.get(tp) == want, f"{tp} not seeked to its committed offset {want}: {seeks.get(tp)}"
+        assert seeks.get(tp) == want, (
+            f"{tp} not seeked to its committed offset {want}: {seeks.get(tp)}"
+        )
         assert not t.buffer and t.next_offset is None and not t.dirty
         assert getattr(t, "cursor", None) is None
 
@@ -133,7 +144,9 @@ def assert_stores_unchanged(worker: Worker, before: dict) -> None:
     for tp, data in before.items():
         assert after[tp] == data, f"store {tp}: committed data changed by a transaction that failed"
     for tp, store in worker.runtime._open_stores.items():
-        assert not store.overlay, f"store {tp}: the failed transaction's writes are still in its overlay"
+        assert not store.overlay, (
+            f"store {tp}: the failed transaction's writes are still in its overlay"
+        )
 
 
 # --- 1, 2: a failed commit -------------------------------------------------------------------
@@ -153,20 +166,34 @@ def test_abortable_commit_error_leaves_nothing_and_restarts_from_committed(which
     before, failed = step_until_fault(wk)
 
     assert_stores_unchanged(wk, before["committed_data"])
-    assert visible_state(w) == before["visible"], "something of the failed transaction became visible"
+    assert visible_state(w) == before["visible"], (
+        "something of the failed transaction became visible"
+    )
     assert_nothing_of(w, failed)
     assert w.broker.group.committed == before["group"]
     assert_restarted_from_committed(wk, before["calls"])
     assert not wk.runtime._txn.open and not wk.publisher._held
     assert len(wk.producer.instances) == 1, "an abortable error needs no new producer"
-    assert wk.metrics.registry.get_sample_value("stocksignal_transactions_total", {"outcome": "aborted"}) == 1
+    assert (
+        wk.metrics.registry.get_sample_value(
+            "stocksignal_transactions_total", {"outcome": "aborted"}
+        )
+        == 1
+    )
 
     run_until_idle(wk)
     assert_matches_model(w)
 
 
-@pytest.mark.parametrize("method,which", [("commit", "applying"), ("commit", "routing"),
-                                          ("send_offsets", "applying"), ("produce", "routing")])
+@pytest.mark.parametrize(
+    "method,which",
+    [
+        ("commit", "applying"),
+        ("commit", "routing"),
+        ("send_offsets", "applying"),
+        ("produce", "routing"),
+    ],
+)
 def test_fatal_error_renews_the_producer_and_restarts_from_committed(method, which):
     w = World()
     wk = w.worker().start()
@@ -190,7 +217,11 @@ def test_fatal_error_renews_the_producer_and_restarts_from_committed(method, whi
 
     run_until_idle(wk)
     assert_matches_model(w)
-    later = [t for t in w.broker.transactions if t.id > failed.id and t.transactional_id == old.transactional_id]
+    later = [
+        t
+        for t in w.broker.transactions
+        if t.id > failed.id and t.transactional_id == old.transactional_id
+    ]
     assert later and all(t.epoch == old.epoch + 1 for t in later)
 
 
@@ -215,8 +246,13 @@ def test_zombie_whose_generation_moved_on_commits_nothing():
         b.start()
         run_until_idle(b)  # B can go no further than A's open transaction allows
         state["zombie"] = a.producer.handle.txn
-        state["b committed"] = [t for t in w.broker.transactions if t.transactional_id == b.producer.transactional_id
-                                and t.state == "committed" and t.offsets]
+        state["b committed"] = [
+            t
+            for t in w.broker.transactions
+            if t.transactional_id == b.producer.transactional_id
+            and t.state == "committed"
+            and t.offsets
+        ]
 
     a.producer.before("send_offsets", paused_past_session_timeout)
     for _ in range(50):
@@ -228,7 +264,10 @@ def test_zombie_whose_generation_moved_on_commits_nothing():
     assert state["b committed"], "B committed nothing while A was paused: nothing tested"
     assert zombie is not None and zombie.state == "aborted"
     assert_nothing_of(w, zombie)
-    assert a.metrics.registry.get_sample_value("stocksignal_transactions_total", {"outcome": "fenced"}) == 1
+    assert (
+        a.metrics.registry.get_sample_value("stocksignal_transactions_total", {"outcome": "fenced"})
+        == 1
+    )
     assert_restarted_from_committed(a, calls)  # first, from what is committed now (B's progress)
     a.step()
     assert a.runtime.tasks == {}, "A learns at its next poll that it is out of the group"
@@ -260,8 +299,9 @@ def _mid_transaction(monkeypatch) -> tuple[World, Worker]:
     assert any(t.buffer for t in rt.inputs), "no buffered input records"
     assert any(t.cursor is not None for t in rt.commands), "no command record half-applied"
     # Snapshots go out as each record is applied: the open transaction carries some already.
-    assert any(t.endswith("inventory.availability.v1") for t, _ in wk.producer.handle.txn.partitions), \
-        "no availability produced in the open transaction"
+    assert any(
+        t.endswith("inventory.availability.v1") for t, _ in wk.producer.handle.txn.partitions
+    ), "no availability produced in the open transaction"
     return w, wk
 
 
@@ -274,7 +314,9 @@ def _spy(worker: Worker, name: str, seen: dict) -> None:
         inner(partitions)
         rt = worker.runtime
         seen.update(
-            tasks=dict(rt.tasks), held=dict(worker.publisher._held), txn_open=rt._txn.open,
+            tasks=dict(rt.tasks),
+            held=dict(worker.publisher._held),
+            txn_open=rt._txn.open,
             overlays={tp: len(s.overlay) for tp, s in rt._open_stores.items()},
             committed=dict(worker.world.broker.group.committed),
         )
@@ -311,9 +353,13 @@ def test_pending_work_of_a_revoked_partition_is_dropped(monkeypatch, how):
         # and the rest of the record applied part-way, is not.
         assert txn.state == "committed"
         for tp, offset in first_buffered.items():
-            assert seen["committed"].get(tp, 0) == offset, f"{tp}: committed past records that were only buffered"
+            assert seen["committed"].get(tp, 0) == offset, (
+                f"{tp}: committed past records that were only buffered"
+            )
         for tp, offset in half_applied.items():
-            assert seen["committed"].get(tp, 0) == offset, f"{tp}: a record applied part-way was committed as done"
+            assert seen["committed"].get(tp, 0) == offset, (
+                f"{tp}: a record applied part-way was committed as done"
+            )
     else:
         assert txn.state == "aborted"
         assert_nothing_of(w, txn, others_open=True)
@@ -337,12 +383,26 @@ def test_a_partition_paused_by_flow_control_is_consumed_again_after(how):
     wl = seeded(w, skus=3)
     run_until_idle(wk)
     sku = wl.sku(0)
-    w.send(Event("StockAdjusted", {"event_id": f"adj-{i}", "occurred_at": w.next_ts(), "source": "test",
-                                   "location_id": "WH-0", "sku": sku, "qty_delta": 1, "reason": "count"})
-           for i in range(12))
+    w.send(
+        Event(
+            "StockAdjusted",
+            {
+                "event_id": f"adj-{i}",
+                "occurred_at": w.next_ts(),
+                "source": "test",
+                "location_id": "WH-0",
+                "sku": sku,
+                "qty_delta": 1,
+                "reason": "count",
+            },
+        )
+        for i in range(12)
+    )
     wk.step()
     tp = w.where("StockAdjusted", {"sku": sku})[:2]
-    assert tp in wk.consumer.paused and wk.runtime.tasks[tp].paused, "the buffer did not fill: nothing tested"
+    assert tp in wk.consumer.paused and wk.runtime.tasks[tp].paused, (
+        "the buffer did not fill: nothing tested"
+    )
     if how == "abort":
         wk.producer.inject("commit", abortable())
     else:
@@ -357,14 +417,33 @@ def test_a_partition_paused_by_flow_control_is_consumed_again_after(how):
 
 
 def _stock(w: World, sku: str, qty: int, n: int) -> Event:
-    return Event("StockReceived", {"event_id": f"rcv-{n}", "occurred_at": w.next_ts(), "source": "test",
-                                   "reference": None, "location_id": "WH-0", "sku": sku, "qty": qty})
+    return Event(
+        "StockReceived",
+        {
+            "event_id": f"rcv-{n}",
+            "occurred_at": w.next_ts(),
+            "source": "test",
+            "reference": None,
+            "location_id": "WH-0",
+            "sku": sku,
+            "qty": qty,
+        },
+    )
 
 
 def _order(w: World, sku: str, n: int) -> Event:
-    return Event("OrderPlaced", {"event_id": f"ord-{n}", "occurred_at": w.next_ts(), "source": "test",
-                                 "order_id": f"O-{n}", "channel_id": "web", "lines": [{"sku": sku, "qty": 1}],
-                                 "hold_expires_at": None})
+    return Event(
+        "OrderPlaced",
+        {
+            "event_id": f"ord-{n}",
+            "occurred_at": w.next_ts(),
+            "source": "test",
+            "order_id": f"O-{n}",
+            "channel_id": "web",
+            "lines": [{"sku": sku, "qty": 1}],
+            "hold_expires_at": None,
+        },
+    )
 
 
 def _routed(w: World) -> list[str]:
@@ -393,14 +472,20 @@ def test_routing_follows_record_timestamps_and_waits_for_a_lagging_partition():
     orders_task = wk.runtime.tasks[w.where("OrderPlaced", {"order_id": "O-1"})[:2]]
 
     wk.step(n=3)  # no time passes: the orders must wait for the lagging stock partition
-    assert len(orders_task.buffer) == 2 and _routed(w) == [], "routed before a lagging partition was fetched"
+    assert len(orders_task.buffer) == 2 and _routed(w) == [], (
+        "routed before a lagging partition was fetched"
+    )
     w.clock.advance(999)
     wk.step()
-    assert len(orders_task.buffer) == 2 and _routed(w) == [], "stopped waiting before max_task_idle_ms"
+    assert len(orders_task.buffer) == 2 and _routed(w) == [], (
+        "stopped waiting before max_task_idle_ms"
+    )
 
     wk.consumer.release(stock_tp)
     wk.step()
-    assert _routed(w) == ["rcv-1", "ord-1", "rcv-2", "ord-2"], "not routed in record-timestamp order"
+    assert _routed(w) == ["rcv-1", "ord-1", "rcv-2", "ord-2"], (
+        "not routed in record-timestamp order"
+    )
     run_until_idle(wk)
     out = assert_matches_model(w)
     assert [d["status"] for d in out.decisions] == ["RESERVED", "RESERVED"]
@@ -448,16 +533,24 @@ def test_channel_change_commits_part_way_and_a_rerun_skips_what_is_reconciled(mo
     part_way = None
     for _ in range(40):  # commit every loop, until a commit falls inside the channel change
         wk.step(advance_ms=100)
-        halves = [t for t in rt.commands if t.cursor is not None and t.cursor.offset == w.broker.group.committed.get(t.tp)]
+        halves = [
+            t
+            for t in rt.commands
+            if t.cursor is not None and t.cursor.offset == w.broker.group.committed.get(t.tp)
+        ]
         if halves and not rt._txn.open:
             part_way = halves[0]
             break
     assert part_way is not None, "no commit fell inside the channel change"
     store = part_way.store
     pos = part_way.state.reconcile.pos
-    committed = {k.decode(): Envelope.applied_pos_of(v) for k, v in store._scan(b"", b"") if is_sku_key(k)}
+    committed = {
+        k.decode(): Envelope.applied_pos_of(v) for k, v in store._scan(b"", b"") if is_sku_key(k)
+    }
     done = {sku for sku, applied in committed.items() if applied >= pos}
-    assert done and done != set(committed), f"not part-way: {len(done)} of {len(committed)} SKUs reconciled"
+    assert done and done != set(committed), (
+        f"not part-way: {len(done)} of {len(committed)} SKUs reconciled"
+    )
 
     wk.producer.inject("commit", abortable())
     reconciled.clear()
@@ -467,7 +560,9 @@ def test_channel_change_commits_part_way_and_a_rerun_skips_what_is_reconciled(mo
     reconciled.clear()
     run_until_idle(wk)
     rerun = [s for s in reconciled if s in committed]
-    assert not set(rerun) & done, f"SKUs reconciled again after their reconcile was committed: {set(rerun) & done}"
+    assert not set(rerun) & done, (
+        f"SKUs reconciled again after their reconcile was committed: {set(rerun) & done}"
+    )
     assert set(rerun) | done == set(committed)
     assert again, "the failed transaction reconciled nothing: the case tests nothing"
     assert_matches_model(w)
@@ -496,9 +591,17 @@ def test_commit_offsets_step_over_the_trailing_transaction_marker(markers):
     assert any(t == COMMANDS for t, _ in ends) and any(t != COMMANDS for t, _ in ends)
     lag = {tp: end - b.group.committed.get(tp, 0) for tp, end in ends.items()}
     assert all(n == 0 for n in lag.values()), f"committed offsets short of the end (lag): {lag}"
-    offsets_only = [t for t in b.transactions if t.transactional_id == wk.producer.transactional_id
-                    and t.state == "committed" and t.offsets and not t.partitions]
+    offsets_only = [
+        t
+        for t in b.transactions
+        if t.transactional_id == wk.producer.transactional_id
+        and t.state == "committed"
+        and t.offsets
+        and not t.partitions
+    ]
     if markers == "later":
-        assert offsets_only, "the passed markers were committed without an offsets-only transaction?"
+        assert offsets_only, (
+            "the passed markers were committed without an offsets-only transaction?"
+        )
     else:
         assert not offsets_only, "the last commit did not step over the marker it had passed"

@@ -15,7 +15,6 @@ from confluent_kafka import KafkaError
 from stocksignal.bench.workload import Event, Workload
 from stocksignal.contract import topics as catalogue
 from stocksignal.processor.envelope import Envelope, sku_key
-
 from tests.unit.processor.world import World, assert_matches_model, run_until_idle
 
 
@@ -28,7 +27,10 @@ _ids = itertools.count(1)
 
 
 def _event(w: World, name: str, **fields) -> Event:
-    return Event(name, {"event_id": f"lv-{next(_ids)}", "occurred_at": w.next_ts(), "source": "test", **fields})
+    return Event(
+        name,
+        {"event_id": f"lv-{next(_ids)}", "occurred_at": w.next_ts(), "source": "test", **fields},
+    )
 
 
 def _levels(w: World) -> list:
@@ -44,7 +46,9 @@ def _snapshots(w: World) -> dict[tuple[str, int], tuple[dict, object]]:
     return out
 
 
-def assert_feed_is_consistent(w: World, thresholds: dict[str, int]) -> dict[tuple[str, str], list[str]]:
+def assert_feed_is_consistent(
+    w: World, thresholds: dict[str, int]
+) -> dict[tuple[str, str], list[str]]:
     """Every level record goes with a published snapshot (same SKU and version, same
     transaction, same number); per (sku, channel) the records chain: the first has no previous
     level, each next one's previous level is the last one's level, none repeats it; and the
@@ -55,11 +59,20 @@ def assert_feed_is_consistent(w: World, thresholds: dict[str, int]) -> dict[tupl
         found = snapshots.get((rec["sku"], rec["version"]))
         assert found is not None, f"level record of a snapshot never published: {rec}"
         snapshot, snapshot_raw = found
-        assert raw.txn is snapshot_raw.txn and raw.txn is not None, "not in the snapshot's transaction"
-        assert {c["channel_id"]: c["available"] for c in snapshot["channels"]}[rec["channel_id"]] == rec["available"]
-        assert rec["cause_event_id"] == snapshot["cause_event_id"] and rec["occurred_at"] == snapshot["occurred_at"]
+        assert raw.txn is snapshot_raw.txn and raw.txn is not None, (
+            "not in the snapshot's transaction"
+        )
+        assert {c["channel_id"]: c["available"] for c in snapshot["channels"]}[
+            rec["channel_id"]
+        ] == rec["available"]
+        assert (
+            rec["cause_event_id"] == snapshot["cause_event_id"]
+            and rec["occurred_at"] == snapshot["occurred_at"]
+        )
         chain = chains[(rec["sku"], rec["channel_id"])]
-        assert rec["previous_level"] == (chain[-1] if chain else None), f"broken chain {chain} -> {rec}"
+        assert rec["previous_level"] == (chain[-1] if chain else None), (
+            f"broken chain {chain} -> {rec}"
+        )
         assert rec["level"] != rec["previous_level"], f"a level record without a change: {rec}"
         chain.append(rec["level"])
     newest: dict[str, dict] = {}
@@ -70,20 +83,42 @@ def assert_feed_is_consistent(w: World, thresholds: dict[str, int]) -> dict[tupl
         for c in a["channels"]:
             n, t = c["available"], thresholds.get(c["channel_id"], 0)
             want = "OUT_OF_STOCK" if n == 0 else "LOW_STOCK" if n <= t else "IN_STOCK"
-            assert chains[(sku, c["channel_id"])][-1:] == [want], (sku, c, chains[(sku, c["channel_id"])])
+            assert chains[(sku, c["channel_id"])][-1:] == [want], (
+                sku,
+                c,
+                chains[(sku, c["channel_id"])],
+            )
     return chains
 
 
 def test_back_in_stock_and_running_low_records_go_with_their_snapshot():
     w = World()
     wk = w.worker().start()
-    w.send([_event(w, "ChannelConfigured", channel_id="web", location_ids=["A"], low_stock_threshold=2)])
+    w.send(
+        [
+            _event(
+                w, "ChannelConfigured", channel_id="web", location_ids=["A"], low_stock_threshold=2
+            )
+        ]
+    )
     run_until_idle(wk)
     w.send([_event(w, "StockReceived", location_id="A", sku="MUG", qty=5)])
     run_until_idle(wk)
-    w.send([_event(w, "OrderPlaced", order_id="o1", channel_id="web", lines=[{"sku": "MUG", "qty": 3}])])
+    w.send(
+        [
+            _event(
+                w, "OrderPlaced", order_id="o1", channel_id="web", lines=[{"sku": "MUG", "qty": 3}]
+            )
+        ]
+    )
     run_until_idle(wk)
-    w.send([_event(w, "OrderPlaced", order_id="o2", channel_id="web", lines=[{"sku": "MUG", "qty": 2}])])
+    w.send(
+        [
+            _event(
+                w, "OrderPlaced", order_id="o2", channel_id="web", lines=[{"sku": "MUG", "qty": 2}]
+            )
+        ]
+    )
     run_until_idle(wk)
     w.send([_event(w, "OrderCancelled", order_id="o2")])
     run_until_idle(wk)
@@ -94,7 +129,10 @@ def test_back_in_stock_and_running_low_records_go_with_their_snapshot():
     assert_matches_model(w)
     # The published levels are in the SKU's committed state (what a restore brings back).
     [store] = [s for s in wk.runtime._open_stores.values() if s.get(sku_key("MUG")) is not None]
-    assert Envelope.from_bytes(store.get(sku_key("MUG"))).state.levels == {"default": "IN_STOCK", "web": "LOW_STOCK"}
+    assert Envelope.from_bytes(store.get(sku_key("MUG"))).state.levels == {
+        "default": "IN_STOCK",
+        "web": "LOW_STOCK",
+    }
 
 
 def test_coalesced_snapshots_give_only_the_change_of_the_published_one():
@@ -104,12 +142,25 @@ def test_coalesced_snapshots_give_only_the_change_of_the_published_one():
     wk = w.worker().start()
     w.send([_event(w, "StockReceived", location_id="A", sku="MUG", qty=1)])
     run_until_idle(wk)
-    w.send([_event(w, "OrderPlaced", order_id="o1", channel_id="web", lines=[{"sku": "MUG", "qty": 1}])])
+    w.send(
+        [
+            _event(
+                w, "OrderPlaced", order_id="o1", channel_id="web", lines=[{"sku": "MUG", "qty": 1}]
+            )
+        ]
+    )
     run_until_idle(wk)
     # Back in stock and sold out again within one upstream transaction, applied in one step.
     txn = w.broker.begin()
-    w.send([_event(w, "StockReceived", location_id="A", sku="MUG", qty=1),
-            _event(w, "OrderPlaced", order_id="o2", channel_id="web", lines=[{"sku": "MUG", "qty": 1}])], txn)
+    w.send(
+        [
+            _event(w, "StockReceived", location_id="A", sku="MUG", qty=1),
+            _event(
+                w, "OrderPlaced", order_id="o2", channel_id="web", lines=[{"sku": "MUG", "qty": 1}]
+            ),
+        ],
+        txn,
+    )
     w.broker.finish(txn, commit=True)
     run_until_idle(wk)
 
@@ -126,15 +177,35 @@ def test_no_level_record_is_repeated_or_invented_after_a_failed_commit_or_a_rest
     w = World()
     wk = w.worker().start()
     wl = Workload(skus=6, locations=2, seed=3)
-    w.send([_event(w, "ChannelConfigured", channel_id="web", location_ids=[wl.location(0), wl.location(1)], low_stock_threshold=2)])
+    w.send(
+        [
+            _event(
+                w,
+                "ChannelConfigured",
+                channel_id="web",
+                location_ids=[wl.location(0), wl.location(1)],
+                low_stock_threshold=2,
+            )
+        ]
+    )
     w.send(wl.seed_stock(2, w.next_ts()))
     run_until_idle(wk)
     w.send(wl.next(w.next_ts()) for _ in range(60))
     if fault == "abort":
-        wk.producer.inject("commit", KafkaError(KafkaError._MSG_TIMED_OUT, "timed out", txn_requires_abort=True),
-                           when=lambda txn: txn is not None and any(t == catalogue.STOCK_LEVELS for t, _ in txn.partitions))
+        wk.producer.inject(
+            "commit",
+            KafkaError(KafkaError._MSG_TIMED_OUT, "timed out", txn_requires_abort=True),
+            when=lambda txn: (
+                txn is not None and any(t == catalogue.STOCK_LEVELS for t, _ in txn.partitions)
+            ),
+        )
         run_until_idle(wk)
-        assert wk.metrics.registry.get_sample_value("stocksignal_transactions_total", {"outcome": "aborted"}) == 1
+        assert (
+            wk.metrics.registry.get_sample_value(
+                "stocksignal_transactions_total", {"outcome": "aborted"}
+            )
+            == 1
+        )
     else:
         run_until_idle(wk)
         wk.close()
@@ -157,14 +228,43 @@ def test_a_channel_change_reconciled_over_several_transactions_signals_each_sku_
     w = World()
     wk = w.worker().start()
     wl = Workload(skus=12, locations=2, seed=5)
-    w.send([_event(w, "ChannelConfigured", channel_id="web", location_ids=[wl.location(0), wl.location(1)])])
+    w.send(
+        [
+            _event(
+                w,
+                "ChannelConfigured",
+                channel_id="web",
+                location_ids=[wl.location(0), wl.location(1)],
+            )
+        ]
+    )
     w.send(wl.seed_stock(3, w.next_ts()))
     run_until_idle(wk)
-    w.send([_event(w, "ChannelConfigured", channel_id="web", location_ids=[wl.location(0), wl.location(1)], max_available=0)])
-    wk.producer.inject("commit", KafkaError(KafkaError._MSG_TIMED_OUT, "timed out", txn_requires_abort=True),
-                       when=lambda txn: txn is not None and any(t == catalogue.STOCK_LEVELS for t, _ in txn.partitions))
+    w.send(
+        [
+            _event(
+                w,
+                "ChannelConfigured",
+                channel_id="web",
+                location_ids=[wl.location(0), wl.location(1)],
+                max_available=0,
+            )
+        ]
+    )
+    wk.producer.inject(
+        "commit",
+        KafkaError(KafkaError._MSG_TIMED_OUT, "timed out", txn_requires_abort=True),
+        when=lambda txn: (
+            txn is not None and any(t == catalogue.STOCK_LEVELS for t, _ in txn.partitions)
+        ),
+    )
     run_until_idle(wk)
-    assert wk.metrics.registry.get_sample_value("stocksignal_transactions_total", {"outcome": "aborted"}) == 1
+    assert (
+        wk.metrics.registry.get_sample_value(
+            "stocksignal_transactions_total", {"outcome": "aborted"}
+        )
+        == 1
+    )
 
     chains = assert_feed_is_consistent(w, {})
     skus = {sku for sku, _ in chains}

@@ -13,9 +13,9 @@ plus the inputs a test sends and the model of what must come out.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from stocksignal.bench.workload import Event
 from stocksignal.contract import key_for, make_codec, partition_for, topic_for_record
@@ -31,7 +31,6 @@ from stocksignal.processor.router import Router, RouterConfig
 from stocksignal.processor.runtime import CommitCall, InlineCommit, Runtime, RuntimeConfig
 from stocksignal.processor.store import StoreFactory
 from stocksignal.processor.topology import COMMANDS
-
 from tests.unit.processor.fakes import (
     FakeBroker,
     FakeChangelogReader,
@@ -78,7 +77,9 @@ class Sent:
 
 
 class World:
-    def __init__(self, command_partitions: int = 2, input_partitions: int = 2, output_partitions: int = 2) -> None:
+    def __init__(
+        self, command_partitions: int = 2, input_partitions: int = 2, output_partitions: int = 2
+    ) -> None:
         self.clock = FakeClock()
         self.broker = FakeBroker(now_ms=lambda: self.clock.wall_ms, group_id=APP_ID)
         self.command_partitions = command_partitions
@@ -115,7 +116,9 @@ class World:
         for e in events:
             topic, p, key = self.where(e.name, e.record)
             ts = self.next_ts()
-            offset = self.broker.append(topic, p, key, self.codec.encode(e.name, e.record), None, ts, txn)
+            offset = self.broker.append(
+                topic, p, key, self.codec.encode(e.name, e.record), None, ts, txn
+            )
             s = Sent(ts, topic, p, offset, e.name, e.record)
             self.sent.append(s)
             out.append(s)
@@ -123,8 +126,13 @@ class World:
 
     # --- workers -------------------------------------------------------------------------
 
-    def worker(self, member: str = "worker-1", store: str = "memory", state_dir: str | Path = "/nonexistent",
-               **overrides) -> "Worker":
+    def worker(
+        self,
+        member: str = "worker-1",
+        store: str = "memory",
+        state_dir: str | Path = "/nonexistent",
+        **overrides,
+    ) -> Worker:
         return Worker(self, member, store, str(state_dir), overrides)
 
 
@@ -162,7 +170,9 @@ class DeferredCommit(CommitCall):
 class Worker:
     """One processor worker: a real Runtime on the fakes, composed as bootstrap does."""
 
-    def __init__(self, world: World, member: str, store: str, state_dir: str, overrides: dict) -> None:
+    def __init__(
+        self, world: World, member: str, store: str, state_dir: str, overrides: dict
+    ) -> None:
         b, clock = world.broker, world.clock
         self.world = world
         # InlineCommit: each commit completes within the call (the fakes are not thread-safe);
@@ -172,21 +182,52 @@ class Worker:
         self.metrics = ProcessorMetrics()
         partitions = {t: b.partitions(t) for t in b.logs}
         name = lambda base: base  # noqa: E731  (no topic prefix)
-        self.publisher = Publisher(world.codec, output_topics(name, partitions), self.metrics, send=None,
-                                   clock=clock.time)
-        self.router = Router(RouterConfig(COMMANDS, world.command_partitions, catalogue.DLQ, partitions[catalogue.DLQ]),
-                             world.codec, self.metrics, key_error)
-        self.applier = Applier(ApplierConfig(DEDUPE_WINDOW_MS, 8, 8), self.publisher, self.metrics, clock=clock.time)
-        bundles.install(self.applier, self.publisher, world.codec, self.metrics, command_topic=COMMANDS,
-                        command_partitions=world.command_partitions, dlq_topic=catalogue.DLQ,
-                        dlq_partitions=partitions[catalogue.DLQ], availability_topic=catalogue.AVAILABILITY,
-                        dedupe_window_ms=DEDUPE_WINDOW_MS)
-        sagas.install(self.applier, self.router, self.publisher, world.codec, self.metrics, command_topic=COMMANDS,
-                      command_partitions=world.command_partitions, decisions_topic=catalogue.ORDER_DECISIONS)
+        self.publisher = Publisher(
+            world.codec, output_topics(name, partitions), self.metrics, send=None, clock=clock.time
+        )
+        self.router = Router(
+            RouterConfig(
+                COMMANDS, world.command_partitions, catalogue.DLQ, partitions[catalogue.DLQ]
+            ),
+            world.codec,
+            self.metrics,
+            key_error,
+        )
+        self.applier = Applier(
+            ApplierConfig(DEDUPE_WINDOW_MS, 8, 8), self.publisher, self.metrics, clock=clock.time
+        )
+        bundles.install(
+            self.applier,
+            self.publisher,
+            world.codec,
+            self.metrics,
+            command_topic=COMMANDS,
+            command_partitions=world.command_partitions,
+            dlq_topic=catalogue.DLQ,
+            dlq_partitions=partitions[catalogue.DLQ],
+            availability_topic=catalogue.AVAILABILITY,
+            dedupe_window_ms=DEDUPE_WINDOW_MS,
+        )
+        sagas.install(
+            self.applier,
+            self.router,
+            self.publisher,
+            world.codec,
+            self.metrics,
+            command_topic=COMMANDS,
+            command_partitions=world.command_partitions,
+            decisions_topic=catalogue.ORDER_DECISIONS,
+        )
         self.reader = FakeChangelogReader(b)
-        self.restorer = Restorer(self.reader, {STOCK_CHANGELOG: b.topic_ids[STOCK_CHANGELOG],
-                                               ORDERS_CHANGELOG: b.topic_ids[ORDERS_CHANGELOG]},
-                                 MAX_CHECKPOINT_AGE_MS, clock=clock.time)
+        self.restorer = Restorer(
+            self.reader,
+            {
+                STOCK_CHANGELOG: b.topic_ids[STOCK_CHANGELOG],
+                ORDERS_CHANGELOG: b.topic_ids[ORDERS_CHANGELOG],
+            },
+            MAX_CHECKPOINT_AGE_MS,
+            clock=clock.time,
+        )
         settings = dict(
             command_topic=COMMANDS,
             command_partitions=world.command_partitions,
@@ -203,14 +244,26 @@ class Worker:
         self.stores = StoreFactory(store, state_dir, APP_ID, 8, 8)
         self.consumer = FakeGroupConsumer(b, member)
         self.producer = FakeTxnProducer(b, f"{APP_ID}-{member}")
-        self.runtime = Runtime(self.config, self.consumer, self.producer, self.restorer, self.stores, self.router,
-                               self.applier, self.publisher, self.metrics, clock=clock.time, monotonic=clock.monotonic,
-                               sleep=lambda s: clock.advance(int(s * 1000)), start_commit=self.commit_mode)
+        self.runtime = Runtime(
+            self.config,
+            self.consumer,
+            self.producer,
+            self.restorer,
+            self.stores,
+            self.router,
+            self.applier,
+            self.publisher,
+            self.metrics,
+            clock=clock.time,
+            monotonic=clock.monotonic,
+            sleep=lambda s: clock.advance(int(s * 1000)),
+            start_commit=self.commit_mode,
+        )
         self.router.sagas.stores = lambda: self.runtime.serving
 
     # --- driving -------------------------------------------------------------------------
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         self.runtime.start()
         return self
 
@@ -245,7 +298,11 @@ class Worker:
             task = rt.tasks.get(tp)
             if task is not None and tp in self.consumer.paused and not task.paused:
                 state += ", but its task thinks it is not paused: it will never be resumed"
-            why.append(f"{tp}: {n} record(s) not fetched yet{state}" if n else f"{tp}: a marker not passed yet")
+            why.append(
+                f"{tp}: {n} record(s) not fetched yet{state}"
+                if n
+                else f"{tp}: a marker not passed yet"
+            )
         return why
 
     # --- looking inside ------------------------------------------------------------------
@@ -279,7 +336,9 @@ def run_until_idle(*workers: Worker, advance_ms: int = 40, max_rounds: int = 400
 class Outputs:
     decisions: list[dict] = field(default_factory=list)
     movements: list[dict] = field(default_factory=list)
-    snapshots: list[tuple[int, dict]] = field(default_factory=list)  # (partition, record), log order
+    snapshots: list[tuple[int, dict]] = field(
+        default_factory=list
+    )  # (partition, record), log order
     dlq: list[tuple[bytes | None, bytes | None]] = field(default_factory=list)
     commands: dict[int, list[dict]] = field(default_factory=dict)  # command partition -> commands
 
@@ -297,7 +356,9 @@ def published(world: World) -> Outputs:
     out = Outputs()
     out.decisions = [decode(r.value).record for r in b.visible(catalogue.RESERVATIONS)]
     out.movements = [decode(r.value).record for r in b.visible(catalogue.MOVEMENTS)]
-    out.snapshots = [(r.partition, decode(r.value).record) for r in b.visible(catalogue.AVAILABILITY)]
+    out.snapshots = [
+        (r.partition, decode(r.value).record) for r in b.visible(catalogue.AVAILABILITY)
+    ]
     out.dlq = [(r.key, r.value) for r in b.visible(catalogue.DLQ)]
     for p in range(b.partitions(COMMANDS)):
         out.commands[p] = [c for r in b.visible(COMMANDS, p) for c in batches.decode(r.value)]
@@ -306,7 +367,9 @@ def published(world: World) -> Outputs:
 
 def expected(world: World) -> Outputs:
     """InMemoryInventory fed every input record in record-timestamp order."""
-    model = InMemoryInventory(partitions=world.command_partitions, dedupe_window_ms=DEDUPE_WINDOW_MS)
+    model = InMemoryInventory(
+        partitions=world.command_partitions, dedupe_window_ms=DEDUPE_WINDOW_MS
+    )
     out = Outputs()
     latest: dict[str, dict] = {}
     for s in sorted(world.sent, key=lambda s: (s.ts, s.topic, s.partition, s.offset)):
@@ -338,22 +401,30 @@ def assert_matches_model(world: World) -> Outputs:
         assert not doubled, f"{kind} published more than once: {doubled[:5]}"
         g = {r[key]: r for r in getattr(got, kind)}
         w = {r[key]: r for r in getattr(want, kind)}
-        assert g.keys() - w.keys() == set(), f"{kind} not in the model: {sorted(g.keys() - w.keys())[:5]}"
+        assert g.keys() - w.keys() == set(), (
+            f"{kind} not in the model: {sorted(g.keys() - w.keys())[:5]}"
+        )
         assert w.keys() - g.keys() == set(), f"{kind} missing: {sorted(w.keys() - g.keys())[:5]}"
         for k in w:
             assert g[k] == w[k], f"{kind[:-1]} {k} differs:\n  published {g[k]}\n  model     {w[k]}"
     seen: dict[str, int] = {}
     for _, a in got.snapshots:  # one SKU's snapshots are in one partition, in log order
-        assert a["version"] > seen.get(a["sku"], -1), f"availability of {a['sku']} v{a['version']} repeated or out of order"
+        assert a["version"] > seen.get(a["sku"], -1), (
+            f"availability of {a['sku']} v{a['version']} repeated or out of order"
+        )
         seen[a["sku"]] = a["version"]
     g_latest, w_latest = got.latest(), {a["sku"]: a for _, a in want.snapshots}
     assert g_latest.keys() == w_latest.keys(), (
         f"SKUs with availability differ: published only {sorted(g_latest.keys() - w_latest.keys())}, "
-        f"model only {sorted(w_latest.keys() - g_latest.keys())}")
+        f"model only {sorted(w_latest.keys() - g_latest.keys())}"
+    )
     for sku, a in w_latest.items():
         assert _no_published_at(g_latest[sku]) == _no_published_at(a), (
-            f"final availability of {sku} differs:\n  published {g_latest[sku]}\n  model     {a}")
-    assert len(got.dlq) == len(want.dlq), f"{len(got.dlq)} DLQ records, the model refuses {len(want.dlq)} inputs"
+            f"final availability of {sku} differs:\n  published {g_latest[sku]}\n  model     {a}"
+        )
+    assert len(got.dlq) == len(want.dlq), (
+        f"{len(got.dlq)} DLQ records, the model refuses {len(want.dlq)} inputs"
+    )
     for p, commands in got.commands.items():
         ids = Counter(c["command_id"] for c in commands)
         doubled = [i for i, n in ids.items() if n > 1]
@@ -362,5 +433,7 @@ def assert_matches_model(world: World) -> Outputs:
     for commands in got.commands.values():
         for c in commands:
             routed[c["event_id"]] += 1
-    assert set(routed) <= {s.record["event_id"] for s in world.sent}, "commands for events never sent"
+    assert set(routed) <= {s.record["event_id"] for s in world.sent}, (
+        "commands for events never sent"
+    )
     return got

@@ -18,7 +18,9 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def load_platform_security():
-    spec = importlib.util.spec_from_file_location("platform_security", REPO / "deploy" / "local" / "platform_security.py")
+    spec = importlib.util.spec_from_file_location(
+        "platform_security", REPO / "deploy" / "local" / "platform_security.py"
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
     spec.loader.exec_module(module)  # type: ignore[union-attr]

@@ -34,5 +34,7 @@ def test_every_variable_the_security_code_names_is_a_setting_or_a_secrets_file()
     named = set()
     for path in SECURITY_CODE:
         named |= set(re.findall(r"\b(STOCKSIGNAL_[A-Z0-9_]*[A-Z0-9])\b", path.read_text()))
-    unknown = sorted(v for v in named if v not in known and not v.startswith("STOCKSIGNAL_LIBRDKAFKA_"))
+    unknown = sorted(
+        v for v in named if v not in known and not v.startswith("STOCKSIGNAL_LIBRDKAFKA_")
+    )
     assert not unknown, f"messages name variables that do not exist: {unknown}"

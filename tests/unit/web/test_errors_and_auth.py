@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import re
 import socket
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 import pytest
@@ -56,7 +57,13 @@ def serve(app: web.Application, free_port, scenario: Callable[[str, int], Awaita
     return asyncio.run(run())
 
 
-async def call(base: str, method: str, path: str, headers: dict[str, str] | None = None, data: bytes | None = None):
+async def call(
+    base: str,
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    data: bytes | None = None,
+):
     async with ClientSession() as client:
         async with client.request(method, base + path, headers=headers, data=data) as resp:
             return resp.status, dict(resp.headers), await resp.read()
@@ -71,7 +78,9 @@ async def raw(port: int, request: bytes) -> bytes:
     return answer
 
 
-def assert_error_shape(status: int, headers: dict[str, str], body: bytes, expected_status: int, code: str) -> dict:
+def assert_error_shape(
+    status: int, headers: dict[str, str], body: bytes, expected_status: int, code: str
+) -> dict:
     assert status == expected_status, body
     assert headers["Content-Type"].startswith("application/json")
     data = orjson.loads(body)
@@ -104,8 +113,13 @@ def test_a_failing_handler_is_a_500_without_traceback_or_address(free_port, capl
     status, headers, body = serve(small_app(), free_port, scenario)
     data = assert_error_shape(status, headers, body, 500, "internal_error")
     assert "10.1.2.3" not in body.decode() and "secret" not in body.decode()
-    assert data == {"error": "internal_error", "message": "the server failed to answer this request; the failure is logged"}
-    assert any("RuntimeError" in (r.exc_text or "") for r in caplog.records), "the traceback is logged"
+    assert data == {
+        "error": "internal_error",
+        "message": "the server failed to answer this request; the failure is logged",
+    }
+    assert any("RuntimeError" in (r.exc_text or "") for r in caplog.records), (
+        "the traceback is logged"
+    )
 
 
 @pytest.mark.parametrize(
@@ -113,7 +127,11 @@ def test_a_failing_handler_is_a_500_without_traceback_or_address(free_port, capl
     [
         (b"NOT HTTP AT ALL\r\n\r\n", 400, "bad_request"),
         (b"GET /hello HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n", 400, "bad_request"),
-        (b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10_000 + b"\r\n\r\n", 400, "bad_request"),  # a header over the limit
+        (
+            b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10_000 + b"\r\n\r\n",
+            400,
+            "bad_request",
+        ),  # a header over the limit
     ],
 )
 def test_malformed_http_gets_the_json_shape_too(free_port, request_bytes, status, code):
@@ -152,13 +170,17 @@ def test_tokens_are_required_and_each_configured_one_works(free_port):
         ]
 
     answers = serve(small_app(DIGESTS), free_port, scenario)
-    none, basic, wrong, empty, first, second, lower, health, probe, found404, digest_as_token = answers
+    none, basic, wrong, empty, first, second, lower, health, probe, found404, digest_as_token = (
+        answers
+    )
     assert_error_shape(*none, 401, "unauthorized")
     assert none[1]["WWW-Authenticate"] == 'Bearer realm="stocksignal"'
     for refused in (basic, wrong, empty, digest_as_token):
         assert_error_shape(*refused, 401, "unauthorized")
         assert refused[1]["WWW-Authenticate"] == 'Bearer realm="stocksignal", error="invalid_token"'
-    assert first[0] == second[0] == lower[0] == 200, "either token while both are configured (rotation)"
+    assert first[0] == second[0] == lower[0] == 200, (
+        "either token while both are configured (rotation)"
+    )
     assert health[0] == 200, "probes need no token"
     assert_error_shape(*probe, 401, "unauthorized")  # no way to tell which paths exist
     assert_error_shape(*found404, 404, "not_found")
@@ -175,10 +197,15 @@ def test_an_error_shape_is_the_same_on_every_server(free_port):
     port = free_port()
     server = MetricsServer("127.0.0.1", port, registry).start()
     try:
+
         async def scenario():
             base = f"http://127.0.0.1:{port}"
-            return (await call(base, "GET", "/metrics"), await call(base, "GET", "/"),
-                    await call(base, "POST", "/metrics"), await raw(port, b"BLAH\r\n\r\n"))
+            return (
+                await call(base, "GET", "/metrics"),
+                await call(base, "GET", "/"),
+                await call(base, "POST", "/metrics"),
+                await raw(port, b"BLAH\r\n\r\n"),
+            )
 
         ok, root, post, garbage = asyncio.run(scenario())
     finally:

@@ -6,7 +6,8 @@ guard, so a late or repeated acknowledgement never replaces a newer one.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from stocksignal.adapters.keys import Keys
 from stocksignal.adapters.lua import NEWER_FUNCTION, LuaScript
@@ -14,7 +15,9 @@ from stocksignal.adapters.marketplace.coalescer import Known
 from stocksignal.adapters.marketplace.payload import Update
 
 # KEYS[1]: the channel's hash. ARGV: sku, version, available, sku, version, available, ...
-REMEMBER = LuaScript(NEWER_FUNCTION + """
+REMEMBER = LuaScript(
+    NEWER_FUNCTION
+    + """
 local written = 0
 for i = 1, #ARGV, 3 do
   local current = redis.call('HGET', KEYS[1], ARGV[i])
@@ -25,7 +28,8 @@ for i = 1, #ARGV, 3 do
   end
 end
 return written
-""")
+"""
+)
 
 
 def parse_known(raw: str | None) -> Known | None:

@@ -64,7 +64,10 @@ class HmacAuth:
     key_id: str = ""
 
     def headers(self, body: bytes, now_ms: int) -> dict[str, str]:
-        headers = {TIMESTAMP_HEADER: str(now_ms), SIGNATURE_HEADER: f"{SIGNATURE_VERSION}={sign(self.secret, now_ms, body)}"}
+        headers = {
+            TIMESTAMP_HEADER: str(now_ms),
+            SIGNATURE_HEADER: f"{SIGNATURE_VERSION}={sign(self.secret, now_ms, body)}",
+        }
         if self.key_id:
             headers[KEY_ID_HEADER] = self.key_id
         return headers
@@ -86,10 +89,14 @@ def make_auth(settings: Settings) -> Auth:
     scheme, secret = settings.marketplace_auth.strip().lower(), settings.marketplace_secret
     env = Settings.env_var
     if scheme not in SCHEMES:
-        raise SettingsError(f"{env('marketplace_auth')}={settings.marketplace_auth!r}: expected one of {', '.join(SCHEMES)}")
+        raise SettingsError(
+            f"{env('marketplace_auth')}={settings.marketplace_auth!r}: expected one of {', '.join(SCHEMES)}"
+        )
     if scheme == "none":
         if secret:
-            raise SettingsError(f"{env('marketplace_secret')} is set but {env('marketplace_auth')} is none: say which scheme")
+            raise SettingsError(
+                f"{env('marketplace_secret')} is set but {env('marketplace_auth')} is none: say which scheme"
+            )
         return NoAuth()
     if not secret:
         raise SettingsError(f"{env('marketplace_auth')}={scheme} needs {env('marketplace_secret')}")
@@ -100,6 +107,8 @@ def make_auth(settings: Settings) -> Auth:
     if scheme == "api-key":
         header = settings.marketplace_api_key_header.strip()
         if not header or not all(c.isalnum() or c in "-_" for c in header):
-            raise SettingsError(f"{env('marketplace_api_key_header')}={header!r}: expected a header name")
+            raise SettingsError(
+                f"{env('marketplace_api_key_header')}={header!r}: expected a header name"
+            )
         return HeaderAuth(header, secret)
     return HmacAuth(secret.encode("utf-8"), settings.marketplace_key_id)

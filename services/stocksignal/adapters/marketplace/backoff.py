@@ -7,11 +7,13 @@ instead of having them return in lock-step.
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
 
 class Backoff:
-    def __init__(self, base_s: float, cap_s: float, rng: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self, base_s: float, cap_s: float, rng: Callable[[], float] = random.random
+    ) -> None:
         if base_s <= 0 or cap_s < base_s:
             raise ValueError(f"need 0 < base <= cap, got base={base_s}, cap={cap_s}")
         self.base = base_s

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Callable, Mapping
 
 import aiohttp
 
@@ -62,7 +61,7 @@ class MarketplaceClient:
         url: str,
         timeout_s: float,
         retry_after_max_s: float,
-        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
         auth: Auth = NoAuth(),
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
@@ -75,14 +74,21 @@ class MarketplaceClient:
         self.now = now
 
     async def push(self, body: bytes, idempotency_key: str) -> PushResult:
-        headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key,
-                   **self.auth.headers(body, self.clock_ms())}
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": idempotency_key,
+            **self.auth.headers(body, self.clock_ms()),
+        }
         try:
-            async with self.session.post(self.url, data=body, headers=headers, timeout=self.timeout) as resp:
+            async with self.session.post(
+                self.url, data=body, headers=headers, timeout=self.timeout
+            ) as resp:
                 text = await resp.text(errors="replace")
                 return classify(resp.status, resp.headers, text, self.now(), self.retry_after_max_s)
-        except asyncio.TimeoutError:
-            return PushResult(Outcome.TRANSIENT, None, None, f"no answer within {self.timeout.total}s")
+        except TimeoutError:
+            return PushResult(
+                Outcome.TRANSIENT, None, None, f"no answer within {self.timeout.total}s"
+            )
         except aiohttp.ClientSSLError as exc:
             # Before ClientError: a certificate that does not verify is not a network hiccup.
             return PushResult(Outcome.TLS, None, None, f"TLS failed: {_ssl_reason(exc)}")

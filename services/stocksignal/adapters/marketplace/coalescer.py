@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from stocksignal.adapters.marketplace.offsets import Position
 from stocksignal.adapters.marketplace.payload import Update
@@ -89,8 +89,14 @@ class Coalescer:
     # --- arrival -----------------------------------------------------------------------------
 
     def offer(
-        self, sku: str, available: int, version: int, withdrawn: bool,
-        position: Position, acked: Known | None, now: float,
+        self,
+        sku: str,
+        available: int,
+        version: int,
+        withdrawn: bool,
+        position: Position,
+        acked: Known | None,
+        now: float,
     ) -> list[Position]:
         """Queue a change; returns its position at once if it is stale or a repeat."""
         pending, flying = self.pending.get(sku), self.in_flight.get(sku)

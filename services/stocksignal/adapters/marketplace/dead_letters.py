@@ -7,7 +7,8 @@ refused and why, headers ``dlq.reason``, ``dlq.status``, ``dlq.error``, ``dlq.ch
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
@@ -22,7 +23,9 @@ class DeadLetterError(RuntimeError):
     """The broker did not take a dead letter; its update stays unresolved (not committed)."""
 
 
-def dead_letter(channel_id: str, update: Update, reason: str, status: int | None, error: str, now_ms: int) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+def dead_letter(
+    channel_id: str, update: Update, reason: str, status: int | None, error: str, now_ms: int
+) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     """(key, value, headers) of one dead letter. Pure."""
     value = {
         "channel_id": channel_id,
@@ -47,7 +50,14 @@ class DeadLetters:
         self.topic = topic
         self.channel_id = channel_id
 
-    def send(self, updates: Sequence[Update], reason: str, status: int | None, error: str, timeout: float = 30.0) -> None:
+    def send(
+        self,
+        updates: Sequence[Update],
+        reason: str,
+        status: int | None,
+        error: str,
+        timeout: float = 30.0,
+    ) -> None:
         """Produce and wait for the broker's acknowledgement (blocking: run it off the loop)."""
         failures: list[str] = []
 
@@ -57,7 +67,13 @@ class DeadLetters:
 
         now_ms = int(time.time() * 1000)
         for update in updates:
-            key, value, headers = dead_letter(self.channel_id, update, reason, status, error, now_ms)
-            self.producer.produce(self.topic, key=key, value=value, headers=headers, on_delivery=delivered)
+            key, value, headers = dead_letter(
+                self.channel_id, update, reason, status, error, now_ms
+            )
+            self.producer.produce(
+                self.topic, key=key, value=value, headers=headers, on_delivery=delivered
+            )
         if self.producer.flush(timeout) > 0 or failures:
-            raise DeadLetterError(f"dead letters to {self.topic} not acknowledged: {failures or 'timeout'}")
+            raise DeadLetterError(
+                f"dead letters to {self.topic} not acknowledged: {failures or 'timeout'}"
+            )

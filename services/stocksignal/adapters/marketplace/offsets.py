@@ -9,7 +9,7 @@ on a crash, so the commit position is the smallest unresolved offset.
 from __future__ import annotations
 
 import heapq
-from typing import Iterable
+from collections.abc import Iterable
 
 Position = tuple[int, int]  # (partition, offset)
 

@@ -10,8 +10,9 @@ updates alone, so a retry of the same content carries the same key.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import orjson
 
@@ -35,7 +36,9 @@ def build_payload(channel_id: str, updates: Sequence[Update], sent_at_ms: int) -
         "channel_id": channel_id,
         "batch_id": batch_id(channel_id, updates),
         "sent_at": sent_at_ms,
-        "updates": [{"sku": u.sku, "available": u.available, "version": u.version} for u in updates],
+        "updates": [
+            {"sku": u.sku, "available": u.available, "version": u.version} for u in updates
+        ],
     }
 
 

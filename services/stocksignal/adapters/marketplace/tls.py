@@ -26,4 +26,6 @@ def ssl_context(settings: Settings) -> ssl.SSLContext:
     try:
         return ssl.create_default_context(cafile=bundle)
     except (ssl.SSLError, OSError, ValueError) as exc:
-        raise SettingsError(f"{var}={bundle!r}: not a PEM file of CA certificates ({exc})") from None
+        raise SettingsError(
+            f"{var}={bundle!r}: not a PEM file of CA certificates ({exc})"
+        ) from None

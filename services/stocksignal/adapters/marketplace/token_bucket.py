@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 
 class TokenBucket:
-    def __init__(self, rate_per_s: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate_per_s: float, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if rate_per_s <= 0 or burst < 1:
-            raise ValueError(f"rate must be > 0 and burst >= 1, got rate={rate_per_s}, burst={burst}")
+            raise ValueError(
+                f"rate must be > 0 and burst >= 1, got rate={rate_per_s}, burst={burst}"
+            )
         self.rate = rate_per_s
         self.burst = float(burst)
         self.clock = clock

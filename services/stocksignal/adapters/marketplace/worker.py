@@ -14,8 +14,9 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Coroutine, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from redis.exceptions import RedisError
@@ -128,7 +129,10 @@ class SyncWorker:
 
     def _kafka_thread(self, stop: threading.Event) -> None:
         self.consumer.subscribe(
-            [self.config.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_revoke
+            [self.config.topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_revoke,
         )
         retry_s = 0.1
         try:
@@ -230,7 +234,13 @@ class SyncWorker:
                 self.tracker.resolve([position])
                 continue
             resolved = self.coalescer.offer(
-                change.sku, change.available, change.version, change.withdrawn, position, acked[change.sku], now
+                change.sku,
+                change.available,
+                change.version,
+                change.withdrawn,
+                position,
+                acked[change.sku],
+                now,
             )
             if resolved:
                 self.metrics.stale.labels(self.config.channel_id).inc()
@@ -255,8 +265,14 @@ class SyncWorker:
 
     def _skip(self, reason: str, message: Message, detail: object = "") -> None:
         self.metrics.skipped.labels(self.config.channel_id, reason).inc()
-        log.warning("skipped %s record at %s[%d]@%d %s", reason, message.topic(), message.partition(),
-                    message.offset(), detail)
+        log.warning(
+            "skipped %s record at %s[%d]@%d %s",
+            reason,
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            detail,
+        )
         return None
 
     # --- the sender ----------------------------------------------------------------------------
@@ -286,7 +302,9 @@ class SyncWorker:
 
     async def _push(self, batch: list[Change]) -> None:
         await self.bucket.take()
-        payload = build_payload(self.config.channel_id, [c.update for c in batch], int(time.time() * 1000))
+        payload = build_payload(
+            self.config.channel_id, [c.update for c in batch], int(time.time() * 1000)
+        )
         started = self.clock()
         result = await self.client.push(encode(payload), payload["batch_id"])
         self.metrics.request_seconds.labels(self.config.channel_id).observe(self.clock() - started)
@@ -301,10 +319,14 @@ class SyncWorker:
         elif result.outcome is Outcome.PERMANENT:
             await self._refused(batch, result)
         else:
-            raise MarketplaceRefused(f"the marketplace refuses this worker ({describe(result)}); check its credentials")
+            raise MarketplaceRefused(
+                f"the marketplace refuses this worker ({describe(result)}); check its credentials"
+            )
 
     async def _acknowledged(self, batch: list[Change]) -> None:
-        if not await self._until_done(lambda: self.acked.remember([c.update for c in batch]), "remembering acks"):
+        if not await self._until_done(
+            lambda: self.acked.remember([c.update for c in batch]), "remembering acks"
+        ):
             return  # stopping with Redis down: unresolved, so pushed again after the restart
         self.tracker.resolve(self.coalescer.complete(batch))
         self.metrics.pushed.labels(self.config.channel_id).inc(len(batch))
@@ -317,9 +339,15 @@ class SyncWorker:
             await self._dead_letter(exhausted, RETRIES_EXHAUSTED, result)
         dead = {id(c) for c in exhausted}
         self.coalescer.release([c for c in batch if id(c) not in dead])
-        delay = result.retry_after_s if result.retry_after_s is not None else self.backoff.delay(self.failures)
+        delay = (
+            result.retry_after_s
+            if result.retry_after_s is not None
+            else self.backoff.delay(self.failures)
+        )
         self.failures += 1
-        log.info("push of %d updates failed (%s); next try in %.2fs", len(batch), describe(result), delay)
+        log.info(
+            "push of %d updates failed (%s); next try in %.2fs", len(batch), describe(result), delay
+        )
         self.metrics.retry_wait.labels(self.config.channel_id).inc(delay)
         await self._pause(self.stopping, delay)
 
@@ -328,8 +356,13 @@ class SyncWorker:
         longest backoff (fixing the CA bundle or the marketplace's certificate needs a person,
         so there is no point in trying faster, and no reason to drop the updates)."""
         self.metrics.tls_failures.labels(self.config.channel_id).inc()
-        log.error("push of %d updates failed: %s; check the marketplace's certificate and %s; next try in %.0fs",
-                  len(batch), result.detail, "STOCKSIGNAL_MARKETPLACE_CA_BUNDLE", self.backoff.cap)
+        log.error(
+            "push of %d updates failed: %s; check the marketplace's certificate and %s; next try in %.0fs",
+            len(batch),
+            result.detail,
+            "STOCKSIGNAL_MARKETPLACE_CA_BUNDLE",
+            self.backoff.cap,
+        )
         self.coalescer.release(batch)
         self.metrics.retry_wait.labels(self.config.channel_id).inc(self.backoff.cap)
         await self._pause(self.stopping, self.backoff.cap)
@@ -347,7 +380,9 @@ class SyncWorker:
         updates = [c.update for c in changes]
 
         async def send() -> None:
-            await asyncio.to_thread(self.dead_letters.send, updates, reason, result.status, describe(result))
+            await asyncio.to_thread(
+                self.dead_letters.send, updates, reason, result.status, describe(result)
+            )
 
         if not await self._until_done(send, "dead-lettering"):
             return
@@ -380,4 +415,6 @@ class SyncWorker:
 
     def _update_gauges(self) -> None:
         self.metrics.pending.labels(self.config.channel_id).set(self.coalescer.waiting)
-        self.metrics.pending_priority.labels(self.config.channel_id).set(self.coalescer.waiting_priority)
+        self.metrics.pending_priority.labels(self.config.channel_id).set(
+            self.coalescer.waiting_priority
+        )
