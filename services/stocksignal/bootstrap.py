@@ -261,6 +261,32 @@ def build_processor(settings: Settings):
         publisher,
         metrics,
     )
+    from stocksignal.processor import bundles
+
+    bundles.install(
+        applier,
+        publisher,
+        codec,
+        metrics,
+        command_topic=command_topic,
+        command_partitions=settings.command_partitions,
+        dlq_topic=dlq,
+        dlq_partitions=partitions[dlq],
+        availability_topic=name(catalogue.AVAILABILITY),
+        dedupe_window_ms=settings.dedupe_window_ms,
+    )
+    from stocksignal.processor import sagas
+
+    sagas.install(
+        applier,
+        router,
+        publisher,
+        codec,
+        metrics,
+        command_topic=command_topic,
+        command_partitions=settings.command_partitions,
+        decisions_topic=name(catalogue.ORDER_DECISIONS),
+    )
     reader = Consumer(
         consumer_config(settings, f"{settings.app_id}-restore", **{"enable.partition.eof": True})
     )
@@ -319,6 +345,8 @@ def build_processor(settings: Settings):
         publisher,
         metrics,
     )
+    assert router.sagas is not None
+    router.sagas.stores = lambda: runtime.serving  # the router's view of the catalogue (sagas.py)
     inspection = Inspection(
         runtime,
         Owners(admin, settings.app_id, command_topic),

@@ -210,6 +210,7 @@ def wait_quiescent(
                 "reservations.v1",
                 "movements.v1",
                 "stock-levels.v1",
+                "order-decisions.v1",
                 "dlq.v1",
                 "-changelog",
             )

@@ -67,6 +67,16 @@ def format_level(rec: Mapping[str, Any], tz: tzinfo | None = None) -> str:
     )
 
 
+def format_order_decision(rec: Mapping[str, Any], tz: tzinfo | None = None) -> str:
+    """``<time>  K-1  REJECTED  ALL_OR_NOTHING  MUG 0/1, LAMP 0/1, GIFT 0/1  reason=...  <- evt``"""
+    lines = ", ".join(f"{x['sku']} {x['qty_reserved']}/{x['qty_requested']}" for x in rec["lines"])
+    reason = f"  reason={rec['reason']}" if rec.get("reason") else ""
+    return (
+        f"{fmt_ts(rec['decided_at'], tz)}  {rec['order_id']}  {rec['status']}  {rec['fulfilment']}  "
+        f"{lines}  channel={rec['channel_id']}{reason}  <- {rec['cause_event_id']}"
+    )
+
+
 def format_decision(rec: Mapping[str, Any], tz: tzinfo | None = None) -> str:
     """``<time>  W-1  MUG  RESERVED  2/2 reserved {WH-BER: 2}  channel=webshop  <- evt``"""
     reason = f"  reason={rec['reason']}" if rec.get("reason") else ""

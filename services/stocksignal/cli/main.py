@@ -14,6 +14,7 @@ import logging
 import click
 
 from stocksignal.cli.accuracy import accuracy_command
+from stocksignal.cli.catalog import catalog
 from stocksignal.cli.channels import channels
 from stocksignal.cli.dlq import dlq
 from stocksignal.cli.produce import produce
@@ -28,6 +29,7 @@ COMMAND_GROUPS: tuple[click.Command, ...] = (
     topics,
     run,
     channels,
+    catalog,
     produce,
     stock,
     tail,

@@ -155,6 +155,12 @@ def sku(
         )
     if status != 200:
         raise Failure(f"GET /skus/{quoted} answered {status}: {state}")
+    if state.get("bundle"):  # a bundle holds no stock: its number is its scarcest component's
+        if as_json:
+            click.echo(json.dumps(state, indent=2))
+        else:
+            render_bundle(state)
+        return
     movements: list[dict] = []
     if movement_count:
         status, answer = fetch(base, f"/skus/{quoted}/movements?limit={movement_count}")
@@ -165,6 +171,24 @@ def sku(
         click.echo(json.dumps({**state, "movements": movements}, indent=2))
         return
     render(state, movements, base)
+
+
+def render_bundle(state: Mapping[str, Any], console: Any = None) -> None:
+    """A bundle explained: per channel, its number and the component that limits it
+    (docs/semantics.md#bundle-availability)."""
+    console = console or make_console()
+    parts = " + ".join(f"{c['qty']} x {c['sku']}" for c in state["components"]) or "(removed)"
+    console.print(
+        f"[bold]{state['sku']}[/]  bundle = {parts} · version {state['version']} · "
+        f"command partition {state['partition']}"
+    )
+    console.print("available = min over components of (component available // units per bundle)")
+    for ch in state["channels"]:
+        why = ", ".join(
+            f"{c['sku']} {c['available']} // {c['qty']} = {c['bundles']}" for c in ch["components"]
+        )
+        limit = f"  limited by {ch['limited_by']}" if ch["limited_by"] else ""
+        console.print(f"  {ch['channel_id']:<14} {ch['available']:>6}{limit}   ({why})")
 
 
 def render(

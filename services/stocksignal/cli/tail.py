@@ -17,6 +17,7 @@ from stocksignal.cli.formatting import (
     format_dlq,
     format_level,
     format_movement,
+    format_order_decision,
     record_skus,
 )
 from stocksignal.cli.kafka_read import Raw, TopicReader
@@ -28,6 +29,7 @@ KINDS = {
     "reservations": catalogue.RESERVATIONS,
     "movements": catalogue.MOVEMENTS,
     "stock-levels": catalogue.STOCK_LEVELS,
+    "order-decisions": catalogue.ORDER_DECISIONS,
     "dlq": catalogue.DLQ,
 }
 # Topics keyed by SKU: --sku reads the one partition the SKU lives on.
@@ -78,6 +80,8 @@ class Shown:
             return format_decision(self.record)
         if self.kind == "stock-levels":
             return format_level(self.record)
+        if self.kind == "order-decisions":
+            return format_order_decision(self.record)
         return format_movement(self.record)
 
     def as_json(self) -> dict[str, Any]:
@@ -101,7 +105,7 @@ class Shown:
 @click.command(short_help="Print availability, reservations, movements or the DLQ.")
 @click.argument(
     "what",
-    metavar="availability|reservations|movements|stock-levels|dlq",
+    metavar="availability|reservations|movements|stock-levels|order-decisions|dlq",
     type=click.Choice(sorted(KINDS)),
 )
 @click.option(

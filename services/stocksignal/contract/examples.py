@@ -24,6 +24,7 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
             {"sku": "MUG-WHT-350", "qty": 1},
         ],
         "hold_expires_at": T0 + 30 * MINUTE,
+        "fulfilment": "ALL_OR_NOTHING",
     },
     "OrderConfirmed": {
         "event_id": "evt-ord-000123-confirmed",
@@ -157,6 +158,37 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
         "occurred_at": T0 - 12 * 60 * MINUTE,
         "source": "channel-admin",
         "channel_id": "popup-xmas",
+    },
+    "BundleDefined": {
+        "event_id": "evt-cat-gift-set-defined",
+        "occurred_at": T0 - 24 * 60 * MINUTE,
+        "source": "pim",
+        "bundle_sku": "GIFT-SET-MUG-LAMP",
+        "components": [
+            {"sku": "MUG-WHT-350", "qty": 1},
+            {"sku": "LAMP-DESK-GRN", "qty": 1},
+        ],
+    },
+    "BundleRemoved": {
+        "event_id": "evt-cat-six-pack-removed",
+        "occurred_at": T0 - 23 * 60 * MINUTE,
+        "source": "pim",
+        "bundle_sku": "MUG-WHT-350-6PACK",
+    },
+    "OrderDecided": {
+        "decision_id": "ord-dec-3f0a9c1b7e52d604",
+        "order_id": "ORD-2026-000124",
+        "channel_id": "web-de",
+        "status": "REJECTED",
+        "fulfilment": "ALL_OR_NOTHING",
+        "lines": [
+            {"sku": "MUG-WHT-350", "qty_requested": 1, "qty_reserved": 0},
+            {"sku": "LAMP-DESK-GRN", "qty_requested": 1, "qty_reserved": 0},
+            {"sku": "GIFT-SET-MUG-LAMP", "qty_requested": 1, "qty_reserved": 0},
+        ],
+        "reason": "ORDER_INCOMPLETE: INSUFFICIENT_STOCK for LAMP-DESK-GRN",
+        "cause_event_id": "evt-ord-000124-placed",
+        "decided_at": T0 + 5 * MINUTE,
     },
     "AvailabilityChanged": {
         "sku": "TSHIRT-BLK-M",

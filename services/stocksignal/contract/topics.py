@@ -30,10 +30,12 @@ SHIPMENTS = "inventory.shipments.v1"
 RETURNS = "inventory.returns.v1"
 STOCK = "inventory.stock.v1"
 CHANNELS = "inventory.channels.v1"
+CATALOG = "inventory.catalog.v1"
 AVAILABILITY = "inventory.availability.v1"
 RESERVATIONS = "inventory.reservations.v1"
 MOVEMENTS = "inventory.movements.v1"
 STOCK_LEVELS = "inventory.stock-levels.v1"
+ORDER_DECISIONS = "inventory.order-decisions.v1"
 DLQ = "inventory.dlq.v1"
 
 
@@ -77,12 +79,16 @@ TOPICS: tuple[Topic, ...] = (
     ),
     # Compacted: the newest ChannelConfigured/ChannelRemoved per channel is the configuration.
     Topic(CHANNELS, Role.INPUT, "channel_id", ("ChannelConfigured", "ChannelRemoved"), True),
+    # v1.1, compacted: the newest BundleDefined/BundleRemoved per bundle is the catalogue.
+    Topic(CATALOG, Role.INPUT, "bundle_sku", ("BundleDefined", "BundleRemoved"), True),
     # Compacted: the newest snapshot per SKU is all a new consumer needs.
     Topic(AVAILABILITY, Role.OUTPUT, "sku", ("AvailabilityChanged",), True),
     Topic(RESERVATIONS, Role.OUTPUT, "order_id", ("ReservationDecided",)),
     Topic(MOVEMENTS, Role.OUTPUT, "sku", ("StockMoved",)),
     # Not compacted: a feed of changes (back in stock, running low), every one of them counts.
     Topic(STOCK_LEVELS, Role.OUTPUT, "sku", ("StockLevelChanged",)),
+    # v1.1: one OrderDecided per OrderPlaced, once all its lines are decided.
+    Topic(ORDER_DECISIONS, Role.OUTPUT, "order_id", ("OrderDecided",)),
     Topic(DLQ, Role.DLQ, None, ()),
 )
 

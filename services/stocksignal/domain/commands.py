@@ -166,6 +166,86 @@ class RemoveChannel(ChannelCommand):
     pass
 
 
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class CatalogCommand(Command):
+    """Applies to a partition's catalogue. The bundle's own partition decides it first
+    (``accepted`` False: it may refuse it), then every other partition applies the accepted
+    copy (docs/processor.md#bundles-and-all-or-nothing-orders). ``origin``: the input record
+    it came from (JSON), for the DLQ copy of a refusal."""
+
+    bundle_sku: str
+    accepted: bool = False
+    origin: str | None = None
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class DefineBundle(CatalogCommand):
+    components: tuple[tuple[str, int], ...]  # (sku, qty), in the record's order
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class RemoveBundle(CatalogCommand):
+    pass
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class ObserveComponent(SkuCommand):
+    """A component's availability was published; ``sku`` is a bundle containing it (so the
+    command reaches the bundle's partition). ``event_*``/``occurred_at`` are the snapshot's
+    cause; ``values`` its (channel_id, available) pairs."""
+
+    component: str
+    values: tuple[tuple[str, int], ...]
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class PlaceOrderLine(PlaceLine):
+    """A line asked for by an order's saga (order_saga.py): decided as PlaceLine, and the
+    SKU's partition tells the order's partition what it reserved (LineDecided)."""
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class ReleaseOrderLine(CancelLine):
+    """A reserved line of an incomplete ALL_OR_NOTHING order released by its saga: decided as
+    CancelLine, and the SKU's partition tells the order's partition (LineReleased)."""
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class OrderCommand(Command):
+    """A step of an order's saga, applied at the order's own command partition."""
+
+    order_id: str
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class PlaceOrder(OrderCommand):
+    """A whole OrderPlaced, for the order's saga to decide (bundle lines not yet expanded)."""
+
+    channel_id: str
+    lines: tuple[tuple[str, int], ...]
+    fulfilment: str = "PER_LINE"
+    hold_expires_at: int | None = None
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class LineDecided(OrderCommand):
+    sku: str
+    qty_reserved: int
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class LineReleased(OrderCommand):
+    sku: str
+
+
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+class ForwardOrder(OrderCommand):
+    """An order event of a saga's order (confirm, cancel), as its per-SKU commands: the order's
+    partition passes them on after the lines it asked for, so they never overtake them."""
+
+    commands: tuple[str, ...]  # each a command as JSON
+
+
 def expire_holds(sku: str, now: int, *, logged_at: int) -> ExpireHolds:
     """The timer's command; its synthetic event id makes a repeated tick a duplicate."""
     event_id = f"expire:{sku}:{now}"
@@ -200,6 +280,15 @@ COMMAND_TYPES: dict[str, type[Command]] = {
         ExpireHolds,
         ConfigureChannel,
         RemoveChannel,
+        DefineBundle,
+        RemoveBundle,
+        ObserveComponent,
+        PlaceOrderLine,
+        ReleaseOrderLine,
+        PlaceOrder,
+        LineDecided,
+        LineReleased,
+        ForwardOrder,
     )
 }
 
@@ -210,7 +299,16 @@ _FIELDS: dict[type[Command], tuple[str, ...]] = {
 
 _FIELD_SETS: dict[type[Command], frozenset[str]] = {cls: frozenset(f) for cls, f in _FIELDS.items()}
 # The only list-valued field: JSON has no tuples.
-_TUPLE_FIELDS: dict[type[Command], tuple[str, ...]] = {ConfigureChannel: ("location_ids",)}
+_TUPLE_FIELDS: dict[type[Command], tuple[str, ...]] = {
+    ConfigureChannel: ("location_ids",),
+    ForwardOrder: ("commands",),
+}
+# Tuples of pairs: lists of two-element lists in JSON.
+_PAIR_FIELDS: dict[type[Command], str] = {
+    DefineBundle: "components",
+    ObserveComponent: "values",
+    PlaceOrder: "lines",
+}
 
 
 def command_to_dict(cmd: Command) -> dict[str, Any]:
@@ -221,6 +319,9 @@ def command_to_dict(cmd: Command) -> dict[str, Any]:
         d[name] = getattr(cmd, name)
     for name in _TUPLE_FIELDS.get(cls, ()):
         d[name] = list(d[name])
+    nested = _PAIR_FIELDS.get(cls)
+    if nested is not None:
+        d[nested] = [list(c) for c in d[nested]]
     return d
 
 
@@ -235,6 +336,9 @@ def command_from_dict(d: Mapping[str, Any]) -> Command:
     for name in _TUPLE_FIELDS.get(cls, ()):
         if name in kwargs:
             kwargs[name] = tuple(kwargs[name])
+    nested = _PAIR_FIELDS.get(cls)
+    if nested is not None and nested in kwargs:
+        kwargs[nested] = tuple((a, b) for a, b in kwargs[nested])
     try:
         return cls(**kwargs)
     except TypeError as exc:  # a required field is missing

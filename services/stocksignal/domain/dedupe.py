@@ -6,20 +6,21 @@ their number is bounded by the window, not by how popular a SKU is.
 
 from __future__ import annotations
 
-from .commands import ChannelCommand, Command, SkuCommand
+from .commands import CatalogCommand, ChannelCommand, Command, SkuCommand
 
 DEFAULT_DEDUPE_WINDOW_MS = 7 * 24 * 3600 * 1000
 
 
 def dedupe_key(cmd: Command) -> str:
-    """``sku NUL event_id`` for SKU commands; ``NUL event_id`` for partition-wide channel commands.
+    """``sku NUL event_id`` for SKU commands; ``NUL event_id`` for partition-wide channel and
+    catalogue commands.
 
     Ids are printable (validation), so NUL can separate them and an empty SKU part can never
     collide with a real SKU.
     """
     if isinstance(cmd, SkuCommand):
         return f"{cmd.sku}\x00{cmd.event_id}"
-    if isinstance(cmd, ChannelCommand):
+    if isinstance(cmd, (ChannelCommand, CatalogCommand)):
         return f"\x00{cmd.event_id}"
     raise TypeError(f"no dedupe key for {type(cmd).__name__}")
 

@@ -17,6 +17,8 @@ HANDLERS: dict[type[c.SkuCommand], Callable[[Changeset, Any], None]] = {
     c.PlaceLine: orders.place_line,
     c.ConfirmLine: orders.confirm_line,
     c.CancelLine: orders.cancel_line,
+    c.PlaceOrderLine: orders.place_line,
+    c.ReleaseOrderLine: orders.cancel_line,
     c.ExpireHolds: orders.expire_holds,
     c.PickLine: warehouse.pick_line,
     c.ShipLine: warehouse.ship_line,

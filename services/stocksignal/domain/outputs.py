@@ -180,6 +180,54 @@ class StockLevelChanged:
         }
 
 
+@dataclass(slots=True, unsafe_hash=True)
+class OrderLineOutcome:
+    sku: str
+    qty_requested: int
+    qty_reserved: int
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "sku": self.sku,
+            "qty_requested": self.qty_requested,
+            "qty_reserved": self.qty_reserved,
+        }
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class OrderDecided:
+    """How a whole order ended (contract 11.3), once every line is decided."""
+
+    decision_id: str
+    order_id: str
+    channel_id: str
+    status: str
+    fulfilment: str
+    lines: list[OrderLineOutcome]  # the expanded lines, then each bundle line in whole bundles
+    reason: str | None
+    cause_event_id: str
+    decided_at: int
+
+    def line(self, sku: str) -> OrderLineOutcome | None:
+        for line in self.lines:
+            if line.sku == sku:
+                return line
+        return None
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "decision_id": self.decision_id,
+            "order_id": self.order_id,
+            "channel_id": self.channel_id,
+            "status": str(self.status),
+            "fulfilment": str(self.fulfilment),
+            "lines": [line.to_record() for line in self.lines],
+            "reason": self.reason,
+            "cause_event_id": self.cause_event_id,
+            "decided_at": self.decided_at,
+        }
+
+
 class Outcome:
     """What one command did to one SKU. ``state`` is the state to keep (maybe the same object).
 

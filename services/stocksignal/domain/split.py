@@ -103,7 +103,8 @@ def split(
     or a consumer dropping repeats by id would drop them. A replay of the same input record
     has the same log time, so the same ids.
 
-    Channel events give one channel command (the processor broadcasts it to every partition).
+    Channel and catalogue events give one command each (the processor broadcasts channel
+    commands to every partition; catalogue commands reach every partition too).
     Raises :class:`UnknownOrderError` when an event that names only its order arrives for an
     order the router never saw placed.
     """
@@ -232,6 +233,22 @@ def _channel_removed(r: Record, common: dict[str, Any], _: OrderRef | None) -> l
     return [c.RemoveChannel(command_id=common["event_id"], **common, channel_id=r["channel_id"])]
 
 
+def _bundle_defined(r: Record, common: dict[str, Any], _: OrderRef | None) -> list[c.Command]:
+    components = tuple((x["sku"], x["qty"]) for x in r["components"])
+    return [
+        c.DefineBundle(
+            command_id=common["event_id"],
+            **common,
+            bundle_sku=r["bundle_sku"],
+            components=components,
+        )
+    ]
+
+
+def _bundle_removed(r: Record, common: dict[str, Any], _: OrderRef | None) -> list[c.Command]:
+    return [c.RemoveBundle(command_id=common["event_id"], **common, bundle_sku=r["bundle_sku"])]
+
+
 _SPLITTERS: dict[str, Callable[[Record, dict[str, Any], OrderRef | None], list[c.Command]]] = {
     "OrderPlaced": _order_placed,
     "OrderConfirmed": _order_confirmed,
@@ -253,4 +270,6 @@ _SPLITTERS: dict[str, Callable[[Record, dict[str, Any], OrderRef | None], list[c
     "TransferReceived": _single(c.ReceiveTransfer, "transfer_id", "to_location_id", "qty_received"),
     "ChannelConfigured": _channel_configured,
     "ChannelRemoved": _channel_removed,
+    "BundleDefined": _bundle_defined,
+    "BundleRemoved": _bundle_removed,
 }

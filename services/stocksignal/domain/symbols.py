@@ -79,6 +79,23 @@ class DecisionReason(StrEnum):
     PICKED_AT_OTHER_LOCATION = "PICKED_AT_OTHER_LOCATION"
     STOCK_SHORTFALL = "STOCK_SHORTFALL"
     SHIPPED_FROM_OTHER_LOCATION = "SHIPPED_FROM_OTHER_LOCATION"
+    # An ALL_OR_NOTHING order's reserved line released because another line was rejected.
+    ORDER_INCOMPLETE = "ORDER_INCOMPLETE"
+
+
+class Fulfilment(StrEnum):
+    """How an order's lines are decided (contract 11.3)."""
+
+    PER_LINE = "PER_LINE"
+    ALL_OR_NOTHING = "ALL_OR_NOTHING"
+
+
+class OrderStatus(StrEnum):
+    """``OrderDecided.status``: every line reserved in full, none, or some (PER_LINE only)."""
+
+    ACCEPTED = "ACCEPTED"
+    PARTIAL = "PARTIAL"
+    REJECTED = "REJECTED"
 
 
 class Note(StrEnum):

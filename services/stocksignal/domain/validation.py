@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .catalog import MAX_COMPONENT_QTY, MAX_COMPONENTS
 from .errors import ValidationError
-from .symbols import StockStatus
+from .symbols import Fulfilment, StockStatus
 
 MAX_QTY = 1_000_000
 MAX_ID_LENGTH = 128
@@ -160,6 +161,9 @@ def _order_placed(c: _Checker) -> None:
     c.id("channel_id", c.field("channel_id"))
     _order_lines(c, c.field("lines"))
     c.timestamp("hold_expires_at", c.field("hold_expires_at"), optional=True)
+    fulfilment = c.record.get("fulfilment", Fulfilment.PER_LINE)  # v1.1; absent: the Avro default
+    if fulfilment not in tuple(Fulfilment):
+        c.fail("fulfilment", f"{fulfilment!r} is not one of {', '.join(Fulfilment)}")
 
 
 def _order_confirmed(c: _Checker) -> None:
@@ -297,6 +301,39 @@ def _channel_removed(c: _Checker) -> None:
     c.id("channel_id", c.field("channel_id"))
 
 
+def _bundle_defined(c: _Checker) -> None:
+    """Contract 11.1: 1..20 components with distinct SKUs, each qty in 1..1000, none the
+    bundle itself (the rules that need the catalogue or the stock are catalog.refusal's)."""
+    bundle_ok = c.id("bundle_sku", c.field("bundle_sku"))
+    components = c.field("components")
+    if not c._present("components", components):
+        return
+    if not isinstance(components, list):
+        c.fail("components", f"expected a list, got {_type_name(components)}")
+        return
+    if not 1 <= len(components) <= MAX_COMPONENTS:
+        c.fail("components", f"has {len(components)} components, not 1..{MAX_COMPONENTS}")
+    seen: set[str] = set()
+    for i, comp in enumerate(components):
+        path = f"components[{i}]"
+        if not isinstance(comp, Mapping):
+            c.fail(path, f"expected a record, got {_type_name(comp)}")
+            continue
+        c.integer(f"{path}.qty", comp.get("qty"), 1, MAX_COMPONENT_QTY)
+        sku = comp.get("sku")
+        if not c.id(f"{path}.sku", sku):
+            continue
+        if sku in seen:
+            c.fail(f"{path}.sku", f"{sku!r} is listed twice")
+        if bundle_ok and sku == c.field("bundle_sku"):
+            c.fail(f"{path}.sku", f"{sku!r} is the bundle itself")
+        seen.add(str(sku))
+
+
+def _bundle_removed(c: _Checker) -> None:
+    c.id("bundle_sku", c.field("bundle_sku"))
+
+
 RECORD_CHECKS: dict[str, Callable[[_Checker], None]] = {
     "OrderPlaced": _order_placed,
     "OrderConfirmed": _order_confirmed,
@@ -314,6 +351,8 @@ RECORD_CHECKS: dict[str, Callable[[_Checker], None]] = {
     "TransferReceived": _transfer_received,
     "ChannelConfigured": _channel_configured,
     "ChannelRemoved": _channel_removed,
+    "BundleDefined": _bundle_defined,
+    "BundleRemoved": _bundle_removed,
 }
 
 

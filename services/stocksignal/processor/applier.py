@@ -58,6 +58,7 @@ from stocksignal.processor.envelope import (
 from stocksignal.processor.holds import HoldIndex
 from stocksignal.processor.metrics import ProcessorMetrics
 from stocksignal.processor.publisher import Publisher
+from stocksignal.processor.sagas import REPLIES
 from stocksignal.processor.store import PartitionStore
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ class PartitionState:
     book: BookEnvelope
     log_time: int = 0
     reconcile: Reconcile | None = None
+    catalog: Any = None  # the partition's catalogue, read when first needed (bundles.py)
 
     @classmethod
     def load(cls, store: PartitionStore) -> PartitionState:
@@ -171,6 +173,8 @@ class Applier:
         self.clock = clock
         self.cache = EnvelopeCache(config.cache_mb << 20)
         publisher.on_levels = self._levels_published
+        self.bundles = None  # bundles.install: catalogue, bundle availability (docs/processor.md)
+        self.sagas = None  # sagas.install: whole-order decisions
 
     def advance(self, ps: PartitionState, cursor: RecordCursor) -> None:
         """Apply the record's commands from where the cursor stands; returns when the record
@@ -189,22 +193,36 @@ class Applier:
             if isinstance(command, ChannelCommand):
                 if self._start_channel(ps, pos, command) and not self._reconcile_slice(ps):
                     return
-            else:
+            elif self.bundles is None:
                 self._apply_sku(ps, partition, pos, cast(SkuCommand, command))
+            elif self.bundles.handles(command):
+                self.bundles.apply(ps, pos, command)
+            elif self.sagas is not None and self.sagas.handles(command):
+                self.sagas.apply(ps, pos, command)
+            elif self.sagas is not None and self.sagas.redirect(ps, command):
+                pass
+            elif not self.bundles.refuses(ps, pos, command):
+                if (
+                    self._apply_sku(ps, partition, pos, cast(SkuCommand, command))
+                    and self.sagas is not None
+                    and isinstance(command, REPLIES)
+                ):
+                    self.sagas.reply(ps, command, self.envelope(ps.store, command.sku))
             cursor.index += 1
         cursor.done = True
 
     # --- SKU commands ----------------------------------------------------------------------
 
-    def _apply_sku(self, ps: PartitionState, partition: int, pos: int, cmd: SkuCommand) -> None:
+    def _apply_sku(self, ps: PartitionState, partition: int, pos: int, cmd: SkuCommand) -> bool:
+        """False when the state already holds the command (it was applied and committed)."""
         env = self.envelope(ps.store, cmd.sku)
         if env is not None and pos <= env.applied_pos:
             self.metrics.replayed.inc()
-            return
+            return False
         mkey = marker_key(dedupe_key(cmd))
         if self._is_duplicate(ps.store, mkey, pos, cmd.logged_at):
             self.metrics.bump(self.metrics.duplicates, cmd.event_type)
-            return
+            return True
         before = env.state if env else None
         outcome = apply(before, cmd, ps.book.book)
         ps.store.put(mkey, Marker(cmd.logged_at, pos).to_bytes())
@@ -214,6 +232,7 @@ class Applier:
             self.metrics.bump(self.metrics.notes, str(note))
         if type(cmd) is CountStock:  # inventory record accuracy (docs/operations.md)
             self.metrics.counted(cmd.location_id, outcome.movements)
+        return True
 
     def _write(
         self, ps: PartitionState, partition: int, pos: int, env: Envelope | None, outcome

@@ -18,7 +18,14 @@ from typing import Any
 import orjson
 
 from stocksignal.contract import partition_for
-from stocksignal.domain import ChannelCommand, Command, SkuCommand, command_to_dict
+from stocksignal.domain import (
+    CatalogCommand,
+    ChannelCommand,
+    Command,
+    OrderCommand,
+    SkuCommand,
+    command_to_dict,
+)
 
 INDEX_BITS = 20
 MAX_COMMANDS = 500  # per record: keeps records small and a replay's unit of work short
@@ -50,6 +57,13 @@ class Batcher:
             # Broadcast: each partition decides with the configuration in its own log.
             for each in range(self.partitions):
                 self._by_partition.setdefault(each, []).append(d)
+        elif isinstance(command, OrderCommand):  # the order's saga owns it (sagas.py)
+            owner = partition_for(command.order_id, self.partitions)
+            self._by_partition.setdefault(owner, []).append(d)
+        elif isinstance(command, CatalogCommand):
+            # The bundle's own partition decides it first, then tells the others (bundles.py).
+            owner = partition_for(command.bundle_sku, self.partitions)
+            self._by_partition.setdefault(owner, []).append(d)
         else:
             assert isinstance(command, SkuCommand)  # a command is for a channel or for a SKU
             p: int | None = self._partition_of.get(command.sku)

@@ -61,6 +61,8 @@ class Publisher:
         self.clock = clock
         self._held: dict[str, tuple[Outcome, int, object]] = {}
         self.on_levels: OnLevels | None = None  # set by the applier, which owns the states
+        # (owner, sku, snapshot record) after each snapshot produced: bundles.py follows components
+        self.on_snapshot: Callable[[object, str, dict], None] | None = None
         self._flushed: list[int] = []  # log times of the causes of the open transaction's snapshots
 
     def publish(
@@ -118,6 +120,8 @@ class Publisher:
                 None,
             )
             self._flushed.append(outcome.logged_at)
+            if self.on_snapshot is not None:
+                self.on_snapshot(owner, sku, snapshot)
             state, changes = publish_levels(outcome.state, outcome.book, snapshot)
             for change in changes:
                 send(

@@ -28,6 +28,7 @@ from stocksignal.domain import (
     validate,
 )
 from stocksignal.processor.batches import Batcher
+from stocksignal.processor.bundles import CATALOG_RECORDS, with_origin
 from stocksignal.processor.dlq_log import DeadLetterLog
 from stocksignal.processor.metrics import ProcessorMetrics
 from stocksignal.processor.orders import OrderMemory
@@ -58,6 +59,7 @@ class Router:
         self.metrics = metrics
         self._key_error = key_error
         self._carried = {t.name: t.records for t in catalogue.list_topics(catalogue.Role.INPUT)}
+        self.sagas = None  # sagas.install: orders decided whole (docs/processor.md)
 
     def route(
         self, msg, base_topic: str, orders: OrderMemory | None, batcher: Batcher, send: Send
@@ -74,6 +76,10 @@ class Router:
                     raise ValidationError([problem])
             order = self._order(orders, name, record, logged_at)
             commands = split(name, record, logged_at=logged_at, order=order)
+            if name in CATALOG_RECORDS:  # a refusal's DLQ copy is the input record itself
+                with_origin(commands, msg)
+            elif self.sagas is not None and base_topic == catalogue.ORDERS:
+                commands = self.sagas.route(name, record, commands, orders, logged_at)
             if orders is not None and order is not None and needs_order(name, record):
                 self._remember_fan_out(orders, order, record["event_id"], logged_at)
             for command in commands:

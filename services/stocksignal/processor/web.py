@@ -18,8 +18,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+import orjson
+
 from stocksignal.contract import partition_for
-from stocksignal.domain import ChannelBook
+from stocksignal.domain import BundleView, ChannelBook
 from stocksignal.processor.applier import history
 from stocksignal.processor.envelope import BookEnvelope, Envelope, book_key, sku_key
 from stocksignal.processor.explain import explain, positions_of
@@ -147,8 +149,15 @@ def make_app(
         found, response = await owned(request, sku, api_path(sku, "", query))
         if response is not None:
             return response
-        env, book, partition, _ = found
+        env, book, partition, store = found
         if env is None:
+            from stocksignal.processor.bundles import bundle_json, view_key
+
+            raw = store.committed(view_key(sku))  # a bundle holds no stock: its view explains it
+            if raw is not None and at is None:
+                return web.json_response(
+                    bundle_json(BundleView.from_dict(orjson.loads(raw)["view"]), partition)
+                )
             return not_found(sku)
         if at is not None:
             return await from_ledger(

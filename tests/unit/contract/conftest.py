@@ -20,9 +20,15 @@ INPUT_RECORDS = (
     "OrderPlaced", "OrderConfirmed", "OrderCancelled", "PickConfirmed", "ShipmentConfirmed",
     "ReturnReceived", "ReturnInspected", "InboundExpected", "StockReceived", "StockAdjusted",
     "StockCounted", "StockStatusChanged", "TransferDispatched", "TransferReceived",
-    "ChannelConfigured", "ChannelRemoved",
+    "ChannelConfigured", "ChannelRemoved", "BundleDefined", "BundleRemoved",
 )  # fmt: skip
-OUTPUT_RECORDS = ("AvailabilityChanged", "ReservationDecided", "StockMoved", "StockLevelChanged")
+OUTPUT_RECORDS = (
+    "AvailabilityChanged",
+    "ReservationDecided",
+    "StockMoved",
+    "StockLevelChanged",
+    "OrderDecided",
+)
 TOP_LEVEL_RECORDS = INPUT_RECORDS + OUTPUT_RECORDS
 
 

@@ -69,7 +69,10 @@ ORDER_PLACED_CANONICAL = (
     '{"name":"channel_id","type":"string"},'
     '{"name":"lines","type":{"type":"array","items":{"name":"stocksignal.v1.OrderLine",'
     '"type":"record","fields":[{"name":"sku","type":"string"},{"name":"qty","type":"int"}]}}},'
-    '{"name":"hold_expires_at","type":["null","long"]}]}'
+    '{"name":"hold_expires_at","type":["null","long"]},'
+    # v1.1 (contract 11.3): a new enum, defined inline at its first use
+    '{"name":"fulfilment","type":{"name":"stocksignal.v1.Fulfilment","type":"enum",'
+    '"symbols":["PER_LINE","ALL_OR_NOTHING"]}}]}'
 )
 STOCK_STATUS_CHANGED_CANONICAL = (
     '{"name":"stocksignal.v1.StockStatusChanged","type":"record","fields":['
@@ -114,7 +117,7 @@ def _minimal(name: str) -> dict:
 
 def test_fingerprints_are_distinct_per_record(schemas: SchemaSet) -> None:
     fingerprints = {schemas.current(n).fingerprint for n in schemas.record_names}
-    assert len(fingerprints) == len(schemas.record_names) == 20
+    assert len(fingerprints) == len(schemas.record_names) == 23
 
 
 def test_docs_and_defaults_do_not_change_the_fingerprint(schemas: SchemaSet) -> None:

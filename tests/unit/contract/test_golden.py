@@ -54,16 +54,16 @@ def test_write_adds_missing_samples_and_keeps_existing_ones(
     tmp_path: Path, schemas: SchemaSet
 ) -> None:
     written, kept = write_samples(tmp_path, schemas)
-    assert len(written) == 20 and kept == []
+    assert len(written) == 23 and kept == []
     frame = next(tmp_path.glob("OrderPlaced.*.bin"))
     frame.write_bytes(b"left alone")
 
     written, kept = write_samples(tmp_path, schemas)
-    assert written == [] and len(kept) == 20
+    assert written == [] and len(kept) == 23
     assert frame.read_bytes() == b"left alone"
 
     written, _ = write_samples(tmp_path, schemas, force=True)
-    assert len(written) == 20
+    assert len(written) == 23
     assert frame.read_bytes().startswith(b"\xc3\x01")
 
 
@@ -80,9 +80,9 @@ def test_written_samples_match_the_checked_in_ones(
 
 def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--dir", str(tmp_path)]) == 1
-    assert "20 current schema(s) without one" in capsys.readouterr().out
+    assert "23 current schema(s) without one" in capsys.readouterr().out
     assert main(["--dir", str(tmp_path), "--write"]) == 0
-    assert "20 written, 0 already present" in capsys.readouterr().out
+    assert "23 written, 0 already present" in capsys.readouterr().out
     assert main(["--dir", str(tmp_path), "--write"]) == 0
-    assert "0 written, 20 already present (kept)" in capsys.readouterr().out
+    assert "0 written, 23 already present (kept)" in capsys.readouterr().out
     assert main(["--dir", str(tmp_path)]) == 0

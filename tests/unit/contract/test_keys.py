@@ -43,6 +43,7 @@ def test_the_keys_of_the_catalogue_are_the_contracts():
         "inventory.returns.v1": "return_id",
         "inventory.stock.v1": "sku",
         "inventory.channels.v1": "channel_id",
+        "inventory.catalog.v1": "bundle_sku",
     }
 
 

@@ -18,7 +18,8 @@ SPEC_RECORDS = {
     "OrderLine": "sku:string qty:int",
     "PickLine": "sku:string qty_picked:int qty_short:int=0",
     "InspectionLine": "sku:string qty_restock:int qty_damaged:int",
-    "OrderPlaced": f"{COMMON} order_id:string channel_id:string lines:[OrderLine] hold_expires_at:?ts=null",
+    "OrderPlaced": f"{COMMON} order_id:string channel_id:string lines:[OrderLine] hold_expires_at:?ts=null"
+    ' fulfilment:Fulfilment="PER_LINE"',  # v1.1, section 11.3
     "OrderConfirmed": f"{COMMON} order_id:string",
     "OrderCancelled": f"{COMMON} order_id:string lines:?[OrderLine]=null reason:?string=null",
     "PickConfirmed": f"{COMMON} order_id:string location_id:string lines:[PickLine]",
@@ -43,9 +44,17 @@ SPEC_RECORDS = {
     "StockMoved": "movement_id:string sku:string location_id:string bucket:Bucket delta:int balance_after:int reason:MovementReason reason_detail:?string cause_event_id:string cause_event_type:string reference:?string occurred_at:ts",
     # v1.1: stock levels
     "StockLevelChanged": "sku:string channel_id:string level:StockLevel previous_level:?StockLevel=null available:int version:long cause_event_id:string occurred_at:ts",
+    # v1.1, section 11
+    "BundleComponent": "sku:string qty:int",
+    "BundleDefined": f"{COMMON} bundle_sku:string components:[BundleComponent]",
+    "BundleRemoved": f"{COMMON} bundle_sku:string",
+    "OrderLineOutcome": "sku:string qty_requested:int qty_reserved:int",
+    "OrderDecided": "decision_id:string order_id:string channel_id:string status:OrderStatus fulfilment:Fulfilment lines:[OrderLineOutcome] reason:?string=null cause_event_id:string decided_at:ts",
 }  # fmt: skip
 SPEC_ENUMS = {
     "StockLevel": "IN_STOCK LOW_STOCK OUT_OF_STOCK",  # v1.1: stock levels
+    "Fulfilment": "PER_LINE ALL_OR_NOTHING",  # v1.1: bundles, docs/contract.md
+    "OrderStatus": "ACCEPTED PARTIAL REJECTED",  # v1.1: bundles, docs/contract.md
     "StockStatus": "SELLABLE DAMAGED QUALITY_HOLD WRITTEN_OFF",
     "ReservationStatus": "RESERVED REJECTED RELEASED EXPIRED FULFILLED REALLOCATED SHORTED",
     "Bucket": "ON_HAND RESERVED PICKED DAMAGED QUALITY_HOLD PENDING_INSPECTION INBOUND",

@@ -49,10 +49,12 @@ def test_data_of_an_archived_writer_schema_decodes_to_the_current_shape(
 
     _archive(schema_copy, older)
     loaded = SchemaSet.load(schema_copy)
-    # ChannelConfigured's v1 schema is archived in the repository (v1.1, docs/contract.md#v11-additions).
+    # ChannelConfigured's and OrderPlaced's v1 schemas are archived in the repository (v1.1,
+    # docs/contract.md#v11-additions).
     assert sorted(ws.record_name for ws in loaded.history) == [
         "ChannelConfigured",
         "OrderConfirmed",
+        "OrderPlaced",
     ]
     name, record = SingleObjectCodec(loaded).decode(frame)
     assert name == "OrderConfirmed"

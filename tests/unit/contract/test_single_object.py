@@ -44,7 +44,9 @@ def test_optional_fields_may_be_omitted_and_decode_as_defaults(codec: SingleObje
     sparse = {"event_id": "e", "occurred_at": 1, "order_id": "o", "channel_id": "web",
               "lines": [{"sku": "a", "qty": 1}]}  # fmt: skip
     decoded = codec.decode(codec.encode("OrderPlaced", sparse))
-    assert decoded == Decoded("OrderPlaced", {**sparse, "source": None, "hold_expires_at": None})
+    assert decoded == Decoded(
+        "OrderPlaced", {**sparse, "source": None, "hold_expires_at": None, "fulfilment": "PER_LINE"}
+    )
     picks = {"event_id": "e", "occurred_at": 1, "order_id": "o", "location_id": "l",
              "lines": [{"sku": "a", "qty_picked": 1}]}  # fmt: skip
     assert codec.decode(codec.encode("PickConfirmed", picks)).record["lines"][0]["qty_short"] == 0

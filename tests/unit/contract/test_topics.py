@@ -27,14 +27,12 @@ SPEC_TOPICS = {
     "inventory.returns.v1": (Role.INPUT, "return_id", False),
     "inventory.stock.v1": (Role.INPUT, "sku", False),
     "inventory.channels.v1": (Role.INPUT, "channel_id", True),
+    "inventory.catalog.v1": (Role.INPUT, "bundle_sku", True),  # v1.1, section 11.1
     "inventory.availability.v1": (Role.OUTPUT, "sku", True),
     "inventory.reservations.v1": (Role.OUTPUT, "order_id", False),
     "inventory.movements.v1": (Role.OUTPUT, "sku", False),
-    "inventory.stock-levels.v1": (
-        Role.OUTPUT,
-        "sku",
-        False,
-    ),  # v1.1, docs/contract.md#v11-additions
+    "inventory.stock-levels.v1": (Role.OUTPUT, "sku", False),  # v1.1, docs/contract.md
+    "inventory.order-decisions.v1": (Role.OUTPUT, "order_id", False),  # v1.1, docs/contract.md
     "inventory.dlq.v1": (Role.DLQ, None, False),
 }
 SPEC_RECORD_TOPIC = {
@@ -59,6 +57,8 @@ SPEC_RECORD_TOPIC = {
     "ReservationDecided": "inventory.reservations.v1",
     "StockMoved": "inventory.movements.v1",
     "StockLevelChanged": "inventory.stock-levels.v1",
+    **dict.fromkeys(("BundleDefined", "BundleRemoved"), "inventory.catalog.v1"),
+    "OrderDecided": "inventory.order-decisions.v1",
 }
 
 
@@ -121,7 +121,7 @@ def test_topic_for_an_unknown_record() -> None:
 def test_topics_by_role() -> None:
     assert [t.name for t in list_topics(Role.OUTPUT)] == [
         "inventory.availability.v1", "inventory.reservations.v1", "inventory.movements.v1",
-        "inventory.stock-levels.v1",
+        "inventory.stock-levels.v1", "inventory.order-decisions.v1",
     ]  # fmt: skip
     assert [t.name for t in list_topics(Role.DLQ)] == ["inventory.dlq.v1"]
 

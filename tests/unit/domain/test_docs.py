@@ -16,6 +16,8 @@ REQUIRED_EXAMPLES = [
     "### Example: MUG-BLUE at 14:00, and what moved it since",
     "### Example: a marketplace buffer and a cap",  # v1.1
     "### Example: back in stock",  # v1.1
+    "### Example: the last gift set, raced against a lamp order",  # v1.1, section 11
+    "### Example: a six-pack and an alias share one stock",  # v1.1, section 11
 ]
 
 

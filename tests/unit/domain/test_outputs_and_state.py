@@ -331,6 +331,8 @@ def example_command(cls):
         "str | None": "y",
         "int | None": 4,
         "tuple[str, ...]": ("A", "B"),
+        "tuple[tuple[str, int], ...]": (("A", 1), ("B", 6)),
+        "bool": True,
     }
     return cls(**{f.name: values[f.type] for f in dataclasses.fields(cls)})
 

@@ -22,7 +22,7 @@ from stocksignal.contract import key_for, make_codec, partition_for, topic_for_r
 from stocksignal.contract import topics as catalogue
 from stocksignal.contract.keys import key_error
 from stocksignal.domain import InMemoryInventory, ValidationError
-from stocksignal.processor import batches
+from stocksignal.processor import batches, bundles, sagas
 from stocksignal.processor.applier import Applier, ApplierConfig
 from stocksignal.processor.metrics import ProcessorMetrics
 from stocksignal.processor.publisher import Publisher, output_topics
@@ -196,6 +196,28 @@ class Worker:
         self.applier = Applier(
             ApplierConfig(DEDUPE_WINDOW_MS, 8, 8), self.publisher, self.metrics, clock=clock.time
         )
+        bundles.install(
+            self.applier,
+            self.publisher,
+            world.codec,
+            self.metrics,
+            command_topic=COMMANDS,
+            command_partitions=world.command_partitions,
+            dlq_topic=catalogue.DLQ,
+            dlq_partitions=partitions[catalogue.DLQ],
+            availability_topic=catalogue.AVAILABILITY,
+            dedupe_window_ms=DEDUPE_WINDOW_MS,
+        )
+        sagas.install(
+            self.applier,
+            self.router,
+            self.publisher,
+            world.codec,
+            self.metrics,
+            command_topic=COMMANDS,
+            command_partitions=world.command_partitions,
+            decisions_topic=catalogue.ORDER_DECISIONS,
+        )
         self.reader = FakeChangelogReader(b)
         self.restorer = Restorer(
             self.reader,
@@ -237,6 +259,7 @@ class Worker:
             sleep=lambda s: clock.advance(int(s * 1000)),
             start_commit=self.commit_mode,
         )
+        self.router.sagas.stores = lambda: self.runtime.serving
 
     # --- driving -------------------------------------------------------------------------
 
