@@ -9,8 +9,9 @@ order, keyword-only, with the schema's defaults; a unit test compares them with
 >>> order = OrderPlaced(order_id="W-1", channel_id="webshop", lines=[OrderLine(sku="MUG", qty=2)])
 >>> order.record_name
 'OrderPlaced'
->>> order.to_record()
-{'order_id': 'W-1', 'channel_id': 'webshop', 'lines': [{'sku': 'MUG', 'qty': 2}], 'hold_expires_at': None}
+>>> order.to_record()  # doctest: +NORMALIZE_WHITESPACE
+{'order_id': 'W-1', 'channel_id': 'webshop', 'lines': [{'sku': 'MUG', 'qty': 2}],
+ 'hold_expires_at': None, 'fulfilment': 'PER_LINE'}
 
 Times (``occurred_at``, ``hold_expires_at``, ``expected_at``) are epoch milliseconds or a
 ``datetime`` with a time zone; a naive ``datetime`` is refused, it would mean another instant
@@ -26,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from stocksignal.client.errors import InvalidEvent
-from stocksignal.domain.symbols import StockStatus
+from stocksignal.domain.symbols import Fulfilment, StockStatus
 
 Timestamp = int | datetime
 Line = Mapping[str, Any]
@@ -54,6 +55,12 @@ class InspectionLine:
     sku: str
     qty_restock: int
     qty_damaged: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class BundleComponent:
+    sku: str
+    qty: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +121,7 @@ class OrderPlaced(InputEvent):
     channel_id: str
     lines: Sequence[OrderLine | Line]
     hold_expires_at: Timestamp | None = None
+    fulfilment: Fulfilment | str = "PER_LINE"  # v1.1: or ALL_OR_NOTHING (docs/semantics.md)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,6 +251,20 @@ class ChannelRemoved(InputEvent):
     channel_id: str
 
 
+# --- inventory.catalog.v1 (key bundle_sku, v1.1) ---------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class BundleDefined(InputEvent):
+    bundle_sku: str
+    components: Sequence[BundleComponent | Line]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BundleRemoved(InputEvent):
+    bundle_sku: str
+
+
 #: record name -> constructor, for every input event.
 EVENTS: dict[str, type[InputEvent]] = {
     cls.__name__: cls
@@ -263,5 +285,7 @@ EVENTS: dict[str, type[InputEvent]] = {
         TransferReceived,
         ChannelConfigured,
         ChannelRemoved,
+        BundleDefined,
+        BundleRemoved,
     )
 }
