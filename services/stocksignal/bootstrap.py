@@ -354,7 +354,7 @@ def build_processor(settings: Settings):
         settings.movement_history,
         url,
         LedgerHistory(ledger_clients(settings)),
-        DeadLetters(settings, dlq, codec),
+        DeadLetters(ledger_clients(settings), dlq, codec),
     )
     healthy = lambda: None if runtime.failure is None else str(runtime.failure)  # noqa: E731
     app = make_app(inspection, metrics, healthy, settings.token_digests("web_tokens_sha256"))

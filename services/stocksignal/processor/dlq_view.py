@@ -18,9 +18,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stocksignal.contract.dlq import DLQ_ERROR, DLQ_OFFSET, DLQ_PARTITION, DLQ_REASON, DLQ_TOPIC
+
+if TYPE_CHECKING:
+    from stocksignal.ledger.kafka import LedgerClients
 
 MAX_PAGE = 200
 
@@ -138,8 +141,8 @@ def take(
 class DeadLetters:
     """Pages of the DLQ for the operator's page; one read at a time per worker."""
 
-    def __init__(self, settings: Any, topic: str, codec: Any) -> None:
-        self.settings = settings
+    def __init__(self, clients: LedgerClients, topic: str, codec: Any) -> None:
+        self.clients = clients  # the ledger's readers' clients (bootstrap.ledger_clients)
         self.topic = topic
         self.codec = codec
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="dlq-view")
@@ -147,7 +150,7 @@ class DeadLetters:
     def page(self, before: Mapping[int, int] | None, size: int, reason: str | None) -> DlqPage:
         from stocksignal.ledger.kafka import PartitionReader
 
-        with PartitionReader(self.settings) as reader:
+        with PartitionReader(self.clients) as reader:
             windows, low, total = {}, {}, 0
             for p in reader.partitions(self.topic):
                 span = reader.span(self.topic, p)
