@@ -5,7 +5,7 @@ Used by ``stocksignal tail`` and by the demo's ledger view.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -157,6 +157,43 @@ def locations_table(positions: Mapping[str, Mapping[str, int]], title: str) -> A
         table.add_column(bucket, justify="right")
     for loc, buckets in positions.items():
         table.add_row(loc, *(str(buckets.get(b, 0)) for b in (*BUCKETS, "sellable")))
+    return table
+
+
+def movements_table(
+    movements: list[Mapping[str, Any]], time_field: str, title: str | None = None
+) -> Any:
+    """A rich table of ledger movements (``stocksignal sku``, ``sku --since``), each timed by
+    ``time_field`` (``occurred_at`` or the log's ``logged_at``)."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    columns = (
+        "time",
+        "location",
+        "bucket",
+        "delta",
+        "balance",
+        "reason",
+        "detail / reference",
+        "cause",
+    )
+    for col in columns:
+        table.add_column(col, justify="right" if col in ("delta", "balance") else "left")
+    for m in movements:
+        reference = m.get("reference") and f"ref {m['reference']}"
+        detail = " · ".join(x for x in (m.get("reason_detail"), reference) if x)
+        table.add_row(
+            fmt_ts(m[time_field]),
+            m["location_id"],
+            m["bucket"],
+            f"{m['delta']:+d}",
+            str(m["balance_after"]),
+            m["reason"],
+            detail,
+            f"{m['cause_event_type']} {m['cause_event_id']}",
+        )
     return table
 
 

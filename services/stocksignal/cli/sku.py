@@ -20,7 +20,7 @@ import click
 
 from stocksignal.cli import sku_history
 from stocksignal.cli.common import Failure, Unavailable, make_console, tool_settings
-from stocksignal.cli.formatting import fmt_ts, locations_table
+from stocksignal.cli.formatting import fmt_ts, locations_table, movements_table
 from stocksignal.cli.when import HELP as TIME_HELP
 from stocksignal.cli.when import MOMENT
 from stocksignal.processor.rule_text import RULE, channel_rule  # shared with the operator's page
@@ -281,38 +281,8 @@ def render(
         console.print()
 
     if movements:
-        table = Table(
-            title=f"Last {len(movements)} movements of the ledger (newest first)",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
-        )
-        for col in (
-            "time",
-            "location",
-            "bucket",
-            "delta",
-            "balance",
-            "reason",
-            "detail / reference",
-            "cause",
-        ):
-            table.add_column(col, justify="right" if col in ("delta", "balance") else "left")
-        for m in movements:
-            detail = " · ".join(
-                x
-                for x in (m.get("reason_detail"), m.get("reference") and f"ref {m['reference']}")
-                if x
-            )
-            table.add_row(
-                fmt_ts(m["occurred_at"]),
-                m["location_id"],
-                m["bucket"],
-                f"{m['delta']:+d}",
-                str(m["balance_after"]),
-                m["reason"],
-                detail,
-                f"{m['cause_event_type']} {m['cause_event_id']}",
-            )
+        title = f"Last {len(movements)} movements of the ledger (newest first)"
+        table = movements_table(movements, "occurred_at", title)
         console.print(table)
 
 

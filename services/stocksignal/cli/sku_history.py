@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from stocksignal.cli.common import Failure, Unavailable, make_console
-from stocksignal.cli.formatting import BUCKETS, fmt_ts, locations_table
+from stocksignal.cli.formatting import BUCKETS, fmt_ts, locations_table, movements_table
 from stocksignal.processor.rule_text import RULE, channel_rule
 
 WINDOW_LIMIT = 1000
@@ -149,34 +149,7 @@ def render_window(answer: Mapping[str, Any], console: Any = None) -> None:
         f"up to {fmt_ts(answer['until'])} (log time), oldest first"
     )
     if movements:
-        table = Table(box=box.SIMPLE_HEAD)
-        for col in (
-            "time",
-            "location",
-            "bucket",
-            "delta",
-            "balance",
-            "reason",
-            "detail / reference",
-            "cause",
-        ):
-            table.add_column(col, justify="right" if col in ("delta", "balance") else "left")
-        for m in movements:
-            detail = " · ".join(
-                x
-                for x in (m.get("reason_detail"), m.get("reference") and f"ref {m['reference']}")
-                if x
-            )
-            table.add_row(
-                fmt_ts(m["logged_at"]),
-                m["location_id"],
-                m["bucket"],
-                f"{m['delta']:+d}",
-                str(m["balance_after"]),
-                m["reason"],
-                detail,
-                f"{m['cause_event_type']} {m['cause_event_id']}",
-            )
+        table = movements_table(movements, "logged_at")
         console.print(table)
     net = answer["net_change"]
     if not net:
