@@ -161,7 +161,7 @@ def locations_table(positions: Mapping[str, Mapping[str, int]], title: str) -> A
 
 
 def movements_table(
-    movements: list[Mapping[str, Any]], time_field: str, title: str | None = None
+    movements: Sequence[Mapping[str, Any]], time_field: str, title: str | None = None
 ) -> Any:
     """A rich table of ledger movements (``stocksignal sku``, ``sku --since``), each timed by
     ``time_field`` (``occurred_at`` or the log's ``logged_at``)."""
