@@ -321,6 +321,7 @@ def build_processor(settings: Settings):
         commit_idle_ms=settings.commit_idle_ms,
         buffered_records_per_partition=settings.buffered_records_per_partition,
         max_task_idle_ms=settings.max_task_idle_ms,
+        route_grace_ms=settings.route_grace_ms,
         expiry_tick_ms=settings.expiry_tick_ms,
         dedupe_window_ms=settings.dedupe_window_ms,
         order_retention_ms=settings.order_retention_ms,

@@ -148,6 +148,10 @@ class Settings:
     # Routing waits at most this long for an input partition that has records not fetched
     # yet, so a backlog is decided in record-timestamp order across topics.
     max_task_idle_ms: int = 5_000
+    # While an input partition looks drained, a fetched record is routed only once it has
+    # been fetched this long: what the client knows of a partition's end can lag its records
+    # by a fetch response (docs/processor.md, "Ordering"). 0 turns the grace off.
+    route_grace_ms: int = 30
     # Records fetched and waiting per partition before the partition is paused.
     buffered_records_per_partition: int = 2_000
     # A local store whose checkpoint is older than this is wiped and restored (the changelog

@@ -8,12 +8,15 @@ behaviour of their own beyond naming what the runtime needs.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 Offsets = dict[tuple[str, int], int]  # (topic, partition) -> next offset to read
+
+log = logging.getLogger(__name__)
 
 
 def _tp(topic: str, partition: int, offset: int | None = None):
@@ -83,20 +86,42 @@ class GroupConsumer:
         if tps:
             self._c.resume(tps)
 
-    def lagging(self, topic: str, partition: int, position: int | None) -> bool:
+    def lagging(
+        self, topic: str, partition: int, position: int | None, known_end: int | None = None
+    ) -> bool:
         """Whether the partition has records in Kafka beyond ``position`` (the next offset the
         worker will process; negative or None: unknown), by what librdkafka last saw in a
-        fetch response. Unknown counts as lagging: the caller waits a bounded time."""
+        fetch response, or ``known_end`` (an end asked of the broker since) if that is
+        further. Unknown counts as lagging: the caller waits a bounded time."""
         marks = self.cached_watermarks(topic, partition)
         if marks is None:
             return True  # no fetch response yet
         low, high = marks
+        if known_end is not None and known_end > high:
+            high = known_end
         consumed = self._c.position([_tp(topic, partition)])[0].offset
         if consumed >= 0:  # librdkafka's own position also steps over transaction markers
             position = consumed
         elif position is None or position < 0:
             position = low
         return position < high
+
+    def end_offsets(self, partitions: Iterable[tuple[str, int]], timeout_s: float) -> Offsets:
+        """The end of each partition, asked of the broker now (not librdkafka's cache);
+        partitions it could not tell are left out: the first failure ends the asking."""
+        out: Offsets = {}
+        for topic, partition in partitions:
+            try:
+                _, high = self._c.get_watermark_offsets(
+                    _tp(topic, partition), timeout=timeout_s, cached=False
+                )
+            except Exception as exc:
+                log.info(
+                    "end of %s[%d] not known (%s): its fetches will tell", topic, partition, exc
+                )
+                break
+            out[(topic, partition)] = high
+        return out
 
     def cached_watermarks(self, topic: str, partition: int) -> tuple[int, int] | None:
         """(low, high) as librdkafka last saw them in a fetch response (no request); None

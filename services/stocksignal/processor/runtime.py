@@ -87,6 +87,10 @@ class RuntimeConfig:
     poll_timeout_ms: int = 20
     buffered_records_per_partition: int = 2000
     max_task_idle_ms: int = 1000
+    # A record is routed past an input partition that looks drained only once it has been
+    # fetched this long (0: at once): what librdkafka knows of a partition's end may be a
+    # moment behind its records (see _route).
+    route_grace_ms: int = 0
     expiry_tick_ms: int = 250
     dedupe_window_ms: int = 7 * 24 * 3600 * 1000
     order_retention_ms: int = 30 * 24 * 3600 * 1000
@@ -223,6 +227,7 @@ class Runtime:
         self.monotonic = monotonic
         self.tasks: dict[tuple[str, int], Task] = {}
         self.inputs: list[InputTask] = []
+        self._hold_until = 0.0  # routing holds fetched records until then (route_grace_ms)
         self.commands: list[CommandTask] = []
         self._open_stores: dict[tuple[str, int], PartitionStore] = {}
         # What the inspection API may read (from its own thread): ready command partitions'
@@ -290,8 +295,7 @@ class Runtime:
     def step(self) -> None:
         if self._committing is not None:  # 8e of the previous commit, if it is done
             self._finish_commit(wait=False)
-        busy = any(t.buffer for t in self.tasks.values()) or self.restorer.restoring()
-        timeout = 0.0 if busy else self.config.poll_timeout_ms / 1000
+        timeout = self._poll_timeout()
         records = self.consumer.consume(self.config.poll_records, timeout)  # 1. poll
         self._buffer(records)  # 2. buffer
         self._flow_control()
@@ -315,8 +319,21 @@ class Runtime:
             self._commit()
         self._measure_lag()
 
+    def _poll_timeout(self) -> float:
+        """0 while there is work; else poll_timeout_ms, or less if routing holds records
+        until a moment (route_grace_ms) that comes sooner."""
+        if self.restorer.restoring() or any(t.buffer for t in self.commands):
+            return 0.0
+        idle = self.config.poll_timeout_ms / 1000
+        if any(t.buffer for t in self.inputs):
+            if not self._hold_until:
+                return 0.0
+            return max(0.0, min(idle, self._hold_until - self.monotonic()))
+        return idle
+
     def _buffer(self, records: list) -> None:
         tasks = self.tasks
+        newest: dict[Task, Any] = {}  # task -> the last record this poll gave it
         for m in records:
             err = m.error()
             if err is not None:
@@ -325,8 +342,15 @@ class Runtime:
             task = tasks.get((m.topic(), m.partition()))
             if task is not None:
                 task.buffer.append(m)
-                task.empty_since = None
-                task.gave_up = False
+                newest[task] = m
+        now = self.monotonic()
+        for task, m in newest.items():
+            task.empty_since = None
+            task.gave_up = False
+            if isinstance(task, InputTask):
+                task.arrivals.append((m.offset(), now))
+                if len(task.arrivals) > 64:  # a buffer that never drains: forget what went
+                    _fetched_at(task)
 
     def _consumer_error(self, err) -> None:
         if err.fatal():
@@ -379,6 +403,7 @@ class Runtime:
     # --- 4. route ----------------------------------------------------------------------------
 
     def _route(self) -> None:
+        self._hold_until = 0.0
         tasks = self.inputs
         if not tasks or not all(t.ready for t in tasks):
             return  # an orders partition is restoring: routing anything else would reorder
@@ -390,14 +415,26 @@ class Runtime:
         if not heap:
             return
         heapq.heapify(heap)
-        self._begin()
+        # A partition that looks drained may only look so: librdkafka updates a partition's
+        # end as it parses its part of a fetch response, while this thread may already be
+        # taking another partition's records from the same response. So while one looks
+        # drained, a record goes only once it has been fetched route_grace_ms ago.
+        grace = self.config.route_grace_ms / 1000
+        quiet = grace > 0 and len(heap) < len(tasks)
+        begun = False
         route, batcher, send = self.router.route, self._batcher, self._send
         budget = self.config.route_records_per_loop
         while heap and budget > 0:
+            _, i, t = heap[0]
+            if quiet and _fetched_at(t) + grace > now:
+                self._hold_until = _fetched_at(t) + grace  # the poll may wait until then
+                break
+            if not begun:
+                self._begin()
+                begun = True
             budget -= 1
             if budget % 500 == 0:  # commands out early, as the records go
                 self.router.flush(batcher, send)
-            _, i, t = heap[0]
             msg = t.buffer.popleft()
             logged_at = route(msg, t.base, t.orders, batcher, send)
             if logged_at > t.log_time:
@@ -410,6 +447,9 @@ class Runtime:
                 heapq.heappop(heap)
                 if self._waiting_for(t, now):
                     break
+                quiet = grace > 0
+        if not begun:
+            return
         self.router.flush(batcher, send)
         self._send_changelogs(t for t in tasks if t.store is not None)
 
@@ -418,7 +458,7 @@ class Runtime:
         Kafka that are not fetched yet (or we do not know yet), and has not been waited for
         longer than ``max_task_idle_ms``."""
         position = t.next_offset if t.next_offset is not None else t.start
-        if not self.consumer.lagging(t.topic, t.partition, position):
+        if not self.consumer.lagging(t.topic, t.partition, position, t.known_end):
             t.empty_since = None
             t.gave_up = False
             return False
@@ -559,10 +599,13 @@ class Runtime:
         return age_ms >= self.config.commit_idle_ms and self._caught_up()
 
     def _caught_up(self) -> bool:
-        """Nothing fetched is waiting to be routed or applied, and no store is restoring."""
-        for t in self.tasks.values():
-            if t.buffer or getattr(t, "cursor", None) is not None:
+        """Nothing fetched is waiting to be routed (but what routing holds for
+        route_grace_ms) or applied, and no store is restoring."""
+        for t in self.commands:
+            if t.buffer or t.cursor is not None:
                 return False
+        if not self._hold_until and any(t.buffer for t in self.inputs):
+            return False
         return not self.restorer.restoring()
 
     def _commit(self, wait: bool = False, restart_on_abort: bool = True) -> bool:
@@ -916,7 +959,18 @@ class Runtime:
             if start >= 0:
                 task.committed = start
             self.tasks[(topic, partition)] = task
+        self._learn_ends([t for t in offsets if t[0] != cfg.command_topic])
         self._index_tasks()
+
+    def _learn_ends(self, partitions: list[tuple[str, int]]) -> None:
+        """Ask the broker where each new input partition ends: librdkafka's idea of it is its
+        last fetch response's, which for a partition this worker owned before may be old,
+        so routing could take it for drained while it has records."""
+        ends = self.consumer.end_offsets(partitions, min(5.0, self.config.kafka_timeout_s))
+        for tp, end in ends.items():
+            task = self.tasks[tp]
+            if isinstance(task, InputTask):
+                task.known_end = end
 
     def _start_restore(self, store: PartitionStore, changelog: str) -> None:
         self._patiently(
@@ -1004,3 +1058,12 @@ def _is_fencing(err) -> bool:
         KafkaError.FENCED_INSTANCE_ID,
     }
     return err.code() in fencing
+
+
+def _fetched_at(t: InputTask) -> float:
+    """When the poll that fetched ``t``'s first buffered record ran (monotonic)."""
+    head = t.buffer[0].offset()
+    arrivals = t.arrivals
+    while arrivals and arrivals[0][0] < head:
+        arrivals.popleft()
+    return arrivals[0][1] if arrivals else 0.0

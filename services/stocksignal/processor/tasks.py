@@ -43,6 +43,11 @@ class Task:
 class InputTask(Task):
     base: str = ""  # the contract's name of the topic
     orders: OrderMemory | None = None
+    # (offset of the last record a poll gave it, when): how long its records were fetched.
+    arrivals: deque = field(default_factory=deque)
+    # The partition's end as the broker gave it when the task was created: librdkafka keeps
+    # what its last fetch response said, which after a re-assignment may be long out of date.
+    known_end: int | None = None
 
 
 @dataclass(eq=False)

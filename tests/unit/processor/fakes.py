@@ -368,6 +368,10 @@ class FakeGroupConsumer(GroupConsumer):
         self.known_high: dict[TP, int] = {}  # the end each partition's last fetch response gave
         self.paused: set[TP] = set()  # the client's pause flags (kept across seek and assign)
         self.delayed: set[TP] = set()  # fetched (end known) but their records not delivered yet
+        # Their part of the fetch response is not parsed yet: neither their end nor their
+        # records are known, while the other partitions' records are handed out.
+        self.unparsed: set[TP] = set()
+        self.ends_unknown = False  # end_offsets() answers nothing (the broker is away)
         self.marker_delay_polls = (
             0  # > 0: a marker is stepped over only this many polls after it is reached
         )
@@ -427,7 +431,7 @@ class FakeGroupConsumer(GroupConsumer):
         self._serve_group()
         out: list[FakeMessage] = []
         for tp in list(self.assignment):
-            if tp in self.paused:
+            if tp in self.paused or tp in self.unparsed:
                 continue  # not fetched: what librdkafka knows of its end stays as it was
             log = self.broker.log(*tp)
             lso = self.broker.lso(*tp)
@@ -498,12 +502,17 @@ class FakeGroupConsumer(GroupConsumer):
             self.calls.append(("resume", tps))
             self.paused.difference_update(tps)
 
-    def lagging(self, topic: str, partition: int, position: int | None) -> bool:
-        """As the real port: by the end the last fetch response gave (unknown: lagging)."""
+    def lagging(
+        self, topic: str, partition: int, position: int | None, known_end: int | None = None
+    ) -> bool:
+        """As the real port: by the end the last fetch response gave (unknown: lagging), or
+        ``known_end`` if further."""
         tp = (topic, partition)
         high = self.known_high.get(tp)
         if high is None:
             return True
+        if known_end is not None and known_end > high:
+            high = known_end
         consumed = self.app_pos.get(tp, OFFSET_INVALID)
         if consumed >= 0:
             position = consumed
@@ -513,6 +522,13 @@ class FakeGroupConsumer(GroupConsumer):
 
     def positions(self, partitions: Iterable[TP]) -> Offsets:
         return {tp: self.app_pos.get(tp, OFFSET_INVALID) for tp in partitions}
+
+    def end_offsets(self, partitions: Iterable[TP], timeout_s: float) -> Offsets:
+        tps = list(partitions)
+        self.calls.append(("end_offsets", tps))
+        if self.ends_unknown:
+            return {}
+        return {tp: self.broker.lso(*tp) for tp in tps}
 
     def cached_watermarks(self, topic: str, partition: int) -> tuple[int, int] | None:
         high = self.known_high.get((topic, partition))

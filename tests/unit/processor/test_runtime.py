@@ -588,6 +588,63 @@ def test_routing_follows_record_timestamps_and_waits_for_a_lagging_partition():
     assert _routed(w)[-1] == "rcv-3"
 
 
+def test_a_partition_whose_end_is_not_parsed_yet_holds_routing_for_the_grace():
+    """librdkafka updates a partition's end as it parses that partition's part of a fetch
+    response, and this thread may take another partition's records from the same response
+    first: the drained-looking partition's record that happened earlier would be routed
+    later. A record fetched less than route_grace_ms ago waits while a partition looks
+    drained."""
+    w = World()
+    wk = w.worker(max_task_idle_ms=1000, route_grace_ms=30).start()
+    run_until_idle(wk)
+    sku = "SKU-A"
+    stock_tp = w.where("StockReceived", {"sku": sku})[:2]
+    w.send([_stock(w, sku, 1, 1)])
+    w.send([_order(w, sku, 1)])
+    wk.consumer.unparsed.add(stock_tp)  # the order is handed out; the stock's part is not read
+    wk.step(n=3)  # no time passes
+    assert _routed(w) == [], "routed past a partition whose end was not known to be reached"
+    wk.consumer.unparsed.clear()
+    wk.step()
+    w.clock.advance(30)
+    wk.step()
+    assert _routed(w) == ["rcv-1", "ord-1"], "not routed in record-timestamp order"
+
+    # Bounded: with nothing else coming, a record goes once it was fetched the grace ago.
+    w.send([_order(w, sku, 2)])
+    wk.step()
+    w.clock.advance(29)
+    wk.step()
+    assert "ord-2" not in _routed(w), "went before route_grace_ms"
+    w.clock.advance(1)
+    wk.step()
+    assert _routed(w)[-1] == "ord-2", "held longer than route_grace_ms"
+    run_until_idle(wk)
+    assert_matches_model(w)
+
+
+def test_a_partition_owned_again_is_not_taken_for_drained_by_an_old_fetch_response():
+    """What librdkafka knows of a partition's end is its last fetch response's, kept across a
+    re-assignment: a partition owned again may look drained while records came meanwhile.
+    The worker asks the broker for the ends of the input partitions it is given."""
+    w = World()
+    wk = w.worker(max_task_idle_ms=1000).start()  # no grace: the asked end alone must hold it
+    run_until_idle(wk)
+    sku = "SKU-A"
+    stock_tp = w.where("StockReceived", {"sku": sku})[:2]
+    wk.consumer.rebalance(wk.consumer.all_partitions())  # owned again...
+    wk.consumer.unparsed.add(stock_tp)  # ...and not fetched since: its known end stays old
+    w.send([_stock(w, sku, 1, 1)])
+    w.send([_order(w, sku, 1)])
+    wk.step(n=3)
+    assert "ord-1" not in _routed(w), "routed past a partition whose records came meanwhile"
+    assert any(c[0] == "end_offsets" and stock_tp in c[1] for c in wk.consumer.calls)
+    wk.consumer.unparsed.clear()
+    run_until_idle(wk)
+    assert _routed(w) == ["rcv-1", "ord-1"], "not routed in record-timestamp order"
+    assert_matches_model(w)
+
+
 # --- 7: a channel change over several transactions -------------------------------------------
 
 
