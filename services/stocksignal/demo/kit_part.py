@@ -17,6 +17,7 @@ The story and its numbers are stocksignal.demo.kit's (pure; replayed by the unit
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from stocksignal.demo import checks, kit, script
@@ -54,10 +55,14 @@ def define(demo: Demo) -> bool:
         view,
     ):
         return False
+    # The set's first snapshot is published before it has heard from its components (0 on
+    # every channel); wait until the processor's view of it holds the components' numbers,
+    # and the snapshot of that view is read back.
     traffic.wait_until(
-        f"{kit.GIFT}'s first availability snapshot", lambda: kit.GIFT in reader.latest
+        f"{kit.GIFT} to follow its components' availability",
+        lambda: reader.version(kit.GIFT) >= (_observed(demo) or sys.maxsize),
     )
-    traffic.settle(traffic.handled(), 0, {kit.GIFT})
+    traffic.settle(traffic.handled(), 0, set())
     view.output("available", availability_line(reader.latest[kit.GIFT]))
     got = _channels(demo, kit.GIFT)
     limit = kit.scarcer(kit.BEFORE, script.WEBSHOP)
@@ -119,19 +124,19 @@ def race(demo: Demo) -> None:
         )
 
 
-def _observed(demo: Demo) -> bool:
-    """Whether the processor's view of the set (``GET /skus/GIFT-SET``) holds, on every
-    channel, each component's number as published: the set has heard from them all."""
+def _observed(demo: Demo) -> int | None:
+    """The version of the processor's view of the set (``GET /skus/GIFT-SET``) once it holds,
+    on every channel, each component's number as published (it has heard from them all)."""
     status, state = demo_http_get(f"{demo.urls()['processor']}/skus/{kit.GIFT}")
     if status != 200 or not state.get("channels"):
-        return False
+        return None
     wanted = {c["sku"] for c in kit.COMPONENTS}
     for channel in state["channels"]:
         seen = {x["sku"]: x["available"] for x in channel["components"]}
         published = {sku: _channels(demo, sku).get(channel["channel_id"]) for sku in wanted}
         if seen != published:
-            return False
-    return True
+            return None
+    return int(state["version"])
 
 
 def _channels(demo: Demo, sku: str) -> dict[str, int]:
