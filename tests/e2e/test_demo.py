@@ -2,8 +2,8 @@
 
 The demo runs as ``make demo`` runs it (a process, every service a process of its own), with
 an isolated topic prefix, its own run directory and free ports, in plain output; it must exit
-0 with every expectation met, leave its services running and answering, and stop them all on
-``stop``.
+0 with every expectation met (the kit story's race with either winner), leave its services
+running and answering, and stop them all on ``stop``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from stocksignal.demo import procs, script
+from stocksignal.demo import kit, procs, script
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -57,7 +57,8 @@ def test_the_demo_plays_the_day_and_meets_every_expectation(kafka_bootstrap, red
         for step in script.steps():
             assert f"· {step.title} ---" in out
         # What the demo shows comes from the topics: the rush's decisions, the short pick's ledger.
-        assert out.count(f" {script.LAMP} RESERVED 1/1 ") == script.LAMP_STOCK
+        day = out.split("· The last gift set ---")[0]  # the kit story reserves a lamp too
+        assert day.count(f" {script.LAMP} RESERVED 1/1 ") == script.LAMP_STOCK
         assert "MUG-BLUE@WH-HAM RESERVED +2 -> 2  REALLOCATION" in out
         assert (
             "storefront API /availability/MUG-BLUE: default 10 · marketplace 5 · webshop 10" in out
@@ -84,6 +85,33 @@ def test_the_demo_plays_the_day_and_meets_every_expectation(kafka_bootstrap, red
             in out
         )
         assert "ok   the day's inventory record accuracy: {'agreed': 3, 'corrected': 1}" in out
+        # The kit story: the set follows its scarcer component; one of the two orders gets the
+        # last lamp, whichever reached it first, and the OrderDecided records say who and why.
+        assert "· The last gift set ---" in out
+        assert (
+            "ok   GIFT-SET follows its scarcer component, LAMP-OAK: "
+            "default 1 · marketplace 0 · webshop 1"
+        ) in out
+        assert "webshop             1  limited by LAMP-OAK" in out
+        kit_won = (
+            "order     K-7001 ACCEPTED ALL_OR_NOTHING on webshop: "
+            "MUG-BLUE 1/1, LAMP-OAK 1/1, GIFT-SET 1/1"
+        ) in out
+        if kit_won:
+            assert (
+                "order     W-7002 REJECTED ALL_OR_NOTHING on webshop: LAMP-OAK 0/1  "
+                "INSUFFICIENT_STOCK for LAMP-OAK"
+            ) in out
+        else:  # the lamp order won: the set's mug, reserved first, was released again
+            assert (
+                "order     K-7001 REJECTED ALL_OR_NOTHING on webshop: MUG-BLUE 0/1, LAMP-OAK 0/1, "
+                "GIFT-SET 0/1  ORDER_INCOMPLETE: INSUFFICIENT_STOCK for LAMP-OAK"
+            ) in out
+            assert "decided   K-7001 MUG-BLUE RELEASED 0/1 {} on webshop  ORDER_INCOMPLETE" in out
+            assert "order     W-7002 ACCEPTED ALL_OR_NOTHING on webshop: LAMP-OAK 1/1" in out
+        won = kit.KIT_ORDER if kit_won else kit.LAMP_ORDER
+        assert f"ok   one order got the last lamp ({won} ACCEPTED), the other is REJECTED" in out
+        after_race = kit.after(won)
 
         # The services keep running, and say the same as the last screen.
         status = subprocess.run(
@@ -99,10 +127,14 @@ def test_the_demo_plays_the_day_and_meets_every_expectation(kafka_bootstrap, red
         with urllib.request.urlopen(
             f"{state['urls']['api']}/availability/{script.MUG}", timeout=5
         ) as r:
-            assert json.loads(r.read())["channels"] == script.FINAL_AVAILABILITY[script.MUG]
+            assert json.loads(r.read())["channels"] == after_race[script.MUG]
         with urllib.request.urlopen(f"{state['urls']['stub']}/state", timeout=5) as r:
             pushed = json.loads(r.read())["channels"][script.MARKETPLACE]
-        assert {sku: v["available"] for sku, v in pushed.items()} == script.FINAL_MARKETPLACE
+        # The gift set is a listing of its own there: the sync worker pushed its 0 too.
+        assert {sku: v["available"] for sku, v in pushed.items()} == {
+            **script.FINAL_MARKETPLACE,
+            kit.GIFT: 0,
+        }
         env_file = (run_dir / "env").read_text()
         assert f"export STOCKSIGNAL_TOPIC_PREFIX={prefix}" in env_file
     finally:

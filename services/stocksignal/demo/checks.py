@@ -73,7 +73,7 @@ def final_checks(demo: Demo) -> None:
     steps = len(script.steps())
     view.step(
         steps + 1,
-        steps + 2,
+        script.total_sections(),
         "18:30",
         "Closing: is every number right?",
         "The same numbers, read three ways: the storefront API (Redis, written by the projector), "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stocksignal.demo import ledger_part, procs, script
+from stocksignal.demo import kit_part, ledger_part, procs, script
 from stocksignal.demo.checks import fmt_channels
 from stocksignal.demo.supervisor import EXIT_OK, cli_path, relative
 
@@ -59,6 +59,7 @@ def where_to_look(demo: Demo, running: bool) -> list[str]:
         f"                    {cli} tail reservations --sku {lamp} --from-beginning",
         f"                    {cli} tail stock-levels --sku {lamp} --from-beginning",
         f"                    {cli} channels list",
+        *kit_part.where_to_look(cli),
         f"  logs              {relative(demo.run_dir / 'logs')}/",
     ]
     if running:

@@ -136,7 +136,7 @@ def look_back(demo: Demo) -> None:
     at = times[lb.clock]
     view.step(
         len(script.steps()) + 2,
-        len(script.steps()) + 2,
+        script.total_sections(),
         "19:00",
         f"What was {lb.sku} at {lb.clock}?",
         f"The support desk asks what the shop showed for {lb.sku} right after the {lb.clock} short pick. "

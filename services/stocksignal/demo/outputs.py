@@ -1,7 +1,7 @@
 """What the processor published, read back from its output topics as the demo goes.
 
 One consumer, assigned to every partition of the availability, reservations, movements,
-stock-levels and DLQ topics from the beginning; :meth:`OutputReader.pump` takes whatever has
+stock-levels, order-decisions and DLQ topics from the beginning; :meth:`OutputReader.pump` takes whatever has
 arrived. Nothing is computed here: the demo shows and checks these records, never its own arithmetic.
 """
 
@@ -22,13 +22,14 @@ KINDS = {
     catalogue.RESERVATIONS: "reservations",
     catalogue.MOVEMENTS: "movements",
     catalogue.STOCK_LEVELS: "levels",
+    catalogue.ORDER_DECISIONS: "orders",
     catalogue.DLQ: "dlq",
 }
 
 
 @dataclass(frozen=True)
 class Output:
-    kind: str  # availability | reservations | movements | levels | dlq
+    kind: str  # availability | reservations | movements | levels | orders | dlq
     partition: int
     offset: int
     timestamp: int
@@ -38,6 +39,13 @@ class Output:
     @property
     def cause(self) -> str | None:
         return None if self.record is None else self.record.get("cause_event_id")
+
+
+def placement_of(cause: str | None) -> str | None:
+    """The input event behind a cause id: itself, or the placement of a saga's step."""
+    if cause is None or "/" not in cause:
+        return cause
+    return cause.rsplit("/", 1)[0]
 
 
 class OutputReader:
@@ -117,17 +125,23 @@ class OutputReader:
         return 0 if latest is None else latest["version"]
 
     def caused_by(self, event_ids: Iterable[str]) -> dict[str, list[Output]]:
-        """event_id -> the records it caused (availability, decisions, movements, levels), in topic order."""
+        """event_id -> the records it caused (availability, decisions, movements, levels, order
+        decisions), in topic order. An order saga's own step, such as the release of an
+        incomplete all-or-nothing order, names its placement as ``<event id>/<step>``."""
         wanted = set(event_ids)
         out: dict[str, list[Output]] = defaultdict(list)
-        for kind in ("reservations", "movements", "availability", "levels"):
+        for kind in ("reservations", "movements", "availability", "levels", "orders"):
             for o in self.records[kind]:
-                if o.cause in wanted:
-                    out[o.cause].append(o)
+                cause = o.cause if o.cause in wanted else placement_of(o.cause)
+                if cause is not None and cause in wanted:
+                    out[cause].append(o)
         return out
 
     def decisions(self) -> list[dict[str, Any]]:
         return [o.record for o in self.records["reservations"] if o.record is not None]
+
+    def order_decisions(self) -> list[dict[str, Any]]:
+        return [o.record for o in self.records["orders"] if o.record is not None]
 
     def movements(self) -> list[dict[str, Any]]:
         return [o.record for o in self.records["movements"] if o.record is not None]

@@ -60,7 +60,8 @@ class Sent:
             )
         if self.name == "OrderPlaced":
             lines = ", ".join(f"{ln['qty']} × {ln['sku']}" for ln in f["lines"])
-            return f"OrderPlaced {f['order_id']} on {f['channel_id']}: {lines}"
+            whole = f" ({f['fulfilment']})" if f.get("fulfilment") else ""
+            return f"OrderPlaced {f['order_id']} on {f['channel_id']}: {lines}{whole}"
         if self.name == "OrderCancelled":
             return f"OrderCancelled {f['order_id']} ({f.get('reason') or 'no reason'})"
         if self.name == "PickConfirmed":
@@ -554,6 +555,12 @@ FINAL_MUG_POSITIONS: dict[str, dict[str, int]] = {
 FINAL_LAMP_TOTALS = {"on_hand": 5, "reserved": 4, "sellable": 1}
 #: What the marketplace stub must have been told last (the marketplace channel's available).
 FINAL_MARKETPLACE = {sku: FINAL_AVAILABILITY[sku][MARKETPLACE] for sku in SKUS}
+
+
+def total_sections() -> int:
+    """The day's steps, then the closing checks, the look back and the kit story: the number
+    the sections after the day count to (the day's own steps count to ``len(steps())``)."""
+    return len(steps()) + 3
 
 
 def expected_commands(sent: Sequence[Sent], command_partitions: int) -> int:

@@ -4,8 +4,9 @@ The services are the supervisor's (supervisor.py); this module tells the day. It
 the two channels, then plays :mod:`stocksignal.demo.script` step by step: it sends each step's
 events, waits until what they caused is read back and shows it (traffic.py), and checks the
 step's expectations against it (checks.py). At the end it checks every number three ways,
-looks back at the day through the ledger (ledger_part.py) and prints where to look next
-(last_screen.py). The services keep running.
+looks back at the day through the ledger (ledger_part.py), sells a gift set and races the last
+one against a lamp order (kit_part.py), and prints where to look next (last_screen.py). The
+services keep running.
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ import uuid
 from typing import Any
 
 from stocksignal import bootstrap
-from stocksignal.demo import channels_part, checks, config, ledger_part, procs, script, supervisor
+from stocksignal.demo import (
+    channels_part,
+    checks,
+    config,
+    kit_part,
+    ledger_part,
+    procs,
+    script,
+    supervisor,
+)
 from stocksignal.demo.config import Options
 from stocksignal.demo.outputs import OutputReader
 from stocksignal.demo.supervisor import EXIT_FAILED, EXIT_OK, DemoError, Supervisor
@@ -75,6 +85,7 @@ class Demo:
             self.play()
             checks.final_checks(self)
             ledger_part.look_back(self)
+            kit_part.play_kit(self, script.total_sections(), script.total_sections())
             code = EXIT_OK if not self.checks.failed else EXIT_FAILED
         except DemoError as exc:
             view.error(str(exc))

@@ -18,7 +18,13 @@ from stocksignal.bench.probes import http_get, metric_sum
 from stocksignal.demo import channels_part, script, supervisor
 from stocksignal.demo.outputs import OutputReader
 from stocksignal.demo.supervisor import DemoError, Supervisor
-from stocksignal.demo.view import PlainView, availability_line, decision_line, movement_line
+from stocksignal.demo.view import (
+    PlainView,
+    availability_line,
+    decision_line,
+    movement_line,
+    order_line,
+)
 
 APPLIED = ("stocksignal_commands_applied_total", "stocksignal_duplicates_dropped_total")
 STEP_TIMEOUT_S = 60.0
@@ -123,16 +129,22 @@ class Traffic:
     def _has_version(self, sku: str, version: int) -> Callable[[], bool]:
         return lambda: self.reader.version(sku) >= version
 
-    def show_outputs(self, events: list[script.Sent], ids: list[str]) -> None:
+    def show_outputs(self, events: list[script.Sent], ids: list[str], orders: bool = False) -> None:
         """Each event sent, with the records it caused, in the order the processor applied them
         (by the records' log time, then by the ledger's offsets: a SKU's movements are in one
-        partition, in the order they were decided)."""
-        caused = self.reader.caused_by(ids)
+        partition, in the order they were decided). ``orders``: with each placement's
+        OrderDecided too (the kit story; the day's one-line orders say it all in their line)."""
         lines = {
             "reservations": ("decided", decision_line),
             "movements": ("ledger", movement_line),
             "availability": ("available", availability_line),
             "levels": ("level", channels_part.level_line),
+        }
+        if orders:
+            lines["orders"] = ("order", order_line)
+        caused = {
+            cause: [o for o in outputs if o.kind in lines]
+            for cause, outputs in self.reader.caused_by(ids).items()
         }
 
         def applied_order(item: tuple[int, str]) -> tuple[int, int, int]:

@@ -33,6 +33,13 @@ def decision_line(d: Mapping[str, Any]) -> str:
     )
 
 
+def order_line(d: Mapping[str, Any]) -> str:
+    """An OrderDecided: the whole order's outcome, its component lines and a bundle's whole sets."""
+    reason = f"  {d['reason']}" if d.get("reason") else ""
+    lines = ", ".join(f"{x['sku']} {x['qty_reserved']}/{x['qty_requested']}" for x in d["lines"])
+    return f"{d['order_id']} {d['status']} {d['fulfilment']} on {d['channel_id']}: {lines}{reason}"
+
+
 def movement_line(m: Mapping[str, Any]) -> str:
     detail = f" ({m['reason_detail']})" if m.get("reason_detail") else ""
     ref = f" ref {m['reference']}" if m.get("reference") else ""
@@ -225,6 +232,7 @@ class LiveView(PlainView):
             "ledger": "green",
             "available": "cyan",
             "level": "yellow",
+            "order": "bold magenta",
         }.get(kind)
         self._print(f"      {kind:<9} {text}", style)
 
