@@ -298,6 +298,10 @@ _FIELDS: dict[type[Command], tuple[str, ...]] = {
 
 
 _FIELD_SETS: dict[type[Command], frozenset[str]] = {cls: frozenset(f) for cls, f in _FIELDS.items()}
+# Exactly the keys command_to_dict writes: such a dict needs no filtering (the common case).
+_WRITTEN_KEYS: dict[type[Command], frozenset[str]] = {
+    cls: frozenset(("type", *f)) for cls, f in _FIELDS.items()
+}
 # The only list-valued field: JSON has no tuples.
 _TUPLE_FIELDS: dict[type[Command], tuple[str, ...]] = {
     ConfigureChannel: ("location_ids",),
@@ -331,8 +335,12 @@ def command_from_dict(d: Mapping[str, Any]) -> Command:
     cls = COMMAND_TYPES.get(d.get("type"))  # type: ignore[arg-type]
     if cls is None:
         raise ValidationError([f"type: unknown command type {d.get('type')!r}"])
-    known = _FIELD_SETS[cls]
-    kwargs = {k: v for k, v in d.items() if k in known}
+    if d.keys() == _WRITTEN_KEYS[cls]:  # a C copy instead of a Python loop over the keys
+        kwargs = dict(d)
+        del kwargs["type"]
+    else:
+        known = _FIELD_SETS[cls]
+        kwargs = {k: v for k, v in d.items() if k in known}
     for name in _TUPLE_FIELDS.get(cls, ()):
         if name in kwargs:
             kwargs[name] = tuple(kwargs[name])
