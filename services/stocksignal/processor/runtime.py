@@ -250,7 +250,7 @@ class Runtime:
         self._order_janitor = Janitor(
             b"", lambda v, now: now - touched_at(v) >= retention, config.janitor_every_ms
         )
-        publisher.send = self._send
+        publisher.send = self._produce  # straight in: one Python call less per output record
         metrics.bind_recovery(self.restorer.remaining, self.ready)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -391,7 +391,7 @@ class Runtime:
             return
         heapq.heapify(heap)
         self._begin()
-        route, batcher, send = self.router.route, self._batcher, self._send
+        route, batcher, send = self.router.route, self._batcher, self._produce
         budget = self.config.route_records_per_loop
         while heap and budget > 0:
             budget -= 1
@@ -484,7 +484,7 @@ class Runtime:
             payload = orjson.dumps(
                 [command_to_dict(expire_holds(s, now_ms, logged_at=now_ms)) for s in skus]
             )
-            self._send(self.config.command_topic, t.partition, None, payload, None)
+            self._produce(self.config.command_topic, t.partition, None, payload, None)
             self.metrics.holds_expired_commands.inc(len(skus))
 
     # --- 7. janitors -------------------------------------------------------------------------
@@ -531,11 +531,6 @@ class Runtime:
                 self._producer_begin(txn)
             self.producer.produce(topic, partition, key, value, headers, callback)
         txn.records += 1
-
-    def _send(
-        self, topic: str, partition: int, key: bytes | None, value: bytes | None, headers
-    ) -> None:
-        self._produce(topic, partition, key, value, headers)
 
     def _producer_begin(self, txn: _Txn) -> None:
         self.producer.begin()
