@@ -532,6 +532,22 @@ class Runtime:
             self.producer.produce(topic, partition, key, value, headers, callback)
         txn.records += 1
 
+    def _produce_all(
+        self, topic: str, partition: int, records: list[tuple[bytes, bytes | None]]
+    ) -> None:
+        """:meth:`_produce` of each ``(key, value)`` (no headers, no delivery report), the
+        commit in flight looked at once: a transaction's changelog is thousands of records."""
+        txn = self._txn
+        if self._committing is not None:
+            txn.deferred.extend((topic, partition, k, v, None, None) for k, v in records)
+        else:
+            if not txn.begun:
+                self._producer_begin(txn)
+            produce = self.producer.produce
+            for key, value in records:
+                produce(topic, partition, key, value)
+        txn.records += len(records)
+
     def _producer_begin(self, txn: _Txn) -> None:
         self.producer.begin()
         txn.begun = True
@@ -694,10 +710,11 @@ class Runtime:
             topic = self._changelog_of(t)
             partition = store.partition
             changes = store.take_unsent()
-            last = len(changes) - 1
-            for i, (key, value) in enumerate(changes):
-                callback = _changelog_delivered(txn, topic, partition) if i == last else None
-                self._produce(topic, partition, key, value, None, callback)
+            key, value = changes.pop()
+            self._produce_all(topic, partition, changes)
+            self._produce(
+                topic, partition, key, value, None, _changelog_delivered(txn, topic, partition)
+            )
             txn.stores[id(store)] = (store, topic)
 
     def _changelog_of(self, task: Task) -> str:
