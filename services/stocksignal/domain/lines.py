@@ -57,8 +57,8 @@ class Line:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The stored form. It shares the line's dicts and tuples (no copies: a hot SKU's
-        state is serialized on every command): read it, never change it."""
+        """The stored form. It shares the line's dicts (no copies: a hot SKU's state is
+        serialized on every command): read it, never change it."""
         # Short keys and omitted defaults: a hot SKU's state is rewritten on every command.
         d: dict[str, Any] = {
             "c": self.channel_id,
@@ -75,7 +75,7 @@ class Line:
         if self.confirmed:
             d["f"] = 1
         if self.shipments:
-            d["x"] = self.shipments  # a tuple: JSON's array all the same
+            d["x"] = list(self.shipments)
         return d
 
     @classmethod

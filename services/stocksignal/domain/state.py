@@ -74,9 +74,9 @@ class SkuState:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Compact JSON-able form (str/int/list/tuple/dict only); ``from_dict`` restores it
-        exactly. It shares the state's dicts (no copies: the processor serializes a state on
-        every command): read it, never change it."""
+        """Compact JSON-able form (str/int/list/dict only); ``from_dict`` restores it exactly.
+        It shares the state's dicts (no copies: the processor serializes a state on every
+        command): read it, never change it."""
         d: dict[str, Any] = {
             "sku": self.sku,
             "v": self.version,
@@ -92,7 +92,7 @@ class SkuState:
                 for tid, t in self.transfers.items()
             }
         if self.recent:
-            d["recent"] = self.recent
+            d["recent"] = list(self.recent)
         if self.levels:  # absent in states stored before v1.1: no level published yet
             d["lv"] = {ch: _LEVEL_CODE[lv] for ch, lv in self.levels.items()}
         return d
