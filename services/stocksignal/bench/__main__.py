@@ -1,4 +1,6 @@
-"""``python -m stocksignal.bench [processor|api|all] [--quick]``: the benchmarks, with targets.
+"""``python -m stocksignal.bench [processor|drain|api|all] [--quick]``: the benchmarks, with targets.
+
+``drain`` is the processor bench's backlog drain alone (CPU per input event, one worker).
 
 Figures go to stdout and to ``.local/bench/``; docs/performance.md explains them.
 """
@@ -107,6 +109,21 @@ def processor(quick: bool, rss_skus: tuple[int, ...]) -> bool:
     return all(checks.values())
 
 
+def drain(quick: bool) -> bool:
+    from stocksignal.bench import processor as bench
+
+    d = bench.drain_only(settings_from_env(), events=20_000 if quick else 60_000)
+    ok = d.cpu_us_per_event <= CEILING_CPU_US_PER_EVENT
+    print()
+    print("processor backlog drain (one worker)")
+    print(
+        f"  CPU per input event         {d.cpu_us_per_event:10.0f} µs (worker process, /proc)   "
+        f"ceiling {CEILING_CPU_US_PER_EVENT} µs: {_verdict(ok)}"
+    )
+    print(f"  backlog drain               {d.events_per_s:10,.0f} input events/s")
+    return ok
+
+
 def api(quick: bool) -> bool:
     from stocksignal.bench import api as bench_api
 
@@ -115,7 +132,9 @@ def api(quick: bool) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stocksignal.bench")
-    parser.add_argument("which", nargs="?", default="all", choices=["all", "processor", "api"])
+    parser.add_argument(
+        "which", nargs="?", default="all", choices=["all", "processor", "drain", "api"]
+    )
     parser.add_argument(
         "--quick", action="store_true", help="smaller runs (a smoke check, not figures)"
     )
@@ -128,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     if args.which in ("all", "processor"):
         ok &= processor(args.quick, tuple(int(n) for n in args.rss_skus.split(",") if n))
+    if args.which == "drain":
+        ok &= drain(args.quick)
     if args.which in ("all", "api"):
         ok &= api(args.quick)
     print("\nreproduce with: make bench   (or: python -m stocksignal.bench " + args.which + ")")

@@ -358,6 +358,19 @@ def memory(base: Settings, skus: int, locations: int = 3, traffic: int = 30_000)
         harness.delete_topics(settings)
 
 
+def drain_only(base: Settings, events: int = 60_000) -> Drain:
+    """Step 2 of :func:`run` alone: one worker, the same seeded stock, the same backlog. A
+    minute instead of the whole bench, for comparing code by its CPU per input event."""
+    world = World(base, 1)
+    try:
+        print("one worker: seeding 10,000 SKUs x 3 locations ...", flush=True)
+        world.seed()
+        print(f"one worker: draining a backlog of {events:,} mixed events ...", flush=True)
+        return world.drain(events)
+    finally:
+        world.stop()
+
+
 def run(
     base: Settings,
     events: int = 60_000,

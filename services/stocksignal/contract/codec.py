@@ -41,6 +41,11 @@ class Codec(Protocol):
         """Decode a framed value; raises :class:`DecodeError` or :class:`UnknownSchemaError`."""
         ...
 
+    def encoder(self, record_name: str) -> Callable[[Mapping[str, Any]], bytes]:
+        """``encode(record_name, record, check=False)`` as a function of the record, bound once:
+        the same bytes (and errors), without the per-record lookups (the processor's hot path)."""
+        ...
+
 
 class ReadPlan(NamedTuple):
     """How to read one writer schema: resolved to the current reader when it is older."""
@@ -78,15 +83,22 @@ class AvroBodies:
             found = self._writers[record_name] = (ws, compile_validator(ws.parsed))
         return found
 
+    def compiled(self, record_name: str) -> Callable[[Mapping[str, Any]], bytes]:
+        """The body writer compiled for ``record_name``'s current schema; one that raises when
+        the schema is not covered (the caller then writes with :meth:`write`)."""
+        fast = self._compiled.get(record_name)
+        if fast is None:
+            ws, _ = self.writer(record_name)
+            fast = self._compiled[record_name] = compile_writer(ws.parsed) or _NOT_COMPILED
+        return fast
+
     def write(
         self, record_name: str, record: Mapping[str, Any], check: bool = True
     ) -> tuple[WriterSchema, bytes]:
         ws, validate = self.writer(record_name)
         if check:
             validate(record)
-        fast = self._compiled.get(record_name)
-        if fast is None:
-            fast = self._compiled[record_name] = compile_writer(ws.parsed) or _NOT_COMPILED
+        fast = self.compiled(record_name)
         if fast is not _NOT_COMPILED:
             try:
                 return ws, fast(record)
@@ -141,3 +153,20 @@ def _why(exc: Exception, ran_out: bool) -> str:
 
 def describe_length(data: bytes) -> str:
     return "frame is empty (0 bytes)" if not data else f"frame is {len(data)} bytes"
+
+
+def bound_encoder(
+    head: bytes,
+    fast: Callable[[Mapping[str, Any]], bytes],
+    slow: Callable[[Mapping[str, Any]], bytes],
+) -> Callable[[Mapping[str, Any]], bytes]:
+    """``head + fast(record)``; a record ``fast`` cannot write goes to ``slow``, the codec's
+    own ``encode``, which writes it with fastavro or says precisely why not."""
+
+    def encode(record: Mapping[str, Any]) -> bytes:
+        try:
+            return head + fast(record)
+        except Exception:  # noqa: BLE001 - slow() gives fastavro's bytes or its error
+            return slow(record)
+
+    return encode

@@ -13,13 +13,20 @@ topic can switch framings without a flag day and producers of either kind can co
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from stocksignal.contract.codec import AvroBodies, Decoded, ReadPlan, describe_length, read_body
+from stocksignal.contract.codec import (
+    AvroBodies,
+    Decoded,
+    ReadPlan,
+    bound_encoder,
+    describe_length,
+    read_body,
+)
 from stocksignal.contract.errors import DecodeError, SchemaError, UnknownSchemaError
 from stocksignal.contract.schemas import SchemaSet, default_schema_set, writer_schema
 from stocksignal.contract.single_object import MAGIC as SINGLE_OBJECT_MAGIC
@@ -67,6 +74,14 @@ class RegistryCodec:
     def encode(self, record_name: str, record: Mapping[str, Any], *, check: bool = True) -> bytes:
         _, body = self._bodies.write(record_name, record, check)  # rejects unknown names
         return self._header(record_name) + body
+
+    def encoder(self, record_name: str) -> Callable[[Mapping[str, Any]], bytes]:
+        self._bodies.writer(record_name)  # rejects unknown names before asking the registry
+        return bound_encoder(
+            self._header(record_name),
+            self._bodies.compiled(record_name),
+            lambda record: self.encode(record_name, record, check=False),
+        )
 
     def decode(self, data: bytes) -> Decoded:
         if data is None:

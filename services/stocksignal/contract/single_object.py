@@ -8,10 +8,17 @@ fingerprints (``schemas/history/``) are read and resolved to the current schema.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from stocksignal.contract.codec import AvroBodies, Decoded, ReadPlan, describe_length, read_body
+from stocksignal.contract.codec import (
+    AvroBodies,
+    Decoded,
+    ReadPlan,
+    bound_encoder,
+    describe_length,
+    read_body,
+)
 from stocksignal.contract.errors import DecodeError, UnknownSchemaError
 from stocksignal.contract.schemas import SchemaSet, default_schema_set
 
@@ -31,6 +38,14 @@ class SingleObjectCodec:
     def encode(self, record_name: str, record: Mapping[str, Any], *, check: bool = True) -> bytes:
         ws, body = self._bodies.write(record_name, record, check)
         return MAGIC + ws.fingerprint + body
+
+    def encoder(self, record_name: str) -> Callable[[Mapping[str, Any]], bytes]:
+        ws, _ = self._bodies.writer(record_name)  # rejects unknown names now
+        return bound_encoder(
+            MAGIC + ws.fingerprint,
+            self._bodies.compiled(record_name),
+            lambda record: self.encode(record_name, record, check=False),
+        )
 
     def decode(self, data: bytes) -> Decoded:
         if data is None:

@@ -57,15 +57,17 @@ class Line:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """The stored form. It shares the line's dicts (no copies: a hot SKU's state is
+        serialized on every command): read it, never change it."""
         # Short keys and omitted defaults: a hot SKU's state is rewritten on every command.
         d: dict[str, Any] = {
             "c": self.channel_id,
             "q": self.qty,
             "n": self.seq,
-            "a": dict(self.alloc),
+            "a": self.alloc,
         }
         if self.picked:
-            d["p"] = dict(self.picked)
+            d["p"] = self.picked
         if self.shipped:
             d["s"] = self.shipped
         if self.hold_expires_at is not None:

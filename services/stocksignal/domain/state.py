@@ -74,7 +74,9 @@ class SkuState:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Compact JSON-able form (str/int/list/dict only); ``from_dict`` restores it exactly."""
+        """Compact JSON-able form (str/int/list/dict only); ``from_dict`` restores it exactly.
+        It shares the state's dicts (no copies: the processor serializes a state on every
+        command): read it, never change it."""
         d: dict[str, Any] = {
             "sku": self.sku,
             "v": self.version,
@@ -83,7 +85,7 @@ class SkuState:
             "lines": {oid: line.to_dict() for oid, line in self.lines.items()},
         }
         if self.inbound:
-            d["inb"] = {loc: dict(refs) for loc, refs in self.inbound.items()}
+            d["inb"] = self.inbound
         if self.transfers:
             d["xfer"] = {
                 tid: [t.from_location_id, t.to_location_id, t.qty]

@@ -210,7 +210,10 @@ class TxnProducer:
         produce = self._p.produce
         while True:
             try:
-                if on_delivery is None:
+                if on_delivery is None and headers is None:  # nearly every record
+                    # Positional only: parsing keyword arguments is a good part of the call.
+                    produce(topic, value, key, partition)
+                elif on_delivery is None:
                     produce(topic, value, key, partition, headers=headers)
                 else:
                     produce(topic, value, key, partition, headers=headers, on_delivery=on_delivery)

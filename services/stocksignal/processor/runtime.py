@@ -255,7 +255,7 @@ class Runtime:
         self._order_janitor = Janitor(
             b"", lambda v, now: now - touched_at(v) >= retention, config.janitor_every_ms
         )
-        publisher.send = self._send
+        publisher.send = self._produce  # straight in: one Python call less per output record
         metrics.bind_recovery(self.restorer.remaining, self.ready)
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -422,7 +422,7 @@ class Runtime:
         grace = self.config.route_grace_ms / 1000
         quiet = grace > 0 and len(heap) < len(tasks)
         begun = False
-        route, batcher, send = self.router.route, self._batcher, self._send
+        route, batcher, send = self.router.route, self._batcher, self._produce
         budget = self.config.route_records_per_loop
         while heap and budget > 0:
             _, i, t = heap[0]
@@ -524,7 +524,7 @@ class Runtime:
             payload = orjson.dumps(
                 [command_to_dict(expire_holds(s, now_ms, logged_at=now_ms)) for s in skus]
             )
-            self._send(self.config.command_topic, t.partition, None, payload, None)
+            self._produce(self.config.command_topic, t.partition, None, payload, None)
             self.metrics.holds_expired_commands.inc(len(skus))
 
     # --- 7. janitors -------------------------------------------------------------------------
@@ -572,10 +572,21 @@ class Runtime:
             self.producer.produce(topic, partition, key, value, headers, callback)
         txn.records += 1
 
-    def _send(
-        self, topic: str, partition: int, key: bytes | None, value: bytes | None, headers
+    def _produce_all(
+        self, topic: str, partition: int, records: list[tuple[bytes, bytes | None]]
     ) -> None:
-        self._produce(topic, partition, key, value, headers)
+        """:meth:`_produce` of each ``(key, value)`` (no headers, no delivery report), the
+        commit in flight looked at once: a transaction's changelog is thousands of records."""
+        txn = self._txn
+        if self._committing is not None:
+            txn.deferred.extend((topic, partition, k, v, None, None) for k, v in records)
+        else:
+            if not txn.begun:
+                self._producer_begin(txn)
+            produce = self.producer.produce
+            for key, value in records:
+                produce(topic, partition, key, value)
+        txn.records += len(records)
 
     def _producer_begin(self, txn: _Txn) -> None:
         self.producer.begin()
@@ -742,10 +753,11 @@ class Runtime:
             topic = self._changelog_of(t)
             partition = store.partition
             changes = store.take_unsent()
-            last = len(changes) - 1
-            for i, (key, value) in enumerate(changes):
-                callback = _changelog_delivered(txn, topic, partition) if i == last else None
-                self._produce(topic, partition, key, value, None, callback)
+            key, value = changes.pop()
+            self._produce_all(topic, partition, changes)
+            self._produce(
+                topic, partition, key, value, None, _changelog_delivered(txn, topic, partition)
+            )
             txn.stores[id(store)] = (store, topic)
 
     def _changelog_of(self, task: Task) -> str:

@@ -154,14 +154,18 @@ class PartitionStore:
 
     def committed_writes(self, checkpoint: Checkpoint | None) -> None:
         """The frozen transaction committed: make its writes (and the checkpoint) local."""
-        changes: list[tuple[bytes, Any]] = [
-            (k, None if v is _DELETED else v) for k, v in self.committing.items()
-        ]
-        if checkpoint is not None:
-            changes.append((CHECKPOINT_KEY, checkpoint.to_bytes()))
-        if changes:
-            self._write(changes)
+        more = [] if checkpoint is None else [(CHECKPOINT_KEY, checkpoint.to_bytes())]
+        if self.committing or more:
+            self._write_overlay(self.committing, more)
         self.committing = {}
+
+    def _write_overlay(self, writes: dict[bytes, object], more: list[tuple[bytes, bytes]]) -> None:
+        """Write an overlay (``_DELETED`` for a deleted key), then ``more``, in one batch.
+        RocksStore writes it straight from the dict: a transaction holds thousands of keys."""
+        changes: list[tuple[bytes, Any]] = [
+            (k, None if v is _DELETED else v) for k, v in writes.items()
+        ]
+        self._write(changes + more)
 
     def commit(self, checkpoint: Checkpoint | None) -> None:
         """The open transaction committed (in one go): make its writes local."""
@@ -285,6 +289,20 @@ class RocksStore(PartitionStore):
                 wb.delete(key)
             else:
                 wb.put(key, value)
+        self._db.write(wb)
+
+    def _write_overlay(self, writes: dict[bytes, object], more: list[tuple[bytes, bytes]]) -> None:
+        import rocksdict
+
+        wb = rocksdict.WriteBatch(raw_mode=True)
+        put, delete = wb.put, wb.delete
+        for key, value in writes.items():
+            if value is _DELETED:
+                delete(key)
+            else:
+                put(key, value)
+        for key, value in more:
+            put(key, value)
         self._db.write(wb)
 
     def wipe(self) -> None:
