@@ -901,6 +901,7 @@ class Runtime:
         self.consumer.assign(offsets)
         self.consumer.resume(list(offsets))  # ...and across a re-assignment
         self._create_tasks(offsets)
+        self._learn_ends([tp for tp in offsets if tp[0] != self.config.command_topic])
         for tp in [tp for tp in self._open_stores if tp not in self._store_owners()]:
             self._open_stores.pop(tp).close()
         self.assigned_once = True
@@ -971,13 +972,13 @@ class Runtime:
             if start >= 0:
                 task.committed = start
             self.tasks[(topic, partition)] = task
-        self._learn_ends([t for t in offsets if t[0] != cfg.command_topic])
         self._index_tasks()
 
     def _learn_ends(self, partitions: list[tuple[str, int]]) -> None:
-        """Ask the broker where each new input partition ends: librdkafka's idea of it is its
-        last fetch response's, which for a partition this worker owned before may be old,
-        so routing could take it for drained while it has records."""
+        """Ask the broker where each newly assigned input partition ends: librdkafka's idea of
+        it is its last fetch response's, which for a partition this worker owned before may be
+        old, so routing could take it for drained while it has records. (After an abort the
+        assignment stays and librdkafka's ends are current: no need to ask.)"""
         ends = self.consumer.end_offsets(partitions, min(5.0, self.config.kafka_timeout_s))
         for tp, end in ends.items():
             task = self.tasks[tp]
